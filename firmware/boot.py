@@ -1,0 +1,4 @@
+# dingate: runs first at every boot (kept tiny; the application starts in main.py)
+import gc
+
+gc.collect()

@@ -1,0 +1,2 @@
+"""dingate gateway firmware."""
+VERSION = "0.1.0"

@@ -1,0 +1,264 @@
+"""Billing per channel (MEGA style): hourly billing reads, month-end readings, consumption.
+
+Counter 1 = import (Wh+, consumption), counter 2 = export (Wh-, injection); values are integer
+Wh (records.fixed("import_kwh", kwh)). Month boundaries are local midnights on the 1st in the
+site's time zone (DST-correct, see tz.py).
+
+    b = Billing("/data/bill", zone="Europe/Paris")
+    b.read_all(ts, {"3": (import_wh, export_wh), ...})  # the hourly read (at hh:02, see below)
+    b.get("3")        # current reading, 11 previous month-ends, monthly consumption
+    b.reset("3", now, confirm=True)                     # new tenant: cannot be undone
+
+Month-end reading of month M: of the read just before the local start of month M+1 and the
+first read after it, the one closer to the boundary (normally the 00:02 read); its real time is
+kept in "ts". Months skipped while the device was off get the same rule (their consumption is
+then attributed to the months around them).
+
+Flash: ``ch_<id>.json`` per channel (first init, the reading at init, the last 12 month-ends,
+the reading when written) is written atomically when a month closes, on reset and on a new
+channel; it is never rotated away. The hourly current readings of all channels go into one
+``current.json`` written atomically once per read cycle (one write for all channels).
+"""
+import json
+import os
+
+from gateway.core import tz as _tz
+from gateway.core.configstore import atomic_write, mkdirs, read_file
+from gateway.core.errors import ValidationError
+
+KEEP_MONTHS = 12  # stored month-ends: the 11 shown plus the one before (for their consumption)
+SHOW_MONTHS = 11
+BILLING_MINUTE = 2
+
+
+def next_billing_read(now, zone=None, minute=BILLING_MINUTE):
+    """The next billing read time strictly after ``now``: the next hh:02:00 local time.
+    Pure function of now (epoch s) and the zone (for half-hour offsets)."""
+    z = _tz.get(zone) if zone is not None else _tz.get("UTC")
+    now = int(now)
+    best = None
+    for off in (z.offset(now), z.offset(now + 3600)):
+        t = now + ((minute * 60 - off - now) % 3600)
+        if t <= now:
+            t += 3600
+        if (t + z.offset(t)) % 3600 == minute * 60 and (best is None or t < best):
+            best = t
+    if best is None:  # offset changes by a non-hour amount right here: fall back to UTC hours
+        best = now + ((minute * 60 - now) % 3600) or now + 3600
+    return best
+
+
+def _safe(ch):
+    out = []
+    for c in ch:
+        if c.isalpha() and ord(c) < 128 or c.isdigit() or c in "-_":
+            out.append(c)
+        else:
+            out.append("~%02x" % ord(c))
+    return "".join(out)
+
+
+def _dumps(obj):
+    try:
+        return json.dumps(obj, separators=(",", ":"))
+    except TypeError:
+        return json.dumps(obj)
+
+
+def _sub(a, b):
+    if a is None or b is None:
+        return None
+    return a - b
+
+
+class Billing:
+    def __init__(self, root, zone=None):
+        self.root = root.rstrip("/") if root != "/" else root
+        self.zone = _tz.get(zone)
+        self.bytes_written = 0
+        self.problems = []  # (channel or file, detail) found while loading
+        self._ch = {}
+        self._dirty = False
+        mkdirs(self.root)
+        self._load()
+
+    # ---- persistence ------------------------------------------------------------------
+
+    def _path(self, ch):
+        return "%s/ch_%s.json" % (self.root, _safe(ch))
+
+    def _load(self):
+        for n in os.listdir(self.root):
+            if not (n.startswith("ch_") and n.endswith(".json")):
+                continue
+            try:
+                d = json.loads(read_file(self.root + "/" + n))
+                ch = d["ch"]
+                st = {
+                    "init": d["init"],
+                    "base": d.get("base"),
+                    "cur": d.get("cur"),
+                    "me": d.get("me") or [],
+                }
+                if not isinstance(ch, str) or not isinstance(st["me"], list):
+                    raise ValueError("bad channel file")
+                self._ch[ch] = st
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                self.problems.append((n, "unreadable billing file: %r" % (e,)))
+        try:
+            d = json.loads(read_file(self.root + "/current.json"))
+            cur = d.get("cur") or {}
+            for ch in cur:
+                st = self._ch.get(ch)
+                r = cur[ch]
+                if st is not None and (st["cur"] is None or r[0] > st["cur"][0]):
+                    st["cur"] = r
+        except OSError:
+            pass
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            self.problems.append(("current.json", "unreadable: %r" % (e,)))
+
+    def _save_channel(self, ch):
+        st = self._ch[ch]
+        doc = {"v": 1, "ch": ch, "init": st["init"], "base": st["base"], "cur": st["cur"]}
+        doc["me"] = st["me"]
+        self.bytes_written += atomic_write(self._path(ch), _dumps(doc))
+
+    def flush(self):
+        """Persist the current readings of all channels (one atomic write) if they changed."""
+        if not self._dirty:
+            return 0
+        cur = {}
+        for ch in self._ch:
+            if self._ch[ch]["cur"] is not None:
+                cur[ch] = self._ch[ch]["cur"]
+        n = atomic_write(self.root + "/current.json", _dumps({"v": 1, "cur": cur}))
+        self.bytes_written += n
+        self._dirty = False
+        return n
+
+    # ---- reads ------------------------------------------------------------------------
+
+    def read(self, ch, ts, import_wh, export_wh=None):
+        """One billing read of channel ch at ts (epoch s); counters in Wh (None = not read).
+        Closes the months whose boundary lies since the previous read (written at once).
+        Returns the list of month keys closed. Reads not newer than the last one are ignored."""
+        ch = str(ch)
+        ts = int(ts)
+        r = [ts, import_wh, export_wh]
+        st = self._ch.get(ch)
+        if st is None:
+            self._ch[ch] = {"init": ts, "base": r, "cur": r, "me": []}
+            self._save_channel(ch)
+            self._dirty = True
+            return []
+        cur = st["cur"]
+        closed = []
+        if cur is not None and ts <= cur[0]:
+            return closed
+        if cur is None:
+            if st["base"] is None:
+                st["base"] = r
+        else:
+            z = self.zone
+            b = z.next_month(cur[0])
+            while b <= ts:
+                month = z.month_key(b - 1)
+                pick = cur if b - cur[0] < ts - b else r
+                have = False
+                for e in st["me"]:
+                    if e[0] == month:
+                        have = True
+                        break
+                if not have and (st["init"] is None or b > st["init"]):
+                    st["me"].insert(0, [month, pick[0], pick[1], pick[2]])
+                    closed.append(month)
+                b = z.next_month(b)
+            if closed:
+                st["me"].sort(key=lambda e: e[0])
+                st["me"].reverse()
+                del st["me"][KEEP_MONTHS:]
+        st["cur"] = r
+        self._dirty = True
+        if closed:
+            self._save_channel(ch)
+        return closed
+
+    def read_all(self, ts, readings):
+        """The hourly billing read of every channel: readings {ch: (import_wh, export_wh)};
+        persisted at once (month-end files if a month closed, then the current readings)."""
+        closed = {}
+        for ch in readings:
+            v = readings[ch]
+            c = self.read(ch, ts, v[0], v[1] if len(v) > 1 else None)
+            if c:
+                closed[ch] = c
+        self.flush()
+        return closed
+
+    # ---- queries / reset --------------------------------------------------------------
+
+    def channels(self):
+        return sorted(self._ch)
+
+    def get(self, ch):
+        """Billing view of channel ch (None if unknown):
+        {"channel", "first_init", "current": {"ts", "import_wh", "export_wh"} | None,
+         "current_month": {"month", "import_wh", "export_wh"} (consumption so far),
+         "months": [{"month": "YYYY-MM", "ts", "import_wh", "export_wh",
+                     "import_consumption_wh", "export_consumption_wh"}, ...]  newest first, <= 11}
+        Consumption = reading - previous month's reading (or the reading at first init)."""
+        ch = str(ch)
+        st = self._ch.get(ch)
+        if st is None:
+            return None
+        me = st["me"]
+        base = st["base"]
+        out = {"channel": ch, "first_init": st["init"], "current": None, "current_month": None}
+        cur = st["cur"]
+        prev = me[0] if me else None
+        if cur is not None:
+            out["current"] = {"ts": cur[0], "import_wh": cur[1], "export_wh": cur[2]}
+            ref = (prev[2], prev[3]) if prev else ((base[1], base[2]) if base else (None, None))
+            out["current_month"] = {
+                "month": self.zone.month_key(cur[0]),
+                "import_wh": _sub(cur[1], ref[0]),
+                "export_wh": _sub(cur[2], ref[1]),
+            }
+        months = []
+        for i in range(min(len(me), SHOW_MONTHS)):
+            e = me[i]
+            if i + 1 < len(me):
+                p = (me[i + 1][2], me[i + 1][3])
+            elif base is not None and base[0] <= e[1]:
+                p = (base[1], base[2])
+            else:
+                p = (None, None)
+            months.append(
+                {
+                    "month": e[0],
+                    "ts": e[1],
+                    "import_wh": e[2],
+                    "export_wh": e[3],
+                    "import_consumption_wh": _sub(e[2], p[0]),
+                    "export_consumption_wh": _sub(e[3], p[1]),
+                }
+            )
+        out["months"] = months
+        return out
+
+    def reset(self, ch, now, confirm=False):
+        """New tenant on channel ch: forget its month-ends, record ``now`` as first init and the
+        current reading as the starting point. Cannot be undone: needs confirm=True."""
+        if confirm is not True:
+            raise ValidationError("confirm", "a billing reset cannot be undone: confirm it")
+        ch = str(ch)
+        st = self._ch.get(ch)
+        if st is None:
+            st = {"init": None, "base": None, "cur": None, "me": []}
+            self._ch[ch] = st
+        st["init"] = int(now)
+        st["me"] = []
+        st["base"] = st["cur"]
+        self._save_channel(ch)
+        return self.get(ch)

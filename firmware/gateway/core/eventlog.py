@@ -1,0 +1,174 @@
+"""Bounded event log on flash: time, source (device), type, text; newest-first queries.
+
+    log = EventLog("/data/events", budget=16384)
+    log.log("comm", "meter 3", "no answer (3 retries)", ts=now)
+    log.query(limit=50, type="comm")   # [{"seq", "ts", "type", "source", "text"}, ...] newest first
+
+Two files ``ev0.log``/``ev1.log`` of ``budget // 2`` bytes each are used in turn: when the
+active one is full the other is truncated and becomes active, so the log keeps between half
+and all of its budget of the newest events. One line per event (one write): a JSON array
+[seq, ts, type, source, text] followed by a tab and its CRC-32; torn or garbled lines are
+skipped when reading. Callers log transitions (state changes), not every poll.
+"""
+import json
+
+from gateway.core.configstore import mkdirs
+from gateway.core.records import crc32
+
+TYPES = ("state", "threshold", "config", "comm", "genset", "system")
+MAX_TEXT = 160
+MAX_SOURCE = 40
+
+
+def _clean(s, n):
+    s = str(s)
+    if len(s) > n:
+        s = s[:n]
+    out = []
+    for c in s:
+        out.append(" " if ord(c) < 0x20 else c)
+    return "".join(out)
+
+
+def _parse(line):
+    """An event line (bytes, without newline) -> [seq, ts, type, source, text] or None."""
+    j = line.rfind(b"\t")
+    if j < 0:
+        return None
+    body = line[:j]
+    try:
+        if int(line[j + 1 :].decode(), 16) != crc32(body):
+            return None
+        e = json.loads(body.decode())
+    except (ValueError, UnicodeError):
+        return None
+    if not isinstance(e, list) or len(e) != 5:
+        return None
+    return e
+
+
+class EventLog:
+    def __init__(self, root, budget=16384, clock=None):
+        if budget < 1024:
+            raise ValueError("budget too small")
+        self.root = root.rstrip("/") if root != "/" else root
+        self.half = budget // 2
+        self.clock = clock
+        self.bytes_written = 0
+        mkdirs(self.root)
+        self.seq = 0
+        self.active = 0
+        self.size = 0
+        self._torn = False  # the active file ends in a torn line: terminate it first
+        best = -1
+        for k in (0, 1):
+            last, size, torn = self._scan_last(k)
+            if last is not None and last > best:
+                best = last
+                self.active = k
+                self.size = size
+                self._torn = torn
+        self.seq = best + 1 if best >= 0 else 0
+
+    def _name(self, k):
+        return "%s/ev%d.log" % (self.root, k)
+
+    def _lines(self, k):
+        """Valid events of file k in file order (streaming)."""
+        try:
+            f = open(self._name(k), "rb")
+        except OSError:
+            return
+        try:
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                if line[-1:] != b"\n":
+                    return  # torn last line
+                e = _parse(line[:-1])  # a torn fragment terminated later fails its CRC
+                if e is not None:
+                    yield e
+        finally:
+            f.close()
+
+    def _scan_last(self, k):
+        last = None
+        size = 0
+        torn = False
+        try:
+            f = open(self._name(k), "rb")
+        except OSError:
+            return None, 0, False
+        try:
+            while True:
+                line = f.readline()
+                if not line:
+                    break
+                size += len(line)
+                torn = line[-1:] != b"\n"
+                if not torn:
+                    e = _parse(line[:-1])
+                    if e is not None and isinstance(e[0], int):
+                        last = e[0]
+        finally:
+            f.close()
+        return last, size, torn
+
+    def log(self, type, source, text, ts=None):
+        """Append one event; returns its sequence number. ValueError for an unknown type."""
+        if type not in TYPES:
+            raise ValueError("unknown event type %r" % (type,))
+        if ts is None:
+            ts = int(self.clock()) if self.clock else 0
+        e = [self.seq, int(ts), type, _clean(source, MAX_SOURCE), _clean(text, MAX_TEXT)]
+        body = json.dumps(e).encode()
+        line = body + b"\t" + ("%08x" % crc32(body)).encode() + b"\n"
+        mode = "ab"
+        if self.size + len(line) + 1 > self.half:
+            self.active ^= 1
+            self.size = 0
+            mode = "wb"
+        elif self._torn:
+            line = b"\n" + line
+        self._torn = False
+        f = open(self._name(self.active), mode)
+        try:
+            f.write(line)
+        finally:
+            f.close()
+        self.size += len(line)
+        self.bytes_written += len(line)
+        self.seq += 1
+        return e[0]
+
+    def query(self, limit=50, type=None, source=None, since=None):
+        """Newest-first list of at most ``limit`` events as dicts, optionally filtered."""
+        out = []
+        for k in (self.active, self.active ^ 1):
+            keep = []
+            for e in self._lines(k):
+                if type is not None and e[2] != type:
+                    continue
+                if source is not None and e[3] != source:
+                    continue
+                if since is not None and e[1] < since:
+                    continue
+                keep.append(e)
+                if len(keep) > limit:
+                    keep.pop(0)
+            keep.reverse()
+            for e in keep:
+                if out and e[0] >= out[-1]["seq"]:
+                    continue  # stale line of an older generation
+                out.append({"seq": e[0], "ts": e[1], "type": e[2], "source": e[3], "text": e[4]})
+                if len(out) >= limit:
+                    return out
+        return out
+
+    def clear(self):
+        for k in (0, 1):
+            f = open(self._name(k), "wb")
+            f.close()
+        self.size = 0
+        self.active = 0

@@ -1,0 +1,306 @@
+"""Home Assistant MQTT discovery configs for one gateway.
+
+Schema: https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery and the ``sensor``,
+``select`` and ``binary_sensor`` MQTT platform pages; every key below is the documented full
+name (no abbreviations).
+
+* One HA device per gateway: ``identifiers`` [node_id], name, manufacturer "dingate", model,
+  sw_version (the same ``device`` block in every config links the entities to it).
+* Per meter and quantity a ``sensor``: state from the live JSON state topic
+  ``<base>/meter/<id>/state`` through ``value_template``; energy counters are
+  ``device_class: energy`` + ``state_class: total_increasing`` + kWh (Energy dashboard).
+  Plus one diagnostic ``enum`` sensor per meter for its link status
+  (``<base>/meter/<id>/status``: ok|offline|error|disabled).
+* The genset: a ``select`` (auto/on/off, command topic ``<base>/cmd/genset/mode``) and a
+  ``binary_sensor`` (``device_class: running``) for the relay, both from ``<base>/genset/state``.
+* Availability: every entity follows ``<base>/status`` (online/offline, retained, last will);
+  meter sensors also follow their meter's status (``availability_mode: all``).
+
+Config topics are ``<prefix>/<component>/<node_id>/<object_id>/config``, published retained;
+an empty retained payload on the same topic deletes the entity. Builders are generators of
+``(topic, payload_bytes)`` so only one payload exists at a time.
+
+A *meter* here is a dict with at least ``id`` and ``name`` and ``quantities``: a list of quantity
+names or ``(quantity, unit)`` pairs (a generic register's own unit).
+"""
+import json
+
+MANUFACTURER = "dingate"
+DEFAULT_MODEL = "DIN-rail energy gateway"
+DEFAULT_PREFIX = "homeassistant"
+METER_STATUSES = ["ok", "offline", "error", "disabled"]
+GENSET_MODES = ["auto", "on", "off"]
+
+# quantity: (entity name, device_class, state_class, unit_of_measurement)
+SPECS = {
+    "import_kwh": ("import energy", "energy", "total_increasing", "kWh"),
+    "export_kwh": ("export energy", "energy", "total_increasing", "kWh"),
+    "power_w": ("power", "power", "measurement", "W"),
+    "voltage_l1": ("voltage L1", "voltage", "measurement", "V"),
+    "voltage_l2": ("voltage L2", "voltage", "measurement", "V"),
+    "voltage_l3": ("voltage L3", "voltage", "measurement", "V"),
+    "current_l1": ("current L1", "current", "measurement", "A"),
+    "current_l2": ("current L2", "current", "measurement", "A"),
+    "current_l3": ("current L3", "current", "measurement", "A"),
+    "frequency_hz": ("frequency", "frequency", "measurement", "Hz"),
+    "power_factor": ("power factor", "power_factor", "measurement", None),
+    "soc_pct": ("battery", "battery", "measurement", "%"),
+}
+
+
+def _safe(text):
+    """Characters HA allows in node_id/object_id: [a-zA-Z0-9_-]; anything else becomes '_'."""
+    out = []
+    for ch in str(text):
+        ok = ("a" <= ch <= "z") or ("A" <= ch <= "Z") or ("0" <= ch <= "9") or ch in "_-"
+        out.append(ch if ok else "_")
+    return "".join(out) or "_"
+
+
+def node_id(serial):
+    """The gateway's node_id (also its HA device identifier): ``dingate_<serial>``."""
+    return "dingate_" + _safe(serial)
+
+
+def device(serial, sw_version, model=DEFAULT_MODEL, name=None, configuration_url=None):
+    """The HA ``device`` block shared by all entities of this gateway."""
+    d = {
+        "identifiers": [node_id(serial)],
+        "name": name or ("dingate " + str(serial)),
+        "manufacturer": MANUFACTURER,
+        "model": model,
+        "sw_version": str(sw_version),
+    }
+    if configuration_url:
+        d["configuration_url"] = configuration_url
+    return d
+
+
+def topic_id(meter_id):
+    """A meter id as one topic level: characters other than [a-zA-Z0-9_-] become '_'."""
+    return _safe(meter_id)
+
+
+def meter_topic(base, meter_id, leaf):
+    """``<base>/meter/<id>/<leaf>`` (leaf: state, status or sample)."""
+    return "%s/meter/%s/%s" % (base, _safe(meter_id), leaf)
+
+
+def state_topic(base, meter_id):
+    return meter_topic(base, meter_id, "state")
+
+
+def status_topic(base, meter_id):
+    return meter_topic(base, meter_id, "status")
+
+
+def genset_state_topic(base):
+    return base + "/genset/state"
+
+
+def genset_command_topic(base):
+    return base + "/cmd/genset/mode"
+
+
+def availability_topic(base):
+    return base + "/status"
+
+
+def _gateway_availability(base):
+    return {"topic": availability_topic(base), "payload_available": "online",
+            "payload_not_available": "offline"}
+
+
+def _common(base, dev, sw_version, uid, name):
+    return {
+        "name": name,
+        "unique_id": uid,
+        "availability": [_gateway_availability(base)],
+        "device": dev,
+        "origin": {"name": MANUFACTURER, "sw_version": str(sw_version)},
+    }
+
+
+def _quantity(q):
+    """A quantities entry -> (name, unit or None)."""
+    if isinstance(q, (tuple, list)):
+        return q[0], (q[1] if len(q) > 1 else None)
+    return q, None
+
+
+def _meter_objects(meter):
+    """(component, object_id, quantity or None) of every entity of a meter."""
+    mid = "m" + _safe(meter["id"])
+    for q in meter.get("quantities") or ():
+        name, _ = _quantity(q)
+        yield "sensor", mid + "_" + _safe(name), name
+    yield "sensor", mid + "_meter_status", None
+
+
+def _topic(prefix, component, node, obj):
+    return "%s/%s/%s/%s/config" % (prefix, component, node, obj)
+
+
+def sensor_config(base, dev, sw_version, node, meter, quantity, unit=None):
+    """Config dict of one meter quantity sensor."""
+    mid = str(meter["id"])
+    label, dclass, sclass, spec_unit = SPECS.get(
+        quantity, (quantity.replace("_", " "), None, "measurement", None))
+    cfg = _common(base, dev, sw_version,
+                  "%s_m%s_%s" % (node, _safe(mid), _safe(quantity)),
+                  "%s %s" % (meter.get("name") or ("meter " + mid), label))
+    cfg["availability"].append({
+        "topic": status_topic(base, mid),
+        "payload_available": "ok",
+        "payload_not_available": "offline",
+        "value_template": "{{ 'ok' if value == 'ok' else 'offline' }}",
+    })
+    cfg["availability_mode"] = "all"
+    cfg["state_topic"] = state_topic(base, mid)
+    cfg["value_template"] = "{{ value_json.%s }}" % quantity
+    if dclass:
+        cfg["device_class"] = dclass
+    cfg["state_class"] = sclass
+    u = spec_unit if quantity in SPECS else unit
+    if u:
+        cfg["unit_of_measurement"] = u
+    return cfg
+
+
+def meter_status_config(base, dev, sw_version, node, meter):
+    """Config dict of a meter's diagnostic link-status enum sensor."""
+    mid = str(meter["id"])
+    cfg = _common(base, dev, sw_version, "%s_m%s_meter_status" % (node, _safe(mid)),
+                  "%s status" % (meter.get("name") or ("meter " + mid)))
+    cfg["state_topic"] = status_topic(base, mid)
+    cfg["device_class"] = "enum"
+    cfg["options"] = list(METER_STATUSES)
+    cfg["entity_category"] = "diagnostic"
+    return cfg
+
+
+def _dump(cfg):
+    return json.dumps(cfg).encode()
+
+
+def meter_configs(base, dev, sw_version, meter, prefix=DEFAULT_PREFIX):
+    """Generator of (topic, payload) for every entity of one meter."""
+    node = dev["identifiers"][0]
+    for q in meter.get("quantities") or ():
+        name, unit = _quantity(q)
+        yield (_topic(prefix, "sensor", node, "m%s_%s" % (_safe(meter["id"]), _safe(name))),
+               _dump(sensor_config(base, dev, sw_version, node, meter, name, unit)))
+    yield (_topic(prefix, "sensor", node, "m%s_meter_status" % _safe(meter["id"])),
+           _dump(meter_status_config(base, dev, sw_version, node, meter)))
+
+
+def genset_select_config(base, dev, sw_version, node):
+    cfg = _common(base, dev, sw_version, node + "_genset_mode", "genset mode")
+    cfg["command_topic"] = genset_command_topic(base)
+    cfg["state_topic"] = genset_state_topic(base)
+    cfg["value_template"] = "{{ value_json.mode }}"
+    cfg["options"] = list(GENSET_MODES)
+    return cfg
+
+
+def genset_relay_config(base, dev, sw_version, node):
+    cfg = _common(base, dev, sw_version, node + "_genset_relay", "genset relay")
+    cfg["state_topic"] = genset_state_topic(base)
+    cfg["value_template"] = "{{ 'ON' if value_json.relay else 'OFF' }}"
+    cfg["payload_on"] = "ON"
+    cfg["payload_off"] = "OFF"
+    cfg["device_class"] = "running"
+    return cfg
+
+
+def genset_configs(base, dev, sw_version, prefix=DEFAULT_PREFIX):
+    node = dev["identifiers"][0]
+    yield (_topic(prefix, "select", node, "genset_mode"),
+           _dump(genset_select_config(base, dev, sw_version, node)))
+    yield (_topic(prefix, "binary_sensor", node, "genset_relay"),
+           _dump(genset_relay_config(base, dev, sw_version, node)))
+
+
+def configs(base, dev, sw_version, meters, prefix=DEFAULT_PREFIX, genset=True):
+    """Generator of (topic, payload) for the whole gateway: genset first, then each meter."""
+    if genset:
+        for item in genset_configs(base, dev, sw_version, prefix):
+            yield item
+    for m in meters:
+        for item in meter_configs(base, dev, sw_version, m, prefix):
+            yield item
+
+
+def topics(node, meters, prefix=DEFAULT_PREFIX, genset=True):
+    """Generator of the config topics :func:`configs` would publish (no payloads built)."""
+    if genset:
+        yield _topic(prefix, "select", node, "genset_mode")
+        yield _topic(prefix, "binary_sensor", node, "genset_relay")
+    for m in meters:
+        for comp, obj, _ in _meter_objects(m):
+            yield _topic(prefix, comp, node, obj)
+
+
+def removals(node, meter, prefix=DEFAULT_PREFIX):
+    """(topic, b"") pairs that delete a meter's entities (publish them retained)."""
+    for comp, obj, _ in _meter_objects(meter):
+        yield _topic(prefix, comp, node, obj), b""
+
+
+def node_filter(node, prefix=DEFAULT_PREFIX):
+    """Subscription filter that matches every config topic of this gateway."""
+    return "%s/+/%s/+/config" % (prefix, node)
+
+
+def is_wanted(topic, node, meters, prefix=DEFAULT_PREFIX, genset=True):
+    """True if ``topic`` is one of the configs the gateway publishes now."""
+    for t in topics(node, meters, prefix, genset):
+        if t == topic:
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- what was published
+#
+# The gateway keeps a small retained *index* of what it announced (on <base>/discovery):
+# {"genset": bool, "meters": {"<id>": ["<quantity>", ...]}}. At the next announcement the
+# difference old -> new gives the configs to delete (meters removed, quantities dropped, or
+# everything when discovery is switched off), without subscribing to every config.
+
+
+def index(meters, genset=True):
+    """Index of the configs :func:`configs` publishes for ``meters``."""
+    out = {}
+    for m in meters:
+        out[str(m["id"])] = [_quantity(q)[0] for q in (m.get("quantities") or ())]
+    return {"genset": bool(genset), "meters": out}
+
+
+def _index_meters(idx):
+    ms = (idx or {}).get("meters") or {}
+    return ms if isinstance(ms, dict) else {}
+
+
+def stale(old, new, node, prefix=DEFAULT_PREFIX):
+    """Generator of config topics present in index ``old`` but not in ``new`` (new may be None:
+    everything is stale). Publish b"" retained on each to delete the entities."""
+    if not isinstance(old, dict):
+        return
+    new = new if isinstance(new, dict) else {}
+    if old.get("genset") and not new.get("genset"):
+        yield _topic(prefix, "select", node, "genset_mode")
+        yield _topic(prefix, "binary_sensor", node, "genset_relay")
+    new_ms = _index_meters(new)
+    old_ms = _index_meters(old)
+    for mid in old_ms:
+        qs = [q for q in (old_ms[mid] or ()) if isinstance(q, str)]
+        if mid in new_ms:
+            keep = new_ms[mid] or ()
+            qs = [q for q in qs if q not in keep]
+            meter = {"id": mid, "quantities": qs}
+            for comp, obj, q in _meter_objects(meter):
+                if q is not None:
+                    yield _topic(prefix, comp, node, obj)
+        else:
+            for comp, obj, _ in _meter_objects({"id": mid, "quantities": qs}):
+                yield _topic(prefix, comp, node, obj)

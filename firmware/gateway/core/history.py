@@ -1,0 +1,257 @@
+"""History queries over the sample ring: raw samples or aggregated rows, CSV and JSON streaming.
+
+    rows(ring, "3", t_from, t_to, step="1h", zone="Europe/Paris")
+        -> generator of {"ts": bucket_start, "import_kwh": 1.234, "power_w": 512, ...}
+    csv_lines(ring, "3", t_from, t_to, step="1d", sep=";", decimal=",", zone=...)
+        -> generator of text lines (header first, "\\r\\n"-terminated)
+    json_chunks(ring, "3", t_from, t_to, step=None) -> generator of text pieces of a JSON list
+    export_filename("Résidence Les Pins", t_from, t_to, zone, step="1h") -> file name
+
+Periods are half-open: t_from <= ts < t_to. Without a step the stored samples are returned.
+With a step (15m | 1h | 1d | 1mo, aligned to the local time of ``zone``), a row per bucket that
+has data, ``ts`` = bucket start:
+  - counters (import_kwh, export_kwh, other *_kwh/_wh/_m3...): the difference over the bucket,
+    value at the first sample at/after the bucket end minus the value at the first sample
+    at/after its start (telescoping: the sum over buckets equals the total). Across a gap
+    (no sample in the following buckets) the difference goes to the last bucket with data;
+    the newest bucket uses its last sample.
+  - other quantities (power, voltage, ...): the mean of the samples in the bucket.
+Everything is computed on fixed-point integers and rendered exactly (records.text).
+"""
+from gateway.core import records as R
+from gateway.core import tz as _tz
+from gateway.core.errors import ValidationError
+
+STEPS = ("15m", "1h", "1d", "1mo")
+_STEP_S = {"15m": 900, "1h": 3600}
+
+
+def check_step(step):
+    """None/"" -> None; a known step -> itself; else ValidationError("step")."""
+    if step is None or step == "" or step == "raw":
+        return None
+    if step not in STEPS:
+        raise ValidationError("step", "step must be one of 15m, 1h, 1d, 1mo")
+    return step
+
+
+def check_range(t_from, t_to, max_span=None):
+    """Validate a period (ints, from < to); returns (from, to) as ints."""
+    try:
+        a = int(t_from)
+    except (TypeError, ValueError):
+        raise ValidationError("from", "from must be an epoch time in seconds")
+    try:
+        b = int(t_to)
+    except (TypeError, ValueError):
+        raise ValidationError("to", "to must be an epoch time in seconds")
+    if b <= a:
+        raise ValidationError("to", "to must be after from")
+    if max_span is not None and b - a > max_span:
+        raise ValidationError("to", "period too long")
+    return a, b
+
+
+def _bucketing(step, zone):
+    if step in _STEP_S:
+        n = _STEP_S[step]
+
+        def start(t):
+            return t - (t + zone.offset(t)) % n
+
+        def nxt(b):
+            return b + n
+
+    elif step == "1d":
+        start = zone.start_of_day
+        nxt = zone.next_day
+    else:
+        start = zone.start_of_month
+        nxt = zone.next_month
+    return start, nxt
+
+
+def _mean(s, n):
+    return (2 * s + n) // (2 * n)
+
+
+def fixed_rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None):
+    """Generator of (ts, {quantity: fixed int}) rows (see module doc)."""
+    step = check_step(step)
+    meter = str(meter)
+    if step is None:
+        for ts, _m, vals in ring.samples(t_from, t_to, meter):
+            if quantities is not None:
+                v2 = {}
+                for q in vals:
+                    if q in quantities:
+                        v2[q] = vals[q]
+                vals = v2
+            if vals:
+                yield ts, vals
+        return
+    zone = _tz.get(zone)
+    bstart, bnext = _bucketing(step, zone)
+    b_first = bstart(t_from)
+    b_end = bnext(bstart(t_to - 1))  # end of the last bucket of the period
+    cur = None  # current bucket start
+    first = {}  # counter -> first value in the bucket
+    last = {}  # counter -> last value in the bucket
+    sums = {}  # other quantity -> [sum, count]
+
+    def row(b, closing):
+        out = {}
+        for q in first:
+            c = closing.get(q) if closing is not None else None
+            if c is None:
+                c = last[q]
+            out[q] = c - first[q]
+        for q in sums:
+            s = sums[q]
+            out[q] = _mean(s[0], s[1])
+        return out
+
+    for ts, _m, vals in ring.samples(b_first, None, meter):
+        if cur is not None and ts < cur:
+            continue  # out of order (clock went back): ignored
+        b = bstart(ts)
+        if cur is not None and b != cur:
+            if cur >= t_from or cur == b_first:
+                r = row(cur, vals)
+                if r:
+                    yield cur, r
+            cur = None
+        if b >= b_end or ts >= b_end:
+            return
+        if cur is None:
+            cur = b
+            first = {}
+            last = {}
+            sums = {}
+        for q in vals:
+            if quantities is not None and q not in quantities:
+                continue
+            v = vals[q]
+            if R.is_counter(q):
+                if q not in first:
+                    first[q] = v
+                last[q] = v
+            else:
+                s = sums.get(q)
+                if s is None:
+                    sums[q] = [v, 1]
+                else:
+                    s[0] += v
+                    s[1] += 1
+    if cur is not None:
+        r = row(cur, None)
+        if r:
+            yield cur, r
+
+
+def rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None):
+    """Generator of row dicts {"ts": epoch_s, "<quantity>": number}."""
+    for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, zone, quantities):
+        d = {"ts": ts}
+        for q in vals:
+            d[q] = R.number(q, vals[q])
+        yield d
+
+
+def quantities_in(ring, meter, t_from, t_to):
+    """Sorted quantity names present in the meter's samples of the period (one scan)."""
+    seen = {}
+    for _ts, _m, vals in ring.samples(t_from, t_to, str(meter)):
+        for q in vals:
+            seen[q] = 1
+    return sorted(seen)
+
+
+def _cell(s, sep):
+    if sep in s or '"' in s:
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def csv_lines(
+    ring, meter, t_from, t_to, step=None, zone=None, sep=";", decimal=",", quantities=None
+):
+    """CSV text lines: header ("ts", "time" = local wall time, then quantities), then a line per
+    row; ``sep`` ";" or ",", ``decimal`` "," or "." (French Excel: ";" and ",")."""
+    if sep not in (";", ","):
+        raise ValidationError("csv_separator", 'csv_separator must be ";" or ","')
+    if decimal not in (",", "."):
+        raise ValidationError("csv_decimal", 'csv_decimal must be "," or "."')
+    step = check_step(step)
+    z = _tz.get(zone)
+    if quantities is None:
+        quantities = quantities_in(ring, meter, t_from, t_to)
+    else:
+        quantities = list(quantities)
+    yield sep.join(["ts", "time"] + [_cell(q, sep) for q in quantities]) + "\r\n"
+    for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, z, quantities):
+        cells = [str(ts), z.format(ts)]
+        for q in quantities:
+            v = vals.get(q)
+            cells.append("" if v is None else _cell(R.text(q, v, decimal), sep))
+        yield sep.join(cells) + "\r\n"
+
+
+def row_json(ts, vals):
+    """One row as JSON text with exact numbers, keys sorted after "ts"."""
+    parts = ['"ts":%d' % ts]
+    for q in sorted(vals):
+        parts.append("%s:%s" % (R._jstr(q), R.text(q, vals[q])))
+    return "{" + ",".join(parts) + "}"
+
+
+def json_chunks(ring, meter, t_from, t_to, step=None, zone=None, quantities=None):
+    """Text pieces that concatenate into the JSON list of rows (streamed, one row each)."""
+    yield "["
+    sep = ""
+    for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, zone, quantities):
+        yield sep + row_json(ts, vals)
+        sep = ",\n"
+    yield "]\n"
+
+
+_TRANSLIT = {
+    "à": "a", "â": "a", "ä": "a", "á": "a", "ã": "a", "å": "a", "ç": "c", "é": "e", "è": "e",
+    "ê": "e", "ë": "e", "î": "i", "ï": "i", "í": "i", "ì": "i", "ô": "o", "ö": "o", "ó": "o",
+    "ò": "o", "õ": "o", "ù": "u", "û": "u", "ü": "u", "ú": "u", "ÿ": "y", "ñ": "n", "ß": "ss",
+    "œ": "oe", "æ": "ae", "À": "A", "Â": "A", "Ä": "A", "Ç": "C", "É": "E", "È": "E", "Ê": "E",
+    "Ë": "E", "Î": "I", "Ï": "I", "Ô": "O", "Ö": "O", "Ù": "U", "Û": "U", "Ü": "U", "Œ": "OE",
+}  # fmt: skip
+
+
+def sanitize_location(location, maxlen=31):
+    """Site location -> file-name-safe text: ASCII letters, digits, "-" and "_" (accents
+    transliterated, anything else becomes "_"), at most ``maxlen`` characters."""
+    out = []
+    for c in str(location or ""):
+        c = _TRANSLIT.get(c, c)
+        for ch in c:
+            o = ord(ch)
+            ok = 48 <= o <= 57 or 65 <= o <= 90 or 97 <= o <= 122 or ch in "-_"
+            ch = ch if ok else "_"
+            if ch == "_" and out and out[-1] == "_":
+                continue
+            out.append(ch)
+    s = "".join(out).strip("_")
+    return s[:maxlen].rstrip("_")
+
+
+def export_filename(location, t_from, t_to, zone=None, step=None, meter=None, ext="csv"):
+    """"<location>[_<meter>]_<YYYYMMDD>-<YYYYMMDD>[_<step>].<ext>": local dates of the first
+    and last day of the half-open period; location sanitized (max 31 chars, "dingate" if empty)."""
+    z = _tz.get(zone)
+    loc = sanitize_location(location) or "dingate"
+    a = z.date(t_from)
+    b = z.date(max(t_from, t_to - 1))
+    name = loc
+    if meter is not None and str(meter) != "":
+        name += "_" + sanitize_location(meter, 16)
+    name += "_%04d%02d%02d-%04d%02d%02d" % (a[0], a[1], a[2], b[0], b[1], b[2])
+    if step:
+        name += "_" + check_step(step)
+    return name + "." + ext

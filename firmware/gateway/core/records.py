@@ -1,0 +1,568 @@
+"""Compact binary sample records for the flash ring.
+
+A *sample* is ``(ts, meter, values)``: epoch seconds, the meter id (str) and a dict
+``{quantity: fixed}`` where ``fixed`` is an integer in the quantity's fixed-point unit
+(``decimals(q)`` decimal places: import_kwh/export_kwh -> 3, i.e. Wh). ``sample()`` converts
+readings (floats) into this form; ``text()`` / ``number()`` convert back exactly.
+
+Segment file = segment header + frames. A segment is self-contained: its first occurrence of a
+channel carries the channel's definition (meter id, quantity names, decimals) and absolute
+values; later values are zigzag-varint deltas against the channel's previous values in the same
+segment. Each frame (one per flush) carries its length and a CRC-32, so a torn tail is detected
+and ignored, and losing a segment never affects another.
+
+Segment header (16 bytes): b"DGS1", u32 seq, u32 base_ts, u32 crc32(first 12 bytes).
+Frame: u8 0xB7, u16 payload length, payload, u32 crc32(length bytes + payload).
+Payload: u8 kind (1 = samples), varint group count, then groups. A group is the samples of one
+timestamp:
+    varint zz(dt - previous dt)            dt = ts - previous ts (base_ts / 0 at segment start)
+    varint head = n << 3 | zeromap << 2 | same << 1 | masked
+    unless same: n x varint channel index (index == number of known channels -> definition:
+                 varint len, meter id utf-8, varint nq, nq x (u8 code [0 -> varint len, name],
+                 varint decimals))
+    if masked:   n x varint presence mask over the channel's quantities
+    if zeromap:  ceil(v/8) bytes, bit i set = i-th value changed (unchanged values are omitted)
+    values:      varint zz(delta) (zz(delta) - 1 when zeromap: delta is never 0 there)
+"""
+import struct
+
+try:
+    from binascii import crc32 as _crc32
+
+    _crc32(b"")
+except (ImportError, AttributeError):  # port without binascii.crc32: table-driven fallback
+    _T = []
+    for _i in range(256):
+        _c = _i
+        for _k in range(8):
+            _c = (_c >> 1) ^ 0xEDB88320 if _c & 1 else _c >> 1
+        _T.append(_c)
+
+    def _crc32(data, crc=0):
+        crc ^= 0xFFFFFFFF
+        for b in data:
+            crc = _T[(crc ^ b) & 0xFF] ^ (crc >> 8)
+        return crc ^ 0xFFFFFFFF
+
+
+def crc32(data, crc=0):
+    return _crc32(data, crc) & 0xFFFFFFFF
+
+
+SEG_MAGIC = b"DGS1"
+SEG_HEADER = 16
+SYNC = 0xB7
+FRAME_OVERHEAD = 7
+MAX_PAYLOAD = 65535
+MAX_FRAME_SAMPLES = 1000  # sample ids keep the index in a frame in 10 bits
+KIND_SAMPLES = 1
+
+# code -> (quantity, decimals). Codes are stored on flash: only ever append to this table.
+_CODES = (
+    None,
+    ("import_kwh", 3),
+    ("export_kwh", 3),
+    ("power_w", 0),
+    ("voltage_l1", 1),
+    ("voltage_l2", 1),
+    ("voltage_l3", 1),
+    ("current_l1", 3),
+    ("current_l2", 3),
+    ("current_l3", 3),
+    ("frequency_hz", 2),
+    ("power_factor", 3),
+    ("soc_pct", 1),
+)
+_CODE_OF = {}
+_DEC = {}
+for _i in range(1, len(_CODES)):
+    _CODE_OF[_CODES[_i][0]] = _i
+    _DEC[_CODES[_i][0]] = _CODES[_i][1]
+
+DEFAULT_DECIMALS = 3
+_COUNTER_SUFFIXES = ("_kwh", "_wh", "_kvarh", "_varh", "_m3", "_l", "_count")
+
+
+def decimals(q):
+    """Fixed-point decimal places of quantity q (3 for quantities not in the table)."""
+    return _DEC.get(q, DEFAULT_DECIMALS)
+
+
+def is_counter(q):
+    """True for cumulative counters (energy, volume): aggregated as differences, not means."""
+    for s in _COUNTER_SUFFIXES:
+        if q.endswith(s):
+            return True
+    return False
+
+
+_POW10 = [10**i for i in range(10)]
+
+
+def fixed(q, v):
+    """Reading value v (number) -> fixed-point int of quantity q; None if not a finite number."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    d = decimals(q)
+    if isinstance(v, int):
+        return v * _POW10[d]
+    if v != v or v in (float("inf"), float("-inf")):
+        return None
+    x = v * _POW10[d]
+    if x >= 0:
+        return int(x + 0.5)
+    return -int(-x + 0.5)
+
+
+def number(q, i):
+    """Fixed-point int -> number (int when the quantity has no decimals, float otherwise)."""
+    d = decimals(q)
+    if d == 0:
+        return i
+    return i / _POW10[d]
+
+
+def text(q, i, point="."):
+    """Fixed-point int -> exact decimal text, trailing zeros trimmed ("12.5", "-0.003", "7")."""
+    d = decimals(q)
+    if d == 0:
+        return str(i)
+    s = "-" if i < 0 else ""
+    i = abs(i)
+    ip = i // _POW10[d]
+    fp = i - ip * _POW10[d]
+    if fp == 0:
+        return s + str(ip)
+    f = ("%0" + str(d) + "d") % fp
+    while f[-1] == "0":
+        f = f[:-1]
+    return s + str(ip) + point + f
+
+
+def sample(ts, meter, values, quantities=None):
+    """A sample from a reading's values (numbers); drops non-numeric / non-finite values."""
+    out = {}
+    for q in values:
+        if quantities is not None and q not in quantities:
+            continue
+        if not isinstance(q, str) or not q:
+            continue
+        f = fixed(q, values[q])
+        if f is not None:
+            out[q] = f
+    return (int(ts), str(meter), out)
+
+
+def sample_json(s, extra=None):
+    """One sample as compact JSON text with exact numbers: {"meter": "3", "ts": n, "q": v, ...}."""
+    ts, meter, vals = s
+    parts = ['"meter":%s' % _jstr(meter), '"ts":%d' % ts]
+    if extra:
+        for k in sorted(extra):
+            parts.append("%s:%s" % (_jstr(k), _jstr(extra[k])))
+    for q in sorted(vals):
+        parts.append("%s:%s" % (_jstr(q), text(q, vals[q])))
+    return "{" + ",".join(parts) + "}"
+
+
+def _jstr(s):
+    out = ['"']
+    for c in str(s):
+        o = ord(c)
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif o < 0x20:
+            out.append("\\u%04x" % o)
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+# ---- varints -----------------------------------------------------------------------------
+
+
+def zz(n):
+    return n << 1 if n >= 0 else ((-n) << 1) - 1
+
+
+def unzz(u):
+    return u >> 1 if not u & 1 else -((u + 1) >> 1)
+
+
+def put_varint(buf, u):
+    while u >= 0x80:
+        buf.append((u & 0x7F) | 0x80)
+        u >>= 7
+    buf.append(u)
+
+
+def get_varint(b, i):
+    """(value, next index); IndexError past the end."""
+    shift = 0
+    u = 0
+    while True:
+        c = b[i]
+        i += 1
+        u |= (c & 0x7F) << shift
+        if c < 0x80:
+            return u, i
+        shift += 7
+        if shift > 70:
+            raise ValueError("varint too long")
+
+
+# ---- segment header / frames -------------------------------------------------------------
+
+
+def seg_header(seq, base_ts):
+    h = SEG_MAGIC + struct.pack("<II", seq, base_ts & 0xFFFFFFFF)
+    return h + struct.pack("<I", crc32(h))
+
+
+def parse_seg_header(b):
+    """(seq, base_ts) or None if b is not a valid segment header."""
+    if len(b) < SEG_HEADER or bytes(b[:4]) != SEG_MAGIC:
+        return None
+    if struct.unpack("<I", b[12:16])[0] != crc32(bytes(b[:12])):
+        return None
+    return struct.unpack("<II", b[4:12])
+
+
+def frame(payload):
+    n = len(payload)
+    if n > MAX_PAYLOAD:
+        raise ValueError("payload too large")
+    ln = struct.pack("<H", n)
+    return bytes((SYNC,)) + ln + payload + struct.pack("<I", crc32(payload, crc32(ln)))
+
+
+def check_frame(b, i):
+    """Frame at b[i:] -> (payload_start, payload_end, next_i); None if incomplete;
+    False if invalid (bad sync / CRC)."""
+    if len(b) - i < 3:
+        return None
+    if b[i] != SYNC:
+        return False
+    n = b[i + 1] | (b[i + 2] << 8)
+    end = i + 3 + n + 4
+    if len(b) < end:
+        return None
+    ln = bytes(b[i + 1 : i + 3])
+    c = crc32(bytes(b[i + 3 : i + 3 + n]), crc32(ln))
+    if struct.unpack("<I", bytes(b[end - 4 : end]))[0] != c:
+        return False
+    return (i + 3, i + 3 + n, end)
+
+
+# ---- segment state shared by encoder and decoder -----------------------------------------
+
+
+class SegState:
+    """Per-segment coding state: channel table and previous values (identical on both sides)."""
+
+    def __init__(self, base_ts):
+        self.last_ts = base_ts
+        self.last_dt = 0
+        self.meter = []  # index -> meter id
+        self.qs = []  # index -> list of quantity names
+        self.dec = []  # index -> list of stored decimals
+        self.prev = []  # index -> list of previous fixed values (stored decimals)
+        self.by_meter = {}  # meter id -> current index
+        self.last_list = []  # channel indices of the previous group
+
+
+def _scale(v, d_from, d_to):
+    if d_from == d_to:
+        return v
+    if d_to > d_from:
+        return v * _POW10[d_to - d_from]
+    p = _POW10[d_from - d_to]
+    return (v + p // 2) // p if v >= 0 else -((-v + p // 2) // p)
+
+
+def _define(st, buf, meter, qs):
+    idx = len(st.meter)
+    mb = meter.encode()
+    put_varint(buf, len(mb))
+    buf.extend(mb)
+    put_varint(buf, len(qs))
+    decs = []
+    for q in qs:
+        c = _CODE_OF.get(q, 0)
+        buf.append(c)
+        if c == 0:
+            qb = q.encode()
+            put_varint(buf, len(qb))
+            buf.extend(qb)
+        d = decimals(q)
+        put_varint(buf, d)
+        decs.append(d)
+    st.meter.append(meter)
+    st.qs.append(qs)
+    st.dec.append(decs)
+    st.prev.append([0] * len(qs))
+    st.by_meter[meter] = idx
+    return idx
+
+
+def _channel_for(st, meter, vals):
+    """Current channel index of meter covering all quantities in vals, or None (new needed)."""
+    idx = st.by_meter.get(meter)
+    if idx is None:
+        return None
+    qs = st.qs[idx]
+    for q in vals:
+        if q not in qs:
+            return None
+    return idx
+
+
+def encode_group(st, buf, ts, samples):
+    """Append one group (samples of one ts; one per meter) to buf; updates st."""
+    dt = ts - st.last_ts
+    put_varint(buf, zz(dt - st.last_dt))
+    st.last_ts = ts
+    st.last_dt = dt
+    entries = []
+    new_defs = {}
+    for s in samples:
+        meter, vals = s[1], s[2]
+        idx = _channel_for(st, meter, vals)
+        if idx is None:
+            old = st.by_meter.get(meter)
+            qs = list(vals)
+            if old is not None:
+                for q in st.qs[old]:
+                    if q not in vals:
+                        qs.append(q)
+            qs.sort()
+            idx = -1 - len(new_defs)  # placeholder until defined in index order
+            new_defs[idx] = (meter, qs)
+        entries.append((idx, vals))
+    # definitions get indices in the order they are written: after sorting known channels
+    defs_buf = {}
+    if new_defs:
+        order = sorted(new_defs)
+        order.reverse()  # -1, -2, ... in creation order
+        remap = {}
+        for ph in order:
+            meter, qs = new_defs[ph]
+            tmp = bytearray()
+            remap[ph] = _define(st, tmp, meter, qs)
+            defs_buf[remap[ph]] = tmp
+        entries = [(remap[e[0]] if e[0] < 0 else e[0], e[1]) for e in entries]
+    entries.sort(key=lambda e: e[0])
+    idxs = [e[0] for e in entries]
+    same = idxs == st.last_list and not defs_buf
+    masks = []
+    masked = False
+    deltas = []
+    for idx, vals in entries:
+        qs = st.qs[idx]
+        decs = st.dec[idx]
+        prev = st.prev[idx]
+        m = 0
+        for j in range(len(qs)):
+            q = qs[j]
+            if q in vals:
+                m |= 1 << j
+                v = _scale(vals[q], decimals(q), decs[j])
+                deltas.append(v - prev[j])
+                prev[j] = v
+        if m != (1 << len(qs)) - 1:
+            masked = True
+        masks.append(m)
+    zeros = 0
+    for d in deltas:
+        if d == 0:
+            zeros += 1
+    zeromap = zeros * 8 > len(deltas)
+    put_varint(buf, (len(entries) << 3) | (4 if zeromap else 0) | (2 if same else 0) | (1 if masked else 0))
+    if not same:
+        for idx in idxs:
+            put_varint(buf, idx)
+            if idx in defs_buf:
+                buf.extend(defs_buf[idx])
+    if masked:
+        for m in masks:
+            put_varint(buf, m)
+    if zeromap:
+        bits = bytearray((len(deltas) + 7) // 8)
+        for k in range(len(deltas)):
+            if deltas[k]:
+                bits[k >> 3] |= 1 << (k & 7)
+        buf.extend(bits)
+        for d in deltas:
+            if d:
+                put_varint(buf, zz(d) - 1)
+    else:
+        for d in deltas:
+            put_varint(buf, zz(d))
+    st.last_list = idxs
+
+
+def _groups(samples):
+    """Split samples (sorted by ts) into groups of one ts with one sample per meter each."""
+    group = []
+    seen = {}
+    ts = None
+    for s in samples:
+        if s[0] != ts or s[1] in seen:
+            if group:
+                yield ts, group
+            group = []
+            seen = {}
+            ts = s[0]
+        seen[s[1]] = 1
+        group.append(s)
+    if group:
+        yield ts, group
+
+
+def encode(st, samples, max_payload=MAX_PAYLOAD - 1024):
+    """Samples (sorted by ts) -> list of (frame payload bytes, sample count), updating st."""
+    out = []
+    buf = None
+    ngroups = 0
+    nsamples = 0
+    for ts, group in _groups(samples):
+        if buf is not None and (len(buf) > max_payload or nsamples + len(group) > MAX_FRAME_SAMPLES):
+            out.append((_close(buf, ngroups), nsamples))
+            buf = None
+        if buf is None:
+            buf = bytearray()
+            ngroups = 0
+            nsamples = 0
+        encode_group(st, buf, ts, group)
+        ngroups += 1
+        nsamples += len(group)
+        if len(group) > MAX_FRAME_SAMPLES or len(buf) > MAX_PAYLOAD - 8:
+            raise ValueError("group too large")
+    if buf is not None:
+        out.append((_close(buf, ngroups), nsamples))
+    return out
+
+
+def _close(buf, ngroups):
+    head = bytearray((KIND_SAMPLES,))
+    put_varint(head, ngroups)
+    return bytes(head + buf)
+
+
+def decode(st, payload, meter=None):
+    """Frame payload -> list of samples (values in canonical decimals), updating st.
+    With meter given, only that meter's samples are built (state is still updated).
+    ValueError / IndexError on malformed input."""
+    b = payload
+    if not b or b[0] != KIND_SAMPLES:
+        raise ValueError("unknown record kind")
+    ngroups, i = get_varint(b, 1)
+    out = []
+    for _ in range(ngroups):
+        u, i = get_varint(b, i)
+        dt = st.last_dt + unzz(u)
+        ts = st.last_ts + dt
+        st.last_ts = ts
+        st.last_dt = dt
+        head, i = get_varint(b, i)
+        n = head >> 3
+        zeromap = head & 4
+        same = head & 2
+        masked = head & 1
+        if same:
+            idxs = st.last_list
+            if len(idxs) != n:
+                raise ValueError("bad channel list")
+        else:
+            idxs = []
+            for _k in range(n):
+                idx, i = get_varint(b, i)
+                if idx == len(st.meter):
+                    i = _read_def(st, b, i)
+                elif idx > len(st.meter):
+                    raise ValueError("bad channel index")
+                idxs.append(idx)
+        masks = None
+        if masked:
+            masks = []
+            for _k in range(n):
+                m, i = get_varint(b, i)
+                masks.append(m)
+        nvals = 0
+        for k in range(n):
+            nq = len(st.qs[idxs[k]])
+            if masks is None:
+                nvals += nq
+            else:
+                m = masks[k]
+                for j in range(nq):
+                    if m >> j & 1:
+                        nvals += 1
+        bits = None
+        if zeromap:
+            nb = (nvals + 7) // 8
+            bits = b[i : i + nb]
+            if len(bits) != nb:
+                raise ValueError("truncated")
+            i += nb
+        vk = 0
+        for k in range(n):
+            idx = idxs[k]
+            qs = st.qs[idx]
+            decs = st.dec[idx]
+            prev = st.prev[idx]
+            m = -1 if masks is None else masks[k]
+            want = meter is None or st.meter[idx] == meter
+            vals = {} if want else None
+            for j in range(len(qs)):
+                if not m >> j & 1:
+                    continue
+                if bits is not None and not bits[vk >> 3] >> (vk & 7) & 1:
+                    d = 0
+                else:
+                    u, i = get_varint(b, i)
+                    d = unzz(u + 1) if bits is not None else unzz(u)
+                vk += 1
+                v = prev[j] + d
+                prev[j] = v
+                if want:
+                    q = qs[j]
+                    vals[q] = _scale(v, decs[j], decimals(q))
+            if want:
+                out.append((ts, st.meter[idx], vals))
+        st.last_list = idxs
+    if i != len(b):
+        raise ValueError("trailing bytes")
+    return out
+
+
+def _read_def(st, b, i):
+    ln, i = get_varint(b, i)
+    meter = bytes(b[i : i + ln]).decode()
+    i += ln
+    nq, i = get_varint(b, i)
+    qs = []
+    decs = []
+    for _ in range(nq):
+        c = b[i]
+        i += 1
+        if c == 0:
+            ln, i = get_varint(b, i)
+            q = bytes(b[i : i + ln]).decode()
+            i += ln
+        elif c < len(_CODES):
+            q = _CODES[c][0]
+        else:
+            raise ValueError("unknown quantity code")
+        d, i = get_varint(b, i)
+        if d > 9:
+            raise ValueError("bad decimals")
+        qs.append(q)
+        decs.append(d)
+    st.meter.append(meter)
+    st.qs.append(qs)
+    st.dec.append(decs)
+    st.prev.append([0] * nq)
+    st.by_meter[meter] = len(st.meter) - 1
+    return i

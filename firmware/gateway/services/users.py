@@ -1,0 +1,55 @@
+"""User accounts persisted in the config store (passwords only as salted PBKDF2 hashes)."""
+from gateway.core import auth
+
+
+class Users:
+    def __init__(self, store, on_revoke):
+        self._store = store
+        self._on_revoke = on_revoke  # called with a user name whose sessions must end
+        self._users = store.load("users") or {}
+
+    def get(self, name):
+        return self._users.get(name)
+
+    def records(self):
+        return self._users
+
+    def any(self):
+        return bool(self._users)
+
+    def public_list(self):
+        return [auth.public_user(n, r) for n, r in sorted(self._users.items())]
+
+    def _save(self):
+        self._store.save("users", self._users)
+
+    def set_hash(self, name, role, pw_hash, must_change=False):
+        """Provisioning: install an account from a hash made elsewhere (the host's provision)."""
+        self._users[name] = {"role": role, "hash": pw_hash, "disabled": False, "must_change": must_change}
+        self._save()
+
+    def create(self, data):
+        valid = auth.validate_user(data, self._users)
+        name = valid["user"]
+        self._users[name] = auth.make_record(valid)
+        self._save()
+        return auth.public_user(name, self._users[name])
+
+    def update(self, name, data, by_self=False):
+        cur = self._users[name]
+        if by_self:  # a user may change only their own password
+            data = {"password": data.get("password"), "role": cur["role"],
+                    "disabled": cur.get("disabled", False), "must_change": False}
+        valid = auth.validate_user(data, self._users, username=name)
+        new = auth.make_record(valid, cur)
+        self._users[name] = new
+        self._save()
+        if new["disabled"] or new["role"] != cur["role"] or (valid.get("password") and not by_self):
+            self._on_revoke(name)
+        return auth.public_user(name, new)
+
+    def delete(self, name):
+        auth.validate_delete(name, self._users)
+        del self._users[name]
+        self._save()
+        self._on_revoke(name)

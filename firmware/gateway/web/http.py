@@ -1,0 +1,49 @@
+"""HTTP helpers shared by the API modules: JSON errors, body parsing, role checks."""
+import json
+
+from microdot import Response
+
+from gateway.core.errors import ValidationError
+
+MAX_JSON = 4096
+
+
+def error(status, message, field=None):
+    body = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return Response(body, status_code=status)
+
+
+def json_body(req):
+    """The request's JSON object; ValidationError (-> 400) when it is not one."""
+    if req.content_length > MAX_JSON:
+        raise ValidationError(None, "body too large")
+    try:
+        data = json.loads(req.body or b"null")
+    except ValueError:
+        raise ValidationError(None, "malformed JSON")
+    if not isinstance(data, dict):
+        raise ValidationError(None, "a JSON object is expected")
+    return data
+
+
+def require(role):
+    """Decorator: the handler runs only for a session whose role allows ``role``."""
+    from gateway.core.auth import role_allows
+
+    def wrap(handler):
+        async def checked(req, *args, **kwargs):
+            who = req.g.session
+            if who is None:
+                return error(401, "login required")
+            if not role_allows(who["role"], role):
+                return error(403, "role %s required" % role)
+            res = handler(req, *args, **kwargs)
+            if hasattr(res, "send"):  # a coroutine
+                res = await res
+            return res
+
+        return checked
+
+    return wrap

@@ -1,0 +1,37 @@
+"""Board files (boards/<name>.json): pins, UART, flash partition, heap class."""
+import json
+import os
+
+from .paths import BOARDS
+
+
+class BoardError(Exception):
+    pass
+
+
+def names():
+    return sorted(f[:-5] for f in os.listdir(BOARDS) if f.endswith(".json"))
+
+
+def load(name):
+    path = os.path.join(BOARDS, name + ".json")
+    if not os.path.exists(path):
+        raise BoardError("unknown board %r (known: %s)" % (name, ", ".join(names())))
+    with open(path) as f:
+        board = json.load(f)
+    board["_path"] = path
+    return board
+
+
+def fs_geometry(board):
+    """(offset, size, block_size, block_count) of the board's filesystem partition."""
+    flash = board["flash"]
+    offset = int(flash["fs_offset"], 0)
+    size = int(flash["fs_size"], 0)
+    block = int(flash.get("block_size", 4096))
+    return offset, size, block, size // block
+
+
+def heapsize_arg(board):
+    """The -X heapsize= value for the emulator (bytes, as 'NNNk')."""
+    return "%dk" % (int(board["heap"]["bytes"]) // 1024)

@@ -1,0 +1,148 @@
+"""`dingate build`: compile the firmware with mpy-cross and write a littlefs2 image of the filesystem.
+
+The staging tree build/<board>/fs/ mirrors the board's filesystem:
+  /boot.py, /main.py      source (MicroPython runs these two as scripts)
+  /lib/gateway/...mpy     our firmware, compiled
+  /lib/microdot/...mpy    microdot from its PyPI package, compiled
+  /www/...gz              the page, gzipped
+  /board.json             the board file
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from . import boards
+from .paths import BUILD, FIRMWARE
+
+MICRODOT_MODULES = ("__init__.py", "microdot.py", "helpers.py", "multipart.py")
+SOURCE_FILES = ("boot.py", "main.py")
+
+
+class BuildError(Exception):
+    pass
+
+
+def mpy_cross_path():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if os.path.exists(exe):
+        return exe
+    found = shutil.which("mpy-cross")
+    if not found:
+        raise BuildError("mpy-cross not found: run `make setup`")
+    return found
+
+
+def _microdot_dir():
+    import microdot
+
+    return os.path.dirname(microdot.__file__)
+
+
+def sources(board):
+    """Yield (fs path, source path, how) for every file that goes on the board."""
+    for name in SOURCE_FILES:
+        yield "/" + name, os.path.join(FIRMWARE, name), "copy"
+    pkg = os.path.join(FIRMWARE, "gateway")
+    for root, dirs, files in os.walk(pkg):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for f in sorted(files):
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(root, f), FIRMWARE)
+                yield "/lib/" + rel[:-3] + ".mpy", os.path.join(root, f), "mpy"
+    md = _microdot_dir()
+    for f in MICRODOT_MODULES:
+        yield "/lib/microdot/" + f[:-3] + ".mpy", os.path.join(md, f), "mpy"
+    www = os.path.join(FIRMWARE, "www")
+    if os.path.isdir(www):
+        for root, dirs, files in os.walk(www):
+            dirs.sort()
+            for f in sorted(files):
+                rel = os.path.relpath(os.path.join(root, f), www)
+                yield "/www/" + rel + ".gz", os.path.join(root, f), "gzip"
+    yield "/board.json", board["_path"], "board"
+
+
+def _digest(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _compile(src, fs_path, cache_dir):
+    """mpy-cross one module; cached by the source's hash."""
+    with open(src, "rb") as f:
+        data = f.read()
+    key = os.path.join(cache_dir, _digest(data + fs_path.encode()) + ".mpy")
+    if not os.path.exists(key):
+        # -s: the name in tracebacks is the module's path on the board
+        res = subprocess.run([mpy_cross_path(), "-s", fs_path[:-4] + ".py", "-o", key, src],
+                             capture_output=True, text=True)
+        if res.returncode:
+            raise BuildError("mpy-cross %s:\n%s" % (src, res.stderr.strip()))
+    with open(key, "rb") as f:
+        return f.read()
+
+
+def _board_file(board):
+    clean = {k: v for k, v in board.items() if not k.startswith("_")}
+    return json.dumps(clean, separators=(",", ":")).encode()
+
+
+def render(board, overrides=None):
+    """Return {fs path: bytes} for the board's filesystem (the .mpy, page and board file)."""
+    cache = os.path.join(BUILD, "mpy-cache")
+    os.makedirs(cache, exist_ok=True)
+    out = {}
+    for fs_path, src, how in sources(board):
+        if how == "mpy":
+            out[fs_path] = _compile(src, fs_path, cache)
+        elif how == "gzip":
+            buf = io.BytesIO()
+            with open(src, "rb") as f, gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+                gz.write(f.read())
+            out[fs_path] = buf.getvalue()
+        elif how == "board":
+            b = dict(board)
+            if overrides:
+                b.update(overrides)
+            out[fs_path] = _board_file(b)
+        else:
+            with open(src, "rb") as f:
+                out[fs_path] = f.read()
+    return out
+
+
+def write_tree(files, dest):
+    shutil.rmtree(dest, ignore_errors=True)
+    for fs_path, data in files.items():
+        path = os.path.join(dest, fs_path.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def manifest(files):
+    """{fs path: sha256} — what `deploy` compares against the board."""
+    return {p: _digest(d) for p, d in sorted(files.items())}
+
+
+def build(board_name="emulator", out=None):
+    """Build the board's filesystem; returns (image path, {fs path: bytes})."""
+    from . import fsimage
+
+    board = boards.load(board_name)
+    files = render(board)
+    files["/manifest.json"] = json.dumps(manifest(files), indent=0).encode()
+    stage = os.path.join(BUILD, board["name"])
+    write_tree(files, os.path.join(stage, "fs"))
+    _off, size, block, count = boards.fs_geometry(board)
+    image = fsimage.make_image(files, block, count)
+    os.makedirs(BUILD, exist_ok=True)
+    dest = out or os.path.join(BUILD, "fs.img")
+    for path in (dest, os.path.join(stage, "fs.img")):
+        with open(path, "wb") as f:
+            f.write(image)
+    return dest, files

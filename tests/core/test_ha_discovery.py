@@ -1,0 +1,181 @@
+"""Home Assistant MQTT discovery payloads (CPython and MicroPython)."""
+import json
+
+from gateway.core import ha_discovery as H
+
+BASE = "dingate/GW1"
+DEV = H.device("GW1", "1.2.3", model="DG-1")
+METERS = [
+    {"id": "3", "name": "Main", "quantities": ["import_kwh", "export_kwh", "power_w",
+                                               "voltage_l1", "current_l1", "frequency_hz",
+                                               "power_factor"]},
+    {"id": "7", "name": "Battery", "quantities": ["soc_pct", ("tank_level", "L")]},
+]
+
+# Keys documented on the HA MQTT platform pages (integrations/sensor.mqtt, select.mqtt,
+# binary_sensor.mqtt) that these configs may use; any other key is a typo.
+COMMON_KEYS = {"name", "unique_id", "availability", "availability_mode", "device", "origin",
+               "state_topic", "value_template", "entity_category"}
+ALLOWED = {
+    "sensor": COMMON_KEYS | {"device_class", "state_class", "unit_of_measurement", "options"},
+    "select": COMMON_KEYS | {"command_topic", "options"},
+    "binary_sensor": COMMON_KEYS | {"payload_on", "payload_off", "device_class"},
+}
+DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version"}
+AVAIL_KEYS = {"topic", "payload_available", "payload_not_available", "value_template"}
+SENSOR_CLASSES = {"energy", "power", "voltage", "current", "frequency", "power_factor",
+                  "battery", "enum"}
+
+
+def _all():
+    out = []
+    for topic, payload in H.configs(BASE, DEV, "1.2.3", METERS):
+        assert isinstance(payload, bytes)
+        out.append((topic, json.loads(payload)))
+    return out
+
+
+def _by_uid(items):
+    return dict((cfg["unique_id"], (topic, cfg)) for topic, cfg in items)
+
+
+def test_topics_format_and_charset():
+    for topic, cfg in _all():
+        parts = topic.split("/")
+        assert len(parts) == 5, topic
+        assert parts[0] == "homeassistant" and parts[4] == "config"
+        assert parts[1] in ALLOWED
+        assert parts[2] == "dingate_GW1"
+        for ch in parts[2] + parts[3]:
+            assert ch.isalpha() or ch.isdigit() or ch in "_-", topic
+
+
+def test_keys_are_documented_names():
+    for topic, cfg in _all():
+        comp = topic.split("/")[1]
+        for k in cfg:
+            assert k in ALLOWED[comp], (topic, k)
+        for k in cfg["device"]:
+            assert k in DEVICE_KEYS, k
+        for a in cfg["availability"]:
+            for k in a:
+                assert k in AVAIL_KEYS, k
+        assert cfg["origin"]["name"] == "dingate"
+        if "device_class" in cfg and comp == "sensor":
+            assert cfg["device_class"] in SENSOR_CLASSES
+
+
+def test_device_block():
+    for _, cfg in _all():
+        d = cfg["device"]
+        assert d["identifiers"] == ["dingate_GW1"]
+        assert d["manufacturer"] == "dingate"
+        assert d["model"] == "DG-1" and d["sw_version"] == "1.2.3"
+        assert d["name"] == "dingate GW1"
+
+
+def test_energy_sensors_fit_the_energy_dashboard():
+    u = _by_uid(_all())
+    for q in ("import_kwh", "export_kwh"):
+        topic, cfg = u["dingate_GW1_m3_" + q]
+        assert topic == "homeassistant/sensor/dingate_GW1/m3_%s/config" % q
+        assert cfg["device_class"] == "energy"
+        assert cfg["state_class"] == "total_increasing"
+        assert cfg["unit_of_measurement"] == "kWh"
+        assert cfg["state_topic"] == "dingate/GW1/meter/3/state"
+        assert cfg["value_template"] == "{{ value_json.%s }}" % q
+
+
+def test_other_quantity_classes_and_units():
+    u = _by_uid(_all())
+    want = {
+        "m3_power_w": ("power", "measurement", "W"),
+        "m3_voltage_l1": ("voltage", "measurement", "V"),
+        "m3_current_l1": ("current", "measurement", "A"),
+        "m3_frequency_hz": ("frequency", "measurement", "Hz"),
+        "m3_power_factor": ("power_factor", "measurement", None),
+        "m7_soc_pct": ("battery", "measurement", "%"),
+        "m7_tank_level": (None, "measurement", "L"),
+    }
+    for obj, (dc, sc, unit) in want.items():
+        cfg = u["dingate_GW1_" + obj][1]
+        assert cfg.get("device_class") == dc, obj
+        assert cfg["state_class"] == sc, obj
+        assert cfg.get("unit_of_measurement") == unit, obj
+
+
+def test_availability_follows_gateway_and_meter():
+    u = _by_uid(_all())
+    cfg = u["dingate_GW1_m3_power_w"][1]
+    assert cfg["availability_mode"] == "all"
+    topics = [a["topic"] for a in cfg["availability"]]
+    assert topics == ["dingate/GW1/status", "dingate/GW1/meter/3/status"]
+    gw = cfg["availability"][0]
+    assert gw["payload_available"] == "online" and gw["payload_not_available"] == "offline"
+    for _, (topic, c) in u.items():
+        assert c["availability"][0]["topic"] == "dingate/GW1/status"
+
+
+def test_meter_status_entity():
+    topic, cfg = _by_uid(_all())["dingate_GW1_m3_meter_status"]
+    assert topic == "homeassistant/sensor/dingate_GW1/m3_meter_status/config"
+    assert cfg["device_class"] == "enum"
+    assert cfg["options"] == ["ok", "offline", "error", "disabled"]
+    assert cfg["entity_category"] == "diagnostic"
+    assert cfg["state_topic"] == "dingate/GW1/meter/3/status"
+
+
+def test_genset_select_and_relay():
+    u = _by_uid(_all())
+    topic, sel = u["dingate_GW1_genset_mode"]
+    assert topic == "homeassistant/select/dingate_GW1/genset_mode/config"
+    assert sel["command_topic"] == "dingate/GW1/cmd/genset/mode"
+    assert sel["options"] == ["auto", "on", "off"]
+    assert sel["state_topic"] == "dingate/GW1/genset/state"
+    assert sel["value_template"] == "{{ value_json.mode }}"
+    topic, rel = u["dingate_GW1_genset_relay"]
+    assert topic == "homeassistant/binary_sensor/dingate_GW1/genset_relay/config"
+    assert rel["payload_on"] == "ON" and rel["payload_off"] == "OFF"
+    assert rel["device_class"] == "running"
+    assert "value_json.relay" in rel["value_template"]
+
+
+def test_unique_ids_unique_and_stable_across_renames():
+    items = _all()
+    uids = [cfg["unique_id"] for _, cfg in items]
+    assert len(uids) == len(set(uids))
+    renamed = [dict(m, name="Renamed") for m in METERS]
+    uids2 = [json.loads(p)["unique_id"] for _, p in H.configs(BASE, DEV, "1.2.3", renamed)]
+    assert uids == uids2
+
+
+def test_generator_is_lazy_and_topics_match():
+    g = H.configs(BASE, DEV, "1.2.3", METERS)
+    assert hasattr(g, "__next__") and not isinstance(g, (list, tuple))
+    topics = [t for t, _ in H.configs(BASE, DEV, "1.2.3", METERS)]
+    assert topics == list(H.topics("dingate_GW1", METERS))
+    assert len(topics) == 2 + (7 + 1) + (2 + 1)
+    assert [t for t, _ in H.configs(BASE, DEV, "1", METERS, genset=False)] == topics[2:]
+
+
+def test_removals_and_wanted():
+    rem = list(H.removals("dingate_GW1", METERS[1]))
+    assert [p for _, p in rem] == [b"", b"", b""]
+    assert rem[0][0] == "homeassistant/sensor/dingate_GW1/m7_soc_pct/config"
+    for t, _ in rem:
+        assert H.is_wanted(t, "dingate_GW1", METERS)
+        assert not H.is_wanted(t, "dingate_GW1", METERS[:1])
+    assert not H.is_wanted("homeassistant/sensor/dingate_GW1/m9_power_w/config",
+                           "dingate_GW1", METERS)
+    assert H.node_filter("dingate_GW1") == "homeassistant/+/dingate_GW1/+/config"
+
+
+def test_custom_prefix_and_odd_ids():
+    dev = H.device("a.b c", "1")
+    assert dev["identifiers"] == ["dingate_a_b_c"]
+    m = {"id": "x/y", "name": "", "quantities": ["power_w"]}
+    items = list(H.meter_configs("b", dev, "1", m, prefix="ha"))
+    assert items[0][0] == "ha/sensor/dingate_a_b_c/mx_y_power_w/config"
+    cfg = json.loads(items[0][1])
+    assert cfg["state_topic"] == "b/meter/x_y/state"
+    assert cfg["name"] == "meter x/y power"

@@ -1,0 +1,126 @@
+"""The foundation end to end: the real firmware under MicroPython, its API, login, the flash image."""
+import json
+import os
+
+import requests
+
+from dingate import boards, fsimage
+from dingate.testing.emuproc import EmulatorProcess
+
+
+def _children_cmdlines(pid):
+    """Command lines of every process below ``pid``."""
+    out = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for k in kids:
+            try:
+                with open("/proc/%d/cmdline" % k, "rb") as f:
+                    out.append(f.read().split(b"\0"))
+            except OSError:
+                pass
+            todo.append(k)
+    return out
+
+
+def test_status_reports_micropython(emulator):
+    st = emulator.api("GET", "/api/status").json()
+    assert st["implementation"] == "micropython"
+    assert st["firmware"]
+    assert st["uptime_s"] >= 0
+    assert st["mem_free"] > 0 and st["mem_alloc"] > 0
+    assert st["wifi"]["mode"] in ("ap", "sta", "ap+sta")
+
+
+def test_firmware_runs_in_micropython_with_heap_cap(emulator):
+    board = boards.load("emulator")
+    want = b"heapsize=" + boards.heapsize_arg(board).encode()
+    cmds = _children_cmdlines(emulator.proc.pid)
+    mp = [c for c in cmds if any(a.endswith(b"micropython") for a in c)]
+    assert mp, cmds
+    assert any(b"-X" in c and want in c for c in mp), mp
+    # the heap the firmware sees is the capped one
+    st = emulator.api("GET", "/api/status").json()
+    assert st["mem_free"] + st["mem_alloc"] <= int(board["heap"]["bytes"])
+
+
+def test_login_session_logout(emulator):
+    s = requests.Session()
+    r = s.post(emulator.url + "/api/login", json={"user": "admin", "password": "wrong-password"})
+    assert r.status_code == 401
+    assert r.json()["error"]
+    assert s.get(emulator.url + "/api/me").status_code == 401
+    r = s.post(emulator.url + "/api/login",
+               json={"user": "admin", "password": emulator.admin_password})
+    assert r.status_code == 200
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    me = s.get(emulator.url + "/api/me").json()
+    assert me["user"] == "admin" and me["role"] == "admin"
+    assert s.post(emulator.url + "/api/logout").status_code == 200
+    assert s.get(emulator.url + "/api/me").status_code == 401
+
+
+def test_unknown_user_and_wrong_password_look_the_same(emulator):
+    a = requests.post(emulator.url + "/api/login", json={"user": "nobody", "password": "x" * 10})
+    b = requests.post(emulator.url + "/api/login", json={"user": "admin", "password": "x" * 10})
+    assert a.status_code == b.status_code == 401
+    assert a.json() == b.json()
+
+
+def test_bad_input_is_400_with_json_error(emulator):
+    r = requests.post(emulator.url + "/api/login", data=b"{not json",
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert "error" in r.json()
+    r = requests.get(emulator.url + "/api/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]
+
+
+def test_cross_origin_write_is_refused(emulator):
+    r = requests.post(emulator.url + "/api/login", headers={"Origin": "http://evil.example"},
+                      json={"user": "admin", "password": emulator.admin_password})
+    assert r.status_code == 403
+    r = requests.post(emulator.url + "/api/login", headers={"Origin": emulator.url},
+                      json={"user": "admin", "password": emulator.admin_password})
+    assert r.status_code == 200
+
+
+def test_hardware_panel_answers(emulator):
+    hw = emulator.hw()
+    assert hw["relay"] in (True, False)
+    assert set(hw["leds"]) >= {"net", "com", "ready"}
+    page = requests.get(emulator.panel_url + "/", timeout=5)
+    assert page.status_code == 200 and "/api/hw" in page.text
+
+
+def _read_flash(state_dir):
+    board = boards.load("emulator")
+    _o, _s, block, count = boards.fs_geometry(board)
+    with open(os.path.join(state_dir, "flash.img"), "rb") as f:
+        return fsimage.open_image(f.read(), block, count)
+
+
+def test_state_survives_reboot_and_passwords_are_hashed(tmp_path):
+    state = str(tmp_path / "state")
+    with EmulatorProcess(admin_password="first-password-1", state_dir=state) as emu:
+        emu.login()
+        r = emu.api("POST", "/api/users", {"user": "tenant", "password": "tenant-pass-1", "role": "user"})
+        assert r.status_code == 201, r.text
+        assert "password" not in r.json() and "hash" not in r.json()
+    fs = _read_flash(state)
+    users = json.loads(fsimage.read_file(fs, "/data/cfg/users.json"))
+    blob = json.dumps(users)
+    assert "first-password-1" not in blob and "tenant-pass-1" not in blob
+    assert users["admin"]["hash"].startswith("pbkdf2-sha256$")
+    # same state dir = reboot: the accounts are still there; --admin-password only seeds new devices
+    with EmulatorProcess(admin_password="other-password-2", state_dir=state) as emu:
+        emu.login(password="first-password-1")
+        assert emu.api("POST", "/api/login", {"user": "tenant", "password": "tenant-pass-1"}).status_code == 200
+        assert emu.api("GET", "/api/users").status_code == 403  # tenant is a plain user
