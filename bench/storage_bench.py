@@ -11,6 +11,7 @@ A "reading" is one counter value of one channel at one time (so one 15-min sampl
 with import and export is two readings). The firmware core (ring, records, billing) runs here
 unchanged on CPython, on a temporary directory.
 """
+
 import json
 import math
 import os
@@ -22,7 +23,6 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
-from gateway.core import records as R  # noqa: E402
 from gateway.core.billing import Billing, next_billing_read  # noqa: E402
 from gateway.core.ring import Ring  # noqa: E402
 
@@ -34,7 +34,9 @@ MIB = 1 << 20
 
 def _shape(hour):
     """Relative household load by local hour: night low, morning and evening peaks."""
-    return 0.45 + 0.5 * math.exp(-((hour - 7.5) ** 2) / 2) + 0.9 * math.exp(-((hour - 19.5) ** 2) / 4)
+    return (
+        0.45 + 0.5 * math.exp(-((hour - 7.5) ** 2) / 2) + 0.9 * math.exp(-((hour - 19.5) ** 2) / 4)
+    )
 
 
 def _sun(hour, day):
@@ -114,7 +116,9 @@ def run(days=30, seed=1, budget=MIB, segment_bytes=32 << 10, keep=False):
         return {
             "storage_bytes_per_reading": round(per_reading, 3),
             "storage_days_per_mib_32ch": round(MIB / per_day, 1),
-            "flash_bytes_written_per_hour": int((ring.bytes_written + billing.bytes_written) / hours),
+            "flash_bytes_written_per_hour": int(
+                (ring.bytes_written + billing.bytes_written) / hours
+            ),
             "storage_ring_bytes_written_per_hour": int(ring.bytes_written / hours),
             "storage_billing_bytes_written_per_hour": int(billing.bytes_written / hours),
         }

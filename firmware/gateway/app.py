@@ -1,18 +1,25 @@
 """The gateway: one asyncio loop, named tasks, wired drivers -> core -> services -> web."""
 import asyncio
 import gc
+import os
 import time
 
-from gateway.core import auth
-from gateway.core.ticks import sleep_ms
-from gateway.drivers import system
+from gateway import VERSION
+from gateway.core import auth, ondemand
+from gateway.core.configstore import validate_settings
+from gateway.core.eventlog import EventLog
+from gateway.core.ticks import sleep_ms, ticks_diff
+from gateway.drivers import panel_io, system
 from gateway.drivers.board import load_board
 from gateway.drivers.watchdog import Watchdog
 from gateway.drivers.wifi import AP_IP, Radio
-from gateway.services.identity import load_identity
+from gateway.services.panel import PanelService
 from gateway.services.store import Store
 from gateway.services.tasks import Tasks
 from gateway.services.users import Users
+from gateway.services.wifi import WifiService
+
+DATA = "/data"
 
 
 class Device:
@@ -23,16 +30,28 @@ class Device:
         self.started = time.time()
         self.reset_cause = system.reset_cause()
         self.store = Store()
+        self.events = EventLog(DATA + "/events", clock=self.now)
         self.sessions = None
         self.users = Users(self.store, self.revoke_user)
-        self.identity = load_identity(self.store, self.users, system.mac_hex())
+        self.identity = ondemand.call("gateway.services.identity", "load_identity",
+                                      self.store, self.users, system.mac_hex())
         self.sessions = auth.Sessions(self.identity["session_secret"].encode())
         self.throttle = auth.LoginThrottle()
+        self.settings = self.store.load("settings", validate_settings) or validate_settings({})
         self.radio = Radio()
-        self.tasks = Tasks()
+        self.wifi = WifiService(self.radio, self.store, self.ap_ssid(), self.identity["ap_password"],
+                                events=self.event)
+        self.tasks = Tasks(log=lambda src, text: self.event("system", src, text))
         self.route_modules = []
         self.reboot_requested = asyncio.Event()
         self.reboot_reason = None
+        self.mqtt_connected = lambda: False
+        self.bus_activity = lambda: (None, None)  # ticks_ms of the last good / failed transaction
+        for name, status, detail in self.store.take_problems():
+            self.event("config", name, "%s: %s" % (status, detail))
+
+    def event(self, type, source, text):
+        self.events.log(type, source, text)
 
     # Users calls back here when accounts change, before the session table exists at boot
     def revoke_user(self, name):
@@ -51,7 +70,8 @@ class Device:
     def own_hosts(self, req):
         http = self.board.get("http", {})
         port = http.get("port", 80)
-        hosts = [AP_IP, "dingate.local", self.radio.sta_ip(), http.get("host", "")]
+        hosts = [AP_IP, "dingate.local", "dingate-%s.local" % self.identity["serial"].lower(),
+                 self.radio.sta_ip(), http.get("host", "")]
         if http.get("host") == "127.0.0.1":
             hosts.append("localhost")
         out = []
@@ -62,18 +82,62 @@ class Device:
         return out
 
     def wifi_status(self):
-        ap = self.radio.ap_active()
-        sta = self.radio.sta_connected()
-        mode = "ap+sta" if ap and sta else ("sta" if sta else "ap")
-        st = {"mode": mode, "ap_ssid": self.ap_ssid() if ap else None, "sta": self.radio.sta_status()}
-        if sta:
-            st["ip"] = self.radio.sta_ip()
-            st["rssi"] = self.radio.rssi()
-        return st
+        return self.wifi.public()
+
+    def system_info(self):
+        return {"serial": self.identity["serial"], "mac": self.radio.mac(), "firmware": VERSION,
+                "board": self.board.get("name"), "ap_ssid": self.ap_ssid(), "time": self.now(),
+                "timezone": self.settings["timezone"], "uptime_s": self.uptime_s(),
+                "reset_cause": self.reset_cause}
+
+    def save_settings(self, data):
+        self.settings = self.store.save("settings", validate_settings(data, self.settings))
+        return self.settings
 
     def request_reboot(self, reason):
         self.reboot_reason = reason
         self.reboot_requested.set()
+
+    def factory_reset(self, keep_data=True):
+        """Configuration wiped (identity and the provisioned admin kept); data kept unless asked."""
+        for name in ("meters", "bus", "genset", "users", "wifi", "mqtt", "settings"):
+            self.store.delete(name)
+        if not keep_data:
+            _rmtree(DATA, keep=(DATA + "/cfg",))
+        self.event("system", "device", "factory reset (data %s)" % ("kept" if keep_data else "erased"))
+        self.request_reboot("factory reset")
+
+    def panel_state(self, now_ms):
+        net = "broker" if self.mqtt_connected() else ("router" if self.radio.sta_connected() else "off")
+        ok, err = self.bus_activity()
+        com = "idle"
+        if err is not None and ticks_diff(now_ms, err) < 2000:
+            com = "error"
+        elif ok is not None and ticks_diff(now_ms, ok) < 2000:
+            com = "traffic"
+        return net, com, "running"
+
+    def panel_action(self, action):
+        self.event("system", "button", "PRG: %s" % action)
+        if action == "setup":
+            self.wifi.request_setup()
+        elif action == "restart":
+            self.request_reboot("PRG button held 5 s")
+        elif action == "factory_reset":
+            self.panel.resetting = True
+            self.factory_reset(keep_data=True)
+
+
+def _rmtree(path, keep=()):
+    for name in os.listdir(path):
+        p = path + "/" + name
+        if p in keep:
+            continue
+        try:
+            os.remove(p)
+        except OSError:
+            _rmtree(p)
+            os.rmdir(p)
 
 
 async def _serve_http(dev):
@@ -81,6 +145,7 @@ async def _serve_http(dev):
 
     http = dev.board.get("http", {})
     app = build_app(dev)
+    gc.collect()
     print("http: listening on %s:%d" % (http.get("host", "0.0.0.0"), http.get("port", 80)))
     await app.start_server(host=http.get("host", "0.0.0.0"), port=http.get("port", 80))
 
@@ -96,19 +161,58 @@ async def _watchdog(dev):
 async def _reboot_on_request(dev):
     await dev.reboot_requested.wait()
     print("rebooting: %s" % dev.reboot_reason)
-    await sleep_ms(300)
+    dev.event("system", "device", "reboot: %s" % dev.reboot_reason)
+    for hook in dev.before_reboot:
+        hook()
+    await sleep_ms(300)  # let the HTTP answer go out
     system.reset()
 
 
+async def _captive_dns(dev):
+    from gateway.services.captive_dns import CaptiveDNS  # only boards that serve DNS load it
+
+    dns = CaptiveDNS(AP_IP, port=dev.board["dns_port"])
+    dns.open()
+    await dns.serve()
+
+
+def mem(stage):
+    """Boot log line with the heap in use after ``stage`` (the console shows where RAM goes)."""
+    gc.collect()
+    print("mem: %-10s %6d used %6d free" % (stage, gc.mem_alloc(), gc.mem_free()))
+
+
 async def run():
+    mem("start")
     board = load_board()
     dev = Device(board)
-    dev.radio.start_ap(dev.ap_ssid(), dev.identity["ap_password"])
-    dev.tasks.spawn("web", lambda: _serve_http(dev))
-    dev.tasks.spawn("watchdog", lambda: _watchdog(dev))
-    dev.tasks.spawn("reboot", lambda: _reboot_on_request(dev), restart=False)
-    print("dingate %s ready: serial %s, AP %s" % (__import__("gateway").VERSION,
-                                                  dev.identity["serial"], dev.ap_ssid()))
+    mem("device")
+    dev.before_reboot = []
+    dev.event("system", "device", "boot (%s), firmware %s" % (dev.reset_cause, VERSION))
+    leds, button = panel_io.from_board(board)
+    dev.panel = PanelService(leds, button, dev.panel_state, dev.panel_action)
+    mem("panel")
+    from gateway.drivers import rs485
+    from gateway.services.meters import MeterService
+    from gateway.web import captive, pages
+
+    dev.meters = MeterService(dev.store, lambda bus: rs485.open_port(board, bus), events=dev.event)
+    dev.bus_activity = lambda: (dev.meters.last_ok_ms, dev.meters.last_err_ms)
+    dev.route_modules += [captive.register, pages.register]
+    mem("meters")
+    tasks = dev.tasks
+    tasks.spawn("poller", dev.meters.poller.run)
+    tasks.spawn("meter_events", dev.meters.watch)
+    tasks.spawn("wifi", dev.wifi.run)
+    tasks.spawn("web", lambda: _serve_http(dev))
+    tasks.spawn("panel", dev.panel.run)
+    if board.get("dns_port"):
+        tasks.spawn("dns", lambda: _captive_dns(dev))
+    tasks.spawn("watchdog", lambda: _watchdog(dev))
+    tasks.spawn("reboot", lambda: _reboot_on_request(dev), restart=False)
+    print("dingate %s ready: serial %s, AP %s" % (VERSION, dev.identity["serial"], dev.ap_ssid()))
+    await asyncio.sleep(1)
+    mem("running")
     while True:
         await asyncio.sleep(3600)
 

@@ -164,7 +164,7 @@
     $$('[aria-invalid]', form).forEach((e) => e.removeAttribute('aria-invalid'));
   }
   function showErr(form, err) {
-    const msg = h('small', { class: 'err', role: 'alert' }, err.message || String(err));
+    const msg = h('small', { class: 'err', role: 'alert', 'data-field': err.field || null }, err.message || String(err));
     let f = err.field, el = null;
     while (f && !(el = [...form.elements].find((x) => x.name === f))) {
       const m = f.match(/^(.+)(\.[^.[\]]+|\[\d+\])$/);
@@ -175,6 +175,7 @@
     if (det) det.open = true;
     const box = el.tagName === 'FIELDSET' ? el : el.closest('.f') || el.parentNode;
     box.append(msg);
+    if (el.id) { msg.id = el.id + '-err'; el.setAttribute('aria-errormessage', msg.id); }
     el.setAttribute('aria-invalid', 'true');
     if (el.focus) el.focus();
   }
@@ -196,21 +197,37 @@
   const RANK = { user: 1, installer: 2, admin: 3 };
   const can = (r) => (RANK[S.me && S.me.role] || 0) >= RANK[r];
 
-  async function api(method, path, body, ctype) {
+  // One request at a time: the gateway loads API modules on demand and has little heap.
+  let queue = Promise.resolve();
+  function api(...a) {
+    const r = queue.then(() => call(...a));
+    queue = r.catch(() => {});
+    return r;
+  }
+  async function call(method, path, body, ctype, tries = 0) {
     const o = { method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
     if (method !== 'GET') {
       o.headers['Content-Type'] = ctype || 'application/json';
       o.headers['X-CSRF-Token'] = S.csrf || '';
       o.body = ctype ? body : JSON.stringify(body === undefined ? {} : body);
     }
-    let r;
-    try { r = await fetch(path, o); } catch (e) {
+    const ac = new AbortController(); // a request lost with the Wi-Fi must not block the queue
+    const timer = setTimeout(() => ac.abort(), 45000);
+    o.signal = ac.signal;
+    let r, txt;
+    try {
+      r = await fetch(path, o);
+      txt = await r.text();
+    } catch (e) {
       throw Object.assign(new Error(t('e.net')), { status: 0 });
-    }
-    const txt = await r.text();
+    } finally { clearTimeout(timer); }
     let d = null;
     try { d = txt ? JSON.parse(txt) : null; } catch (e) { d = null; }
     if (r.ok) return d;
+    if (r.status === 503 && method === 'GET' && tries < 2) {
+      await new Promise((ok) => setTimeout(ok, 700));
+      return call(method, path, body, ctype, tries + 1);
+    }
     const e = new Error((d && typeof d.error === 'string' && d.error) || t('e.http', { s: r.status }));
     e.status = r.status;
     e.field = d && d.field;
@@ -269,7 +286,6 @@
     lang = k;
     try { localStorage.setItem('lang', k); } catch (e) { /* ignore */ }
     D.documentElement.lang = k;
-    D.title = 'dingate';
     if (S.me && !S.me.must_change) shell(); else if (S.me) showChange(); else showLogin();
   }
   function route() {
@@ -277,17 +293,18 @@
     const pg = PAGES.find((x) => x[0] === p && can(x[1]));
     return [pg ? p : p === 'account' ? p : 'home', sub];
   }
+  async function logout() {
+    try { await api('POST', '/api/logout'); } catch (e) { /* already out */ }
+    S.me = null;
+    showLogin();
+  }
   function shell() {
     stopPage();
     const app = $('#app');
     const [page] = route();
     const who = h('a', { href: '#/account', class: 'who', 'data-action': 'account', title: t('nav.account') }, S.me.user, h('small', null, t('role.' + S.me.role)));
-    const out = btn('logout', t('b.logout'), { class: 'btn ghost' });
-    out.onclick = async () => {
-      try { await api('POST', '/api/logout'); } catch (e) { /* already out */ }
-      S.me = null;
-      showLogin();
-    };
+    const out = btn('logout', [icon('M10 3H4v18h6v-2H6V5h4zm6 4l-1.4 1.4 2.6 2.6H9v2h8.2l-2.6 2.6L16 17l5-5z'), h('span', { class: 'lbl' }, t('b.logout'))], { class: 'btn ghost', title: t('b.logout') });
+    out.onclick = logout;
     const nav = h('nav', { class: 'tabs', 'aria-label': t('nav') }, PAGES.filter((x) => can(x[1])).map(([p]) =>
       h('a', { href: '#/' + p, 'data-page': p, 'aria-current': p === page ? 'page' : null }, icon(IC[p]), h('span', null, t('nav.' + p)))));
     app.className = 'shell';
@@ -297,13 +314,14 @@
     show();
   }
   function show() {
-    if (!S.me || !$('#main')) return;
+    if (!S.me || S.me.must_change || !$('.tabs')) return;
     stopPage();
     const [page, sub] = route();
     $$('.tabs a').forEach((a) => (a.dataset.page === page ? a.setAttribute('aria-current', 'page') : a.removeAttribute('aria-current')));
     const m = $('#main');
     m.replaceChildren(h('h1', null, t('nav.' + page)));
     m.dataset.page = page;
+    D.title = t('nav.' + page) + ' – dingate';
     PG[page](m, sub, cur.gen);
   }
   addEventListener('hashchange', show);
@@ -318,6 +336,7 @@
   function bare(...kids) {
     stopPage();
     $('#app').className = '';
+    D.title = 'dingate';
     $('#app').replaceChildren(h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dingate'), langBar()),
       h('main', { id: 'main', class: 'narrow' }, kids), h('div', { id: 'toast', class: 'toast', role: 'status', 'aria-live': 'polite' }));
   }
@@ -364,7 +383,9 @@
       fld('pw', 'old_password', t('f.old_password'), { type: 'password', a: { autocomplete: 'current-password', required: true } }),
       fld('pw', 'password', t('f.new_password'), { type: 'password', a: { autocomplete: 'new-password', required: true } }),
       fld('pw', 'password2', t('f.password2'), { type: 'password', a: { autocomplete: 'new-password', required: true } }),
-      submit('change-password', t('b.change_password')));
+      h('div', { class: 'row' }, submit('change-password', t('b.change_password')), forced && btn('logout', t('b.logout'), { class: 'btn ghost' })));
+    const lo = $('[data-action=logout]', f);
+    if (lo) lo.onclick = logout;
     onSubmit(f, async (d) => {
       if (d.password !== d.password2) throw Object.assign(new Error(t('pw.mismatch')), { field: 'password2' });
       await api('PUT', '/api/me/password', { old_password: d.old_password, password: d.password });
@@ -387,8 +408,12 @@
       return bare(h('div', { class: 'card' }, h('p', { class: 'err' }, e.message), b));
     }
     if (S.me.must_change) return showChange();
+    try { // the device's time zone for every date shown, the site name for export file names
+      const st = await opt('/api/settings');
+      S.tz = st.timezone || S.tz;
+      S.location = st.location;
+    } catch (e) { return; }
     shell();
-    if (can('installer')) get('/api/settings').then((d) => { if (d && d.timezone) S.tz = d.timezone; }).catch(() => {});
   }
 
   /* ---------- pages ---------- */
@@ -414,7 +439,7 @@
       const n = h('div', { class: 'node n-' + r, id: 'flow-' + r, style: `left:${POS[r][0]}%;top:${POS[r][1]}%` }, h('span', null, t('role.' + r)), nodes[r].v, nodes[r].sub);
       nodes[r].el = n;
     }
-    const flow = h('div', { class: 'flow', role: 'img', 'aria-label': t('home.flow') }, svg, Object.values(nodes).map((n) => n.el), h('div', { class: 'hub' }, icon(IC.genset)));
+    const flow = h('div', { class: 'flow', role: 'group', 'aria-label': t('home.flow') }, svg, Object.values(nodes).map((n) => n.el), h('div', { class: 'hub' }, icon(IC.genset)));
     const soc = h('b', { class: 'big' }, '—');
     const gauge = h('div', { class: 'gauge', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-label': t('q.soc_pct') }, h('i'));
     const batt = card(t('home.battery'), h('div', { class: 'socrow' }, gauge, soc));
@@ -441,6 +466,7 @@
         if (mt.role && r.status === 'ok' && typeof v.power_w === 'number') sum[mt.role] = (sum[mt.role] || 0) + v.power_w;
         if (typeof v.soc_pct === 'number' && (socV == null || mt.role === 'battery')) socV = v.soc_pct;
       }
+      // signs: grid > 0 imports, pv > 0 produces, battery > 0 charges, load > 0 consumes
       let est = false;
       if (!hasRole.load && (hasRole.grid || hasRole.pv)) {
         sum.load = (sum.grid || 0) + (sum.pv || 0) - (sum.battery || 0);
@@ -473,7 +499,7 @@
           if (!alive(g)) return;
           gen.hidden = false;
           gen.replaceChildren(h('h2', null, t('nav.genset')), gensetState(gs, true));
-        } catch (e) { genOk = false; }
+        } catch (e) { genOk = e.status !== 403 && e.status !== 404; }
       }
     }, 3000);
   };
@@ -592,9 +618,15 @@
     if (!alive(g)) return;
     draw();
     busForm(bus);
+    let first = true;
     poll(async () => {
-      rd = (await get('/api/readings')) || {};
+      if (first) { first = false; return; }
+      const ids = S.meters.map((x) => x.id).join();
+      const [ms, r] = [await get('/api/meters'), await get('/api/readings')];
       if (!alive(g)) return;
+      S.meters = ms || [];
+      rd = r || {};
+      if (S.meters.map((x) => x.id).join() !== ids) return draw();
       for (const mt of S.meters) {
         const el = $(`.meter[data-id="${CSS.escape(String(mt.id))}"] .live`, list);
         if (el) el.replaceChildren(...meterStatus(mt, rd[mt.id] || {}));
@@ -603,10 +635,10 @@
   };
   function meterStatus(mt, r) {
     const c = mt.counters || r.counters;
-    const ts = mt.ts || mt.last_ok || r.ts;
-    return [h('div', null, badge(mt.status || r.status || (mt.enabled === false ? 'disabled' : 'none'))),
-      kv([[t('meters.last'), when(ts)],
-        c && [t('meters.counters'), ['requests', 'timeouts', 'crc_errors', 'exceptions'].filter((k) => k in c).map((k) => t('cnt.' + k) + ' ' + num(c[k], 0)).join(' · ')]])];
+    const ts = mt.last_ok || (r.status === 'ok' && r.ts) || mt.ts;
+    return [h('div', null, badge(r.status || mt.status || (mt.enabled === false ? 'disabled' : 'none'))),
+      kv([[t('meters.last'), when(ts)], mt.error && (r.status || mt.status) !== 'ok' && [t('st.error'), mt.error]]),
+      c && h('p', { class: 'muted small cnt' }, t('meters.counters') + ': ' + ['requests', 'timeouts', 'crc_errors', 'exceptions'].filter((k) => k in c).map((k) => t('cnt.' + k) + '\u00a0' + num(c[k], 0)).join(' · '))];
   }
   function meterRow(mt, r, ed) {
     const res = h('div', { class: 'result', 'aria-live': 'polite' });
@@ -870,7 +902,20 @@
         [t('wifi.sta'), sta.ssid ? [sta.ssid, ' · ', wsText(sta.status)] : t('wifi.nosta')],
         sta.ip && sta.ip !== '0.0.0.0' && [t('f.ip'), sta.ip],
         typeof sta.rssi === 'number' && [t('wifi.rssi'), h('span', null, bars(sta.rssi), ` ${sta.rssi} dBm`)]]));
+      if (sta.ssid) {
+        const fg = btn('forget-wifi', t('wifi.forget'), { class: 'btn ghost small' });
+        fg.onclick = async () => {
+          if (!await confirmBox(t('wifi.forget'), t('wifi.forget_q', { s: sta.ssid }), t('wifi.forget'))) return;
+          try { await api('POST', '/api/wifi/forget'); await refresh(); } catch (e) { if (!e.gone) toast(e.message, true); }
+        };
+        stat.append(h('div', { class: 'row' }, fg));
+      }
+      if (!prefilled && sta.dhcp === false) {
+        prefilled = true;
+        for (const k of ['ip', 'netmask', 'gateway', 'dns']) if (sta['static_' + k]) $(`[name=${k}]`, f).value = sta['static_' + k];
+      }
     };
+    let prefilled = false;
     const refresh = async () => { const w = await get('/api/wifi'); if (alive(g)) drawStat(w || {}); return w || {}; };
     onSubmit(f, async (d) => {
       const n = nets.find((x) => x.ssid === d.ssid);
@@ -891,8 +936,8 @@
           return;
         }
         if (mine && Date.now() - t0 > 2500 && ['wrong_password', 'no_ap_found', 'failed'].includes(sta.status)) {
-          progress.replaceChildren(h('p', { class: 'err', role: 'alert' }, '✗ ' + wsText(sta.status)));
-          if (sta.status === 'wrong_password') showErr(f, { message: wsText(sta.status), field: 'password' });
+          progress.replaceChildren();
+          showErr(f, { message: '✗ ' + wsText(sta.status), field: sta.status === 'wrong_password' ? 'password' : 'ssid' });
           return;
         }
         if (Date.now() - t0 > 60000) { progress.replaceChildren(h('p', { class: 'err' }, t(w ? 'wifi.timeout' : 'wifi.lost'))); return; }
@@ -1040,7 +1085,7 @@
       h('h3', null, t('sys.reboot')), h('div', { class: 'row' }, reboot),
       h('h3', null, t('sys.backup_t')), h('p', { class: 'muted small' }, t('sys.backup_h')), h('div', { class: 'row' }, backup), rf,
       h('h3', null, t('sys.fw')), ff,
-      h('h3', null, t('sys.factory')), h('p', { class: 'muted small' }, t('sys.factory_h')), keep, h('div', { class: 'row' }, fr));
+      can('admin') && [h('h3', null, t('sys.factory')), h('p', { class: 'muted small' }, t('sys.factory_h')), keep, h('div', { class: 'row' }, fr)]);
   }
 
   /* Users (admin) */
@@ -1098,12 +1143,24 @@
   PG.events = async (m, sub, g) => {
     const list = h('ol', { class: 'events', id: 'event-list' });
     const r = btn('refresh', t('b.refresh'));
-    m.append(h('div', { class: 'row' }, r), list);
+    const types = new Set();
+    const sel = h('select', { id: 'ev-type', name: 'type', 'aria-label': t('f.type') });
+    const fill = () => {
+      const v = sel.value;
+      sel.replaceChildren(h('option', { value: '' }, t('ev.all')), ...[...types].sort().map((x) => h('option', { value: x }, x)));
+      sel.value = v;
+    };
+    fill();
+    sel.onchange = () => load();
+    m.append(h('div', { class: 'row' }, r, h('div', { class: 'evsel' }, sel)), list);
     const load = async () => {
       r.disabled = true;
       try {
-        const ev = (await get('/api/events?limit=100')) || [];
+        const ev = (await get('/api/events?limit=100' + (sel.value ? '&type=' + encodeURIComponent(sel.value) : ''))) || [];
         if (!alive(g)) return;
+        const n = types.size;
+        ev.forEach((e) => e.type && types.add(String(e.type)));
+        if (types.size !== n) fill();
         list.replaceChildren(...ev.map((e) => h('li', { class: 'ev t-' + String(e.type || '').replace(/\W/g, '') },
           h('time', null, when(e.ts)), h('span', { class: 'badge' }, e.type ?? ''), h('span', { class: 'src' }, e.source ?? ''), h('p', null, e.text ?? ''))));
         if (!ev.length) list.append(h('li', { class: 'muted' }, t('ev.none')));
@@ -1167,12 +1224,13 @@
       'reg.title': 'Registers', 'reg.add': 'Add a register', 'reg.del': 'Remove', 'reg.n': 'Register {n}', 'reg.f3': '3 – holding', 'reg.f4': '4 – input',
       'wo.big': 'Big (high word first)', 'wo.little': 'Little (low word first)',
       'bus.title': 'RS485 bus', 'bus.hint': '8 data bits. All meters on the bus must use the same settings.', 'par.N': 'None', 'par.E': 'Even', 'par.O': 'Odd',
-      'bill.none': 'No billing data yet.', 'bill.month': 'Month', 'bill.import': 'Import kWh', 'bill.export': 'Export kWh', 'bill.first': 'First init',
+      'bill.none': 'No billing data yet.', 'bill.month': 'Month', 'bill.first': 'First init',
       'bill.cur_imp': 'Import now', 'bill.cur_exp': 'Export now', 'bill.caption': 'Monthly readings and consumption (DIFF), kWh', 'bill.nomonths': 'No monthly reading yet.',
-      'bill.reset': 'Reset for a new tenant', 'bill.reset_ok': 'Reset', 'bill.reset_q': 'Start new billing for “{n}”? The monthly history of this channel is cleared and a new first init time recorded. This cannot be undone.',
+      'bill.reset': 'Reset for a new tenant', 'bill.reset_ok': 'Reset', 'bill.reset_q': 'Restart billing of “{n}” for a new tenant? Its readings start again from now and a new first init time is recorded; the configuration is kept. This cannot be undone.',
       'exp.title': 'Export', 'exp.download': 'Download', 'exp.bad': 'Choose a meter and a period.', 'step.raw': 'Raw samples', 'step.1d': '1 day',
       'wifi.status': 'Connection', 'wifi.list': 'List connection', 'wifi.scan': 'Scan', 'wifi.scanning': 'Scanning…', 'wifi.none': 'No network found.',
       'wifi.signal': 'Signal {n} of 4', 'wifi.secured': 'Secured', 'wifi.open': 'Open', 'wifi.static': 'Static IP (optional)', 'wifi.static_h': 'Leave empty or 0.0.0.0 for DHCP.',
+      'wifi.forget': 'Forget this network', 'wifi.forget_q': 'Forget {s}? The gateway stays reachable on its own access point.',
       'wifi.connect': 'Connect', 'wifi.connecting': 'Connecting to {s}…', 'wifi.connected': 'Connected to {s}, IP {ip}', 'wifi.timeout': 'No result after 60 s.',
       'wifi.lost': 'The gateway does not answer. Rejoin its Wi-Fi and reload this page.', 'wifi.mode': 'Mode', 'wifi.ap': 'Access point', 'wifi.sta': 'Router link',
       'wifi.nosta': 'Not configured', 'wifi.rssi': 'Signal', 'wifi.on': 'on', 'wifi.off': 'off',
@@ -1190,7 +1248,7 @@
       'sys.factory_q1': 'Erase the configuration? Billing data is kept. This cannot be undone.', 'sys.factory_q0': 'Erase the configuration AND all billing data? This cannot be undone.',
       'users.add': 'Add a user', 'users.edit': 'Edit {n}', 'users.del': 'Delete the user', 'users.del_q': 'Delete the user “{n}”?', 'users.disabled': 'Disabled',
       'users.must': 'Must change password at next login', 'users.keep': 'Leave empty to keep the password.',
-      'ev.none': 'No event.',
+      'ev.all': 'All types', 'ev.none': 'No event.',
     },
     fr: {
       _name: 'Français', lang: 'Langue', nav: 'Pages', 'nav.home': 'Accueil', 'nav.readings': 'Relevés', 'nav.meters': 'Compteurs', 'nav.genset': 'Groupe',
@@ -1237,12 +1295,13 @@
       'reg.title': 'Registres', 'reg.add': 'Ajouter un registre', 'reg.del': 'Retirer', 'reg.n': 'Registre {n}', 'reg.f3': '3 – holding', 'reg.f4': '4 – input',
       'wo.big': 'Big (mot fort d’abord)', 'wo.little': 'Little (mot faible d’abord)',
       'bus.title': 'Bus RS485', 'bus.hint': '8 bits de données. Tous les compteurs du bus doivent avoir les mêmes réglages.', 'par.N': 'Aucune', 'par.E': 'Paire', 'par.O': 'Impaire',
-      'bill.none': 'Pas encore de données de facturation.', 'bill.month': 'Mois', 'bill.import': 'Soutirage kWh', 'bill.export': 'Injection kWh', 'bill.first': 'Première initialisation',
+      'bill.none': 'Pas encore de données de facturation.', 'bill.month': 'Mois', 'bill.first': 'Première initialisation',
       'bill.cur_imp': 'Index soutirage', 'bill.cur_exp': 'Index injection', 'bill.caption': 'Index mensuels et consommation (DIFF), kWh', 'bill.nomonths': 'Pas encore de relevé mensuel.',
-      'bill.reset': 'Remise à zéro nouveau locataire', 'bill.reset_ok': 'Remettre à zéro', 'bill.reset_q': 'Nouvelle facturation pour « {n} » ? L’historique mensuel de cette voie est effacé et une nouvelle date de première initialisation enregistrée. Action irréversible.',
+      'bill.reset': 'Remise à zéro nouveau locataire', 'bill.reset_ok': 'Remettre à zéro', 'bill.reset_q': 'Redémarrer la facturation de « {n} » pour un nouveau locataire ? Les relevés repartent de maintenant et une nouvelle date de première initialisation est enregistrée ; la configuration est conservée. Action irréversible.',
       'exp.title': 'Export', 'exp.download': 'Télécharger', 'exp.bad': 'Choisissez un compteur et une période.', 'step.raw': 'Échantillons bruts', 'step.1d': '1 jour',
       'wifi.status': 'Connexion', 'wifi.list': 'Liste des connexions', 'wifi.scan': 'Rechercher', 'wifi.scanning': 'Recherche…', 'wifi.none': 'Aucun réseau trouvé.',
       'wifi.signal': 'Signal {n} sur 4', 'wifi.secured': 'Sécurisé', 'wifi.open': 'Ouvert', 'wifi.static': 'IP fixe (facultatif)', 'wifi.static_h': 'Laisser vide ou 0.0.0.0 pour le DHCP.',
+      'wifi.forget': 'Oublier ce réseau', 'wifi.forget_q': 'Oublier {s} ? La passerelle reste joignable sur son propre point d’accès.',
       'wifi.connect': 'Se connecter', 'wifi.connecting': 'Connexion à {s}…', 'wifi.connected': 'Connecté à {s}, IP {ip}', 'wifi.timeout': 'Pas de résultat après 60 s.',
       'wifi.lost': 'La passerelle ne répond plus. Rejoignez son Wi-Fi et rechargez la page.', 'wifi.mode': 'Mode', 'wifi.ap': 'Point d’accès', 'wifi.sta': 'Liaison box',
       'wifi.nosta': 'Non configurée', 'wifi.rssi': 'Signal', 'wifi.on': 'actif', 'wifi.off': 'inactif',
@@ -1260,7 +1319,7 @@
       'sys.factory_q1': 'Effacer la configuration ? Les données de facturation sont conservées. Action irréversible.', 'sys.factory_q0': 'Effacer la configuration ET toutes les données de facturation ? Action irréversible.',
       'users.add': 'Ajouter un utilisateur', 'users.edit': 'Modifier {n}', 'users.del': 'Supprimer l’utilisateur', 'users.del_q': 'Supprimer l’utilisateur « {n} » ?', 'users.disabled': 'Désactivé',
       'users.must': 'Doit changer son mot de passe à la prochaine connexion', 'users.keep': 'Laisser vide pour garder le mot de passe.',
-      'ev.none': 'Aucun évènement.',
+      'ev.all': 'Tous les types', 'ev.none': 'Aucun évènement.',
     },
     nl: {
       _name: 'Nederlands', lang: 'Taal', nav: 'Pagina’s', 'nav.home': 'Start', 'nav.readings': 'Metingen', 'nav.meters': 'Meters', 'nav.genset': 'Aggregaat',
@@ -1307,12 +1366,13 @@
       'reg.title': 'Registers', 'reg.add': 'Register toevoegen', 'reg.del': 'Verwijderen', 'reg.n': 'Register {n}', 'reg.f3': '3 – holding', 'reg.f4': '4 – input',
       'wo.big': 'Big (hoog woord eerst)', 'wo.little': 'Little (laag woord eerst)',
       'bus.title': 'RS485-bus', 'bus.hint': '8 databits. Alle meters op de bus moeten dezelfde instellingen gebruiken.', 'par.N': 'Geen', 'par.E': 'Even', 'par.O': 'Oneven',
-      'bill.none': 'Nog geen factuurgegevens.', 'bill.month': 'Maand', 'bill.import': 'Afname kWh', 'bill.export': 'Teruglevering kWh', 'bill.first': 'Eerste initialisatie',
+      'bill.none': 'Nog geen factuurgegevens.', 'bill.month': 'Maand', 'bill.first': 'Eerste initialisatie',
       'bill.cur_imp': 'Stand afname', 'bill.cur_exp': 'Stand teruglevering', 'bill.caption': 'Maandstanden en verbruik (DIFF), kWh', 'bill.nomonths': 'Nog geen maandstand.',
-      'bill.reset': 'Resetten voor nieuwe huurder', 'bill.reset_ok': 'Resetten', 'bill.reset_q': 'Nieuwe facturatie voor “{n}”? De maandhistoriek van dit kanaal wordt gewist en een nieuwe eerste initialisatie vastgelegd. Dit kan niet ongedaan worden gemaakt.',
+      'bill.reset': 'Resetten voor nieuwe huurder', 'bill.reset_ok': 'Resetten', 'bill.reset_q': 'De facturatie van “{n}” herstarten voor een nieuwe huurder? De metingen beginnen opnieuw vanaf nu en een nieuwe eerste initialisatie wordt vastgelegd; de configuratie blijft behouden. Dit kan niet ongedaan worden gemaakt.',
       'exp.title': 'Export', 'exp.download': 'Downloaden', 'exp.bad': 'Kies een meter en een periode.', 'step.raw': 'Ruwe metingen', 'step.1d': '1 dag',
       'wifi.status': 'Verbinding', 'wifi.list': 'Lijst verbindingen', 'wifi.scan': 'Zoeken', 'wifi.scanning': 'Zoeken…', 'wifi.none': 'Geen netwerk gevonden.',
       'wifi.signal': 'Signaal {n} van 4', 'wifi.secured': 'Beveiligd', 'wifi.open': 'Open', 'wifi.static': 'Vast IP (optioneel)', 'wifi.static_h': 'Leeg of 0.0.0.0 voor DHCP.',
+      'wifi.forget': 'Dit netwerk vergeten', 'wifi.forget_q': '{s} vergeten? De gateway blijft bereikbaar via zijn eigen toegangspunt.',
       'wifi.connect': 'Verbinden', 'wifi.connecting': 'Verbinden met {s}…', 'wifi.connected': 'Verbonden met {s}, IP {ip}', 'wifi.timeout': 'Geen resultaat na 60 s.',
       'wifi.lost': 'De gateway antwoordt niet. Maak opnieuw verbinding met zijn wifi en herlaad de pagina.', 'wifi.mode': 'Modus', 'wifi.ap': 'Toegangspunt', 'wifi.sta': 'Routerverbinding',
       'wifi.nosta': 'Niet ingesteld', 'wifi.rssi': 'Signaal', 'wifi.on': 'aan', 'wifi.off': 'uit',
@@ -1330,7 +1390,7 @@
       'sys.factory_q1': 'De configuratie wissen? Factuurgegevens blijven behouden. Dit kan niet ongedaan worden gemaakt.', 'sys.factory_q0': 'De configuratie EN alle factuurgegevens wissen? Dit kan niet ongedaan worden gemaakt.',
       'users.add': 'Gebruiker toevoegen', 'users.edit': '{n} wijzigen', 'users.del': 'Gebruiker verwijderen', 'users.del_q': 'De gebruiker “{n}” verwijderen?', 'users.disabled': 'Uitgeschakeld',
       'users.must': 'Moet bij de volgende login het wachtwoord wijzigen', 'users.keep': 'Leeg laten om het wachtwoord te behouden.',
-      'ev.none': 'Geen gebeurtenis.',
+      'ev.all': 'Alle types', 'ev.none': 'Geen gebeurtenis.',
     },
   };
 

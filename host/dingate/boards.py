@@ -32,6 +32,12 @@ def fs_geometry(board):
     return offset, size, block, size // block
 
 
+def romfs_geometry(board):
+    """(offset, size) of the board's ROMFS partition, where the code executes in place."""
+    flash = board["flash"]
+    return int(flash["romfs_offset"], 0), int(flash["romfs_size"], 0)
+
+
 def heapsize_arg(board):
     """The -X heapsize= value for the emulator (bytes, as 'NNNk')."""
     return "%dk" % (int(board["heap"]["bytes"]) // 1024)

@@ -1,4 +1,4 @@
-"""`dingate build`: compile the firmware with mpy-cross and write a littlefs2 image of the filesystem.
+"""`dingate build`: compile the firmware with mpy-cross; write the filesystem and ROMFS images.
 
 The staging tree build/<board>/fs/ mirrors the board's filesystem:
   /boot.py, /main.py      source (MicroPython runs these two as scripts)
@@ -6,6 +6,9 @@ The staging tree build/<board>/fs/ mirrors the board's filesystem:
   /lib/microdot/...mpy    microdot from its PyPI package, compiled
   /www/...gz              the page, gzipped
   /board.json             the board file
+build/fs.img is that tree as a littlefs2 image (the board's vfs partition). build/romfs.img holds
+/lib again as a ROMFS image for the romfs partition: MicroPython mounts it at /rom and executes
+the bytecode in place from flash, so it costs no heap (docs/decisions/0002-code-in-romfs.md).
 """
 import gzip
 import hashlib
@@ -71,6 +74,13 @@ def _digest(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def compile_module(src, fs_path):
+    """mpy-cross ``src`` for the board path ``fs_path`` (cached in build/mpy-cache)."""
+    cache = os.path.join(BUILD, "mpy-cache")
+    os.makedirs(cache, exist_ok=True)
+    return _compile(src, fs_path, cache)
+
+
 def _compile(src, fs_path, cache_dir):
     """mpy-cross one module; cached by the source's hash."""
     with open(src, "rb") as f:
@@ -129,8 +139,38 @@ def manifest(files):
     return {p: _digest(d) for p, d in sorted(files.items())}
 
 
+def romfs_image(files, size, dirs=("/lib/",)):
+    """A ROMFS image of the ``dirs`` of ``files`` (mpremote's writer, the format the board mounts)."""
+    from mpremote.romfs import VfsRomWriter
+
+    tree = {}
+    for path, data in files.items():
+        if path.startswith(dirs):
+            node = tree
+            parts = path.strip("/").split("/")
+            for d in parts[:-1]:
+                node = node.setdefault(d, {})
+            node[parts[-1]] = data
+    rom = VfsRomWriter()
+
+    def add(node):
+        for name in sorted(node):
+            if isinstance(node[name], dict):
+                rom.opendir(name)
+                add(node[name])
+                rom.closedir()
+            else:
+                rom.mkfile(name, node[name])
+
+    add(tree)
+    image = rom.finalise()
+    if len(image) > size:
+        raise BuildError("ROMFS image is %d bytes: over the %d-byte romfs partition" % (len(image), size))
+    return image
+
+
 def build(board_name="emulator", out=None):
-    """Build the board's filesystem; returns (image path, {fs path: bytes})."""
+    """Build the board's images; returns (fs image path, {fs path: bytes})."""
     from . import fsimage
 
     board = boards.load(board_name)
@@ -140,9 +180,12 @@ def build(board_name="emulator", out=None):
     write_tree(files, os.path.join(stage, "fs"))
     _off, size, block, count = boards.fs_geometry(board)
     image = fsimage.make_image(files, block, count)
+    rom = romfs_image(files, boards.romfs_geometry(board)[1])
     os.makedirs(BUILD, exist_ok=True)
     dest = out or os.path.join(BUILD, "fs.img")
-    for path in (dest, os.path.join(stage, "fs.img")):
+    outputs = ((dest, image), (os.path.join(stage, "fs.img"), image),
+               (os.path.join(BUILD, "romfs.img"), rom), (os.path.join(stage, "romfs.img"), rom))
+    for path, data in outputs:
         with open(path, "wb") as f:
-            f.write(image)
+            f.write(data)
     return dest, files

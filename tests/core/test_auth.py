@@ -4,7 +4,8 @@ import binascii
 import os
 
 from _assert import raises
-from gateway.core import auth
+
+from gateway.core import accounts, auth, passwords
 from gateway.core.errors import ValidationError
 
 try:  # CPython only: cross-check against the standard library
@@ -100,7 +101,7 @@ PBKDF2_VECTORS = [
 
 def test_pbkdf2_vectors():
     for pw, salt, it, dk, want in PBKDF2_VECTORS:
-        assert h(auth.pbkdf2_sha256(pw, salt, it, dk)) == want, (pw, it, dk)
+        assert h(passwords.pbkdf2_sha256(pw, salt, it, dk)) == want, (pw, it, dk)
 
 
 def test_pbkdf2_matches_stdlib_random():
@@ -110,14 +111,14 @@ def test_pbkdf2_matches_stdlib_random():
         pw = os.urandom(n)
         salt = os.urandom(16)
         for it, dk in ((1, 32), (3, 20), (17, 70)):
-            assert auth.pbkdf2_sha256(pw, salt, it, dk) == _hl.pbkdf2_hmac(
+            assert passwords.pbkdf2_sha256(pw, salt, it, dk) == _hl.pbkdf2_hmac(
                 "sha256", pw, salt, it, dk
             )
 
 
 def test_pbkdf2_rejects_bad_parameters():
-    raises(ValueError, auth.pbkdf2_sha256, b"pw", b"salt", 0)
-    raises(ValueError, auth.pbkdf2_sha256, b"pw", b"salt", 1, 0)
+    raises(ValueError, passwords.pbkdf2_sha256, b"pw", b"salt", 0)
+    raises(ValueError, passwords.pbkdf2_sha256, b"pw", b"salt", 1, 0)
 
 
 def _asyncio():
@@ -133,34 +134,34 @@ def test_pbkdf2_async_equals_sync():
     if asyncio is None:
         return
 
-    got = asyncio.run(auth.pbkdf2_sha256_async(b"password", b"salt", 4096, 40, 100))
-    assert got == auth.pbkdf2_sha256(b"password", b"salt", 4096, 40)
+    got = asyncio.run(passwords.pbkdf2_sha256_async(b"password", b"salt", 4096, 40, 100))
+    assert got == passwords.pbkdf2_sha256(b"password", b"salt", 4096, 40)
 
 
 # --- password hashes -------------------------------------------------------------------------
 
 
 def test_hash_format_and_verify():
-    s = auth.hash_password("correct horse")
+    s = passwords.hash_password("correct horse")
     parts = s.split("$")
     assert parts[0] == "pbkdf2-sha256"
-    assert int(parts[1]) == auth.ITERATIONS
+    assert int(parts[1]) == passwords.ITERATIONS
     assert len(binascii.a2b_base64(parts[2])) == 16
     assert len(binascii.a2b_base64(parts[3])) == 32
-    assert auth.verify_password("correct horse", s)
-    assert not auth.verify_password("correct horsE", s)
-    assert not auth.verify_password("", s)
+    assert passwords.verify_password("correct horse", s)
+    assert not passwords.verify_password("correct horsE", s)
+    assert not passwords.verify_password("", s)
 
 
 def test_hash_is_salted():
-    assert auth.hash_password("same", 10) != auth.hash_password("same", 10)
+    assert passwords.hash_password("same", 10) != passwords.hash_password("same", 10)
 
 
 def test_hash_custom_iterations_and_unicode():
-    s = auth.hash_password("pässwörd€", 7)
+    s = passwords.hash_password("pässwörd€", 7)
     assert s.split("$")[1] == "7"
-    assert auth.verify_password("pässwörd€", s)
-    assert not auth.verify_password("passwörd€", s)
+    assert passwords.verify_password("pässwörd€", s)
+    assert not passwords.verify_password("passwörd€", s)
 
 
 def test_hash_interoperates_with_stdlib():
@@ -172,11 +173,11 @@ def test_hash_interoperates_with_stdlib():
         binascii.b2a_base64(salt).strip().decode(),
         binascii.b2a_base64(dk).strip().decode(),
     )
-    assert auth.verify_password("secret99", s)
+    assert passwords.verify_password("secret99", s)
 
 
 def test_verify_rejects_corrupt_hashes():
-    good = auth.hash_password("pw123456", 5)
+    good = passwords.hash_password("pw123456", 5)
     _it, salt, dk = good.split("$")[1:]
     for bad in (
         None,
@@ -195,8 +196,8 @@ def test_verify_rejects_corrupt_hashes():
         "pbkdf2-sha256$5$%s$%s" % (salt, "QUJD"),
         12345,
     ):
-        assert auth.verify_password("pw123456", bad) is False, bad
-    assert auth.verify_password(None, good) is False
+        assert passwords.verify_password("pw123456", bad) is False, bad
+    assert passwords.verify_password(None, good) is False
 
 
 def test_verify_async():
@@ -204,10 +205,10 @@ def test_verify_async():
     if asyncio is None:
         return
 
-    s = auth.hash_password("async-pw", 600)
-    assert asyncio.run(auth.verify_password_async("async-pw", s, 100)) is True
-    assert asyncio.run(auth.verify_password_async("other-pw", s, 100)) is False
-    assert asyncio.run(auth.verify_password_async("async-pw", "junk")) is False
+    s = passwords.hash_password("async-pw", 600)
+    assert asyncio.run(passwords.verify_password_async("async-pw", s, 100)) is True
+    assert asyncio.run(passwords.verify_password_async("other-pw", s, 100)) is False
+    assert asyncio.run(passwords.verify_password_async("async-pw", "junk")) is False
 
 
 def test_ct_equal():
@@ -221,19 +222,19 @@ def test_ct_equal():
 def test_generate_password():
     seen = set()
     for _ in range(50):
-        p = auth.generate_password()
+        p = passwords.generate_password()
         assert len(p) == 12
         for c in p:
-            assert c in auth.ALPHABET
+            assert c in passwords.ALPHABET
         seen.add(p)
     assert len(seen) == 50
     for c in "0O1lI":
-        assert c not in auth.ALPHABET
-    assert len(auth.generate_password(20)) == 20
-    raises(ValueError, auth.generate_password, 0)
+        assert c not in passwords.ALPHABET
+    assert len(passwords.generate_password(20)) == 20
+    raises(ValueError, passwords.generate_password, 0)
     # every symbol shows up over enough draws (no hole in the alphabet mapping)
-    allc = set("".join(auth.generate_password(64) for _ in range(40)))
-    assert len(allc) == len(auth.ALPHABET)
+    allc = set("".join(passwords.generate_password(64) for _ in range(40)))
+    assert len(allc) == len(passwords.ALPHABET)
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -424,7 +425,7 @@ def field_of(fn, *a):
 
 
 def test_validate_create_ok_and_defaults():
-    v = auth.validate_user({"user": "Jean.D-1_x", "password": "secret12"}, users2())
+    v = accounts.validate_user({"user": "Jean.D-1_x", "password": "secret12"}, users2())
     assert v == {
         "user": "Jean.D-1_x",
         "role": "user",
@@ -432,7 +433,7 @@ def test_validate_create_ok_and_defaults():
         "must_change": False,
         "password": "secret12",
     }
-    v = auth.validate_user(
+    v = accounts.validate_user(
         {"user": "boss", "password": "x" * 64, "role": "admin", "must_change": True}, users2()
     )
     assert v["role"] == "admin" and v["must_change"] is True
@@ -440,7 +441,7 @@ def test_validate_create_ok_and_defaults():
 
 def test_validate_create_errors():
     u = users2()
-    V = auth.validate_user
+    V = accounts.validate_user
     assert field_of(V, {"password": "secret12"}, u) == "user"
     assert field_of(V, {"user": "ab", "password": "secret12"}, u) == "user"
     assert field_of(V, {"user": "a" * 32, "password": "secret12"}, u) == "user"
@@ -465,12 +466,12 @@ def test_validate_create_errors():
         == "must_change"
     )
     assert field_of(V, ["user"], u) == ""
-    assert len(auth.validate_user({"user": "a" * 31, "password": "x" * 8}, u)["user"]) == 31
+    assert len(accounts.validate_user({"user": "a" * 31, "password": "x" * 8}, u)["user"]) == 31
 
 
 def test_validate_update():
     u = users2()
-    v = auth.validate_user({"role": "user"}, u, "tech")
+    v = accounts.validate_user({"role": "user"}, u, "tech")
     assert v == {
         "user": "tech",
         "role": "user",
@@ -478,39 +479,39 @@ def test_validate_update():
         "must_change": True,
         "password": None,
     }
-    v = auth.validate_user({"password": ""}, u, "tech")
+    v = accounts.validate_user({"password": ""}, u, "tech")
     assert v["password"] is None and v["role"] == "installer"
-    v = auth.validate_user({"password": "newpass99", "user": "tech"}, u, "tech")
+    v = accounts.validate_user({"password": "newpass99", "user": "tech"}, u, "tech")
     assert v["password"] == "newpass99"
-    assert field_of(auth.validate_user, {"password": "short"}, u, "tech") == "password"
-    assert field_of(auth.validate_user, {"user": "other"}, u, "tech") == "user"
-    assert field_of(auth.validate_user, {}, u, "ghost") == "user"
-    v = auth.validate_user({"disabled": True}, u, "tech")
+    assert field_of(accounts.validate_user, {"password": "short"}, u, "tech") == "password"
+    assert field_of(accounts.validate_user, {"user": "other"}, u, "tech") == "user"
+    assert field_of(accounts.validate_user, {}, u, "ghost") == "user"
+    v = accounts.validate_user({"disabled": True}, u, "tech")
     assert v["disabled"] is True
 
 
 def test_last_admin_guard():
     u = users2()
-    V = auth.validate_user
+    V = accounts.validate_user
     assert field_of(V, {"role": "installer"}, u, "admin") == "role"
     assert field_of(V, {"disabled": True}, u, "admin") == "disabled"
-    assert field_of(auth.validate_delete, "admin", u) == "role"
+    assert field_of(accounts.validate_delete, "admin", u) == "role"
     # changing its own password or flags is fine
     assert V({"password": "newadmin1", "must_change": True}, u, "admin")["role"] == "admin"
     # with a second enabled admin the first may go
     u["boss"] = {"role": "admin", "hash": "H3", "disabled": False, "must_change": False}
     assert V({"role": "user"}, u, "admin")["role"] == "user"
     assert V({"disabled": True}, u, "admin")["disabled"] is True
-    auth.validate_delete("admin", u)
+    accounts.validate_delete("admin", u)
     # a disabled second admin does not count
     u["boss"]["disabled"] = True
     assert field_of(V, {"role": "user"}, u, "admin") == "role"
-    assert field_of(auth.validate_delete, "admin", u) == "role"
+    assert field_of(accounts.validate_delete, "admin", u) == "role"
     # a disabled admin may be deleted / changed freely
-    auth.validate_delete("boss", u)
+    accounts.validate_delete("boss", u)
     assert V({"role": "user"}, u, "boss")["role"] == "user"
-    auth.validate_delete("tech", u)
-    assert field_of(auth.validate_delete, "ghost", u) == "user"
+    accounts.validate_delete("tech", u)
+    assert field_of(accounts.validate_delete, "ghost", u) == "user"
     # the same guard through validate_user({"delete": true}, ..., username)
     assert field_of(V, {"delete": True}, u, "admin") == "role"
     assert V({"delete": True}, u, "tech")["user"] == "tech"
@@ -519,25 +520,25 @@ def test_last_admin_guard():
 
 def test_make_record_public_user_and_authenticate():
     u = {}
-    v = auth.validate_user({"user": "admin", "password": "firstpw1", "role": "admin"}, u)
-    rec = auth.make_record(v, iterations=50)
+    v = accounts.validate_user({"user": "admin", "password": "firstpw1", "role": "admin"}, u)
+    rec = accounts.make_record(v, iterations=50)
     assert set(rec) == {"role", "hash", "disabled", "must_change"}
     u["admin"] = rec
-    assert auth.authenticate(u, "admin", "firstpw1") is rec
-    assert auth.authenticate(u, "admin", "wrongpw1") is None
-    assert auth.authenticate(u, "nobody", "firstpw1") is None
-    assert auth.authenticate(u, None, None) is None
-    pub = auth.public_user("admin", rec)
+    assert passwords.authenticate(u, "admin", "firstpw1") is rec
+    assert passwords.authenticate(u, "admin", "wrongpw1") is None
+    assert passwords.authenticate(u, "nobody", "firstpw1") is None
+    assert passwords.authenticate(u, None, None) is None
+    pub = accounts.public_user("admin", rec)
     assert pub == {"user": "admin", "role": "admin", "disabled": False, "must_change": False}
     assert "hash" not in pub and "password" not in pub
     # update without a password keeps the hash
-    v2 = auth.validate_user({"must_change": True}, u, "admin")
-    rec2 = auth.make_record(v2, rec)
+    v2 = accounts.validate_user({"must_change": True}, u, "admin")
+    rec2 = accounts.make_record(v2, rec)
     assert rec2["hash"] == rec["hash"] and rec2["must_change"] is True
-    raises(ValidationError, auth.make_record, v2)
+    raises(ValidationError, accounts.make_record, v2)
     # disabled users cannot log in
     u["admin"] = dict(rec, disabled=True)
-    assert auth.authenticate(u, "admin", "firstpw1") is None
+    assert passwords.authenticate(u, "admin", "firstpw1") is None
 
 
 def test_authenticate_async():
@@ -546,10 +547,10 @@ def test_authenticate_async():
         return
 
     u = {
-        "op": auth.make_record(
-            auth.validate_user({"user": "op1", "password": "op-pass-1"}, {}), iterations=300
+        "op": accounts.make_record(
+            accounts.validate_user({"user": "op1", "password": "op-pass-1"}, {}), iterations=300
         )
     }
-    assert asyncio.run(auth.authenticate_async(u, "op", "op-pass-1")) is u["op"]
-    assert asyncio.run(auth.authenticate_async(u, "op", "nope-nope")) is None
-    assert asyncio.run(auth.authenticate_async(u, "zz", "op-pass-1")) is None
+    assert asyncio.run(passwords.authenticate_async(u, "op", "op-pass-1")) is u["op"]
+    assert asyncio.run(passwords.authenticate_async(u, "op", "nope-nope")) is None
+    assert asyncio.run(passwords.authenticate_async(u, "zz", "op-pass-1")) is None

@@ -1,4 +1,5 @@
 """Billing: hourly read schedule, local month-ends (DST), consumption DIFF, reset, persistence."""
+
 import os
 
 from _assert import raises
@@ -134,8 +135,10 @@ def test_twelve_months_diff_and_current():
         assert months[10]["import_consumption_wh"] == 30 * 1000  # April 2024
         # consumption = reading - previous month's reading, for every month shown
         for i in range(10):
-            assert months[i]["import_consumption_wh"] == months[i]["import_wh"] - months[i + 1][
-                "import_wh"]
+            assert (
+                months[i]["import_consumption_wh"]
+                == months[i]["import_wh"] - months[i + 1]["import_wh"]
+            )
         cur = g["current"]
         assert cur["ts"] == z.from_local(2025, 3, 10, 0, 2)
         assert g["current_month"]["month"] == "2025-03"

@@ -1,4 +1,5 @@
 """Config store: atomic saves, last good copy, recovery, validation; settings validation."""
+
 import os
 
 from _assert import raises
@@ -157,8 +158,16 @@ def test_settings_validation():
     assert s["sample_interval_s"] == 600 and s["flush_interval_s"] == 60
     assert s["csv_separator"] == ";" and s["csv_decimal"] == "," and s["location"] == ""
     assert s["timezone"] == "Europe/Paris"
-    s = validate_settings({"sample_interval_s": 5, "csv_separator": ",", "csv_decimal": ".",
-                           "timezone": "UTC", "location": "Résidence Les Pins", "lang": "fr"})
+    s = validate_settings(
+        {
+            "sample_interval_s": 5,
+            "csv_separator": ",",
+            "csv_decimal": ".",
+            "timezone": "UTC",
+            "location": "Résidence Les Pins",
+            "lang": "fr",
+        }
+    )
     assert s["sample_interval_s"] == 5 and s["lang"] == "fr" and s["timezone"] == "UTC"
     assert validate_settings({"sample_interval_s": 900.0})["sample_interval_s"] == 900
     bad = (

@@ -3,6 +3,7 @@
 import struct
 
 from _assert import raises
+
 from gateway.core import dns
 
 IP = "192.168.4.1"

@@ -1,4 +1,5 @@
 """Event log: bounded on flash, newest first, filters, torn lines."""
+
 import os
 
 from _assert import raises
@@ -31,8 +32,13 @@ def test_log_and_query_newest_first():
         log.log("genset", "genset", "start: SOC 19% <= 20%", ts=200)
         ev = log.query()
         assert [e["ts"] for e in ev] == [200, 160, 100]
-        assert ev[0] == {"seq": 2, "ts": 200, "type": "genset", "source": "genset",
-                         "text": "start: SOC 19% <= 20%"}
+        assert ev[0] == {
+            "seq": 2,
+            "ts": 200,
+            "type": "genset",
+            "source": "genset",
+            "text": "start: SOC 19% <= 20%",
+        }
         assert [e["text"] for e in log.query(type="comm")] == ["no answer"]
         assert len(log.query(source="meter 3")) == 2
         assert [e["ts"] for e in log.query(since=150)] == [200, 160]
@@ -95,8 +101,13 @@ def test_torn_and_garbled_lines_skipped():
         assert [e["ts"] for e in log2.query()] == [4, 3, 2, 0]
         log2.log("config", "web", "after", ts=9)
         # the new line follows the torn fragment: the fragment must not swallow it
-        assert [e["text"] for e in EventLog(d).query()] == ["after", "change 4", "change 3",
-                                                            "change 2", "change 0"]
+        assert [e["text"] for e in EventLog(d).query()] == [
+            "after",
+            "change 4",
+            "change 3",
+            "change 2",
+            "change 0",
+        ]
         log2.clear()
         assert log2.query() == []
     finally:

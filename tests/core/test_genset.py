@@ -2,7 +2,7 @@
 from _assert import raises
 
 from gateway.core.errors import ValidationError
-from gateway.core.genset import GensetController, validate_genset, DEFAULTS, _in_window
+from gateway.core.genset import DEFAULTS, GensetController, _in_window, validate_genset
 
 T0 = 1800000000
 SRC = {"meter": "1", "quantity": "soc_pct"}

@@ -179,3 +179,33 @@ def test_custom_prefix_and_odd_ids():
     cfg = json.loads(items[0][1])
     assert cfg["state_topic"] == "b/meter/x_y/state"
     assert cfg["name"] == "meter x/y power"
+
+
+def test_index_and_stale_configs():
+    node = "dingate_GW1"
+    idx = H.index(METERS)
+    assert idx == {"genset": True, "meters": {"3": METERS[0]["quantities"],
+                                              "7": ["soc_pct", "tank_level"]}}
+    # same set: nothing stale
+    assert list(H.stale(idx, H.index(METERS), node)) == []
+    # meter 7 deleted: all of its configs, status included
+    gone = list(H.stale(idx, H.index(METERS[:1]), node))
+    assert gone == ["homeassistant/sensor/dingate_GW1/m7_soc_pct/config",
+                    "homeassistant/sensor/dingate_GW1/m7_tank_level/config",
+                    "homeassistant/sensor/dingate_GW1/m7_meter_status/config"]
+    # a quantity dropped from meter 3: only that sensor
+    fewer = [dict(METERS[0], quantities=METERS[0]["quantities"][1:]), METERS[1]]
+    assert list(H.stale(idx, H.index(fewer), node)) == [
+        "homeassistant/sensor/dingate_GW1/m3_import_kwh/config"]
+    # discovery switched off: everything, genset included
+    everything = list(H.stale(idx, None, node))
+    assert sorted(everything) == sorted(H.topics(node, METERS))
+    # genset removed
+    assert list(H.stale(idx, H.index(METERS, genset=False), node)) == [
+        "homeassistant/select/dingate_GW1/genset_mode/config",
+        "homeassistant/binary_sensor/dingate_GW1/genset_relay/config"]
+    # no or garbage old index: nothing to delete
+    assert list(H.stale(None, idx, node)) == []
+    assert list(H.stale({"meters": [1, 2]}, idx, node)) == []
+    # the index survives JSON (it is stored retained on the broker)
+    assert json.loads(json.dumps(idx)) == idx

@@ -1,4 +1,5 @@
 """History: raw rows, aggregation by 15m/1h/1d (DIFF of counters, mean of the rest), CSV, JSON."""
+
 import json
 import os
 
@@ -36,8 +37,12 @@ def _ring(d, t0, n, step, wh_per_step=100, other=None):
     for k in range(n):
         ts = t0 + k * step
         imp += wh_per_step
-        r.append([(ts, "1", {"import_kwh": imp, "export_kwh": 5, "power_w": 400 + (k % 4) * 100}),
-                  (ts, "2", {"import_kwh": 7 * k})])
+        r.append(
+            [
+                (ts, "1", {"import_kwh": imp, "export_kwh": 5, "power_w": 400 + (k % 4) * 100}),
+                (ts, "2", {"import_kwh": 7 * k}),
+            ]
+        )
     return r
 
 
@@ -65,7 +70,7 @@ def test_15m_from_5min_samples():
         r = _ring(d, t0, 12 * 3, 300)  # 3 hours of 5-min samples, +100 Wh each
         rows = list(H.fixed_rows(r, "1", t0, t0 + 3600, step="15m", zone=PARIS))
         assert [x[0] for x in rows] == [t0, t0 + 900, t0 + 1800, t0 + 2700]
-        for ts, v in rows:
+        for _ts, v in rows:
             assert v["import_kwh"] == 300  # 3 samples per bucket: telescoping differences
             assert v["export_kwh"] == 0
         # mean of power: k%4 cycles 400..700 -> bucket means
@@ -96,12 +101,17 @@ def test_daily_diff_across_dst_day():
         t0 = z.from_local(2025, 3, 29)  # Saturday before the spring change
         r = _ring(d, t0, 3 * 96, 900)  # 3 days of quarter hours, 100 Wh each
         rows = list(H.rows(r, "1", t0, z.from_local(2025, 4, 1), "1d", PARIS))
-        assert [x["ts"] for x in rows] == [z.from_local(2025, 3, 29), z.from_local(2025, 3, 30),
-                                            z.from_local(2025, 3, 31)]
+        assert [x["ts"] for x in rows] == [
+            z.from_local(2025, 3, 29),
+            z.from_local(2025, 3, 30),
+            z.from_local(2025, 3, 31),
+        ]
         # the 30th has 23 hours: 92 quarter hours; the 31st closes on the April 1st 00:00 sample
         assert [round(x["import_kwh"] * 1000) for x in rows] == [9600, 9200, 9600]
         # the 31st alone gives the same difference (the closing sample is looked up past "to")
-        rows = list(H.rows(r, "1", z.from_local(2025, 3, 31), z.from_local(2025, 4, 1), "1d", PARIS))
+        rows = list(
+            H.rows(r, "1", z.from_local(2025, 3, 31), z.from_local(2025, 4, 1), "1d", PARIS)
+        )
         assert len(rows) == 1 and round(rows[0]["import_kwh"] * 1000) == 9600
     finally:
         _rmtree(d)
@@ -113,7 +123,9 @@ def test_monthly_step_local_months():
         z = tz.get(PARIS)
         t0 = z.from_local(2025, 1, 31, 22)
         r = _ring(d, t0, 12, 1800)  # 22:00 .. 03:30 local, +100 Wh per half hour
-        rows = list(H.rows(r, "1", z.from_local(2025, 1, 1), z.from_local(2025, 3, 1), "1mo", PARIS))
+        rows = list(
+            H.rows(r, "1", z.from_local(2025, 1, 1), z.from_local(2025, 3, 1), "1mo", PARIS)
+        )
         assert [x["ts"] for x in rows] == [z.from_local(2025, 1, 1), z.from_local(2025, 2, 1)]
         assert round(rows[0]["import_kwh"] * 1000) == 400  # 22:00 -> first Feb sample at 00:00
         assert round(rows[1]["import_kwh"] * 1000) == 700
@@ -148,8 +160,11 @@ def test_csv_french_excel_and_english():
         assert lines[0] == "ts;time;export_kwh;import_kwh;power_w\r\n"
         assert lines[1] == "%d;2025-07-01 12:00;0,005;1000,1;400\r\n" % t0
         assert len(lines) == 4
-        lines = list(H.csv_lines(r, "1", t0, t0 + 2700, "15m", PARIS, ",", ".",
-                                 quantities=["import_kwh", "power_w"]))
+        lines = list(
+            H.csv_lines(
+                r, "1", t0, t0 + 2700, "15m", PARIS, ",", ".", quantities=["import_kwh", "power_w"]
+            )
+        )
         assert lines[0] == "ts,time,import_kwh,power_w\r\n"
         assert lines[1] == "%d,2025-07-01 12:00,0.1,400\r\n" % t0
         # "," as separator and as decimal: numbers are quoted
@@ -191,8 +206,10 @@ def test_export_filename():
     z = tz.get(PARIS)
     a = z.from_local(2025, 3, 1)
     b = z.from_local(2025, 4, 1)
-    assert H.export_filename("Résidence Les Pins", a, b, PARIS, "1h") == \
-        "Residence_Les_Pins_20250301-20250331_1h.csv"
+    assert (
+        H.export_filename("Résidence Les Pins", a, b, PARIS, "1h")
+        == "Residence_Les_Pins_20250301-20250331_1h.csv"
+    )
     assert H.export_filename("", a, b, PARIS) == "dingate_20250301-20250331.csv"
     name = H.export_filename("x" * 50 + "/..", a, a + 86400, PARIS, meter="3", ext="json")
     assert name == "x" * 31 + "_3_20250301-20250301.json"

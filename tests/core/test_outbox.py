@@ -1,4 +1,5 @@
 """Outbox cursors over the ring, and the recorder service that feeds them."""
+
 import os
 import sys
 
@@ -42,28 +43,80 @@ def _fill(ring, n, start=0):
     return out
 
 
+def _raw(ob, limit=None):
+    return [s for _i, s in ob.iter_pending(limit)]
+
+
 def test_pending_ack_and_resume_after_reboot():
     d = _tmpdir()
     try:
         ring = Ring(d + "/ring")
         ob = Outbox(ring, d + "/ob", "mqtt")
-        assert list(ob.pending()) == []  # empty ring
+        assert ob.pending() == [] and _raw(ob) == []  # empty ring
         sent = _fill(ring, 5)
-        got = list(ob.pending())
+        got = list(ob.iter_pending())
         assert [s for _i, s in got] == sent
         # nothing acked: a "reboot" sends everything again
-        assert [s for _i, s in Outbox(ring, d + "/ob", "mqtt").pending()] == sent
+        assert _raw(Outbox(ring, d + "/ob", "mqtt")) == sent
         ob.ack(got[3][0])
-        assert [s for _i, s in ob.pending()] == sent[4:]
+        assert _raw(ob) == sent[4:]
         assert not ob.ack(got[1][0])  # acks are cumulative: an older id changes nothing
         ring2 = Ring(d + "/ring")
         ob2 = Outbox(ring2, d + "/ob", "mqtt")
-        assert [s for _i, s in ob2.pending()] == sent[4:]
+        assert _raw(ob2) == sent[4:]
         more = _fill(ring2, 2, start=5)
-        assert [s for _i, s in ob2.pending(limit=3)] == (sent[4:] + more)[:3]
+        assert _raw(ob2, limit=3) == (sent[4:] + more)[:3]
         assert ob2.backlog() == 6 + 4
-        ob2.ack(list(ob2.pending())[-1][0])
-        assert list(ob2.pending()) == [] and ob2.gap is None
+        ob2.ack(list(ob2.iter_pending())[-1][0])
+        assert _raw(ob2) == [] and ob2.gap is None
+    finally:
+        _rmtree(d)
+
+
+def test_pending_dicts_for_the_uplink():
+    d = _tmpdir()
+    try:
+        ring = Ring(d + "/ring")
+        ob = Outbox(ring, d + "/ob", "mqtt", start="begin")
+        sent = _fill(ring, 30)  # 60 samples
+        first = ob.pending(8)
+        assert len(first) == 8
+        sid, smp = first[0]
+        assert smp == {"meter": "1", "ts": T0, "import_kwh": 1.0, "export_kwh": 0}
+        assert [x[1]["ts"] for x in first] == [s[0] for s in sent[:8]]
+        # handed out but not acked: still pending, in the same order (the uplink skips in-flight)
+        assert ob.pending(8) == first
+        for sid, _smp in first[:5]:
+            ob.ack(sid)  # in order, one by one, as PUBACKs come in
+        nxt = ob.pending(8)
+        assert nxt[:3] == first[5:] and len(nxt) == 8
+        # drain everything in windows, then new flushes show up again
+        seen = [x[0] for x in first[:5]]
+        while True:
+            win = ob.pending(8)
+            if not win:
+                break
+            for sid, _smp in win:
+                seen.append(sid)
+                ob.ack(sid)
+        assert len(seen) == 60 and seen == sorted(seen)
+        more = _fill(ring, 1, start=30)
+        assert [x[1]["ts"] for x in ob.pending(8)] == [s[0] for s in more]
+        assert Outbox(ring, d + "/ob", "mqtt").cursor == ob.cursor  # persisted
+    finally:
+        _rmtree(d)
+
+
+def test_notify_sets_changed():
+    d = _tmpdir()
+    try:
+        ring = Ring(d + "/ring")
+        ob = Outbox(ring, d + "/ob", "mqtt")
+        if ob.changed is None:
+            return  # no asyncio available
+        assert not ob.changed.is_set()
+        ob.notify(123)
+        assert ob.changed.is_set()
     finally:
         _rmtree(d)
 
@@ -74,11 +127,12 @@ def test_new_consumer_starts_at_end_or_begin():
         ring = Ring(d + "/ring")
         old = _fill(ring, 3)
         late = Outbox(ring, d + "/ob", "late")
-        assert list(late.pending()) == []
+        assert _raw(late) == [] and late.pending() == []
         full = Outbox(ring, d + "/ob", "full", start="begin")
-        assert [s for _i, s in full.pending()] == old
+        assert _raw(full) == old
         new = _fill(ring, 1, start=3)
-        assert [s for _i, s in late.pending()] == new
+        assert _raw(late) == new
+        assert [x[1]["ts"] for x in late.pending()] == [s[0] for s in new]
         raises(ValueError, Outbox, ring, d + "/ob", "x", "middle")
     finally:
         _rmtree(d)
@@ -90,17 +144,18 @@ def test_gap_when_consumer_fell_behind_rotation():
         ring = Ring(d + "/ring", budget=2048, segment_bytes=512)
         ob = Outbox(ring, d + "/ob", "mqtt")
         first = _fill(ring, 3)
-        ids = [i for i, _s in ob.pending()]
+        ids = [x[0] for x in ob.pending()]
         ob.ack(ids[1])
         allsent = first + _fill(ring, 200, start=3)
         assert ring.deleted > 0
-        got = list(ob.pending())
+        got = ob.pending(1000)
         assert ob.gap is not None and "behind" in ob.gap["reason"]
         assert ob.gap["resumed_at"] == got[0][0]
         kept = list(ring.samples())
-        assert [s for _i, s in got] == kept == allsent[len(allsent) - len(kept) :]
+        assert [x[1]["ts"] for x in got] == [s[0] for s in kept]
+        assert kept == allsent[len(allsent) - len(kept) :]
         ob.ack(got[-1][0])
-        assert list(ob.pending()) == []
+        assert ob.pending() == []
     finally:
         _rmtree(d)
 
@@ -111,11 +166,11 @@ def test_cleared_ring_is_a_gap_not_a_stall():
         ring = Ring(d + "/ring", budget=4096, segment_bytes=512)
         ob = Outbox(ring, d + "/ob", "mqtt", start="begin")
         _fill(ring, 60)
-        ob.ack(list(ob.pending())[-1][0])
+        ob.ack(list(ob.iter_pending())[-1][0])
         ring.clear()
         fresh = _fill(ring, 2, start=100)
-        got = [s for _i, s in ob.pending()]
-        assert got == fresh and "cleared" in ob.gap["reason"]
+        assert _raw(ob) == fresh and "cleared" in ob.gap["reason"]
+        assert [x[1]["ts"] for x in ob.pending()] == [s[0] for s in fresh]
     finally:
         _rmtree(d)
 
@@ -127,16 +182,16 @@ def test_persist_throttled_with_clock_and_commit():
         ring = Ring(d + "/ring")
         ob = Outbox(ring, d + "/ob", "mqtt", start="begin", clock=lambda: now[0], min_persist_s=30)
         _fill(ring, 4)
-        ids = [i for i, _s in ob.pending()]
-        ob.ack(ids[0])  # persisted: first save was at creation, 0 s ago -> not yet
+        ids = [x[0] for x in ob.pending()]
+        ob.ack(ids[0])  # the cursor was saved at creation, 0 s ago: RAM only
         w = ob.bytes_written
         now[0] += 40
         ob.ack(ids[1])
         assert ob.bytes_written > w
         ob.ack(ids[2])  # within 30 s: RAM only
-        assert len(list(Outbox(ring, d + "/ob", "mqtt").pending())) == 6
+        assert len(_raw(Outbox(ring, d + "/ob", "mqtt"))) == 6
         ob.commit()
-        assert len(list(Outbox(ring, d + "/ob", "mqtt").pending())) == 5
+        assert len(_raw(Outbox(ring, d + "/ob", "mqtt"))) == 5
     finally:
         _rmtree(d)
 
@@ -154,8 +209,11 @@ class _Meters:
         out = {}
         for m in self.imp:
             st = "offline" if m in self.offline else "ok"
-            out[m] = {"status": st, "ts": self.now - 3,
-                      "values": {"import_kwh": self.imp[m], "export_kwh": 0.0, "power_w": 500.0}}
+            out[m] = {
+                "status": st,
+                "ts": self.now - 3,
+                "values": {"import_kwh": self.imp[m], "export_kwh": 0.0, "power_w": 500.0},
+            }
         out["3"] = {"status": "disabled", "ts": None, "values": {}}
         return out
 
@@ -167,8 +225,9 @@ def test_recorder_samples_flushes_and_notifies():
         meters = _Meters()
         flushed = []
         settings = {"sample_interval_s": 300, "flush_interval_s": 900, "timezone": "UTC"}
-        rec = Recorder(ring, meters.readings, settings, clock=lambda: meters.now,
-                       on_flush=flushed.append)
+        rec = Recorder(
+            ring, meters.readings, settings, clock=lambda: meters.now, on_flush=flushed.append
+        )
         t = T0 + 7
         for _ in range(12):  # one hour in 5-min steps
             meters.now = t
@@ -180,7 +239,9 @@ def test_recorder_samples_flushes_and_notifies():
         assert ring.writes == 4 and len(flushed) == 4
         assert rec.flushed.is_set()
         got = list(ring.samples())
-        assert [s[0] for s in got if s[1] == "1"] == [T0 + k * 300 for k in range(12)][:len(got) // 2]
+        assert [s[0] for s in got if s[1] == "1"] == [T0 + k * 300 for k in range(12)][
+            : len(got) // 2
+        ]
         assert got[0][2] == {"import_kwh": 1000125, "export_kwh": 0, "power_w": 500}
         # offline meters are skipped; flush() writes what is pending at once
         meters.offline.add("2")
@@ -225,7 +286,8 @@ def test_recorder_billing_read_at_plus_two_minutes():
         # billing reads flush the pending samples at once despite the 1 h flush interval
         assert ring.writes == 3  # first sample, 23:02 and 00:02 Paris
         assert [s[0] for s in rec.pending] == [tz.epoch(2025, 1, 31, 23, 10)] * 2 + [
-            tz.epoch(2025, 1, 31, 23, 20)] * 2
+            tz.epoch(2025, 1, 31, 23, 20)
+        ] * 2
         assert list(ring.samples())[-1][0] == tz.epoch(2025, 1, 31, 23, 0)
         assert Billing(d + "/bill", "Europe/Paris").get("1") == g
     finally:
@@ -237,8 +299,13 @@ def test_recorder_waits_for_valid_clock_and_bounds_ram():
     try:
         ring = Ring(d + "/ring")
         meters = _Meters()
-        rec = Recorder(ring, meters.readings, {"sample_interval_s": 5, "flush_interval_s": 3600},
-                       clock=lambda: meters.now, max_pending=8)
+        rec = Recorder(
+            ring,
+            meters.readings,
+            {"sample_interval_s": 5, "flush_interval_s": 3600},
+            clock=lambda: meters.now,
+            max_pending=8,
+        )
         assert rec.step(1000) == 1005 and rec.samples_taken == 0  # RTC not set yet
         t = T0
         for _ in range(10):
@@ -258,8 +325,12 @@ def test_recorder_run_loop_with_fake_sleep():
         ring = Ring(d + "/ring")
         meters = _Meters()
         meters.now = T0 + 1
-        rec = Recorder(ring, meters.readings, {"sample_interval_s": 60, "flush_interval_s": 60},
-                       clock=lambda: meters.now)
+        rec = Recorder(
+            ring,
+            meters.readings,
+            {"sample_interval_s": 60, "flush_interval_s": 60},
+            clock=lambda: meters.now,
+        )
         outbox = Outbox(ring, d + "/ob", "mqtt", start="begin")
         published = []
 
@@ -274,7 +345,7 @@ def test_recorder_run_loop_with_fake_sleep():
                 await rec.flushed.wait()
                 rec.flushed.clear()
                 last = None
-                for sid, s in outbox.pending():
+                for sid, s in outbox.iter_pending():
                     published.append(R.sample_json(s))
                     last = sid
                 outbox.ack(last)
@@ -290,8 +361,9 @@ def test_recorder_run_loop_with_fake_sleep():
 
         asyncio.run(main())
         assert len(published) >= 18
-        assert published[0] == ('{"meter":"1","ts":%d,"export_kwh":0,"import_kwh":1000,'
-                                '"power_w":500}' % T0)
-        assert list(outbox.pending()) == []
+        assert published[0] == (
+            '{"meter":"1","ts":%d,"export_kwh":0,"import_kwh":1000,"power_w":500}' % T0
+        )
+        assert outbox.pending() == []
     finally:
         _rmtree(d)

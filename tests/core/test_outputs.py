@@ -4,7 +4,7 @@ import sys
 from _assert import raises
 
 from gateway.core.errors import ValidationError
-from gateway.core.outputs import Output, pin_level, validate_output, OUTPUT_DEFAULTS
+from gateway.core.outputs import OUTPUT_DEFAULTS, Output, pin_level, validate_output
 
 
 def levels(out, script, step=100, end=None):

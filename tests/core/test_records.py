@@ -1,4 +1,5 @@
 """Sample records: varints, fixed point, segment coding, frames and checksums."""
+
 from _assert import raises
 
 from gateway.core import records as R
@@ -61,7 +62,9 @@ def test_fixed_point_and_text():
 
 
 def test_sample_from_reading():
-    s = R.sample(T0 + 0.7, 3, {"import_kwh": 1.5, "power_w": 20.4, "name": "x", "bad": float("nan")})
+    s = R.sample(
+        T0 + 0.7, 3, {"import_kwh": 1.5, "power_w": 20.4, "name": "x", "bad": float("nan")}
+    )
     assert s == (T0, "3", {"import_kwh": 1500, "power_w": 20})
     s = R.sample(T0, "3", {"import_kwh": 1.5, "power_w": 2}, quantities=("import_kwh",))
     assert s[2] == {"import_kwh": 1500}
@@ -70,7 +73,9 @@ def test_sample_from_reading():
 def test_sample_json_is_exact():
     s = (T0, "3", {"import_kwh": 123456789, "power_w": -5, "voltage_l1": 2300})
     txt = R.sample_json(s)
-    assert txt == '{"meter":"3","ts":1735689600,"import_kwh":123456.789,"power_w":-5,"voltage_l1":230}'
+    assert (
+        txt == '{"meter":"3","ts":1735689600,"import_kwh":123456.789,"power_w":-5,"voltage_l1":230}'
+    )
     import json
 
     assert json.loads(txt)["import_kwh"] == 123456.789
@@ -120,8 +125,13 @@ def test_zero_map_saves_bytes():
     samples = []
     for k in range(20):
         for m in range(32):
-            samples.append((T0 + k * 900, str(m), {"import_kwh": 1000 + (k * 200 if m % 2 else 0),
-                                                   "export_kwh": 0}))
+            samples.append(
+                (
+                    T0 + k * 900,
+                    str(m),
+                    {"import_kwh": 1000 + (k * 200 if m % 2 else 0), "export_kwh": 0},
+                )
+            )
     out, payloads = _roundtrip(samples)
     assert _norm(out) == _norm(samples)
     size = sum(len(p) for p, _ in payloads)

@@ -1,4 +1,5 @@
 """Flash ring: append, rotation within budget, time-range reads, torn tails, ids."""
+
 import os
 
 from _assert import raises
@@ -30,8 +31,13 @@ def _batches(n, meters=("1", "2", "3"), start=0, step=900):
     for k in range(start, start + n):
         b = []
         for m in meters:
-            b.append((T0 + k * step, m, {"import_kwh": 100000 + k * (50 + int(m)),
-                                         "export_kwh": k if m == "3" else 0}))
+            b.append(
+                (
+                    T0 + k * step,
+                    m,
+                    {"import_kwh": 100000 + k * (50 + int(m)), "export_kwh": k if m == "3" else 0},
+                )
+            )
         out.append(b)
     return out
 
@@ -202,7 +208,7 @@ def test_unreadable_segment_removed():
         f.close()
         r2 = Ring(d, budget=8192, segment_bytes=512)
         assert len(r2.segs) == n and "removed" in r2.recovery[0]
-        assert not ("%08d.seg" % (last + 1)) in os.listdir(d)
+        assert ("%08d.seg" % (last + 1)) not in os.listdir(d)
         assert list(r2.samples()) == list(r.samples())
         os.remove(d + "/%08d.seg" % r2.segs[0][0])  # losing one segment loses only its data
         r3 = Ring(d, budget=8192, segment_bytes=512)

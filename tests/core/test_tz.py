@@ -1,4 +1,5 @@
 """Time zones: civil-date math, POSIX rules, DST transitions, local day/month boundaries."""
+
 from _assert import raises
 
 from gateway.core import tz
@@ -146,16 +147,22 @@ def test_from_local_gap_and_overlap():
 
 def test_names_table():
     ns = tz.names()
-    for n in ("Europe/Paris", "Europe/Brussels", "Europe/Amsterdam", "Europe/Luxembourg",
-              "Europe/London", "UTC"):
+    for n in (
+        "Europe/Paris",
+        "Europe/Brussels",
+        "Europe/Amsterdam",
+        "Europe/Luxembourg",
+        "Europe/London",
+        "UTC",
+    ):
         assert n in ns
     assert tz.get(None).name == tz.DEFAULT
 
 
 def test_against_zoneinfo_when_available():
     try:
-        import zoneinfo
         import datetime
+        import zoneinfo
     except ImportError:
         return  # MicroPython: nothing to compare with
     try:

@@ -1,13 +1,10 @@
 """gateway.core.wifi_state: the supervision state machine and the Wi-Fi/IP validators."""
 
 from _assert import raises
+
 from gateway.core.errors import ValidationError
-from gateway.core.wifi_state import (
-    WifiSupervisor,
-    is_dhcp,
-    validate_ip_config,
-    validate_wifi,
-)
+from gateway.core.wifi_config import validate_ip_config, validate_wifi
+from gateway.core.wifi_state import WifiSupervisor, is_dhcp
 
 IP = "192.168.1.50"
 

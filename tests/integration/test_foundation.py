@@ -42,7 +42,7 @@ def test_firmware_runs_in_micropython_with_heap_cap(emulator):
     board = boards.load("emulator")
     want = b"heapsize=" + boards.heapsize_arg(board).encode()
     cmds = _children_cmdlines(emulator.proc.pid)
-    mp = [c for c in cmds if any(a.endswith(b"micropython") for a in c)]
+    mp = [c for c in cmds if any(b"micropython" in a for a in c)]
     assert mp, cmds
     assert any(b"-X" in c and want in c for c in mp), mp
     # the heap the firmware sees is the capped one
@@ -115,7 +115,7 @@ def test_state_survives_reboot_and_passwords_are_hashed(tmp_path):
         assert r.status_code == 201, r.text
         assert "password" not in r.json() and "hash" not in r.json()
     fs = _read_flash(state)
-    users = json.loads(fsimage.read_file(fs, "/data/cfg/users.json"))
+    users = json.loads(fsimage.read_file(fs, "/data/cfg/users.json"))["data"]
     blob = json.dumps(users)
     assert "first-password-1" not in blob and "tenant-pass-1" not in blob
     assert users["admin"]["hash"].startswith("pbkdf2-sha256$")

@@ -23,8 +23,8 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 if FIRMWARE not in sys.path:
     sys.path.insert(0, FIRMWARE)
 
-from gateway.core.errors import ValidationError  # noqa: E402
 from gateway.core import mqtt_config  # noqa: E402
+from gateway.core.errors import ValidationError  # noqa: E402
 from gateway.services.mqtt import MQTTClient, make_ssl_context  # noqa: E402
 from gateway.services.uplink import Uplink  # noqa: E402
 
@@ -60,6 +60,22 @@ def wait_until(pred, timeout, what="condition", step=0.02):
             return
         time.sleep(step)
     raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+
+
+def run(coro, timeout=90):
+    """asyncio.run with an overall bound, so a hang fails the test instead of the suite (and
+    shows where every task was)."""
+    async def guarded():
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait([task], timeout=timeout)
+        if not done:
+            for t in asyncio.all_tasks():
+                t.print_stack(file=sys.stderr)
+            task.cancel()
+            raise AssertionError("test body did not finish in %d s" % timeout)
+        return task.result()
+
+    return asyncio.run(guarded())
 
 
 async def until(pred, timeout, what="condition", step=0.02):
@@ -263,7 +279,7 @@ def test_publish_subscribe_roundtrip(broker):
         await c.close()
         return big
 
-    big = asyncio.run(main())
+    big = run(main())
     wait_until(lambda: sub.on("rt/big"), 5, "big message")
     assert sub.payloads("rt/q1") == [b"one"]
     assert sub.payloads("rt/q0") == [b"zero"]
@@ -296,7 +312,7 @@ def test_refused_credentials_reported(tmp_path):
             await good.close()
             return bad.last_error
 
-        err = asyncio.run(main())
+        err = run(main())
         assert "not authorized" in err or "bad user name or password" in err
     finally:
         b.stop()
@@ -352,7 +368,7 @@ def test_qos1_redelivery_across_broker_restart(broker):
         await c.close()
         return acked, stats
 
-    acked, stats = asyncio.run(main())
+    acked, stats = run(main())
     assert acked == list(range(n))
     assert stats["connects"] >= 2
     assert stats["resent"] >= 1, stats
@@ -374,9 +390,32 @@ def test_last_will_on_abrupt_disconnect(broker):
         await until(lambda: sub.payloads("lw/status") == [b"online"], 5, "online")
         await c.close(graceful=False)  # socket closed without DISCONNECT
 
-    asyncio.run(main())
+    run(main())
     wait_until(lambda: b"offline" in sub.payloads("lw/status"), 5, "last will")
     sub.close()
+
+
+def test_keepalive_detects_a_frozen_broker(broker):
+    """An idle link is kept alive with PINGREQ; a broker that stops answering (half-open
+    link) is detected within keepalive and the client reconnects once it is back."""
+
+    async def main():
+        c = make_client(broker.port, keepalive=2, connect_timeout_ms=3000)
+        c.start()
+        assert await c.wait_connected(5000)
+        await until(lambda: c.stats["pings"] >= 2 and c._ping_sent is None, 6, "ping/pong")
+        assert c.connected
+        broker.signal(signal.SIGSTOP)
+        try:
+            await until(lambda: not c.connected, 6, "dead link detected")
+            assert "PINGRESP" in c.last_error, c.last_error
+        finally:
+            broker.signal(signal.SIGCONT)
+        assert await c.wait_connected(10000), c.last_error
+        assert c.stats["connects"] == 2
+        await c.close()
+
+    run(main())
 
 
 # ------------------------------------------------------------------ uplink (CPython)
@@ -421,7 +460,7 @@ def test_store_and_forward_across_outage(broker):
         await up.stop()
         return [i for i, _ in ob.items], [s for _, s in ob.items]
 
-    ids, samples = asyncio.run(main())
+    ids, samples = run(main())
     wait_until(lambda: len(set(json.loads(p)["id"] for p in sub.payloads("dg/T1/meter/3/sample")))
                == len(ids), 20, "every sample at the subscriber")
     seen = {}
@@ -490,7 +529,7 @@ def test_commands_live_values_and_genset_state(broker):
         await pub("dg/T1/cmd/genset/mode", b"", True)
         return n, len(calls)
 
-    n_before, n_after = asyncio.run(main())
+    n_before, n_after = run(main())
     assert n_before == n_after == 3  # the unknown command never reaches the handler
     res = [json.loads(p) for p in sub.payloads("dg/T1/cmd/result")]
     assert res[0] == {"ok": True, "cmd": "genset/mode", "value": "on"}
@@ -545,7 +584,7 @@ def test_discovery_published_and_deleted_meters_cleared(broker):
         await up.stop()
         return first, second, third
 
-    first, second, third = asyncio.run(main())
+    first, second, third = run(main())
     p = "homeassistant/sensor/dingate_T1/"
     assert set(first) == {p + "m3_import_kwh/config", p + "m3_power_w/config",
                           p + "m3_meter_status/config", p + "m7_soc_pct/config",
@@ -728,7 +767,7 @@ def test_tls_with_ca_check(tmp_path):
             await bad.close()
             return bad.last_error
 
-        err = asyncio.run(main())
+        err = run(main())
         assert "CERTIFICATE" in err.upper() or "SSL" in err.upper(), err
         if os.path.exists(MICROPYTHON):
             script = tmp_path / "mp_tls.py"

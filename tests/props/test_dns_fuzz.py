@@ -2,9 +2,10 @@
 
 import struct
 
-from gateway.core import dns
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from gateway.core import dns
 
 IP = "192.168.4.1"
 

@@ -22,7 +22,7 @@ change and, for run time alone, once a minute. Checked at every update:
 """
 import os
 
-from hypothesis import given, settings, HealthCheck
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.core.genset import GensetController, _in_window
@@ -186,15 +186,15 @@ class Sim:
             if ran < cfg["min_run_s"] and not self.off_seen and not by_feedback:
                 self.fail("stop after %d s < min run %d (%s)" % (ran, cfg["min_run_s"],
                                                                st_["last_stop_reason"]))
-            if (mode_before == "auto" and lost and self.prev_lost and self.prev_mode == "auto"
-                    and cfg["on_source_loss"] == "keep"
-                    and self.prev_state in ("warmup", "running")
-                    and not by_feedback
-                    and not (cfg["max_run_s"] and ran >= cfg["max_run_s"])
-                    and not (quiet and q["stop_running"])):
-                self.fail("keep: stopped while the source stays lost (%s)" % st_["reason"])
             self.t_open = now
             self.t_close = None
+        if (mode_before == "auto" and lost and self.prev_lost and self.prev_mode == "auto"
+                and cfg["on_source_loss"] == "keep" and self.prev_state in ("warmup", "running")
+                and state not in ("warmup", "running")
+                and "feedback" not in st_["last_stop_reason"] and state != "error"
+                and not (cfg["max_run_s"] and "max run" in st_["reason"] + st_["last_stop_reason"])
+                and not (quiet and q["stop_running"])):
+            self.fail("keep: stopping while the source stays lost (%s)" % st_["reason"])
         if r:
             ran = now - self.t_close
             if cfg["max_run_s"] and ran > cfg["max_run_s"] + cfg["cooldown_s"]:

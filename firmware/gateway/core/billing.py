@@ -19,6 +19,7 @@ the reading when written) is written atomically when a month closes, on reset an
 channel; it is never rotated away. The hourly current readings of all channels go into one
 ``current.json`` written atomically once per read cycle (one write for all channels).
 """
+
 import json
 import os
 

@@ -16,6 +16,7 @@ none is valid: ``default`` is returned, nothing is overwritten). Every status bu
 "default" is also appended to ``self.problems`` as (name, status, detail) for the event log
 (as is "discarded": an incomplete .tmp of a save that never completed was removed).
 """
+
 import json
 import os
 

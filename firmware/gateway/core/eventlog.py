@@ -10,6 +10,7 @@ and all of its budget of the newest events. One line per event (one write): a JS
 [seq, ts, type, source, text] followed by a tab and its CRC-32; torn or garbled lines are
 skipped when reading. Callers log transitions (state changes), not every poll.
 """
+
 import json
 
 from gateway.core.configstore import mkdirs

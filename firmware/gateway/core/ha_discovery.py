@@ -18,7 +18,8 @@ name (no abbreviations).
 
 Config topics are ``<prefix>/<component>/<node_id>/<object_id>/config``, published retained;
 an empty retained payload on the same topic deletes the entity. Builders are generators of
-``(topic, payload_bytes)`` so only one payload exists at a time.
+``(topic, payload_bytes)`` so only one payload exists at a time. :func:`index` / :func:`stale`
+tell which configs announced earlier must be deleted (meters removed, discovery off).
 
 A *meter* here is a dict with at least ``id`` and ``name`` and ``quantities``: a list of quantity
 names or ``(quantity, unit)`` pairs (a generic register's own unit).

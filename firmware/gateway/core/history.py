@@ -18,6 +18,7 @@ has data, ``ts`` = bucket start:
   - other quantities (power, voltage, ...): the mean of the samples in the bucket.
 Everything is computed on fixed-point integers and rendered exactly (records.text).
 """
+
 from gateway.core import records as R
 from gateway.core import tz as _tz
 from gateway.core.errors import ValidationError
@@ -242,7 +243,7 @@ def sanitize_location(location, maxlen=31):
 
 
 def export_filename(location, t_from, t_to, zone=None, step=None, meter=None, ext="csv"):
-    """"<location>[_<meter>]_<YYYYMMDD>-<YYYYMMDD>[_<step>].<ext>": local dates of the first
+    """ "<location>[_<meter>]_<YYYYMMDD>-<YYYYMMDD>[_<step>].<ext>": local dates of the first
     and last day of the half-open period; location sanitized (max 31 chars, "dingate" if empty)."""
     z = _tz.get(zone)
     loc = sanitize_location(location) or "dingate"

@@ -6,6 +6,7 @@ A normalised meter is ``{"id": "3", "name": "...", "address": 1..247, "profile":
 ``ValidationError`` whose ``field`` is the offending key (``"registers[2].type"`` for entries).
 """
 from gateway.core.errors import ValidationError
+from gateway.core.modbus import BUS_DEFAULTS
 from gateway.core.profiles import PROFILES, QUANTITIES
 from gateway.core.registers import TYPES, WORD_ORDERS
 
@@ -13,15 +14,6 @@ MAX_METERS = 32
 MAX_REGISTERS_PER_METER = 64
 NAME_MIN, NAME_MAX = 4, 31
 
-BUS_DEFAULTS = {
-    "baud": 9600,
-    "parity": "N",
-    "stop": 1,
-    "timeout_ms": 500,  # wait for the first byte of a reply
-    "retries": 1,  # extra attempts after a failed one
-    "max_gap": 10,  # unused registers a merged read may span
-    "interval_ms": 1000,  # poll cycle period
-}
 _BUS_RANGES = {
     "baud": (1200, 115200),
     "stop": (1, 2),

@@ -21,6 +21,18 @@ check, so nothing from a bad frame escapes.
 """
 import struct
 
+# RS485 line and polling defaults (9600 8N1, as the MEGA and most meters ship)
+BUS_DEFAULTS = {
+    "baud": 9600,
+    "parity": "N",
+    "stop": 1,
+    "timeout_ms": 500,  # wait for the first byte of a reply
+    "retries": 1,  # extra attempts after a failed one
+    "max_gap": 10,  # unused registers a merged read may span
+    "interval_ms": 1000,  # poll cycle period
+}
+
+
 READ_COILS = 1
 READ_DISCRETE_INPUTS = 2
 READ_HOLDING_REGISTERS = 3

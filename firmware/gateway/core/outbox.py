@@ -1,23 +1,37 @@
 """Durable outbox cursor per consumer (e.g. "mqtt") over the sample ring.
 
-    ob = Outbox(ring, "/data/outbox", "mqtt")
-    for sid, sample in ob.pending(limit=50):   # samples stored after the cursor, in order
-        publish(records.sample_json(sample))
-        ob.ack(sid)                            # cumulative: everything <= sid is done
-    ob.gap                                     # set when data was rotated away before it was sent
+    ob = Outbox(ring, "/data/outbox", "mqtt", clock=time.time, min_persist_s=30)
+    recorder.on_flush = ob.notify                # sets ob.changed when samples reach flash
+    for sid, sample in ob.pending(50):           # [(id, {"meter", "ts", "<quantity>": number})]
+        publish(sample)
+        ob.ack(sid)                              # cumulative: everything <= sid is delivered
+    ob.gap                                       # set when unsent data was rotated away
+    ob.commit()                                  # before a reboot (throttled acks)
+
+This is the interface services/uplink.py uses: ``pending(limit)`` (a list, oldest first, of
+entries after the acknowledged cursor, including ones already handed out and not yet acked),
+``ack(id)`` and ``changed`` (an asyncio.Event, set by ``notify()``; the consumer clears it).
+``iter_pending()`` streams ``(id, (ts, meter, {q: fixed}))`` raw samples instead (exact values:
+records.sample_json). Numbers in the sample dicts are floats for quantities with decimals: on a
+single-precision MicroPython build large counters lose digits there; records.sample_json is exact.
 
 Ids are the ring's sample ids (segment seq << 32 | frame offset << 10 | index): stable and
-increasing. The cursor is persisted (``<root>/<name>.cur``, atomic) on ack (at most every
-``min_persist_s`` seconds when a clock is given; ``commit()`` forces it), so a reboot resumes
-after the last persisted ack: delivery is at-least-once.
+increasing. The cursor is persisted (``<root>/<name>.cur``, atomic) on ack, at most every
+``min_persist_s`` seconds when a clock is given (``commit()`` forces it), so a reboot resumes
+after the last persisted ack: delivery is at least once.
+
+Reading is a read-ahead buffer fed by one long-lived ring generator, so draining a long backlog
+decodes each segment once; once caught up, the next call rescans only the newest segment.
 
 A new consumer starts at the end of what is stored (``start="end"``) or at the oldest sample
 (``start="begin"``). If the consumer fell behind beyond the ring (its segment was deleted) it
 resumes at the oldest kept sample and ``gap`` reports it; likewise if the ring was cleared
 (cursor ahead of the ring).
 """
+
 import json
 
+from gateway.core import records as R
 from gateway.core.configstore import atomic_write, mkdirs, read_file
 from gateway.core.ring import id_parts, make_id
 
@@ -29,8 +43,28 @@ def _before(seq):
     return make_id(seq, 0, 0) - 1
 
 
+def _event():
+    try:
+        import asyncio
+
+        return asyncio.Event()
+    except ImportError:  # no asyncio on the path (bare core tests): no notification object
+        return None
+
+
+def sample_dict(s):
+    """(ts, meter, {q: fixed}) -> {"meter": id, "ts": ts, "<q>": number}."""
+    ts, meter, vals = s
+    d = {"meter": meter, "ts": ts}
+    for q in vals:
+        d[q] = R.number(q, vals[q])
+    return d
+
+
 class Outbox:
-    def __init__(self, ring, root, name="mqtt", start="end", clock=None, min_persist_s=0):
+    def __init__(
+        self, ring, root, name="mqtt", start="end", clock=None, min_persist_s=0, changed=None
+    ):
         if start not in ("end", "begin"):
             raise ValueError("start must be 'end' or 'begin'")
         self.ring = ring
@@ -39,11 +73,14 @@ class Outbox:
         self.path = "%s/%s.cur" % (root.rstrip("/"), name)
         self.clock = clock
         self.min_persist_s = min_persist_s
+        self.changed = changed if changed is not None else _event()
         self.bytes_written = 0
         self.gap = None  # {"cursor": id, "resumed_at": id or None, "reason": text}
         self.gaps = 0
         self._dirty = False
         self._saved_at = None
+        self._buf = []  # read-ahead: [(id, raw sample)] after the cursor, oldest first
+        self._gen = None
         self.cursor = None
         try:
             d = json.loads(read_file(self.path))
@@ -68,6 +105,10 @@ class Outbox:
         if self.clock is not None:
             self._saved_at = self.clock()
 
+    def _reset_read(self):
+        self._buf = []
+        self._gen = None
+
     def _check(self):
         """Detect a cursor that points before the oldest kept data or beyond the ring."""
         ring = self.ring
@@ -87,15 +128,45 @@ class Outbox:
             self.gaps += 1
             self.cursor = _before(first)
             self._dirty = True
+            self._reset_read()
 
-    def pending(self, limit=None):
-        """Generator of (id, sample) stored after the cursor, in order (at most ``limit``)."""
+    def _fill(self, n):
+        """Make the read-ahead buffer hold up to n entries after the cursor."""
+        self._check()
+        buf = self._buf
+        k = 0
+        while k < len(buf) and buf[k][0] <= self.cursor:
+            k += 1
+        if k:
+            del buf[:k]
+        while len(buf) < n:
+            if self._gen is None:
+                self._gen = self.ring.entries(after=buf[-1][0] if buf else self.cursor)
+            try:
+                e = next(self._gen)
+            except StopIteration:
+                self._gen = None  # caught up: next time restart after the last entry
+                break
+            if e[0] <= self.cursor or (buf and e[0] <= buf[-1][0]):
+                continue
+            if self.gap is not None and self.gap["resumed_at"] is None:
+                self.gap["resumed_at"] = e[0]
+            buf.append(e)
+        return buf
+
+    def pending(self, limit=64):
+        """List of at most ``limit`` (id, sample dict) stored after the cursor, oldest first."""
+        buf = self._fill(limit)
+        return [(e[0], sample_dict(e[1])) for e in buf[:limit]]
+
+    def iter_pending(self, limit=None):
+        """Generator of (id, raw sample) after the cursor, streaming the whole backlog."""
         self._check()
         n = 0
-        for sid, s in self.ring.entries(after=self.cursor):
+        for e in self.ring.entries(after=self.cursor):
             if self.gap is not None and self.gap["resumed_at"] is None:
-                self.gap["resumed_at"] = sid
-            yield sid, s
+                self.gap["resumed_at"] = e[0]
+            yield e
             n += 1
             if limit is not None and n >= limit:
                 return
@@ -114,6 +185,11 @@ class Outbox:
             self._save()
         return True
 
+    def notify(self, _last_id=None):
+        """New samples reached the ring (use as the recorder's on_flush): set ``changed``."""
+        if self.changed is not None:
+            self.changed.set()
+
     def commit(self):
         """Persist the cursor now if acks are pending (e.g. before a reboot)."""
         if self._dirty:
@@ -122,7 +198,7 @@ class Outbox:
     def backlog(self, limit=10000):
         """Number of samples waiting (counted up to ``limit``)."""
         n = 0
-        for _ in self.pending(limit):
+        for _ in self.iter_pending(limit):
             n += 1
         return n
 
@@ -130,6 +206,7 @@ class Outbox:
         """Forget the cursor (e.g. after the ring was cleared) and start again."""
         first = self.ring.first_seq()
         self.cursor = _before(first if first is not None else 1)
+        self._reset_read()
         if start == "end":
             for sid, _s in self.ring.entries(after=self.cursor):
                 self.cursor = sid

@@ -24,6 +24,7 @@ timestamp:
     if zeromap:  ceil(v/8) bytes, bit i set = i-th value changed (unchanged values are omitted)
     values:      varint zz(delta) (zz(delta) - 1 when zeromap: delta is never 0 there)
 """
+
 import struct
 
 try:
@@ -378,7 +379,9 @@ def encode_group(st, buf, ts, samples):
         if d == 0:
             zeros += 1
     zeromap = zeros * 8 > len(deltas)
-    put_varint(buf, (len(entries) << 3) | (4 if zeromap else 0) | (2 if same else 0) | (1 if masked else 0))
+    put_varint(
+        buf, (len(entries) << 3) | (4 if zeromap else 0) | (2 if same else 0) | (1 if masked else 0)
+    )
     if not same:
         for idx in idxs:
             put_varint(buf, idx)
@@ -427,7 +430,9 @@ def encode(st, samples, max_payload=MAX_PAYLOAD - 1024):
     ngroups = 0
     nsamples = 0
     for ts, group in _groups(samples):
-        if buf is not None and (len(buf) > max_payload or nsamples + len(group) > MAX_FRAME_SAMPLES):
+        if buf is not None and (
+            len(buf) > max_payload or nsamples + len(group) > MAX_FRAME_SAMPLES
+        ):
             out.append((_close(buf, ngroups), nsamples))
             buf = None
         if buf is None:

@@ -17,6 +17,7 @@ with an unreadable header (torn creation) holds nothing valid and is removed.
 Sample ids are ints ``seq << 32 | frame_offset << 10 | index_in_frame``: stable, increasing.
 Timestamps are expected non-decreasing across appends (the recorder guarantees it).
 """
+
 import os
 
 from gateway.core import records as R
@@ -362,4 +363,3 @@ class Ring:
             self._drop_oldest()
         self._st = None
         self.last_ts = None
-

@@ -11,6 +11,7 @@ MicroPython (whose time.gmtime/mktime differ between ports and epochs) give the 
 
 wday: Monday = 0 .. Sunday = 6 (as time.gmtime); yday: 1..366.
 """
+
 from gateway.core.errors import ValidationError
 
 _CET = "CET-1CEST,M3.5.0,M10.5.0/3"
@@ -252,7 +253,9 @@ class Zone:
             _bad("trailing text in %r" % posix)
         if self.rules is not None and self.dst is None:
             _bad("rules without a DST zone in %r" % posix)
-        if not (-86400 < self.std < 86400) or (self.dst is not None and not -86400 < self.dst < 86400):
+        if not (-86400 < self.std < 86400) or (
+            self.dst is not None and not -86400 < self.dst < 86400
+        ):
             _bad("offset out of range in %r" % posix)
         self._year = None
         self._tr = None
@@ -342,12 +345,12 @@ class Zone:
         return self.from_local(y, m, 1)
 
     def month_key(self, t):
-        """"YYYY-MM" of t's local month."""
+        """ "YYYY-MM" of t's local month."""
         y, m, _ = self.date(t)
         return "%04d-%02d" % (y, m)
 
     def format(self, t, seconds=False):
-        """"YYYY-MM-DD HH:MM[:SS]" local wall time of t."""
+        """ "YYYY-MM-DD HH:MM[:SS]" local wall time of t."""
         p = self.parts(t)
         if seconds:
             return "%04d-%02d-%02d %02d:%02d:%02d" % p[:6]

@@ -8,7 +8,8 @@ passwords, printed once on the console (the label of last resort).
 import binascii
 import os
 
-from gateway.core import auth
+# run at boot through gateway.core.ondemand: nothing here stays in RAM
+from gateway.core import passwords
 
 PROVISION_FILE = "/provision.json"
 
@@ -39,7 +40,7 @@ def load_identity(store, users, mac_hex):
         ident["serial"] = "DG" + mac_hex[-6:].upper()
         changed = True
     if not ident.get("ap_password"):
-        ident["ap_password"] = auth.generate_password(12)
+        ident["ap_password"] = passwords.generate_password(12)
         print("AP password (not provisioned): %s" % ident["ap_password"])
         changed = True
     if not ident.get("session_secret"):
@@ -50,7 +51,7 @@ def load_identity(store, users, mac_hex):
     if prov:
         os.remove(PROVISION_FILE)
     if not users.any():
-        pw = auth.generate_password(12)
-        users.set_hash("admin", "admin", auth.hash_password(pw), must_change=True)
+        pw = passwords.generate_password(12)
+        users.set_hash("admin", "admin", passwords.hash_password(pw), must_change=True)
         print("admin password (not provisioned): %s" % pw)
     return ident

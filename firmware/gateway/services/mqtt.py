@@ -28,9 +28,8 @@ Behaviour
 * ``on_message(topic, payload, retained)`` is called from the reader; it must not block
   (queue the work). Incoming packets larger than ``max_packet`` drop the connection.
 """
-import sys
-
 import asyncio
+import sys
 
 from gateway.core import mqtt_packets as P
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms

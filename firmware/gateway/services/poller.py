@@ -18,7 +18,7 @@ import asyncio
 import time
 
 from gateway.core import modbus, profiles, registers
-from gateway.core.meters import BUS_DEFAULTS
+from gateway.core.modbus import BUS_DEFAULTS
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms
 
 _ERRORS = (modbus.ModbusError, OSError, ValueError)

@@ -15,6 +15,7 @@ billing read and on flush(). Billing reads happen at hh:02 local time (billing.n
 and are persisted at once. Time comes from ``clock`` (epoch seconds); while the clock is not set
 (before 2020) or after it went backwards, nothing is recorded.
 """
+
 import asyncio
 
 from gateway.core import records as R
@@ -117,7 +118,7 @@ class Recorder:
         self.last_tick = tick
         n = 0
         rd = self.readings() or {}
-        for mid in sorted(rd):
+        for mid in sorted(rd, key=str):
             vals = self._fresh(rd[mid], now, interval + 60)
             if vals is None:
                 continue
@@ -156,11 +157,14 @@ class Recorder:
         return len(batch)
 
     def billing_read(self, when, now=None):
-        """The hourly billing read stamped ``when``: current counters of every fresh meter,
-        persisted at once; pending samples are flushed too (only when billing is configured)."""
+        """The hourly billing read stamped ``when`` (or ``now`` if more than 5 min late): the
+        current counters of every fresh meter, persisted at once; pending samples are flushed
+        too (only when billing is configured)."""
         if now is None:
             now = self.clock()
         if self.billing is not None:
+            if now - when > 300:  # woke up late: the read is stamped with its real time
+                when = int(now)
             rd = self.readings() or {}
             cur = {}
             for mid in rd:

@@ -32,7 +32,7 @@ Line timing, from the character time (start + 8 data + parity + stop bits at ``b
 import asyncio
 
 from gateway.core import modbus
-from gateway.core.meters import BUS_DEFAULTS
+from gateway.core.modbus import BUS_DEFAULTS
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_us
 
 COUNTERS = ("requests", "ok", "timeouts", "crc_errors", "exceptions", "wrong_frames")
@@ -77,7 +77,7 @@ class RtuMaster:
         self.configure(bus or {})
 
     def configure(self, bus):
-        """Apply bus settings (keys of ``meters.BUS_DEFAULTS``; missing keys take defaults)."""
+        """Apply bus settings (keys of ``modbus.BUS_DEFAULTS``; missing keys take defaults)."""
         b = dict(BUS_DEFAULTS)
         b.update(bus)
         self.baud, self.parity, self.stop = b["baud"], b["parity"], b["stop"]

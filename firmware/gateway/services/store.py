@@ -1,38 +1,27 @@
-"""The configuration documents of the device (/data/cfg), one JSON file each."""
-import json
-import os
+"""The device's configuration documents on flash (/data/cfg), through core.configstore."""
+from gateway.core.configstore import ConfigStore
 
-DATA = "/data"
-CFG = DATA + "/cfg"
-
-
-def _mkdirs(path):
-    p = ""
-    for part in path.strip("/").split("/"):
-        p += "/" + part
-        try:
-            os.mkdir(p)
-        except OSError:
-            pass
+CFG = "/data/cfg"
 
 
 class Store:
+    """load(name) -> document or None; save(name, doc); problems reported once to the event log."""
+
     def __init__(self, root=CFG):
+        self._cs = ConfigStore(root)
         self.root = root
-        _mkdirs(root)
 
-    def _path(self, name):
-        return "%s/%s.json" % (self.root, name)
+    def load(self, name, validator=None):
+        doc, _status = self._cs.load(name, validator=validator, default=None)
+        return doc
 
-    def load(self, name):
-        try:
-            with open(self._path(name)) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+    def save(self, name, doc, validator=None):
+        self._cs.save(name, doc, validator=validator)
 
-    def save(self, name, doc):
-        tmp = self._path(name) + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(doc, f)
-        os.rename(tmp, self._path(name))
+    def delete(self, name):
+        self._cs.delete(name)
+
+    def take_problems(self):
+        out = list(self._cs.problems)
+        del self._cs.problems[:]
+        return out

@@ -32,10 +32,9 @@ Injected callables (all optional): ``meters()`` -> list of meter configs (as GET
 command subscription is QoS 0 (nothing queued for an offline gateway) and retained command
 messages are ignored (a command left retained must not run again at every reconnect).
 """
+import asyncio
 import json
 import sys
-
-import asyncio
 
 from gateway.core import ha_discovery as H
 from gateway.core import mqtt_config
@@ -89,18 +88,19 @@ def build_client(cfg, on_message=None, on_connect=None, **kw):
     """An MQTTClient from a validated mqtt_config dict (will/birth on <base>/status)."""
     base = cfg["base_topic"]
     status = H.availability_topic(base)
-    ssl = None
+    ssl_factory = None
     if cfg.get("tls"):
         verify = cfg.get("tls_verify", True)
         ca = cfg.get("ca") or None
 
-        def ssl():
+        def ssl_factory():  # per connect attempt: a bad CA shows up in last_error
             return make_ssl_context(verify, ca)
+
     return MQTTClient(
         cfg["host"], cfg.get("port", 1883), client_id=cfg["client_id"],
         user=cfg.get("user") or None, password=cfg.get("password") or None,
         keepalive=cfg.get("keepalive", 60), clean=cfg.get("clean_session", False),
-        will=(status, b"offline", 1, True), birth=(status, b"online", 1, True), ssl=ssl,
+        will=(status, b"offline", 1, True), birth=(status, b"online", 1, True), ssl=ssl_factory,
         on_message=on_message, on_connect=on_connect, **kw)
 
 
@@ -158,15 +158,17 @@ class Uplink:
 
     # ------------------------------------------------------------ lifecycle
 
-    def coroutines(self):
-        """(name, coroutine) of the service tasks besides the client's own (client.start())."""
-        return [("mqtt-forward", self._forward()), ("mqtt-live", self._live()),
-                ("mqtt-work", self._worker()), ("mqtt-discovery", self._discovery())]
+    def coroutines(self, client=True):
+        """(name, coroutine) of every task, for an app that creates and names tasks itself
+        (it then ends them itself after stop()); ``client=False`` leaves out the client's."""
+        out = [("mqtt", self.client.run())] if client else []
+        return out + [("mqtt-forward", self._forward()), ("mqtt-live", self._live()),
+                      ("mqtt-work", self._worker()), ("mqtt-discovery", self._discovery())]
 
     def start(self):
         """Start the client and the service tasks; returns the tasks."""
         self._tasks = [self.client.start()]
-        for name, coro in self.coroutines():
+        for name, coro in self.coroutines(client=False):
             if IS_MPY:
                 t = asyncio.create_task(coro)
             else:
@@ -183,18 +185,13 @@ class Uplink:
             except MQTTError:
                 pass
         await self.client.close(graceful=True)
-        for t in self._tasks[1:]:
-            t.cancel()
-        for t in self._tasks[1:]:
-            try:
-                await t
-            except BaseException:  # noqa: B036 - CancelledError
-                pass
+        await _end_tasks(self._tasks[1:])
         self._tasks = []
 
     def status(self):
         """For GET /api/mqtt and /api/status."""
-        s = {"connected": self.client.connected, "last_error": self.client.last_error}
+        s = {"connected": self.client.connected,
+             "last_error": self.client.last_error or self.last_error}
         s.update(self.stats)
         s["connects"] = self.client.stats["connects"]
         return s
@@ -268,7 +265,7 @@ class Uplink:
         ob = self.outbox
         client = self.client
         inflight = []  # [(outbox id, Delivery)] oldest first
-        while True:
+        while not self._stopping:
             if not inflight and not client.connected:
                 await client.wait_connected()
                 continue
@@ -311,7 +308,7 @@ class Uplink:
     async def _live(self):
         client = self.client
         last_live = None
-        while True:
+        while not self._stopping:
             self._tick_ev.clear()
             if client.connected:
                 c = client.stats["connects"]
@@ -381,7 +378,7 @@ class Uplink:
     # ------------------------------------------------------------ commands and discovery cleanup
 
     async def _worker(self):
-        while True:
+        while not self._stopping:
             if not self._work:
                 self._work_ev.clear()
                 await self._work_ev.wait()
@@ -436,7 +433,7 @@ class Uplink:
         await self.client.publish(self.result_topic, json.dumps(d), 1, False, timeout_ms=30000)
 
     async def _discovery(self):
-        while True:
+        while not self._stopping:
             await self._disc_ev.wait()
             self._disc_ev.clear()
             if not self.client.connected:
@@ -471,6 +468,26 @@ class Uplink:
                             timeout_ms=30000)
         self.announced = True
         self._announce_ev.set()
+
+
+async def _end_tasks(tasks):
+    """Cancel tasks and wait (bounded) until they are done. Cancels again while waiting:
+    CPython 3.11's wait_for can swallow a cancellation that races with its inner result."""
+    from gateway.core.ticks import sleep_ms
+
+    for t in tasks:
+        t.cancel()
+    for _ in range(300):
+        if all(t.done() for t in tasks):
+            break
+        await sleep_ms(10)
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+    if not IS_MPY:  # collect the outcome so CPython does not warn about it
+        for t in tasks:
+            if t.done() and not t.cancelled():
+                t.exception()
 
 
 async def _wait(ev, ms):

@@ -1,5 +1,7 @@
 """User accounts persisted in the config store (passwords only as salted PBKDF2 hashes)."""
-from gateway.core import auth
+from gateway.core import ondemand
+
+ACCOUNTS = "gateway.core.accounts"
 
 
 class Users:
@@ -18,7 +20,7 @@ class Users:
         return bool(self._users)
 
     def public_list(self):
-        return [auth.public_user(n, r) for n, r in sorted(self._users.items())]
+        return ondemand.call(ACCOUNTS, "public_list", self._users)
 
     def _save(self):
         self._store.save("users", self._users)
@@ -29,27 +31,27 @@ class Users:
         self._save()
 
     def create(self, data):
-        valid = auth.validate_user(data, self._users)
+        valid = ondemand.call(ACCOUNTS, "validate_user", data, self._users)
         name = valid["user"]
-        self._users[name] = auth.make_record(valid)
+        self._users[name] = ondemand.call(ACCOUNTS, "make_record", valid)
         self._save()
-        return auth.public_user(name, self._users[name])
+        return ondemand.call(ACCOUNTS, "public_user", name, self._users[name])
 
     def update(self, name, data, by_self=False):
         cur = self._users[name]
         if by_self:  # a user may change only their own password
             data = {"password": data.get("password"), "role": cur["role"],
                     "disabled": cur.get("disabled", False), "must_change": False}
-        valid = auth.validate_user(data, self._users, username=name)
-        new = auth.make_record(valid, cur)
+        valid = ondemand.call(ACCOUNTS, "validate_user", data, self._users, name)
+        new = ondemand.call(ACCOUNTS, "make_record", valid, cur)
         self._users[name] = new
         self._save()
         if new["disabled"] or new["role"] != cur["role"] or (valid.get("password") and not by_self):
             self._on_revoke(name)
-        return auth.public_user(name, new)
+        return ondemand.call(ACCOUNTS, "public_user", name, new)
 
     def delete(self, name):
-        auth.validate_delete(name, self._users)
+        ondemand.call(ACCOUNTS, "validate_delete", name, self._users)
         del self._users[name]
         self._save()
         self._on_revoke(name)

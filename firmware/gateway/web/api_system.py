@@ -1,35 +1,53 @@
-"""/api/status and the system actions (reboot)."""
-import gc
-import sys
-
-from gateway import VERSION
-from gateway.web.http import require
+"""/api/system, /api/settings, /api/events (on demand)."""
+from gateway.core.errors import ValidationError
+from gateway.web.http import json_body
 
 
-def register(app, ctx):
-    @app.get("/api/status")
-    def status(req):
-        gc.collect()
-        return {
-            "firmware": VERSION,
-            "implementation": sys.implementation.name,
-            "board": ctx.board.get("name"),
-            "serial": ctx.identity["serial"],
-            "uptime_s": ctx.uptime_s(),
-            "time": ctx.now(),
-            "mem_free": gc.mem_free(),
-            "mem_alloc": gc.mem_alloc(),
-            "wifi": ctx.wifi_status(),
-            "reset_cause": ctx.reset_cause,
-        }
+def system(ctx, req):
+    return ctx.system_info()
 
-    @app.get("/api/system/tasks")
-    @require("installer")
-    def tasks(req):
-        return ctx.tasks.status()
 
-    @app.post("/api/system/reboot")
-    @require("installer")
-    def reboot(req):
-        ctx.request_reboot("reboot requested by %s" % req.g.session["user"])
-        return {"ok": True}
+def tasks(ctx, req):
+    return ctx.tasks.status()
+
+
+def reboot(ctx, req):
+    ctx.request_reboot("reboot requested by %s" % req.g.session["user"])
+    return {"ok": True}
+
+
+def factory_reset(ctx, req):
+    data = json_body(req)
+    if data.get("confirm") is not True:
+        raise ValidationError("confirm", "a factory reset cannot be undone: send confirm true")
+    ctx.factory_reset(keep_data=data.get("keep_data", True) is not False)
+    return {"ok": True}
+
+
+def get_settings(ctx, req):
+    return ctx.settings
+
+
+def put_settings(ctx, req):
+    s = ctx.save_settings(json_body(req))
+    ctx.event("config", "settings", "settings changed by %s" % req.g.session["user"])
+    return s
+
+
+def events(ctx, req):
+    try:
+        limit = min(max(int(req.args.get("limit", 50)), 1), 200)
+    except ValueError:
+        raise ValidationError("limit", "limit must be a number")
+    return ctx.events.query(limit=limit, type=req.args.get("type"))
+
+
+ROUTES = (
+    ("GET", "system", "installer", system),
+    ("GET", "system/tasks", "installer", tasks),
+    ("POST", "system/reboot", "installer", reboot),
+    ("POST", "system/factory-reset", "admin", factory_reset),
+    ("GET", "settings", "user", get_settings),
+    ("PUT", "settings", "installer", put_settings),
+    ("GET", "events", "installer", events),
+)

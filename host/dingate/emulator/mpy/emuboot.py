@@ -1,18 +1,28 @@
-"""The emulated ESP32's ROM and _boot.py: mount the flash image and run boot.py then main.py.
+"""The emulated ESP32's ROM and _boot.py: mount the partitions, run boot.py then main.py.
 
-Run by `dingate emulate` as: micropython -X heapsize=... emuboot.py (MICROPYPATH = this folder).
-Like the board, the filesystem partition (here a littlefs2 image file) is mounted at / with
-VfsLfs2 on a block device, and the firmware's .mpy files are imported from /lib on it.
+Run by `dingate emulate` through micropython_rom.py. Like the board: the romfs partition
+(memory-mapped by the launcher) is mounted at /rom with VfsRom and /rom/lib comes first on
+sys.path, so the firmware's .mpy execute in place; the vfs partition (a littlefs2 image file
+here) is mounted at / with VfsLfs2 on a block device. The emulated machine/network modules are
+in the ROM too (/rom/emu), as the chip's are in its firmware.
 """
+import json
 import os
 import sys
+
 import vfs
 
-import _emu
-import machine  # noqa: F401  (loaded before the host filesystem is unmounted)
-import network  # noqa: F401
+_conf = json.loads(os.getenv("DINGATE_EMU") or "{}")
+_host = [p for p in sys.path if p.startswith("/")]  # MICROPYPATH: this folder
+if _conf.get("romfs"):
+    import uctypes
 
-_IOCTL_BLOCK_COUNT, _IOCTL_BLOCK_SIZE, _IOCTL_BLOCK_ERASE = 4, 5, 6
+    vfs.mount(vfs.VfsRom(uctypes.bytearray_at(_conf["romfs"][0], _conf["romfs"][1])), "/rom")
+    sys.path[:0] = ["/rom/emu"]
+
+import _emu  # noqa: E402
+import machine  # noqa: E402,F401  (loaded before the host filesystem is unmounted)
+import network  # noqa: E402,F401
 
 
 class FileBlockDevice:
@@ -22,7 +32,7 @@ class FileBlockDevice:
         self.f = open(path, "r+b")
         self.bs = block_size
         self.n = block_count
-        self.writes = 0
+        self.erased = b"\xff" * block_size  # made once: an erase must not allocate
 
     def readblocks(self, block, buf, off=0):
         self.f.seek(block * self.bs + off)
@@ -32,45 +42,32 @@ class FileBlockDevice:
         self.f.seek(block * self.bs + (off or 0))
         self.f.write(buf)
         self.f.flush()
-        self.writes += len(buf)
 
     def ioctl(self, op, arg):
-        if op == _IOCTL_BLOCK_COUNT:
+        if op == 4:  # block count
             return self.n
-        if op == _IOCTL_BLOCK_SIZE:
+        if op == 5:  # block size
             return self.bs
-        if op == _IOCTL_BLOCK_ERASE:
+        if op == 6:  # erase
             self.f.seek(arg * self.bs)
-            self.f.write(b"\xff" * self.bs)
+            self.f.write(self.erased)
             self.f.flush()
-            return 0
         return 0
 
 
-def mount_flash():
-    conf = _emu.CONF
-    bdev = FileBlockDevice(conf["flash"], conf["block_size"], conf["block_count"])
-    host_paths = [p for p in sys.path if p.startswith("/")]
-    vfs.mount(vfs.VfsPosix("/"), "/host")
-    vfs.umount("/")
-    vfs.mount(vfs.VfsLfs2(bdev), "/")
-    os.chdir("/")
-    # as on the board: "", .frozen, /lib; the emulated hardware modules stay reachable
-    sys.path[:] = ["", ".frozen", "/lib"] + ["/host" + p for p in host_paths]
-    return bdev
-
-
-def run(path):
-    try:
-        os.stat(path)
-    except OSError:
-        return
-    with open(path) as f:
-        src = f.read()
-    exec(src, {"__name__": "__main__", "__file__": path})
-
-
-mount_flash()
+_bdev = FileBlockDevice(_conf["flash"], _conf["block_size"], _conf["block_count"])
+vfs.mount(vfs.VfsPosix("/"), "/host")
+vfs.umount("/")
+vfs.mount(vfs.VfsLfs2(_bdev), "/")
+os.chdir("/")
+rom = ["/rom", "/rom/lib"] if _conf.get("romfs") else []
+# as on the board: "", .frozen, the ROMFS, /lib; then the emulated hardware
+sys.path[:] = ["", ".frozen"] + rom + ["/lib", "/rom/emu"] + ["/host" + p for p in _host]
 _emu.send({"boot": 1})
-run("/boot.py")
-run("/main.py")
+for _script in ("/boot.py", "/main.py"):
+    try:
+        with open(_script) as _f:
+            _src = _f.read()
+    except OSError:
+        continue
+    exec(_src, {"__name__": "__main__", "__file__": _script})

@@ -1,0 +1,177 @@
+"""User accounts: validation of create/update/delete requests and the stored record.
+
+Configuration-time code, loaded on demand (gateway.core.ondemand): the login path needs only
+gateway.core.auth.
+"""
+from gateway.core.auth import ROLES
+from gateway.core.errors import ValidationError
+from gateway.core.passwords import hash_password
+
+USER_MIN, USER_MAX = 3, 31
+PASSWORD_MIN, PASSWORD_MAX = 8, 64
+_USER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
+
+def _check_username(name):
+    if not isinstance(name, str) or not name:
+        raise ValidationError("user", "user name required")
+    if not (USER_MIN <= len(name) <= USER_MAX):
+        raise ValidationError("user", "user name must be %d-%d characters" % (USER_MIN, USER_MAX))
+    for c in name:
+        if c not in _USER_CHARS:
+            raise ValidationError("user", "user name may only contain A-Z a-z 0-9 . _ -")
+    return name
+
+
+def check_password_rules(password, field="password"):
+    """Raise ValidationError unless ``password`` is a str of 8-64 characters without controls."""
+    if not isinstance(password, str):
+        raise ValidationError(field, "password must be a string")
+    if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
+        raise ValidationError(
+            field, "password must be %d-%d characters" % (PASSWORD_MIN, PASSWORD_MAX)
+        )
+    for c in password:
+        if ord(c) < 32 or ord(c) == 127:
+            raise ValidationError(field, "password contains a control character")
+    return password
+
+
+def _bool(data, key, default):
+    v = data.get(key, default)
+    if v is None:
+        return default
+    if v is True or v is False:
+        return v
+    raise ValidationError(key, "must be true or false")
+
+
+def _enabled_admins(users, skip=None):
+    n = 0
+    for name, rec in users.items():
+        if name != skip and rec.get("role") == "admin" and not rec.get("disabled"):
+            n += 1
+    return n
+
+
+def validate_user(data, existing_users, username=None):
+    """Validate a create (``username`` None) or update (of ``username``) request.
+
+    Returns {"user", "role", "disabled", "must_change", "password"} where "password" is the new
+    plain password to hash (``make_record``) or None to keep the stored hash. On create, "user"
+    and "password" are required, "role" defaults to "user"; on update, absent keys (and an empty
+    password) keep the stored values and "user", if given, must equal ``username`` (no renames).
+    User names are unique case-insensitively. The last enabled admin cannot be demoted
+    (field "role") or disabled (field "disabled"); ``{"delete": true}`` with ``username`` checks
+    a deletion instead (``validate_delete``: field "role" for the last admin).
+    """
+    if not isinstance(data, dict):
+        raise ValidationError("", "object expected")
+    if username is None:
+        name = _check_username(data.get("user"))
+        low = name.lower()
+        for other in existing_users:
+            if other.lower() == low:
+                raise ValidationError("user", "user already exists")
+        old = None
+    else:
+        if username not in existing_users:
+            raise ValidationError("user", "unknown user")
+        name = username
+        if data.get("delete") is True:  # {"delete": true}: the delete guard, as validate_delete
+            validate_delete(username, existing_users)
+            old = existing_users[username]
+            return {
+                "user": name,
+                "role": old.get("role", "user"),
+                "disabled": bool(old.get("disabled")),
+                "must_change": bool(old.get("must_change")),
+                "password": None,
+            }
+        if "user" in data and data["user"] is not None and data["user"] != username:
+            raise ValidationError("user", "user name cannot be changed")
+        old = existing_users[username]
+
+    role = data.get("role")
+    if role is None:
+        role = old.get("role", "user") if old is not None else "user"
+    if role not in ROLES:
+        raise ValidationError("role", "role must be one of admin, installer, user")
+    disabled = _bool(data, "disabled", bool(old.get("disabled")) if old is not None else False)
+    must_change = _bool(
+        data, "must_change", bool(old.get("must_change")) if old is not None else False
+    )
+
+    password = data.get("password")
+    if old is None:
+        if password is None or password == "":
+            raise ValidationError("password", "password required")
+        check_password_rules(password)
+    elif password is None or password == "":
+        password = None
+    else:
+        check_password_rules(password)
+
+    last_admin = (
+        old is not None
+        and old.get("role") == "admin"
+        and not old.get("disabled")
+        and _enabled_admins(existing_users, skip=username) == 0
+    )
+    if last_admin and role != "admin":
+        raise ValidationError("role", "the last administrator cannot be demoted")
+    if last_admin and disabled:
+        raise ValidationError("disabled", "the last administrator cannot be disabled")
+
+    return {
+        "user": name,
+        "role": role,
+        "disabled": disabled,
+        "must_change": must_change,
+        "password": password,
+    }
+
+
+def validate_delete(username, existing_users):
+    """Raise ValidationError unless ``username`` exists and is not the last enabled admin."""
+    rec = existing_users.get(username)
+    if rec is None:
+        raise ValidationError("user", "unknown user")
+    if (
+        rec.get("role") == "admin"
+        and not rec.get("disabled")
+        and _enabled_admins(existing_users, skip=username) == 0
+    ):
+        raise ValidationError("role", "the last administrator cannot be deleted")
+
+
+def make_record(valid, old=None, iterations=None):
+    """Storage record {"role", "hash", "disabled", "must_change"} from validate_user's result
+    (hashes the new password if any, else keeps ``old["hash"]``)."""
+    if valid.get("password") is not None:
+        h = hash_password(valid["password"], iterations)
+    elif old is not None and "hash" in old:
+        h = old["hash"]
+    else:
+        raise ValidationError("password", "password required")
+    return {
+        "role": valid["role"],
+        "hash": h,
+        "disabled": bool(valid["disabled"]),
+        "must_change": bool(valid["must_change"]),
+    }
+
+
+def public_user(name, rec):
+    """What the API shows of a user: never the hash."""
+    return {
+        "user": name,
+        "role": rec.get("role", "user"),
+        "disabled": bool(rec.get("disabled")),
+        "must_change": bool(rec.get("must_change")),
+    }
+
+
+def public_list(users):
+    """GET /api/users: every account, sorted by name, without hashes."""
+    return [public_user(n, users[n]) for n in sorted(users)]
