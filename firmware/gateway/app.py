@@ -20,6 +20,7 @@ from gateway.services.users import Users
 from gateway.services.wifi import WifiService
 
 DATA = "/data"
+GC_EVERY_BYTES = 8192
 
 
 class Device:
@@ -212,6 +213,8 @@ async def run():
     tasks.spawn("reboot", lambda: _reboot_on_request(dev), restart=False)
     print("dingate %s ready: serial %s, AP %s" % (VERSION, dev.identity["serial"], dev.ap_ssid()))
     await asyncio.sleep(1)
+    # collect after every few KB allocated: small, frequent collections keep the heap unfragmented
+    gc.threshold(GC_EVERY_BYTES)
     mem("running")
     while True:
         await asyncio.sleep(3600)

@@ -54,6 +54,9 @@
       else e.append(k instanceof Node ? k : String(k));
     }
   }
+  // put/addTo: replace/append children, skipping null/false and flattening arrays
+  const put = (e, ...k) => { e.replaceChildren(); add(e, k); return e; };
+  const addTo = (e, ...k) => { add(e, k); return e; };
   function setA(e, a) {
     for (const k in a) {
       const v = a[k];
@@ -102,7 +105,7 @@
       ok.onclick = () => done(true);
       no.onclick = () => done(false);
       d.addEventListener('cancel', (e) => { e.preventDefault(); done(false); });
-      D.body.append(d);
+      addTo(D.body, d);
       d.showModal();
       no.focus();
     });
@@ -174,7 +177,7 @@
     const det = el.closest('details');
     if (det) det.open = true;
     const box = el.tagName === 'FIELDSET' ? el : el.closest('.f') || el.parentNode;
-    box.append(msg);
+    addTo(box, msg);
     if (el.id) { msg.id = el.id + '-err'; el.setAttribute('aria-errormessage', msg.id); }
     el.setAttribute('aria-invalid', 'true');
     if (el.focus) el.focus();
@@ -308,7 +311,7 @@
     const nav = h('nav', { class: 'tabs', 'aria-label': t('nav') }, PAGES.filter((x) => can(x[1])).map(([p]) =>
       h('a', { href: '#/' + p, 'data-page': p, 'aria-current': p === page ? 'page' : null }, icon(IC[p]), h('span', null, t('nav.' + p)))));
     app.className = 'shell';
-    app.replaceChildren(
+    put(app, 
       h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dingate'), langBar(), who, out),
       nav, h('main', { id: 'main', tabindex: '-1' }), h('div', { id: 'toast', class: 'toast', role: 'status', 'aria-live': 'polite' }));
     show();
@@ -319,7 +322,7 @@
     const [page, sub] = route();
     $$('.tabs a').forEach((a) => (a.dataset.page === page ? a.setAttribute('aria-current', 'page') : a.removeAttribute('aria-current')));
     const m = $('#main');
-    m.replaceChildren(h('h1', null, t('nav.' + page)));
+    put(m, h('h1', null, t('nav.' + page)));
     m.dataset.page = page;
     D.title = t('nav.' + page) + ' – dingate';
     PG[page](m, sub, cur.gen);
@@ -337,7 +340,7 @@
     stopPage();
     $('#app').className = '';
     D.title = 'dingate';
-    $('#app').replaceChildren(h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dingate'), langBar()),
+    put($('#app'), h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dingate'), langBar()),
       h('main', { id: 'main', class: 'narrow' }, kids), h('div', { id: 'toast', class: 'toast', role: 'status', 'aria-live': 'polite' }));
   }
   function showLogin(note) {
@@ -434,7 +437,7 @@
     const svg = s('svg', { viewBox: '0 0 100 100', class: 'lines', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
     for (const r in POS) {
       lines[r] = s('line', { x1: POS[r][0], y1: POS[r][1], x2: 50, y2: 50 });
-      svg.append(lines[r]);
+      addTo(svg, lines[r]);
       nodes[r] = { v: h('b', null, '—'), sub: h('small', null, '') };
       const n = h('div', { class: 'node n-' + r, id: 'flow-' + r, style: `left:${POS[r][0]}%;top:${POS[r][1]}%` }, h('span', null, t('role.' + r)), nodes[r].v, nodes[r].sub);
       nodes[r].el = n;
@@ -449,9 +452,9 @@
     const list = h('div', { class: 'grid' });
     const hint = h('p', { class: 'muted', hidden: true }, t('home.norole'));
     const upd = h('p', { class: 'muted small', 'aria-live': 'off' });
-    m.append(card(null, flow, hint), h('div', { class: 'grid two' }, batt, gen), h('h2', { class: 'sec' }, t('home.meters')), list, upd);
+    addTo(m, card(null, flow, hint), h('div', { class: 'grid two' }, batt, gen), h('h2', { class: 'sec' }, t('home.meters')), list, upd);
     let n = 0, genOk = true;
-    try { await loadMeters(); } catch (e) { if (!e.gone) m.append(failBox(e)); return; }
+    try { await loadMeters(); } catch (e) { if (!e.gone) addTo(m, failBox(e)); return; }
     if (!alive(g)) return;
     poll(async () => {
       if (n++ % 20 === 19) await loadMeters();
@@ -490,15 +493,15 @@
         gauge.className = 'gauge' + (socV < 20 ? ' low' : socV < 50 ? ' mid' : '');
         gauge.setAttribute('aria-valuenow', String(Math.round(socV)));
       }
-      list.replaceChildren(...S.meters.map((mt) => meterLive(mt, rd[mt.id] || {})));
-      if (!S.meters.length) list.append(h('p', { class: 'muted' }, t('meters.none')));
+      put(list, ...S.meters.map((mt) => meterLive(mt, rd[mt.id] || {})));
+      if (!S.meters.length) addTo(list, h('p', { class: 'muted' }, t('meters.none')));
       upd.textContent = last ? t('home.updated', { t: when(last) }) : '';
       if (genOk) {
         try {
           const gs = await get('/api/genset');
           if (!alive(g)) return;
           gen.hidden = false;
-          gen.replaceChildren(h('h2', null, t('nav.genset')), gensetState(gs, true));
+          put(gen, h('h2', null, t('nav.genset')), gensetState(gs, true));
         } catch (e) { genOk = e.status !== 403 && e.status !== 404; }
       }
     }, 3000);
@@ -527,14 +530,14 @@
   PG.readings = async (m, sub, g) => {
     const box = h('div', null, loading());
     const exp = card(t('exp.title'));
-    m.append(box, exp);
+    addTo(m, box, exp);
     let bl;
-    try { [bl] = await Promise.all([opt('/api/billing'), loadMeters()]); } catch (e) { if (!e.gone) box.replaceChildren(failBox(e)); return; }
+    try { [bl] = await Promise.all([opt('/api/billing'), loadMeters()]); } catch (e) { if (!e.gone) put(box, failBox(e)); return; }
     if (!alive(g)) return;
-    if (bl._err) box.replaceChildren(failBox(bl._err));
+    if (bl._err) put(box, failBox(bl._err));
     else {
-      box.replaceChildren(...(Array.isArray(bl) ? bl : []).map(billCard));
-      if (!bl.length) box.append(h('p', { class: 'muted' }, t('bill.none')));
+      put(box, ...(Array.isArray(bl) ? bl : []).map(billCard));
+      if (!bl.length) addTo(box, h('p', { class: 'muted' }, t('bill.none')));
     }
     exportForm(exp);
   };
@@ -565,7 +568,7 @@
           show();
         } catch (e) { if (!e.gone) toast(e.message, true); }
       };
-      el.append(h('div', { class: 'row' }, r));
+      addTo(el, h('div', { class: 'row' }, r));
     }
     return el;
   }
@@ -597,7 +600,7 @@
     f.addEventListener('change', upd);
     f.addEventListener('submit', (e) => e.preventDefault());
     upd();
-    box.append(f, h('div', { class: 'row' }, a), note);
+    addTo(box, f, h('div', { class: 'row' }, a), note);
   }
 
   /* Meters */
@@ -607,14 +610,14 @@
     const addB = btn('add-meter', '+ ' + t('meters.add'), { class: 'btn pri' });
     addB.onclick = () => meterEditor(ed, null);
     const bus = card(t('bus.title'));
-    m.append(h('div', { class: 'row' }, addB), ed, list, bus);
+    addTo(m, h('div', { class: 'row' }, addB), ed, list, bus);
     let rd = {};
     const draw = () => {
-      list.replaceChildren(...S.meters.map((mt) => meterRow(mt, rd[mt.id] || {}, ed)));
-      if (!S.meters.length) list.append(h('p', { class: 'muted' }, t('meters.none')));
+      put(list, ...S.meters.map((mt) => meterRow(mt, rd[mt.id] || {}, ed)));
+      if (!S.meters.length) addTo(list, h('p', { class: 'muted' }, t('meters.none')));
     };
     PG.meters.redraw = async () => { await loadMeters(); draw(); };
-    try { await loadMeters(); } catch (e) { if (!e.gone) list.replaceChildren(failBox(e)); return; }
+    try { await loadMeters(); } catch (e) { if (!e.gone) put(list, failBox(e)); return; }
     if (!alive(g)) return;
     draw();
     busForm(bus);
@@ -629,7 +632,7 @@
       if (S.meters.map((x) => x.id).join() !== ids) return draw();
       for (const mt of S.meters) {
         const el = $(`.meter[data-id="${CSS.escape(String(mt.id))}"] .live`, list);
-        if (el) el.replaceChildren(...meterStatus(mt, rd[mt.id] || {}));
+        if (el) put(el, ...meterStatus(mt, rd[mt.id] || {}));
       }
     }, 5000);
   };
@@ -649,7 +652,7 @@
     const db = btn('delete-meter', t('b.delete'), { class: 'btn danger', 'data-id': mt.id });
     db.onclick = async () => {
       if (!await confirmBox(t('meters.del'), t('meters.del_q', { n: mt.name }), t('b.delete'))) return;
-      try { await api('DELETE', '/api/meters/' + encodeURIComponent(mt.id)); toast(t('done')); if (ed.dataset.id === String(mt.id)) ed.replaceChildren(); await PG.meters.redraw(); } catch (e) { if (!e.gone) toast(e.message, true); }
+      try { await api('DELETE', '/api/meters/' + encodeURIComponent(mt.id)); toast(t('done')); if (ed.dataset.id === String(mt.id)) put(ed); await PG.meters.redraw(); } catch (e) { if (!e.gone) toast(e.message, true); }
     };
     return h('article', { class: 'card meter', 'data-id': mt.id },
       h('div', { class: 'mhead' }, h('h3', null, mt.name)),
@@ -659,14 +662,14 @@
   }
   async function testMeter(id, res, b) {
     b.disabled = true;
-    res.replaceChildren(h('p', { class: 'muted' }, t('meters.testing')));
+    put(res, h('p', { class: 'muted' }, t('meters.testing')));
     try {
       const r = await api('POST', '/api/meters/' + encodeURIComponent(id) + '/test');
       if (r && r.ok) {
         const v = r.values || {};
-        res.replaceChildren(h('p', { class: 'ok' }, '✓ ' + t('meters.test_ok')), kv(Object.keys(v).map((q) => [qLabel(q), qVal(q, v[q])])));
-      } else res.replaceChildren(h('p', { class: 'err' }, '✗ ' + ((r && r.error) || t('meters.test_bad'))));
-    } catch (e) { if (!e.gone) res.replaceChildren(h('p', { class: 'err' }, '✗ ' + e.message)); }
+        put(res, h('p', { class: 'ok' }, '✓ ' + t('meters.test_ok')), kv(Object.keys(v).map((q) => [qLabel(q), qVal(q, v[q])])));
+      } else put(res, h('p', { class: 'err' }, '✗ ' + ((r && r.error) || t('meters.test_bad'))));
+    } catch (e) { if (!e.gone) put(res, h('p', { class: 'err' }, '✗ ' + e.message)); }
     b.disabled = false;
   }
   function regRow(box, r = {}) {
@@ -697,11 +700,11 @@
         });
       });
     };
-    fs.append(del);
+    addTo(fs, del);
     const q = $('[name$=quantity]', fs), u = $('[name$=unit]', fs);
     q.addEventListener('change', () => { if (!u.value || u.dataset.auto) { u.value = qUnit(q.value.trim()); u.dataset.auto = '1'; } });
     u.addEventListener('input', () => delete u.dataset.auto);
-    box.append(fs);
+    addTo(box, fs);
   }
   function meterEditor(ed, mt) {
     const isNew = !mt;
@@ -735,7 +738,7 @@
     };
     prof.addEventListener('change', sync);
     sync();
-    $('[data-action=cancel-meter]', f).onclick = () => { ed.replaceChildren(); ed.dataset.id = ''; };
+    $('[data-action=cancel-meter]', f).onclick = () => { put(ed); ed.dataset.id = ''; };
     const tb = $('[data-action=test-meter]', f);
     if (tb) tb.onclick = () => testMeter(mt.id, res, tb);
     onSubmit(f, async (d) => {
@@ -747,19 +750,19 @@
       }
       const saved = await api(isNew ? 'POST' : 'PUT', isNew ? '/api/meters' : '/api/meters/' + encodeURIComponent(mt.id), d);
       toast(t('saved'));
-      ed.replaceChildren();
+      put(ed);
       ed.dataset.id = '';
       await PG.meters.redraw();
       const row = saved && saved.id != null && $(`.meter[data-id="${CSS.escape(String(saved.id))}"]`);
       if (row) row.scrollIntoView({ block: 'nearest' });
     });
-    ed.replaceChildren(f);
+    put(ed, f);
     f.scrollIntoView({ block: 'start' });
     $('#meter-name').focus({ preventScroll: true });
   }
   async function busForm(box) {
     let b;
-    try { b = await get('/api/bus'); } catch (e) { if (!e.gone) box.append(failBox(e)); return; }
+    try { b = await get('/api/bus'); } catch (e) { if (!e.gone) addTo(box, failBox(e)); return; }
     const f = h('form', { id: 'bus', novalidate: true },
       h('div', { class: 'cols' },
         fld('bus', 'baud', t('f.baud'), { opts: [...new Set([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, b.baud || 9600])].sort((x, y) => x - y).map(String), value: String(b.baud), a: { 'data-n': '1' } }),
@@ -769,7 +772,7 @@
         fld('bus', 'retries', t('f.retries'), { type: 'number', value: b.retries, a: { min: '0', max: '5' } })),
       h('div', { class: 'row' }, submit('save-bus', t('b.save'))));
     onSubmit(f, async (d) => { await api('PUT', '/api/bus', d); toast(t('saved')); });
-    box.append(h('p', { class: 'muted small' }, t('bus.hint')), f);
+    addTo(box, h('p', { class: 'muted small' }, t('bus.hint')), f);
   }
 
   /* Genset */
@@ -777,13 +780,13 @@
     const st = card(t('gs.now'));
     const modes = h('div', { class: 'modes', role: 'group', 'aria-label': t('gs.mode') });
     const cfg = card(t('gs.cfg'));
-    m.append(st, modes, cfg);
+    addTo(m, st, modes, cfg);
     let gs;
-    try { [gs] = await Promise.all([get('/api/genset'), loadMeters().catch(() => [])]); } catch (e) { if (!e.gone) st.append(failBox(e)); return; }
+    try { [gs] = await Promise.all([get('/api/genset'), loadMeters().catch(() => [])]); } catch (e) { if (!e.gone) addTo(st, failBox(e)); return; }
     if (!alive(g)) return;
     const drawState = (x) => {
-      st.replaceChildren(h('h2', null, t('gs.now')), gensetState(x));
-      modes.replaceChildren(...['auto', 'on', 'off'].map((md) => {
+      put(st, h('h2', null, t('gs.now')), gensetState(x));
+      put(modes, ...['auto', 'on', 'off'].map((md) => {
         const b = btn('genset-' + md, t('gs.m.' + md), { class: 'btn mode m-' + md, 'aria-pressed': String(x.mode === md) });
         b.onclick = async () => {
           try { drawState(await api('PUT', '/api/genset', { mode: md }) || { ...x, mode: md }); toast(t('saved')); } catch (e) { if (!e.gone) toast(e.message, true); }
@@ -826,14 +829,14 @@
       await api('PUT', '/api/genset', d);
       toast(t('saved'));
     });
-    box.append(h('p', { class: 'muted small' }, t('gs.hint')), f);
+    addTo(box, h('p', { class: 'muted small' }, t('gs.hint')), f);
   }
 
   /* Network: Wi-Fi and MQTT */
   PG.network = (m, sub, g) => {
     const tabs = h('div', { class: 'subtabs', role: 'tablist' }, [['wifi', 'Wi-Fi'], ['mqtt', 'MQTT']].map(([k, l]) =>
       h('a', { href: '#/network/' + k, role: 'tab', 'data-action': 'tab-' + k, 'aria-selected': String((sub || 'wifi') === k) }, l)));
-    m.append(tabs);
+    addTo(m, tabs);
     (sub === 'mqtt' ? mqttPage : wifiPage)(m, g);
   };
   function bars(rssi) {
@@ -864,7 +867,7 @@
     };
     ssidIn.addEventListener('input', syncPw);
     const drawNets = () => {
-      list.replaceChildren(...nets.map((n) => {
+      put(list, ...nets.map((n) => {
         const b = h('button', { type: 'button', class: 'net', role: 'listitem', 'data-action': 'select-network', 'data-ssid': n.ssid, 'aria-pressed': 'false' },
           bars(n.rssi), h('span', { class: 'ssid' }, n.ssid), n.secure ? lock() : h('span', { class: 'open' }, t('wifi.open')));
         b.onclick = () => {
@@ -877,7 +880,7 @@
         };
         return b;
       }));
-      if (!nets.length) list.append(h('p', { class: 'muted' }, t('wifi.none')));
+      if (!nets.length) addTo(list, h('p', { class: 'muted' }, t('wifi.none')));
       syncPw();
     };
     scan.onclick = async () => {
@@ -889,14 +892,14 @@
         for (const n of r) if (n && typeof n.ssid === 'string' && n.ssid && (!best[n.ssid] || n.rssi > best[n.ssid].rssi)) best[n.ssid] = n;
         nets = Object.values(best).sort((a, b) => b.rssi - a.rssi);
         if (alive(g)) drawNets();
-      } catch (e) { if (!e.gone) list.replaceChildren(failBox(e)); }
+      } catch (e) { if (!e.gone) put(list, failBox(e)); }
       scan.disabled = false;
       scan.textContent = t('wifi.scan');
     };
-    m.append(stat, card(t('wifi.list'), h('div', { class: 'row' }, scan), list, f));
+    addTo(m, stat, card(t('wifi.list'), h('div', { class: 'row' }, scan), list, f));
     const drawStat = (w) => {
       const ap = w.ap || {}, sta = w.sta || {};
-      stat.replaceChildren(h('h2', null, t('wifi.status')), kv([
+      put(stat, h('h2', null, t('wifi.status')), kv([
         [t('wifi.mode'), String(w.mode || '—').toUpperCase()],
         [t('wifi.ap'), [ap.ssid || '—', ' · ', ap.on === false ? t('wifi.off') : t('wifi.on')]],
         [t('wifi.sta'), sta.ssid ? [sta.ssid, ' · ', wsText(sta.status)] : t('wifi.nosta')],
@@ -908,7 +911,7 @@
           if (!await confirmBox(t('wifi.forget'), t('wifi.forget_q', { s: sta.ssid }), t('wifi.forget'))) return;
           try { await api('POST', '/api/wifi/forget'); await refresh(); } catch (e) { if (!e.gone) toast(e.message, true); }
         };
-        stat.append(h('div', { class: 'row' }, fg));
+        addTo(stat, h('div', { class: 'row' }, fg));
       }
       if (!prefilled && sta.dhcp === false) {
         prefilled = true;
@@ -923,7 +926,7 @@
       for (const k of ['ip', 'netmask', 'gateway', 'dns']) if (d[k].trim()) body[k] = d[k].trim();
       if (!d.ssid) throw Object.assign(new Error(t('e.required')), { field: 'ssid' });
       await api('POST', '/api/wifi/connect', body);
-      progress.replaceChildren(h('p', { class: 'muted' }, t('wifi.connecting', { s: d.ssid })));
+      put(progress, h('p', { class: 'muted' }, t('wifi.connecting', { s: d.ssid })));
       const t0 = Date.now();
       const step = async () => {
         if (!alive(g)) return;
@@ -932,28 +935,28 @@
         const sta = (w && w.sta) || {};
         const mine = !sta.ssid || sta.ssid === d.ssid;
         if (mine && sta.status === 'connected' && sta.ip) {
-          progress.replaceChildren(h('p', { class: 'ok', id: 'wifi-connected' }, '✓ ' + t('wifi.connected', { s: d.ssid, ip: sta.ip })));
+          put(progress, h('p', { class: 'ok', id: 'wifi-connected' }, '✓ ' + t('wifi.connected', { s: d.ssid, ip: sta.ip })));
           return;
         }
         if (mine && Date.now() - t0 > 2500 && ['wrong_password', 'no_ap_found', 'failed'].includes(sta.status)) {
-          progress.replaceChildren();
+          put(progress);
           showErr(f, { message: '✗ ' + wsText(sta.status), field: sta.status === 'wrong_password' ? 'password' : 'ssid' });
           return;
         }
-        if (Date.now() - t0 > 60000) { progress.replaceChildren(h('p', { class: 'err' }, t(w ? 'wifi.timeout' : 'wifi.lost'))); return; }
+        if (Date.now() - t0 > 60000) { put(progress, h('p', { class: 'err' }, t(w ? 'wifi.timeout' : 'wifi.lost'))); return; }
         later(step, 1500);
       };
       later(step, 1500);
     });
-    try { await refresh(); } catch (e) { if (!e.gone) stat.replaceChildren(failBox(e)); }
+    try { await refresh(); } catch (e) { if (!e.gone) put(stat, failBox(e)); }
     if (alive(g)) scan.click();
   }
   const wsText = (st) => (t('ws.' + st) === 'ws.' + st ? String(st ?? '—') : t('ws.' + st));
   async function mqttPage(m, g) {
     const box = card('MQTT', loading());
-    m.append(box);
+    addTo(m, box);
     let d;
-    try { d = (await get('/api/mqtt')) || {}; } catch (e) { if (!e.gone) box.replaceChildren(h('h2', null, 'MQTT'), failBox(e)); return; }
+    try { d = (await get('/api/mqtt')) || {}; } catch (e) { if (!e.gone) put(box, h('h2', null, 'MQTT'), failBox(e)); return; }
     if (!alive(g)) return;
     const f = h('form', { id: 'mqtt-form', novalidate: true },
       h('div', { class: 'cols' },
@@ -971,7 +974,7 @@
       toast(t('saved'));
       show();
     });
-    box.replaceChildren(h('h2', null, 'MQTT'),
+    put(box, h('h2', null, 'MQTT'),
       ('connected' in d || d.status) && kv([[t('mqtt.state'), d.status ? String(d.status) : d.connected ? t('ws.connected') : t('mqtt.disc')]]), f);
   }
 
@@ -981,14 +984,14 @@
     const about = card(t('sys.about'), loading());
     const set = card(t('sys.settings'));
     const maint = card(t('sys.maint'));
-    m.append(about, set, maint);
+    addTo(m, about, set, maint);
     let sy, st;
     try { [sy, st] = await Promise.all([opt('/api/system'), opt('/api/settings')]); } catch (e) { return; }
     if (!alive(g)) return;
-    if (st._err) set.append(failBox(st._err));
+    if (st._err) addTo(set, failBox(st._err));
     if (st.timezone) S.tz = st.timezone;
     S.location = st.location;
-    about.replaceChildren(h('h2', null, t('sys.about')), sy._err ? failBox(sy._err) : kv([[t('sys.serial'), sy.serial], [t('sys.mac'), sy.mac], [t('sys.firmware'), sy.firmware], [t('sys.board'), sy.board],
+    put(about, h('h2', null, t('sys.about')), sy._err ? failBox(sy._err) : kv([[t('sys.serial'), sy.serial], [t('sys.mac'), sy.mac], [t('sys.firmware'), sy.firmware], [t('sys.board'), sy.board],
       [t('sys.ap'), sy.ap_ssid], [t('sys.time'), when(sy.time)], [t('f.timezone'), sy.timezone || st.timezone], [t('sys.uptime'), duration(sy.uptime_s)]].map(([k, v]) => [k, v ?? '—'])));
     const tzs = TZ.includes(st.timezone) || !st.timezone ? TZ : TZ.concat(st.timezone);
     const f = h('form', { id: 'settings', novalidate: true },
@@ -1005,13 +1008,13 @@
       S.location = d.location;
       toast(t('saved'));
     });
-    if (!st._err) set.append(f);
+    if (!st._err) addTo(set, f);
     maintenance(maint, sy);
   };
   function waitBack(msg) {
     stopPage();
     const p = h('p', { class: 'note', role: 'status' }, msg);
-    $('#main').replaceChildren(h('div', { class: 'card' }, h('h2', null, t('sys.restarting')), p, h('div', { class: 'spin' })));
+    put($('#main'), h('div', { class: 'card' }, h('h2', null, t('sys.restarting')), p, h('div', { class: 'spin' })));
     const t0 = Date.now();
     const tick = async () => {
       try {
@@ -1081,11 +1084,11 @@
       if (!await confirmBox(t('sys.factory'), t(k ? 'sys.factory_q1' : 'sys.factory_q0'), t('sys.factory'))) return;
       try { await api('POST', '/api/system/factory-reset', { confirm: true, keep_data: k }); waitBack(t('sys.wait')); } catch (e) { if (!e.gone) toast(e.message, true); }
     };
-    box.append(
+    add(box, [
       h('h3', null, t('sys.reboot')), h('div', { class: 'row' }, reboot),
       h('h3', null, t('sys.backup_t')), h('p', { class: 'muted small' }, t('sys.backup_h')), h('div', { class: 'row' }, backup), rf,
       h('h3', null, t('sys.fw')), ff,
-      can('admin') && [h('h3', null, t('sys.factory')), h('p', { class: 'muted small' }, t('sys.factory_h')), keep, h('div', { class: 'row' }, fr)]);
+      can('admin') && [h('h3', null, t('sys.factory')), h('p', { class: 'muted small' }, t('sys.factory_h')), keep, h('div', { class: 'row' }, fr)]]);
   }
 
   /* Users (admin) */
@@ -1094,18 +1097,18 @@
     const list = h('div', { class: 'grid', id: 'user-list' }, loading());
     const addB = btn('add-user', '+ ' + t('users.add'), { class: 'btn pri' });
     addB.onclick = () => userEditor(ed, null, draw);
-    m.append(h('div', { class: 'row' }, addB), ed, list);
+    addTo(m, h('div', { class: 'row' }, addB), ed, list);
     async function draw() {
       let us;
-      try { us = (await get('/api/users')) || []; } catch (e) { if (!e.gone) list.replaceChildren(failBox(e)); return; }
+      try { us = (await get('/api/users')) || []; } catch (e) { if (!e.gone) put(list, failBox(e)); return; }
       if (!alive(g)) return;
-      list.replaceChildren(...us.map((u) => {
+      put(list, ...us.map((u) => {
         const eb = btn('edit-user', t('b.edit'), { 'data-user': u.user });
         eb.onclick = () => userEditor(ed, u, draw);
         const db = btn('delete-user', t('b.delete'), { class: 'btn danger', 'data-user': u.user });
         db.onclick = async () => {
           if (!await confirmBox(t('users.del'), t('users.del_q', { n: u.user }), t('b.delete'))) return;
-          try { await api('DELETE', '/api/users/' + encodeURIComponent(u.user)); toast(t('done')); ed.replaceChildren(); draw(); } catch (e) { if (!e.gone) toast(e.message, true); }
+          try { await api('DELETE', '/api/users/' + encodeURIComponent(u.user)); toast(t('done')); put(ed); draw(); } catch (e) { if (!e.gone) toast(e.message, true); }
         };
         return h('article', { class: 'card user', 'data-user': u.user },
           h('div', { class: 'mhead' }, h('h3', null, u.user), h('span', { class: 'badge b-role' }, t('role.' + u.role))),
@@ -1126,15 +1129,15 @@
       !isNew && fld('usr', 'disabled', t('users.disabled'), { type: 'checkbox', value: u.disabled }),
       fld('usr', 'must_change', t('users.must'), { type: 'checkbox', value: isNew ? true : u.must_change }),
       h('div', { class: 'row' }, submit('save-user', t('b.save')), btn('cancel-user', t('b.cancel'), { class: 'btn ghost' })));
-    $('[data-action=cancel-user]', f).onclick = () => ed.replaceChildren();
+    $('[data-action=cancel-user]', f).onclick = () => put(ed);
     onSubmit(f, async (d) => {
       if (!isNew && !d.password) delete d.password;
       await api(isNew ? 'POST' : 'PUT', isNew ? '/api/users' : '/api/users/' + encodeURIComponent(u.user), d);
       toast(t('saved'));
-      ed.replaceChildren();
+      put(ed);
       done();
     });
-    ed.replaceChildren(f);
+    put(ed, f);
     f.scrollIntoView({ block: 'start' });
     $('input', f).focus({ preventScroll: true });
   }
@@ -1147,12 +1150,12 @@
     const sel = h('select', { id: 'ev-type', name: 'type', 'aria-label': t('f.type') });
     const fill = () => {
       const v = sel.value;
-      sel.replaceChildren(h('option', { value: '' }, t('ev.all')), ...[...types].sort().map((x) => h('option', { value: x }, x)));
+      put(sel, h('option', { value: '' }, t('ev.all')), ...[...types].sort().map((x) => h('option', { value: x }, x)));
       sel.value = v;
     };
     fill();
     sel.onchange = () => load();
-    m.append(h('div', { class: 'row' }, r, h('div', { class: 'evsel' }, sel)), list);
+    addTo(m, h('div', { class: 'row' }, r, h('div', { class: 'evsel' }, sel)), list);
     const load = async () => {
       r.disabled = true;
       try {
@@ -1161,10 +1164,10 @@
         const n = types.size;
         ev.forEach((e) => e.type && types.add(String(e.type)));
         if (types.size !== n) fill();
-        list.replaceChildren(...ev.map((e) => h('li', { class: 'ev t-' + String(e.type || '').replace(/\W/g, '') },
+        put(list, ...ev.map((e) => h('li', { class: 'ev t-' + String(e.type || '').replace(/\W/g, '') },
           h('time', null, when(e.ts)), h('span', { class: 'badge' }, e.type ?? ''), h('span', { class: 'src' }, e.source ?? ''), h('p', null, e.text ?? ''))));
-        if (!ev.length) list.append(h('li', { class: 'muted' }, t('ev.none')));
-      } catch (e) { if (!e.gone) list.replaceChildren(h('li', null, failBox(e))); }
+        if (!ev.length) addTo(list, h('li', { class: 'muted' }, t('ev.none')));
+      } catch (e) { if (!e.gone) put(list, h('li', null, failBox(e))); }
       r.disabled = false;
     };
     r.onclick = load;
@@ -1174,7 +1177,7 @@
   /* Account: own password */
   PG.account = (m) => {
     m.firstChild.textContent = t('nav.account');
-    m.append(card(null, kv([[t('f.user'), S.me.user], [t('f.role'), t('role.' + S.me.role)]])), pwForm(false));
+    addTo(m, card(null, kv([[t('f.user'), S.me.user], [t('f.role'), t('role.' + S.me.role)]])), pwForm(false));
   };
 
   /* ---------- strings ---------- */

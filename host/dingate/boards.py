@@ -39,5 +39,7 @@ def romfs_geometry(board):
 
 
 def heapsize_arg(board):
-    """The -X heapsize= value for the emulator (bytes, as 'NNNk')."""
-    return "%dk" % (int(board["heap"]["bytes"]) // 1024)
+    """The -X heapsize= value for the emulator: the board's heap, plus what the emulated
+    hardware modules take (on the chip machine/network are C modules: no heap)."""
+    heap = board["heap"]
+    return "%dk" % ((int(heap["bytes"]) + int(heap.get("emulated_hardware_bytes", 0))) // 1024)

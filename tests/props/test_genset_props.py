@@ -131,6 +131,7 @@ class Sim:
                 self.relay = False
                 self.t_open = now
                 self.t_close = None
+            self.prev_state = "stopped"
             self.ctrl = GensetController(self.saved_cfg, self.saved)
             self.saved_version = self.ctrl.version
             self.saved_cfg_version = self.ctrl.config_version

@@ -313,7 +313,9 @@ def check(ops, snaps, seqs, c, errors):
 
 
 def main():
-    p = json.loads(sys.argv[1])
+    f = open(sys.argv[1])  # parameters in a file: this unix port dies on argv items >= 256 chars
+    p = json.loads(f.read())
+    f.close()
     fails = []
     runs = 0
     kinds = {}
@@ -410,9 +412,11 @@ def _run(tmp_path, seeds, cuts, nops, dump_every):
         "dump": str(dump),
         "dump_every": dump_every,
     }
+    pfile = tmp_path / "powercut_params.json"
+    pfile.write_text(json.dumps(params))
     env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
     r = subprocess.run(
-        [mp, "-X", "heapsize=32M", str(script), json.dumps(params)],
+        [mp, "-X", "heapsize=32M", str(script), str(pfile)],
         capture_output=True,
         text=True,
         env=env,

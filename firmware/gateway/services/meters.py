@@ -58,17 +58,15 @@ class MeterService:
         return bus
 
     def public(self):
-        """GET /api/meters: the configuration with each meter's status and counters."""
+        """GET /api/meters: each meter's configuration with its status and counters (a generator)."""
         stats = self.poller.stats()
-        out = []
         for m in self.meters:
             d = dict(m)
             st = stats.get(m["id"])
             if st:
                 d["status"], d["last_ok"], d["error"] = st["status"], st["last_ok"], st["error"]
                 d["counters"] = st["counters"]
-            out.append(d)
-        return out
+            yield d
 
     def after_cycle(self):
         """Bookkeeping after each poll cycle: COM LED times and online/offline events."""

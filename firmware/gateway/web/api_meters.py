@@ -1,9 +1,9 @@
 """/api/meters and /api/bus (on demand): the RS485 devices, their test read, the line settings."""
-from gateway.web.http import error, json_body
+from gateway.web.http import error, json_body, stream
 
 
 def list_meters(ctx, req):
-    return ctx.meters.public()
+    return stream(ctx.meters.public())
 
 
 def create(ctx, req):

@@ -1,6 +1,6 @@
 """/api/system, /api/settings, /api/events (on demand)."""
 from gateway.core.errors import ValidationError
-from gateway.web.http import json_body
+from gateway.web.http import json_body, stream
 
 
 def system(ctx, req):
@@ -39,7 +39,7 @@ def events(ctx, req):
         limit = min(max(int(req.args.get("limit", 50)), 1), 200)
     except ValueError:
         raise ValidationError("limit", "limit must be a number")
-    return ctx.events.query(limit=limit, type=req.args.get("type"))
+    return stream(ctx.events.query(limit=limit, type=req.args.get("type")))
 
 
 ROUTES = (

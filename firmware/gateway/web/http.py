@@ -28,6 +28,28 @@ def json_body(req):
     return data
 
 
+def json_stream(items):
+    """A JSON array (a list, or a dict's items) sent piece by piece: never one big string."""
+    if isinstance(items, dict):
+        yield "{"
+        first = True
+        for k, v in items.items():
+            yield ("%s: %s" if first else ", %s: %s") % (json.dumps(k), json.dumps(v))
+            first = False
+        yield "}"
+        return
+    yield "["
+    first = True
+    for item in items:
+        yield json.dumps(item) if first else ", " + json.dumps(item)
+        first = False
+    yield "]"
+
+
+def stream(items, status=200):
+    return Response(json_stream(items), status, {"Content-Type": "application/json; charset=UTF-8"})
+
+
 def require(role):
     """Decorator: the handler runs only for a session whose role allows ``role``."""
     from gateway.core.auth import role_allows

@@ -12,7 +12,7 @@ from gateway import VERSION
 from gateway.core import ondemand
 from gateway.core.errors import ValidationError
 from gateway.web.dispatch import dispatch
-from gateway.web.http import error, json_body, require
+from gateway.web.http import error, json_body, require, stream
 
 SESSION_COOKIE = "sid"
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
@@ -111,7 +111,7 @@ def build_app(ctx):
     @app.get("/api/readings")
     @require("user")
     def readings(req):
-        return ctx.meters.poller.readings()
+        return stream(ctx.meters.poller.readings())
 
     @app.route("/api/<group>", methods=ALL_METHODS)
     async def api_group(req, group):

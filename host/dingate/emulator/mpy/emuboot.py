@@ -32,7 +32,7 @@ class FileBlockDevice:
         self.f = open(path, "r+b")
         self.bs = block_size
         self.n = block_count
-        self.erased = b"\xff" * block_size  # made once: an erase must not allocate
+        self.erased = b"\xff" * 256  # made once and small: an erase must not allocate
 
     def readblocks(self, block, buf, off=0):
         self.f.seek(block * self.bs + off)
@@ -50,7 +50,8 @@ class FileBlockDevice:
             return self.bs
         if op == 6:  # erase
             self.f.seek(arg * self.bs)
-            self.f.write(self.erased)
+            for _ in range(self.bs // 256):
+                self.f.write(self.erased)
             self.f.flush()
         return 0
 
