@@ -12,7 +12,7 @@
   let lang = 'en';
   function pickLang() {
     let s = null;
-    try { s = localStorage.getItem('lang'); } catch (e) { /* private mode */ }
+    try { s = localStorage.getItem('lang'); } catch { /* private mode */ }
     if (L[s]) return s;
     for (const l of navigator.languages || [navigator.language || '']) {
       const k = String(l).slice(0, 2).toLowerCase();
@@ -36,7 +36,7 @@
   function when(ts) {
     if (!ts) return '—';
     const o = { dateStyle: 'short', timeStyle: 'medium' };
-    try { return new Intl.DateTimeFormat(lang, { ...o, timeZone: S.tz }).format(ts * 1000); } catch (e) {
+    try { return new Intl.DateTimeFormat(lang, { ...o, timeZone: S.tz }).format(ts * 1000); } catch {
       return new Intl.DateTimeFormat(lang, o).format(ts * 1000);
     }
   }
@@ -73,13 +73,13 @@
     return e;
   }
   const SVGNS = 'http://www.w3.org/2000/svg';
-  function s(tag, a, ...kids) {
+  function sv(tag, a, ...kids) {
     const e = D.createElementNS(SVGNS, tag);
     add(e, kids);
     if (a) setA(e, a);
     return e;
   }
-  const icon = (d, c = 'ic') => s('svg', { viewBox: '0 0 24 24', class: c, 'aria-hidden': 'true' }, s('path', { d, 'fill-rule': 'evenodd' }));
+  const icon = (d, c = 'ic') => sv('svg', { viewBox: '0 0 24 24', class: c, 'aria-hidden': 'true' }, sv('path', { d, 'fill-rule': 'evenodd' }));
   const btn = (action, label, a = {}) => h('button', { type: 'button', 'data-action': action, class: 'btn', ...a }, label);
   const card = (title, ...kids) => h('section', { class: 'card' }, title && h('h2', null, title), kids);
   const kv = (rows) => h('dl', { class: 'kv' }, rows.filter(Boolean).map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
@@ -133,9 +133,9 @@
     if (o.type === 'password') {
       eye = h('button', { type: 'button', class: 'eye', 'data-action': 'show-password', 'aria-label': t('b.show'), 'aria-pressed': 'false' }, icon('M12 5C6.5 5 2.7 9.3 1.5 12c1.2 2.7 5 7 10.5 7s9.3-4.3 10.5-7C21.3 9.3 17.5 5 12 5zm0 3a4 4 0 1 1 0 8 4 4 0 0 1 0-8zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4z'));
       eye.onclick = () => {
-        const show = c.type === 'password';
-        c.type = show ? 'text' : 'password';
-        eye.setAttribute('aria-pressed', String(show));
+        const vis = c.type === 'password';
+        c.type = vis ? 'text' : 'password';
+        eye.setAttribute('aria-pressed', String(vis));
       };
     }
     return h('div', { class: 'f' }, h('label', { for: id }, label), eye ? h('div', { class: 'pw' }, c, eye) : c, hint);
@@ -221,11 +221,11 @@
     try {
       r = await fetch(path, o);
       txt = await r.text();
-    } catch (e) {
+    } catch {
       throw Object.assign(new Error(t('e.net')), { status: 0 });
     } finally { clearTimeout(timer); }
     let d = null;
-    try { d = txt ? JSON.parse(txt) : null; } catch (e) { d = null; }
+    try { d = txt ? JSON.parse(txt) : null; } catch { d = null; }
     if (r.ok) return d;
     if (r.status === 503 && method === 'GET' && tries < 2) {
       await new Promise((ok) => setTimeout(ok, 700));
@@ -271,7 +271,7 @@
     const g = cur.gen;
     const run = async () => {
       if (!alive(g)) return;
-      if (!D.hidden) { try { await fn(); } catch (e) { /* shown by fn */ } }
+      if (!D.hidden) { try { await fn(); } catch { /* shown by fn */ } }
       if (alive(g)) cur.timers.push(setTimeout(run, ms));
     };
     run();
@@ -287,7 +287,7 @@
   }
   function setLang(k) {
     lang = k;
-    try { localStorage.setItem('lang', k); } catch (e) { /* ignore */ }
+    try { localStorage.setItem('lang', k); } catch { /* ignore */ }
     D.documentElement.lang = k;
     if (S.me && !S.me.must_change) shell(); else if (S.me) showChange(); else showLogin();
   }
@@ -297,7 +297,7 @@
     return [pg ? p : p === 'account' ? p : 'home', sub];
   }
   async function logout() {
-    try { await api('POST', '/api/logout'); } catch (e) { /* already out */ }
+    try { await api('POST', '/api/logout'); } catch { /* already out */ }
     S.me = null;
     showLogin();
   }
@@ -415,7 +415,7 @@
       const st = await opt('/api/settings');
       S.tz = st.timezone || S.tz;
       S.location = st.location;
-    } catch (e) { return; }
+    } catch { return; }
     shell();
   }
 
@@ -434,9 +434,9 @@
   PG.home = async (m, sub, g) => {
     const nodes = {}, lines = {};
     const POS = { pv: [50, 13], grid: [14, 50], load: [86, 50], battery: [50, 87] };
-    const svg = s('svg', { viewBox: '0 0 100 100', class: 'lines', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
+    const svg = sv('svg', { viewBox: '0 0 100 100', class: 'lines', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
     for (const r in POS) {
-      lines[r] = s('line', { x1: POS[r][0], y1: POS[r][1], x2: 50, y2: 50 });
+      lines[r] = sv('line', { x1: POS[r][0], y1: POS[r][1], x2: 50, y2: 50 });
       addTo(svg, lines[r]);
       nodes[r] = { v: h('b', null, '—'), sub: h('small', null, '') };
       const n = h('div', { class: 'node n-' + r, id: 'flow-' + r, style: `left:${POS[r][0]}%;top:${POS[r][1]}%` }, h('span', null, t('role.' + r)), nodes[r].v, nodes[r].sub);
@@ -841,11 +841,11 @@
   };
   function bars(rssi) {
     const lv = rssi >= -55 ? 4 : rssi >= -67 ? 3 : rssi >= -78 ? 2 : 1;
-    return s('svg', { viewBox: '0 0 20 16', class: 'bars', role: 'img', 'aria-label': t('wifi.signal', { n: lv }) + ` (${rssi} dBm)`, 'data-level': lv },
-      [0, 1, 2, 3].map((i) => s('rect', { x: i * 5 + 1, y: 12 - i * 4, width: 3.5, height: 4 + i * 4, rx: 0.8, class: i < lv ? 'lit' : '' })));
+    return sv('svg', { viewBox: '0 0 20 16', class: 'bars', role: 'img', 'aria-label': t('wifi.signal', { n: lv }) + ` (${rssi} dBm)`, 'data-level': lv },
+      [0, 1, 2, 3].map((i) => sv('rect', { x: i * 5 + 1, y: 12 - i * 4, width: 3.5, height: 4 + i * 4, rx: 0.8, class: i < lv ? 'lit' : '' })));
   }
-  const lock = () => s('svg', { viewBox: '0 0 24 24', class: 'lock', role: 'img', 'aria-label': t('wifi.secured') },
-    s('path', { d: 'M7 10V7a5 5 0 0 1 10 0v3h2v12H5V10zm2 0h6V7a3 3 0 0 0-6 0z', 'fill-rule': 'evenodd' }));
+  const lock = () => sv('svg', { viewBox: '0 0 24 24', class: 'lock', role: 'img', 'aria-label': t('wifi.secured') },
+    sv('path', { d: 'M7 10V7a5 5 0 0 1 10 0v3h2v12H5V10zm2 0h6V7a3 3 0 0 0-6 0z', 'fill-rule': 'evenodd' }));
   async function wifiPage(m, g) {
     const stat = card(t('wifi.status'), loading());
     const list = h('div', { class: 'nets', id: 'wifi-list', role: 'list' });
@@ -986,7 +986,7 @@
     const maint = card(t('sys.maint'));
     addTo(m, about, set, maint);
     let sy, st;
-    try { [sy, st] = await Promise.all([opt('/api/system'), opt('/api/settings')]); } catch (e) { return; }
+    try { [sy, st] = await Promise.all([opt('/api/system'), opt('/api/settings')]); } catch { return; }
     if (!alive(g)) return;
     if (st._err) addTo(set, failBox(st._err));
     if (st.timezone) S.tz = st.timezone;
@@ -1020,7 +1020,7 @@
       try {
         const r = await fetch('/api/status', { cache: 'no-store' });
         if (r.ok && Date.now() - t0 > 8000) { location.hash = ''; location.reload(); return; }
-      } catch (e) { /* still down */ }
+      } catch { /* still down */ }
       if (Date.now() - t0 > 180000) p.textContent = t('sys.manual'); else setTimeout(tick, 2000);
     };
     setTimeout(tick, 5000);
@@ -1034,7 +1034,7 @@
       x.upload.onprogress = (e) => { if (e.lengthComputable) onp(e.loaded / e.total); };
       x.onload = () => {
         let d = null;
-        try { d = JSON.parse(x.responseText); } catch (e) { /* not json */ }
+        try { d = JSON.parse(x.responseText); } catch { /* not json */ }
         if (x.status >= 200 && x.status < 300) res(d);
         else rej(Object.assign(new Error((d && d.error) || t('e.http', { s: x.status })), { status: x.status, field: d && d.field }));
       };
@@ -1056,7 +1056,7 @@
       const file = $('[name=restore]', rf).files[0];
       if (!file) throw Object.assign(new Error(t('e.file')), { field: 'restore' });
       const txt = await file.text();
-      try { JSON.parse(txt); } catch (e) { throw Object.assign(new Error(t('e.json')), { field: 'restore' }); }
+      try { JSON.parse(txt); } catch { throw Object.assign(new Error(t('e.json')), { field: 'restore' }); }
       if (!await confirmBox(t('sys.restore'), t('sys.restore_q'), t('sys.restore'))) return;
       const r = await api('POST', '/api/restore', txt, 'application/json');
       toast(t('done'));

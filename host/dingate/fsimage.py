@@ -45,7 +45,7 @@ def read_file(fs, path):
 
 
 def walk_files(fs, top="/"):
-    for root, _dirs_, files in fs.walk(top):
+    for root, _subdirs, files in fs.walk(top):
         for f in files:
             yield (root.rstrip("/") + "/" + f) if root != "/" else "/" + f
 

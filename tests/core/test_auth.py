@@ -330,7 +330,7 @@ def test_session_secret_required():
 def test_throttle_free_failures_then_backoff():
     t = auth.LoginThrottle(free_failures=3, base_s=2, max_s=300, forget_s=10**6)
     ip = "10.0.0.9"
-    for i in range(3):
+    for _i in range(3):
         assert t.allowed(ip, 100) == (True, 0)
         assert t.failure(ip, 100) == 0
     assert t.failure(ip, 100) == 2

@@ -40,7 +40,7 @@ def _by_uid(items):
 
 
 def test_topics_format_and_charset():
-    for topic, cfg in _all():
+    for topic, _cfg in _all():
         parts = topic.split("/")
         assert len(parts) == 5, topic
         assert parts[0] == "homeassistant" and parts[4] == "config"
@@ -112,7 +112,7 @@ def test_availability_follows_gateway_and_meter():
     assert topics == ["dingate/GW1/status", "dingate/GW1/meter/3/status"]
     gw = cfg["availability"][0]
     assert gw["payload_available"] == "online" and gw["payload_not_available"] == "offline"
-    for _, (topic, c) in u.items():
+    for _, (_topic, c) in u.items():
         assert c["availability"][0]["topic"] == "dingate/GW1/status"
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -29,7 +30,8 @@ from gateway.services.poller import Poller  # noqa: E402
 from gateway.services.rtu import RtuMaster, char_us, open_tcp, silence_us  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MICROPYTHON = os.environ.get("MICROPYTHON", "/tmp/v/bin/micropython")
+MICROPYTHON = os.environ.get(
+    "MICROPYTHON", os.path.join(os.path.dirname(sys.executable), "micropython"))
 SILENT = 9
 NOW = 1795000000
 

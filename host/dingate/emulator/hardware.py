@@ -80,7 +80,7 @@ class HardwareServer:
         self.wdt_timeout_ms = None
         self.wdt_last = None
         self._server = None
-        for name, b in board.get("buttons", {}).items():
+        for _name, b in board.get("buttons", {}).items():
             self.inputs[b["pin"]] = 0 if b.get("active_high") else 1  # released
 
     async def start(self, port=0):
