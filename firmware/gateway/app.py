@@ -31,14 +31,18 @@ class Device:
         self.started = time.time()
         self.reset_cause = system.reset_cause()
         self.store = Store()
+        mem("store")
         self.events = EventLog(DATA + "/events", clock=self.now)
+        mem("events")
         self.sessions = None
         self.users = Users(self.store, self.revoke_user)
         self.identity = ondemand.call("gateway.services.identity", "load_identity",
                                       self.store, self.users, system.mac_hex())
+        mem("identity")
         self.sessions = auth.Sessions(self.identity["session_secret"].encode())
         self.throttle = auth.LoginThrottle()
         self.settings = self.store.load("settings", validate_settings) or validate_settings({})
+        mem("settings")
         self.radio = Radio()
         self.wifi = WifiService(self.radio, self.store, self.ap_ssid(), self.identity["ap_password"],
                                 events=self.event)
@@ -92,7 +96,10 @@ class Device:
                 "reset_cause": self.reset_cause}
 
     def save_settings(self, data):
-        self.settings = self.store.save("settings", validate_settings(data, self.settings))
+        self.settings = validate_settings(data, self.settings)
+        self.store.save("settings", self.settings)
+        if getattr(self, "storage", None):
+            self.storage.set_zone(self.settings["timezone"])
         return self.settings
 
     def request_reboot(self, reason):
@@ -201,9 +208,15 @@ async def run():
     dev.bus_activity = lambda: (dev.meters.last_ok_ms, dev.meters.last_err_ms)
     dev.route_modules += [captive.register, pages.register]
     mem("meters")
+    from gateway.services.storage import Storage
+
+    dev.storage = Storage(dev.meters.poller.readings, lambda: dev.settings, events=dev.event)
+    dev.before_reboot.append(dev.storage.before_reboot)
+    mem("storage")
     tasks = dev.tasks
     tasks.spawn("poller", dev.meters.poller.run)
     tasks.spawn("meter_events", dev.meters.watch)
+    tasks.spawn("recorder", dev.storage.recorder.run)
     tasks.spawn("wifi", dev.wifi.run)
     tasks.spawn("web", lambda: _serve_http(dev))
     tasks.spawn("panel", dev.panel.run)

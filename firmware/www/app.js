@@ -580,14 +580,14 @@
         fld('exp', 'meter', t('f.meter'), { opts: S.meters.map((x) => [x.id, x.name]) }),
         fld('exp', 'from', t('f.from'), { type: 'date', value: day(new Date(now.getTime() - 7 * 864e5)) }),
         fld('exp', 'to', t('f.to'), { type: 'date', value: day(now) }),
-        fld('exp', 'step', t('f.step'), { opts: [['raw', t('step.raw')], ['15m', '15 min'], ['1h', '1 h'], ['1d', t('step.1d')]], value: '1h' }),
+        fld('exp', 'step', t('f.step'), { opts: [['raw', t('step.raw')], ['15m', '15 min'], ['1h', '1 h'], ['1d', t('step.1d')], ['1mo', t('step.1mo')]], value: '1h' }),
         fld('exp', 'format', t('f.format'), { opts: [['csv', 'CSV'], ['json', 'JSON']] })));
     const a = h('a', { class: 'btn pri', 'data-action': 'export', id: 'export-link' }, t('exp.download'));
     const note = h('p', { class: 'muted small' });
     const upd = () => {
       const d = collect(f);
       const from = Date.parse(d.from + 'T00:00'), to = Date.parse(d.to + 'T00:00') + 864e5;
-      if (!d.meter || !(from < to)) { a.removeAttribute('href'); a.setAttribute('aria-disabled', 'true'); note.textContent = S.meters.length ? t('exp.bad') : t('meters.none'); return; }
+      if (!d.meter || !(from < to) || to - from > 400 * 864e5) { a.removeAttribute('href'); a.setAttribute('aria-disabled', 'true'); note.textContent = S.meters.length ? t('exp.bad') : t('meters.none'); return; }
       a.removeAttribute('aria-disabled');
       note.textContent = '';
       const q = new URLSearchParams({ meter: d.meter, from: Math.floor(from / 1000), to: Math.floor(to / 1000) });
@@ -1230,7 +1230,7 @@
       'bill.none': 'No billing data yet.', 'bill.month': 'Month', 'bill.first': 'First init',
       'bill.cur_imp': 'Import now', 'bill.cur_exp': 'Export now', 'bill.caption': 'Monthly readings and consumption (DIFF), kWh', 'bill.nomonths': 'No monthly reading yet.',
       'bill.reset': 'Reset for a new tenant', 'bill.reset_ok': 'Reset', 'bill.reset_q': 'Restart billing of “{n}” for a new tenant? Its readings start again from now and a new first init time is recorded; the configuration is kept. This cannot be undone.',
-      'exp.title': 'Export', 'exp.download': 'Download', 'exp.bad': 'Choose a meter and a period.', 'step.raw': 'Raw samples', 'step.1d': '1 day',
+      'exp.title': 'Export', 'exp.download': 'Download', 'exp.bad': 'Choose a meter and a period of at most 400 days.', 'step.raw': 'Raw samples', 'step.1mo': '1 month', 'step.1d': '1 day',
       'wifi.status': 'Connection', 'wifi.list': 'List connection', 'wifi.scan': 'Scan', 'wifi.scanning': 'Scanning…', 'wifi.none': 'No network found.',
       'wifi.signal': 'Signal {n} of 4', 'wifi.secured': 'Secured', 'wifi.open': 'Open', 'wifi.static': 'Static IP (optional)', 'wifi.static_h': 'Leave empty or 0.0.0.0 for DHCP.',
       'wifi.forget': 'Forget this network', 'wifi.forget_q': 'Forget {s}? The gateway stays reachable on its own access point.',
@@ -1301,7 +1301,7 @@
       'bill.none': 'Pas encore de données de facturation.', 'bill.month': 'Mois', 'bill.first': 'Première initialisation',
       'bill.cur_imp': 'Index soutirage', 'bill.cur_exp': 'Index injection', 'bill.caption': 'Index mensuels et consommation (DIFF), kWh', 'bill.nomonths': 'Pas encore de relevé mensuel.',
       'bill.reset': 'Remise à zéro nouveau locataire', 'bill.reset_ok': 'Remettre à zéro', 'bill.reset_q': 'Redémarrer la facturation de « {n} » pour un nouveau locataire ? Les relevés repartent de maintenant et une nouvelle date de première initialisation est enregistrée ; la configuration est conservée. Action irréversible.',
-      'exp.title': 'Export', 'exp.download': 'Télécharger', 'exp.bad': 'Choisissez un compteur et une période.', 'step.raw': 'Échantillons bruts', 'step.1d': '1 jour',
+      'exp.title': 'Export', 'exp.download': 'Télécharger', 'exp.bad': 'Choisissez un compteur et une période de 400 jours au plus.', 'step.raw': 'Échantillons bruts', 'step.1mo': '1 mois', 'step.1d': '1 jour',
       'wifi.status': 'Connexion', 'wifi.list': 'Liste des connexions', 'wifi.scan': 'Rechercher', 'wifi.scanning': 'Recherche…', 'wifi.none': 'Aucun réseau trouvé.',
       'wifi.signal': 'Signal {n} sur 4', 'wifi.secured': 'Sécurisé', 'wifi.open': 'Ouvert', 'wifi.static': 'IP fixe (facultatif)', 'wifi.static_h': 'Laisser vide ou 0.0.0.0 pour le DHCP.',
       'wifi.forget': 'Oublier ce réseau', 'wifi.forget_q': 'Oublier {s} ? La passerelle reste joignable sur son propre point d’accès.',
@@ -1372,7 +1372,7 @@
       'bill.none': 'Nog geen factuurgegevens.', 'bill.month': 'Maand', 'bill.first': 'Eerste initialisatie',
       'bill.cur_imp': 'Stand afname', 'bill.cur_exp': 'Stand teruglevering', 'bill.caption': 'Maandstanden en verbruik (DIFF), kWh', 'bill.nomonths': 'Nog geen maandstand.',
       'bill.reset': 'Resetten voor nieuwe huurder', 'bill.reset_ok': 'Resetten', 'bill.reset_q': 'De facturatie van “{n}” herstarten voor een nieuwe huurder? De metingen beginnen opnieuw vanaf nu en een nieuwe eerste initialisatie wordt vastgelegd; de configuratie blijft behouden. Dit kan niet ongedaan worden gemaakt.',
-      'exp.title': 'Export', 'exp.download': 'Downloaden', 'exp.bad': 'Kies een meter en een periode.', 'step.raw': 'Ruwe metingen', 'step.1d': '1 dag',
+      'exp.title': 'Export', 'exp.download': 'Downloaden', 'exp.bad': 'Kies een meter en een periode van hoogstens 400 dagen.', 'step.raw': 'Ruwe metingen', 'step.1mo': '1 maand', 'step.1d': '1 dag',
       'wifi.status': 'Verbinding', 'wifi.list': 'Lijst verbindingen', 'wifi.scan': 'Zoeken', 'wifi.scanning': 'Zoeken…', 'wifi.none': 'Geen netwerk gevonden.',
       'wifi.signal': 'Signaal {n} van 4', 'wifi.secured': 'Beveiligd', 'wifi.open': 'Open', 'wifi.static': 'Vast IP (optioneel)', 'wifi.static_h': 'Leeg of 0.0.0.0 voor DHCP.',
       'wifi.forget': 'Dit netwerk vergeten', 'wifi.forget_q': '{s} vergeten? De gateway blijft bereikbaar via zijn eigen toegangspunt.',

@@ -215,7 +215,8 @@ class Recorder:
                 now = self.clock()
                 wake = self.step(now)
                 delay = wake - self.clock()
-                await self.sleep(min(max(delay, 0.2), 60))
+                # wake at least every 5 s so a new sample interval takes effect at once
+                await self.sleep(min(max(delay, 0.2), 5))
         finally:
             self._running = False
 

@@ -11,11 +11,11 @@ def register(app, ctx):
     home = "http://%s/" % AP_IP
 
     @app.before_request
-    def foreign_host(req):
+    def captive(req):
+        # one hook, no route per probe: every route costs heap
+        if req.path in PROBES:
+            return Response.redirect(home)
         host = req.headers.get("Host", "")
         if (host and ctx.radio.ap_active() and not req.path.startswith("/api/")
                 and host not in ctx.own_hosts(req)):
             return Response.redirect(home)
-
-    for path in PROBES:
-        app.get(path)(lambda req: Response.redirect(home))

@@ -1,0 +1,40 @@
+"""Readings on flash: the sample ring, billing, the recorder task and the uplink outbox."""
+from gateway.core.billing import Billing
+from gateway.core.ring import Ring
+from gateway.services.recorder import Recorder
+
+DATA = "/data"
+RING_BUDGET = 1 << 20  # 1 MiB: > 90 days of 15-min import/export for 32 channels
+
+
+class Storage:
+    def __init__(self, readings, settings, events=None):
+        """readings(): the poller's {meter id: reading}; settings(): the current settings dict."""
+        zone = settings()["timezone"]
+        self.ring = Ring(DATA + "/ring", budget=RING_BUDGET)
+        self.billing = Billing(DATA + "/billing", zone)
+        self.recorder = Recorder(self.ring, readings, settings=settings, billing=self.billing,
+                                 log=(lambda t, text: events(t, "recorder", text)) if events else None)
+        self.outboxes = []
+
+    def outbox(self, name):
+        """A durable cursor over the ring for one consumer (the MQTT uplink)."""
+        import time
+
+        from gateway.core.outbox import Outbox
+
+        box = Outbox(self.ring, DATA + "/outbox", name, clock=time.time, min_persist_s=30)
+        self.outboxes.append(box)
+        self.recorder.on_flush = lambda last_id: [b.notify(last_id) for b in self.outboxes]
+        return box
+
+    def set_zone(self, name):
+        from gateway.core import tz
+
+        self.billing.zone = tz.get(name)
+
+    def before_reboot(self):
+        self.recorder.flush()
+        self.billing.flush()
+        for b in self.outboxes:
+            b.commit()
