@@ -28,6 +28,8 @@ class Device:
 
     def __init__(self, board):
         self.board = board
+        self.mqtt = None  # set once the services exist (gateway.app.run)
+        self.genset = None
         self.started = time.time()
         self.reset_cause = system.reset_cause()
         self.store = Store()
@@ -57,6 +59,13 @@ class Device:
 
     def event(self, type, source, text):
         self.events.log(type, source, text)
+        if self.mqtt is not None:
+            self.mqtt.post_event({"ts": self.now(), "type": type, "source": source, "text": text})
+
+    def apply_mqtt(self):
+        """The MQTT settings changed: restart the uplink outside the request (its modules
+        must not be loaded inside an on-demand API call)."""
+        asyncio.create_task(self.mqtt.restart())
 
     # Users calls back here when accounts change, before the session table exists at boot
     def revoke_user(self, name):
@@ -184,6 +193,11 @@ async def _captive_dns(dev):
     await dns.serve()
 
 
+def ondemand_build(name, dev):
+    """Run ``name.build(dev)``: the builder module is dropped after, what it built stays."""
+    return ondemand.call(name, "build", dev)
+
+
 def mem(stage):
     """Boot log line with the heap in use after ``stage`` (the console shows where RAM goes)."""
     gc.collect()
@@ -213,10 +227,24 @@ async def run():
     dev.storage = Storage(dev.meters.poller.readings, lambda: dev.settings, events=dev.event)
     dev.before_reboot.append(dev.storage.before_reboot)
     mem("storage")
+    import gateway.drivers.relay  # noqa: F401
+    import gateway.services.genset  # noqa: F401  resident: the builder below is not
+
+    dev.genset = ondemand_build("gateway.services.genset_setup", dev)
+    if dev.genset:
+        dev.meters.on_cycle.append(dev.genset.wake)
+    mem("genset")
+    from gateway.services.mqtt_setup import MqttRunner
+
+    dev.mqtt = MqttRunner(dev)
+    dev.mqtt_connected = dev.mqtt.connected
     tasks = dev.tasks
     tasks.spawn("poller", dev.meters.poller.run)
     tasks.spawn("meter_events", dev.meters.watch)
     tasks.spawn("recorder", dev.storage.recorder.run)
+    tasks.spawn("mqtt_start", dev.mqtt.restart, restart=False)
+    if dev.genset:
+        tasks.spawn("genset", dev.genset.run)
     tasks.spawn("wifi", dev.wifi.run)
     tasks.spawn("web", lambda: _serve_http(dev))
     tasks.spawn("panel", dev.panel.run)

@@ -53,7 +53,7 @@ def test_start_at_threshold():
     assert st["reason"] == "SOC 30 % ≤ 30 %"
     assert st["running_since"] == T0 + 1 and st["state"] == "running"
     assert st["starts"] == 1 and st["last_start"] == T0 + 1
-    assert "genset_start" in types(g.drain_events())
+    assert g.drain_events() == [("genset", "start: SOC 30 % ≤ 30 %")]
 
 
 def test_hysteresis():
@@ -133,7 +133,7 @@ def test_reboot_while_running_counts_as_stop_and_rests():
     assert g2.update(T0 + 140, soc=20, soc_ts=T0 + 140) is False
     st = g2.status()
     assert st["last_stop"] == T0 + 140 and st["last_stop_reason"] == "reboot while running"
-    assert "genset_stop" in types(g2.drain_events())
+    assert ("genset", "stopped by reboot") in g2.drain_events()
     assert g2.update(T0 + 739, soc=20, soc_ts=T0 + 739) is False
     assert g2.update(T0 + 740, soc=20, soc_ts=T0 + 740) is True
     assert g2.status()["starts"] == 2
@@ -185,9 +185,10 @@ def test_warmup_cooldown_sequence():
         t += 1
     assert states == [(0, "warmup"), (30, "running"), (200, "cooldown"), (260, "stopped")]
     assert relay[:260] == [True] * 260 and relay[260:] == [False] * 40
-    ev = g.drain_events()
-    assert types(ev) == ["genset_start", "genset_state", "genset_state", "genset_stop"]
-    assert "warmup → running" in ev[1][1] and "running → cooldown" in ev[2][1]
+    assert g.drain_events() == [("genset", "start: SOC 20 % ≤ 30 %"),
+                                ("genset", "warmup → running: warm-up done"),
+                                ("genset", "running → cooldown: SOC 90 % ≥ 80 %"),
+                                ("genset", "stop after 260 s: SOC 90 % ≥ 80 %")]
     assert g.status()["last_stop_reason"] == "SOC 90 % ≥ 80 %"
 
 
@@ -242,7 +243,7 @@ def test_manual_on_with_duration_returns_to_previous_mode():
     assert edges(tr) == [(T0 + 1, True), (T0 + 1201, False)]
     assert g.config["mode"] == "auto" and g.config_version == 1
     ev = g.drain_events()
-    assert ("genset_mode", "manual run ended (1200 s done), mode auto") in ev
+    assert ("genset", "manual run ended (1200 s done), mode auto") in ev
     assert g.status()["last_start_reason"] == "manual run (1200 s)"
 
 
@@ -412,8 +413,10 @@ def test_feedback_retries_then_error():
     assert st["state"] == "error" and st["starts"] == 1
     assert st["error"] == "no running feedback after 3 start attempts"
     ev = g.drain_events()
-    errs = [e for e in ev if e[0] == "genset_error"]
-    assert len(errs) == 3 and errs[-1][1] == st["error"]
+    errs = [e[1] for e in ev if "failed" in e[1] or e[1].startswith("error: ")]
+    assert errs == ["start attempt 1 failed: no running feedback after 30 s",
+                    "start attempt 2 failed: no running feedback after 30 s",
+                    "error: no running feedback after 3 start attempts"]
     # the error survives a reboot and keeps the relay open
     g2 = GensetController(g.config, g.persisted())
     assert not any(r for _, r in run(g2, T0 + 1000, T0 + 1010, 20, feedback=False))
@@ -492,7 +495,7 @@ def test_persisted_roundtrip_and_bad_state_tolerated():
 def test_bad_config_falls_back_to_defaults_mode_off():
     g = GensetController({"start_soc": 500})
     assert g.config["mode"] == "off"
-    assert types(g.drain_events()) == ["genset_error"]
+    assert types(g.drain_events()) == ["config"]
 
 
 def test_no_source_configured():

@@ -74,7 +74,7 @@ def make(config, persisted=None, output=None, fail=None):
         return rec.readings
 
     svc = GensetService(ctrl, rec.relay, read, save_state=rec.saved.append,
-                        log_event=lambda t, x: rec.events.append((t, x)),
+                        log_event=lambda t, src, x: rec.events.append((t, src, x)),
                         save_config=rec.configs.append, clock=clock, ticks_ms=clock.ms,
                         output=output, interval_s=3600)
     return clock, rec, svc
@@ -112,9 +112,10 @@ async def _scripted_trace():
     await _tick(svc, clock, rec, T0 + 450, 20)
     assert rec.relay.history[-1] == (T0 + 450, True)
     assert svc.status()["running_since"] == T0 + 450
-    kinds = [e[0] for e in rec.events]
-    assert kinds.count("genset_start") == 2 and kinds.count("genset_stop") == 1
-    assert ("genset_state", "running → cooldown: SOC 85 % ≥ 80 %") in rec.events
+    texts = [e[2] for e in rec.events if e[:2] == ("genset", "genset")]
+    assert len([x for x in texts if x.startswith("start: ")]) == 2
+    assert len([x for x in texts if x.startswith("stop after ")]) == 1
+    assert "running → cooldown: SOC 85 % ≥ 80 %" in texts
     # every save after a start/stop carries the new state
     assert rec.saved[-1]["starts"] == 2 and rec.saved[-1]["running_since"] == T0 + 450
     n = len(rec.saved)
@@ -137,11 +138,12 @@ async def _source_loss_and_errors():
     rec.set_soc(20)
     task = asyncio.create_task(svc.run())
     await svc.stepped.wait()
-    # the readings callable failed: reported once, the loop goes on
-    assert [e for e in rec.events if e[0] == "genset_error"] == [
-        ("genset_error", "genset service: bus busy")]
+    # the readings callable failed: reported once, the controller sees the source lost
+    assert [e for e in rec.events if e[0] == "system"] == [
+        ("system", "genset", "genset service: bus busy")]
+    assert svc.status()["reason"] == "source lost → stop" and svc.steps == 1
     await _tick(svc, clock, rec, T0 + 1, 20)  # second failure: not reported again
-    assert len([e for e in rec.events if e[0] == "genset_error"]) == 1
+    assert len([e for e in rec.events if e[0] == "system"]) == 1
     await _tick(svc, clock, rec, T0 + 2, 20)
     assert rec.relay.value is True
     await _tick(svc, clock, rec, T0 + 3, 20, status="offline")
@@ -166,8 +168,9 @@ async def _manual_run_saves_config():
     rec.set_soc(60)
     task = asyncio.create_task(svc.run())
     await svc.stepped.wait()
-    cfg = svc.set_config({"mode": "on"})  # wakes the loop itself
-    assert cfg["mode"] == "on"
+    cfg = svc.set_config({"mode": "on"})  # saves the config and wakes the loop itself
+    assert cfg["mode"] == "on" and rec.configs == [cfg]
+    rec.configs.clear()
     svc.stepped.clear()
     await svc.stepped.wait()
     assert rec.relay.value is True
@@ -224,3 +227,28 @@ def test_service_voltage_from_soc_meter():
     rec.set_soc(60)  # SOC fine, battery_v 51 V <= 52 V
     assert svc.step() is True
     assert svc.status()["battery_v"] == 51.0
+
+
+def test_service_failing_save_is_logged_once_and_retried():
+    clock, rec, svc = make(dict(CFG, warmup_s=0))
+    calls = []
+
+    def save(p):
+        calls.append(p)
+        if len(calls) <= 2:
+            raise OSError("flash full")
+        rec.saved.append(p)
+
+    svc._save_state = save
+    rec.set_soc(20)
+    assert svc.step() is True and rec.relay.value is True  # the relay is driven anyway
+    clock.now = T0 + 1
+    svc.step()
+    clock.now = T0 + 2
+    svc.step()
+    assert len(calls) == 3 and rec.saved[0]["starts"] == 1
+    errors = [e for e in rec.events if e[0] == "system"]
+    assert errors == [("system", "genset", "genset service: flash full")]
+    clock.now = T0 + 3
+    svc.step()
+    assert len(calls) == 3  # nothing new to save

@@ -35,7 +35,8 @@ def store(n):
 
 def test_create_normalises_and_assigns_id():
     m = validate_meter({"name": " Kitchen ", "address": 5, "profile": "SDM630"}, [])
-    assert m == {"id": "1", "name": "Kitchen", "address": 5, "profile": "sdm630", "enabled": True}
+    assert m == {"id": "1", "name": "Kitchen", "address": 5, "profile": "sdm630", "enabled": True,
+                 "role": "sub"}
     m2 = validate_meter({"address": "6", "profile": "sdm120", "enabled": False}, [m])
     assert m2["id"] == "2" and m2["address"] == 6 and m2["enabled"] is False
     assert "registers" not in validate_meter(
@@ -195,3 +196,12 @@ def test_bus_rejections_name_the_field():
         for v in bads:
             assert field_of(validate_bus, {key: v}) == key
     assert field_of(validate_bus, "9600") is None
+
+
+def test_role_defaults_to_sub_and_is_checked():
+    m = validate_meter({"address": 3, "profile": "sdm120"}, [])
+    assert m["role"] == "sub"
+    m = validate_meter({"address": 3, "profile": "sdm120", "role": "pv"}, [])
+    assert m["role"] == "pv"
+    e = raises(ValidationError, validate_meter, {"address": 3, "profile": "sdm120", "role": "x"}, [])
+    assert e.field == "role"

@@ -163,7 +163,7 @@ class Sim:
         # relay transitions from the events, so that an open and a close inside one update
         # (invisible in the returned value) are checked too
         for typ, text in ctrl.drain_events():
-            if typ == "genset_start":
+            if typ == "genset" and (text.startswith("start: ") or text.startswith("start retry")):
                 counted = text.startswith("start: ")
                 gap = None if self.t_open is None else now - self.t_open
                 if counted:
@@ -181,7 +181,7 @@ class Sim:
                     self.fail("new start while the source is lost with policy keep")
                 self.t_close = now
                 self.off_seen = mode_before == "off"
-            elif typ == "genset_stop" and text != "stopped by reboot":
+            elif typ == "genset" and text.startswith("stop after "):
                 ran = now - self.t_close
                 if ran < cfg["min_run_s"] and not self.off_seen and "feedback" not in text:
                     self.fail("stop after %d s < min run %d (%s)" % (ran, cfg["min_run_s"], text))

@@ -78,6 +78,27 @@ The relay is closed in warmup, running and cooldown, open otherwise.
   stop time later than the clock (clock not set yet) is clamped to the first update.
 * Clock steps backwards or larger than a day (the clock being set by NTP after boot) shift the
   internal timers instead of being counted as elapsed (run) time.
+* Run hours count the time the relay is closed (warm-up and cool-down included); ``starts``
+  counts starts, not feedback retries.
+
+API
+---
+GensetController(config=None, persisted_state=None, local_time=None)
+  .update(now, soc=None, soc_ts=None, source_ok=True, voltage=None, feedback=None,
+          local_minutes=None, voltage_ts=None) -> bool   the relay command (True = run/closed)
+  .status(now=None) -> dict   mode, relay, running_since, reason, state, run_hours, starts,
+                              last_start(_reason), last_stop(_reason), error, soc, battery_v,
+                              source_lost, quiet, manual_until, next_start_in_s
+  .set_config(cfg) -> dict    validated (partial) config applied; .config the current one
+  .persisted() -> dict        to save; .version changes when it needs saving (run time aside)
+  .config_version             changes when the controller changed the mode (manual run end)
+  .drain_events() -> [(type, text)]   event-log types: "genset" (texts "start: ...",
+                                      "start retry n/N: ...", "stop after N s: ...",
+                                      "<state> → <state>: ...", "error: ...",
+                                      "start attempt n failed: ...", "manual run ended ...")
+                                      and "config" (stored config rejected)
+  .clear_error()
+validate_genset(cfg, current=None) -> full normalized config, or ValidationError(field, msg)
 """
 from gateway.core.errors import ValidationError
 
@@ -148,7 +169,7 @@ _SUB_DEFAULTS = {
 STATUS_KEYS = (
     "relay", "running_since", "reason", "state", "run_hours", "run_s", "starts", "last_start",
     "last_stop", "last_start_reason", "last_stop_reason", "error", "soc", "battery_v",
-    "source_lost", "quiet", "manual_until", "next_start_in_s",
+    "source_lost", "quiet", "manual_until", "next_start_in_s", "contact",
 )
 
 
@@ -453,7 +474,7 @@ class GensetController:
             self._cfg = validate_genset(config or {}, None)
         except ValidationError as e:
             self._cfg = validate_genset({}, None)
-            self._emit("genset_error", "bad genset config (%s: %s), using defaults, mode off"
+            self._emit("config", "bad genset config (%s: %s), using defaults, mode off"
                        % (e.field, e.message))
         self._parse()
         self._local_time = local_time
@@ -551,9 +572,11 @@ class GensetController:
 
     def status(self, now=None):
         if now is None:
-            now = self._last_now if self._last_now is not None else 0
-        left = self._rest_left(now) if self._state in (STOPPED, RETRY) else 0
-        if self._state == RETRY and self._retry_at is not None:
+            now = self._last_now
+        left = 0
+        if now is not None and self._state == STOPPED:
+            left = self._rest_left(now)
+        if now is not None and self._state == RETRY and self._retry_at is not None:
             left = max(0, self._retry_at - now)
         return {
             "mode": self._cfg["mode"],
@@ -611,7 +634,7 @@ class GensetController:
                 self._last_stop_reason = "reboot while running"
                 self._t_off = now
                 self.version += 1
-                self._emit("genset_stop", "stopped by reboot")
+                self._emit("genset", "stopped by reboot")
             if self._t_off is not None and self._t_off > now:
                 self._t_off = now  # stored stop is "in the future": the clock is not set yet
             if self._cfg["mode"] != "on" and self._manual_until is not None:
@@ -659,7 +682,7 @@ class GensetController:
         self._state = STOPPED
         self._attempts = 0
         self.version += 1
-        self._emit("genset_state", text)
+        self._emit("genset", text)
 
     def _end_manual(self, why):
         prev = self._manual_prev if self._manual_prev in ("auto", "off") else "off"
@@ -671,7 +694,7 @@ class GensetController:
         self._manual_prev = None
         self.version += 1
         self.config_version += 1
-        self._emit("genset_mode", "manual run ended (%s), mode %s" % (why, prev))
+        self._emit("genset", "manual run ended (%s), mode %s" % (why, prev))
 
     def _in_quiet(self, now, local_minutes):
         if not self._cfg["quiet_hours"]["enabled"]:
@@ -743,14 +766,14 @@ class GensetController:
                 self._attempts += 1
                 why = "no running feedback after %d s" % fb["timeout_s"]
                 if self._attempts <= fb["retries"]:
-                    self._emit("genset_error", "start attempt %d failed: %s"
+                    self._emit("genset", "start attempt %d failed: %s"
                                % (self._attempts, why))
                     self._open(now, why, RETRY)
                     self._retry_at = now + fb["retry_pause_s"]
                 else:
                     self._error = "no running feedback after %d start attempts" % self._attempts
                     self._open(now, why, ERROR)
-                    self._emit("genset_error", self._error)
+                    self._emit("genset", "error: " + self._error)
             return
         if feedback is False:
             if self._fb_false_since is None:
@@ -761,7 +784,7 @@ class GensetController:
                 else:
                     self._error = "generator stopped by itself (running feedback lost)"
                     self._open(now, "running feedback lost", ERROR)
-                    self._emit("genset_error", self._error)
+                    self._emit("genset", "error: " + self._error)
 
     def _decide(self, now):
         """-> (want_run, reason, forced_stop, decision_time)."""
@@ -864,7 +887,10 @@ class GensetController:
                         self._reason = "waiting for running feedback (%d/%d s); %s" % (
                             int(now - self._t_close), c["feedback"]["timeout_s"], why)
                         return
-                    self._set_state(now, RUNNING, "warm-up done")
+                    if now == self._t_close:  # no warm-up: no event for a zero-length state
+                        self._state = RUNNING
+                    else:
+                        self._set_state(now, RUNNING, "warm-up done")
                 self._reason = why
                 return
             ran = now - self._t_close
@@ -894,7 +920,7 @@ class GensetController:
                                                          self._stop_why)
 
     def _set_state(self, now, state, why):
-        self._emit("genset_state", "%s → %s: %s" % (self._state, state, why))
+        self._emit("genset", "%s → %s: %s" % (self._state, state, why))
         self._state = state
         self._t_state = now
 
@@ -911,11 +937,11 @@ class GensetController:
         if first:
             self._starts += 1
             self._attempts = 0
-            self._emit("genset_start", "start: " + why)
+            self._emit("genset", "start: " + why)
             if c["mode"] == "on" and self._manual_until is None and c["manual_run_s"]:
                 self._manual_until = now + c["manual_run_s"]
         else:
-            self._emit("genset_start", "start retry %d/%d: %s"
+            self._emit("genset", "start retry %d/%d: %s"
                        % (self._attempts, c["feedback"]["retries"], why))
         self.version += 1
 
@@ -927,7 +953,7 @@ class GensetController:
         self._last_stop_reason = why
         self._t_close = None
         self._cool_end = None
-        self._emit("genset_stop", "stop after %d s: %s" % (int(ran), why))
+        self._emit("genset", "stop after %d s: %s" % (int(ran), why))
         self._state = state
         self._t_state = now
         self.version += 1

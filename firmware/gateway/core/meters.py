@@ -11,6 +11,9 @@ from gateway.core.profiles import PROFILES, QUANTITIES
 from gateway.core.registers import TYPES, WORD_ORDERS
 
 MAX_METERS = 32
+# what a meter measures, for the home page's energy flow: the grid connection, PV production,
+# the battery, a load, or a sub-meter already counted by another (excluded from totals)
+ROLES = ("grid", "pv", "battery", "load", "sub")
 MAX_REGISTERS_PER_METER = 64
 NAME_MIN, NAME_MAX = 4, 31
 
@@ -115,8 +118,12 @@ def validate_meter(data, existing, meter_id=None):
     if not isinstance(enabled, bool):
         raise ValidationError("enabled", "enabled must be true or false")
 
+    role = data.get("role") or "sub"
+    if role not in ROLES:
+        raise ValidationError("role", "role must be one of %s" % ", ".join(ROLES))
+
     out = {"id": meter_id, "name": name, "address": address, "profile": profile,
-           "enabled": enabled}
+           "enabled": enabled, "role": role}
     if profile == "generic":
         out["registers"] = validate_registers(data.get("registers"))
     return out

@@ -22,6 +22,7 @@ QUANTITIES = {
     "import_kwh": "kWh",
     "export_kwh": "kWh",
     "soc_pct": "%",
+    "battery_v": "V",
 }
 
 # name: (title, max registers per request, rows of (quantity, function, register, type))

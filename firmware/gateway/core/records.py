@@ -33,13 +33,14 @@ try:
     _crc32(b"")
 except (ImportError, AttributeError):  # port without binascii.crc32: table-driven fallback
     _T = []
-    for _i in range(256):
-        _c = _i
-        for _k in range(8):
-            _c = (_c >> 1) ^ 0xEDB88320 if _c & 1 else _c >> 1
-        _T.append(_c)
 
     def _crc32(data, crc=0):
+        if not _T:  # the 256-entry table is built on first use only
+            for i in range(256):
+                c = i
+                for _k in range(8):
+                    c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+                _T.append(c)
         crc ^= 0xFFFFFFFF
         for b in data:
             crc = _T[(crc ^ b) & 0xFF] ^ (crc >> 8)
@@ -47,6 +48,7 @@ except (ImportError, AttributeError):  # port without binascii.crc32: table-driv
 
 
 def crc32(data, crc=0):
+    """CRC-32 of a buffer (bytes, bytearray or memoryview: nothing is copied)."""
     return _crc32(data, crc) & 0xFFFFFFFF
 
 
@@ -58,27 +60,12 @@ MAX_PAYLOAD = 65535
 MAX_FRAME_SAMPLES = 1000  # sample ids keep the index in a frame in 10 bits
 KIND_SAMPLES = 1
 
-# code -> (quantity, decimals). Codes are stored on flash: only ever append to this table.
-_CODES = (
-    None,
-    ("import_kwh", 3),
-    ("export_kwh", 3),
-    ("power_w", 0),
-    ("voltage_l1", 1),
-    ("voltage_l2", 1),
-    ("voltage_l3", 1),
-    ("current_l1", 3),
-    ("current_l2", 3),
-    ("current_l3", 3),
-    ("frequency_hz", 2),
-    ("power_factor", 3),
-    ("soc_pct", 1),
-)
-_CODE_OF = {}
-_DEC = {}
-for _i in range(1, len(_CODES)):
-    _CODE_OF[_CODES[_i][0]] = _i
-    _DEC[_CODES[_i][0]] = _CODES[_i][1]
+# code -> quantity (code = index + 1). Codes are stored on flash: only ever append.
+_NAMES = ("import_kwh", "export_kwh", "power_w", "voltage_l1", "voltage_l2", "voltage_l3",
+          "current_l1", "current_l2", "current_l3", "frequency_hz", "power_factor", "soc_pct")
+_DEC = {"import_kwh": 3, "export_kwh": 3, "power_w": 0, "voltage_l1": 1, "voltage_l2": 1,
+        "voltage_l3": 1, "current_l1": 3, "current_l2": 3, "current_l3": 3, "frequency_hz": 2,
+        "power_factor": 3, "soc_pct": 1}  # fmt: skip
 
 DEFAULT_DECIMALS = 3
 _COUNTER_SUFFIXES = ("_kwh", "_wh", "_kvarh", "_varh", "_m3", "_l", "_count")

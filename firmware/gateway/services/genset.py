@@ -7,14 +7,17 @@ Everything outside is a callable given to the constructor, so it runs without ha
   read_readings  () -> {meter_id: {"status", "ts", "values": {quantity: number}}}
   save_state     (dict) -> None: persists controller.persisted(); called when it changes, and for
                  run time alone at most once a minute
-  log_event      (type, text) -> None: the controller's events
-  save_config    (dict) -> None: the genset config, when the controller changed the mode itself
-                 (end of a manual run)
+  log_event      (type, source, text) -> None, as EventLog.log: the controller's events with
+                 source "genset"; failures of the callables as type "system"
+  save_config    (dict) -> None: saves the genset config after set_config() and when the
+                 controller changed the mode itself (end of a manual run)
   clock          () -> epoch seconds (default time.time)
   ticks_ms       () -> ms ticks for pulse/blink outputs (default gateway.core.ticks.ticks_ms)
   local_minutes  (now) -> minutes since local midnight, for quiet hours (default: controller's)
   read_feedback  () -> True/False/None: the "generator running" input, if wired
   output         a gateway.core.outputs.Output (default: maintained, NO contact)
+A failing read_readings counts as all meters offline (the controller applies on_source_loss and
+keeps its timers running); every failure is logged once while it lasts.
 The loop runs ``step()`` every ``interval_s`` and at once when ``wake()`` is called (the meter
 poller calls it after a cycle; the web API after a config change); sooner when a pulse/blink
 output needs it.
@@ -69,6 +72,7 @@ class GensetService:
         self._saved_at = None
         self._cfg_version = controller.config_version
         self._last_error = None
+        self._failed = False
         self._stop = False
         self._drive(False)  # the output's idle level at once (matters for an NC contact)
 
@@ -78,8 +82,11 @@ class GensetService:
         self._wake.set()
 
     def set_config(self, cfg):
-        """Validate and apply a (partial) genset config; returns the full config."""
+        """Validate and apply a (partial) genset config (ValidationError -> HTTP 400), save it
+        with save_config and wake the loop; returns the full config."""
         new = self.controller.set_config(cfg)
+        if self._save_config is not None:
+            self._save_config(new)
         self.wake()
         return new
 
@@ -106,7 +113,8 @@ class GensetService:
         ctrl = self.controller
         cfg = ctrl.config
         now = self._clock()
-        readings = self._read()
+        self._failed = False
+        readings = self._safe(self._read)  # failing reads = meters offline: the source is lost
         soc = soc_ts = None
         ok = True
         src = cfg["soc_source"]
@@ -119,23 +127,34 @@ class GensetService:
             volt, volt_ts, vok = _reading(readings, meter, vc["quantity"])
             if not vok:
                 volt = None
-        fb = self._feedback() if self._feedback is not None else None
-        local = self._local(now) if self._local is not None else None
+        fb = self._safe(self._feedback) if self._feedback is not None else None
+        local = self._safe(self._local, now) if self._local is not None else None
         self.command = ctrl.update(now, soc=soc, soc_ts=soc_ts, source_ok=ok, voltage=volt,
                                    voltage_ts=volt_ts, feedback=fb, local_minutes=local)
         self._drive(self.command)
         for typ, text in ctrl.drain_events():
             if self._log is not None:
-                self._log(typ, text)
+                self._safe(self._log, typ, "genset", text)
         self._persist(now)
+        if not self._failed:
+            self._last_error = None
         return self.command
+
+    def _safe(self, fn, *args):
+        """fn(*args), or None after reporting its exception (once while it keeps failing)."""
+        try:
+            return fn(*args)
+        except Exception as e:  # a callable's failure must not stop the generator logic
+            self._failed = True
+            self._report(e)
+            return None
 
     def _persist(self, now):
         ctrl = self.controller
         if ctrl.config_version != self._cfg_version:
             self._cfg_version = ctrl.config_version
             if self._save_config is not None:
-                self._save_config(ctrl.config)
+                self._safe(self._save_config, ctrl.config)
         if self._save_state is None:
             return
         p = ctrl.persisted()
@@ -143,7 +162,12 @@ class GensetService:
         if not due and p["run_s"] != self._saved_run_s:
             due = self._saved_at is None or now - self._saved_at >= RUNTIME_SAVE_S
         if due:
-            self._save_state(p)
+            try:
+                self._save_state(p)
+            except Exception as e:  # flash trouble: logged once, retried next step
+                self._failed = True
+                self._report(e)
+                return
             self._saved_version = ctrl.version
             self._saved_run_s = p["run_s"]
             self._saved_at = now
@@ -152,7 +176,7 @@ class GensetService:
         msg = "genset service: %s" % e
         if msg != self._last_error and self._log is not None:
             try:
-                self._log("genset_error", msg)
+                self._log("system", "genset", msg)
             except Exception:  # a broken logger must not stop the generator logic
                 pass
         self._last_error = msg
@@ -162,7 +186,6 @@ class GensetService:
         while not self._stop:
             try:
                 self.step()
-                self._last_error = None
             except Exception as e:  # keep controlling the generator whatever a callable did
                 self._report(e)
             self.steps += 1

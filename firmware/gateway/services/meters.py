@@ -21,6 +21,7 @@ class MeterService:
         self.last_err_ms = None
         self._totals = (0, 0)
         self._status = {}
+        self.on_cycle = []  # called after every poll cycle (the genset reacts to new readings)
 
     def get(self, meter_id):
         for m in self.meters:
@@ -97,3 +98,5 @@ class MeterService:
             await self.poller.cycle_event.wait()
             self.poller.cycle_event.clear()
             self.after_cycle()
+            for fn in self.on_cycle:
+                fn()

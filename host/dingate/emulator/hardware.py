@@ -19,14 +19,15 @@ class PinWatch:
         if level != self.level:
             self.level = level
             now = time.monotonic()
-            self.changes = [t for t in self.changes if now - t < 3.0][-12:] + [now]
+            self.changes = [t for t in self.changes if now - t < 4.5][-16:] + [now]
 
     def pattern(self):
+        """"off", "on", or "slow"/"fast" blinking (a slow blink toggles every second)."""
         now = time.monotonic()
-        recent = [t for t in self.changes if now - t < 2.5]
-        if len(recent) >= 3:
+        recent = [t for t in self.changes if now - t < 4.2]
+        if len(recent) >= 3 or (len(recent) == 2 and now - recent[-1] < 1.5):
             period = 2 * (recent[-1] - recent[0]) / (len(recent) - 1)
-            return "fast" if period < 0.5 else "slow"
+            return "fast" if period < 0.8 else "slow"
         return "on" if self.level else "off"
 
 

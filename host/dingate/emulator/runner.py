@@ -64,7 +64,8 @@ class Emulator:
         return block, count
 
     def prepare_flash(self):
-        """New state dir: a flashed, provisioned device. Existing one: the current build deployed."""
+        """New state dir: a flashed, provisioned device. Existing one: the current build deployed.
+        Returns True for a new device."""
         os.makedirs(self.state_dir, exist_ok=True)
         overrides = {"http": {"host": "127.0.0.1", "port": self.http_port}}
         files = build.render(self.board, overrides)
@@ -91,10 +92,11 @@ class Emulator:
             data = fsimage.make_image(files, block, count)
             with open(label_path, "w") as f:
                 json.dump(self.label, f, indent=1)
+        new = not os.path.exists(path)
         with open(path + ".tmp", "wb") as f:
             f.write(data)
         os.replace(path + ".tmp", path)
-        return path
+        return new
 
     def romfs(self, files):
         """The board's ROMFS plus, in /emu, the emulated hardware modules: on the chip machine and
@@ -205,7 +207,7 @@ class Emulator:
 
     async def run(self):
         world = self._load_scenario()
-        self.prepare_flash()
+        new_device = self.prepare_flash()
         self.hw = HardwareServer(self.board, Wifi(world.wifi_networks), on_relay=self._on_relay)
         hw_port = await self.hw.start()
         line_port = await self._start_bus(world)
@@ -220,6 +222,9 @@ class Emulator:
             raise SystemExit("control port %d: %s" % (self.control_port, e.strerror))
         panel_task = asyncio.ensure_future(server.serve_forever())
         self.banner()
+        setup = world.sections.get("setup") if new_device else None
+        if setup:
+            asyncio.ensure_future(self._setup(setup))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -246,6 +251,18 @@ class Emulator:
                 await self.backend.stop()
             await self.hw.stop()
             self.say("[emulator] stopped")
+
+    async def _setup(self, setup):
+        from . import setup_api
+
+        lab = self.label
+        problems = await asyncio.to_thread(
+            setup_api.apply, "http://127.0.0.1:%d" % self.http_port, lab["admin_user"],
+            lab["admin_password"], setup)
+        for p in problems:
+            self.say("[emulator] scenario setup: " + p)
+        self.say("[emulator] scenario setup applied through the API" if not problems else
+                 "[emulator] scenario setup: %d problem(s)" % len(problems))
 
     def banner(self):
         lab = self.label

@@ -11,6 +11,9 @@ import time
 
 import requests
 
+SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emulator",
+                         "scenarios")
+
 
 def free_port():
     with socket.socket() as s:
@@ -28,7 +31,8 @@ class EmulatorProcess:
         self.control_port = free_port()
         self._own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="dingate-state-")
-        self.scenario = scenario
+        # the demo devices and networks, without the demo's setup: tests configure what they need
+        self.scenario = scenario or os.path.join(SCENARIOS, "devices.json")
         self.bus = bus
         self.extra_args = list(extra_args)
         self.log_path = log_path or os.path.join(self.state_dir, "emulator.log")

@@ -66,6 +66,18 @@ class RtuPeer:
         """(input registers, holding registers) of the device at ``address``, as it holds them now."""
         return self._in_loop(lambda: self.backend.device(address).registers())
 
+    def set_soc(self, address, soc):
+        """The battery at ``address`` reports ``soc`` % from now on."""
+        def apply():
+            dev = self.backend.device(address)
+            dev.mode, dev.profile, dev.soc = "profile", [(0.0, float(soc))], float(soc)
+
+        self._in_loop(apply)
+
+    def set_silent(self, address, silent=True):
+        """The device at ``address`` stops (or starts again) answering."""
+        self._in_loop(setattr, self.backend.device(address), "silent", bool(silent))
+
     def advance(self, seconds):
         """Move the line's simulated time forward (returns once done)."""
         self._in_loop(self.clock.advance, seconds)

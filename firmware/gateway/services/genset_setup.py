@@ -1,0 +1,42 @@
+"""Build the generator service from the board file and the stored configuration."""
+from gateway.core import tz
+from gateway.core.genset import GensetController
+from gateway.drivers.relay import Relay
+from gateway.services.genset import GensetService
+
+
+def _pin_conf(items, name):
+    for it in items:
+        if it.get("name") == name:
+            return it
+    return None
+
+
+def build(dev):
+    board = dev.board
+    relay_conf = _pin_conf(board.get("relays", []), "genset")
+    if relay_conf is None:
+        return None
+    relay = Relay(relay_conf["pin"], relay_conf.get("normally_closed", False),
+                  relay_conf.get("active_high", True))
+
+    def local_minutes(now):
+        p = tz.get(dev.settings["timezone"]).parts(now)
+        return p[3] * 60 + p[4]
+
+    read_feedback = None
+    fb = _pin_conf(board.get("inputs", []), "genset_feedback")
+    if fb is not None:
+        from machine import Pin
+
+        pin = Pin(fb["pin"], Pin.IN)
+        level = 1 if fb.get("active_high", True) else 0
+        read_feedback = lambda: pin.value() == level  # noqa: E731
+
+    store = dev.store
+    ctrl = GensetController(store.load("genset") or {}, store.load("genset_state"), local_minutes)
+    return GensetService(ctrl, relay, dev.meters.poller.readings,
+                         save_state=lambda p: store.save("genset_state", p),
+                         log_event=dev.event,
+                         save_config=lambda c: store.save("genset", c),
+                         read_feedback=read_feedback)

@@ -1,0 +1,57 @@
+"""Configure a new emulated device through its HTTP API, as an installer would (scenario "setup")."""
+import http.cookiejar
+import json
+import time
+import urllib.error
+import urllib.request
+
+ORDER = ("settings", "meters", "genset", "mqtt")  # meters before what refers to them
+
+
+class ApiClient:
+    def __init__(self, base):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def call(self, method, path, body=None, timeout=15):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with self.opener.open(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.call("GET", "/api/status", timeout=2)[0] == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.2)
+        return False
+
+
+def apply(base, user, password, setup):
+    """Apply ``setup`` ({"settings", "meters", "genset", "mqtt"}); returns the problems met."""
+    api = ApiClient(base)
+    if not api.wait_ready():
+        return ["the device did not answer"]
+    status, body = api.call("POST", "/api/login", {"user": user, "password": password})
+    if status != 200:
+        return ["login refused: %s" % body]
+    problems = []
+    for key in ORDER:
+        if key not in setup:
+            continue
+        items = setup[key] if key == "meters" else [setup[key]]
+        for item in items:
+            method, path = ("POST", "/api/meters") if key == "meters" else ("PUT", "/api/" + key)
+            status, body = api.call(method, path, item)
+            if status >= 300:
+                problems.append("%s %s: %s" % (method, path, body))
+    return problems
