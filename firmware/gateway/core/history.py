@@ -72,10 +72,6 @@ def _bucketing(step, zone):
     return start, nxt
 
 
-def _mean(s, n):
-    return (2 * s + n) // (2 * n)
-
-
 def fixed_rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None):
     """Generator of (ts, {quantity: fixed int}) rows (see module doc)."""
     step = check_step(step)
@@ -83,11 +79,9 @@ def fixed_rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None)
     if step is None:
         for ts, _m, vals in ring.samples(t_from, t_to, meter):
             if quantities is not None:
-                v2 = {}
-                for q in vals:
-                    if q in quantities:
-                        v2[q] = vals[q]
-                vals = v2
+                for q in list(vals) if len(vals) > len(quantities) or True else ():
+                    if q not in quantities:
+                        del vals[q]
             if vals:
                 yield ts, vals
         return
@@ -96,56 +90,65 @@ def fixed_rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None)
     b_first = bstart(t_from)
     b_end = bnext(bstart(t_to - 1))  # end of the last bucket of the period
     cur = None  # current bucket start
-    first = {}  # counter -> first value in the bucket
-    last = {}  # counter -> last value in the bucket
-    sums = {}  # other quantity -> [sum, count]
+    cur_end = None
+    # quantity -> [first value | sum, last value | count, bucket number, is counter]: updated
+    # in place, so aggregating allocates nothing per sample; entries of other buckets are stale
+    acc = {}
+    nb = 0
 
-    def row(b, closing):
+    def row(closing):
         out = {}
-        for q in first:
-            c = closing.get(q) if closing is not None else None
-            if c is None:
-                c = last[q]
-            out[q] = c - first[q]
-        for q in sums:
-            s = sums[q]
-            out[q] = _mean(s[0], s[1])
+        for q in acc:
+            a = acc[q]
+            if a[2] != nb:
+                continue
+            if a[3]:
+                c = closing.get(q) if closing is not None else None
+                out[q] = (a[1] if c is None else c) - a[0]
+            else:
+                out[q] = (2 * a[0] + a[1]) // (2 * a[1])  # rounded mean
         return out
 
     for ts, _m, vals in ring.samples(b_first, None, meter):
-        if cur is not None and ts < cur:
-            continue  # out of order (clock went back): ignored
-        b = bstart(ts)
-        if cur is not None and b != cur:
-            if cur >= t_from or cur == b_first:
-                r = row(cur, vals)
-                if r:
-                    yield cur, r
-            cur = None
+        if cur is not None:
+            if ts < cur:
+                continue  # out of order (clock went back): ignored
+            if ts < cur_end:
+                b = cur  # same bucket: no time zone arithmetic
+            else:
+                b = bstart(ts)
+                if b != cur:
+                    if cur >= t_from or cur == b_first:
+                        r = row(vals)
+                        if r:
+                            yield cur, r
+                    cur = None
+        else:
+            b = bstart(ts)
         if b >= b_end or ts >= b_end:
             return
         if cur is None:
             cur = b
-            first = {}
-            last = {}
-            sums = {}
+            cur_end = bnext(b)
+            nb += 1
         for q in vals:
             if quantities is not None and q not in quantities:
                 continue
             v = vals[q]
-            if R.is_counter(q):
-                if q not in first:
-                    first[q] = v
-                last[q] = v
+            a = acc.get(q)
+            if a is None:
+                a = acc[q] = [0, 0, 0, R.is_counter(q)]
+            if a[2] != nb:
+                a[0] = v
+                a[1] = v if a[3] else 1
+                a[2] = nb
+            elif a[3]:
+                a[1] = v
             else:
-                s = sums.get(q)
-                if s is None:
-                    sums[q] = [v, 1]
-                else:
-                    s[0] += v
-                    s[1] += 1
+                a[0] += v
+                a[1] += 1
     if cur is not None:
-        r = row(cur, None)
+        r = row(None)
         if r:
             yield cur, r
 

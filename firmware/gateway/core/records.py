@@ -115,16 +115,15 @@ def text(q, i, point="."):
     d = decimals(q)
     if d == 0:
         return str(i)
-    s = "-" if i < 0 else ""
-    i = abs(i)
-    ip = i // _POW10[d]
-    fp = i - ip * _POW10[d]
+    a = -i if i < 0 else i
+    ip = a // _POW10[d]
+    fp = a - ip * _POW10[d]
     if fp == 0:
-        return s + str(ip)
-    f = ("%0" + str(d) + "d") % fp
-    while f[-1] == "0":
-        f = f[:-1]
-    return s + str(ip) + point + f
+        return ("-%d" if i < 0 else "%d") % ip
+    while fp % 10 == 0:
+        fp //= 10
+        d -= 1
+    return "%s%d%s%0*d" % ("-" if i < 0 else "", ip, point, d, fp)
 
 
 def sample(ts, meter, values, quantities=None):
@@ -154,8 +153,14 @@ def sample_json(s, extra=None):
 
 
 def _jstr(s):
+    s = str(s)
+    for c in s:
+        if c < " " or c == '"' or c == "\\":
+            break
+    else:
+        return '"%s"' % s  # the usual case: nothing to escape
     out = ['"']
-    for c in str(s):
+    for c in s:
         o = ord(c)
         if c == '"' or c == "\\":
             out.append("\\" + c)
@@ -209,38 +214,52 @@ def seg_header(seq, base_ts):
 
 
 def parse_seg_header(b):
-    """(seq, base_ts) or None if b is not a valid segment header."""
-    if len(b) < SEG_HEADER or bytes(b[:4]) != SEG_MAGIC:
+    """(seq, base_ts) or None if b (bytes/bytearray/memoryview) is not a valid segment header."""
+    if len(b) < SEG_HEADER:
         return None
-    if struct.unpack("<I", b[12:16])[0] != crc32(bytes(b[:12])):
+    m = memoryview(b)
+    if m[:4] != SEG_MAGIC or struct.unpack_from("<I", m, 12)[0] != crc32(m[:12]):
         return None
-    return struct.unpack("<II", b[4:12])
+    return struct.unpack_from("<II", m, 4)
 
 
-def frame(payload):
+def frame(payload, buf=None):
+    """The frame of a payload: new bytes, or appended to bytearray ``buf`` (returned)."""
     n = len(payload)
     if n > MAX_PAYLOAD:
         raise ValueError("payload too large")
-    ln = struct.pack("<H", n)
-    return bytes((SYNC,)) + ln + payload + struct.pack("<I", crc32(payload, crc32(ln)))
+    out = bytearray() if buf is None else buf
+    k = len(out)
+    out.append(SYNC)
+    out.append(n & 0xFF)
+    out.append(n >> 8)
+    out.extend(payload)
+    out.extend(struct.pack("<I", crc32(memoryview(out)[k + 1 :])))
+    return bytes(out) if buf is None else out
 
 
-def check_frame(b, i):
-    """Frame at b[i:] -> (payload_start, payload_end, next_i); None if incomplete;
-    False if invalid (bad sync / CRC)."""
-    if len(b) - i < 3:
-        return None
-    if b[i] != SYNC:
-        return False
-    n = b[i + 1] | (b[i + 2] << 8)
-    end = i + 3 + n + 4
-    if len(b) < end:
-        return None
-    ln = bytes(b[i + 1 : i + 3])
-    c = crc32(bytes(b[i + 3 : i + 3 + n]), crc32(ln))
-    if struct.unpack("<I", bytes(b[end - 4 : end]))[0] != c:
-        return False
-    return (i + 3, i + 3 + n, end)
+def frame_end(m, i, end):
+    """End offset of the frame at memoryview m[i:end]; 0 if incomplete, -1 if invalid (bad sync
+    or CRC). Allocation-free apart from the CRC slice (the payload is m[i + 3 : end - 4])."""
+    if end - i < 3:
+        return 0
+    if m[i] != SYNC:
+        return -1
+    e = i + 7 + (m[i + 1] | (m[i + 2] << 8))
+    if e > end:
+        return 0
+    if struct.unpack_from("<I", m, e - 4)[0] != _crc32(m[i + 1 : e - 4]) & 0xFFFFFFFF:
+        return -1
+    return e
+
+
+def check_frame(b, i, end=None):
+    """Frame at b[i:end] -> (payload_start, payload_end, next_i); None if incomplete;
+    False if invalid (bad sync / CRC). Nothing is copied."""
+    e = frame_end(b if isinstance(b, memoryview) else memoryview(b), i, len(b) if end is None else end)
+    if e <= 0:
+        return False if e else None
+    return (i + 3, e - 4, e)
 
 
 # ---- segment state shared by encoder and decoder -----------------------------------------
@@ -255,6 +274,7 @@ class SegState:
         self.meter = []  # index -> meter id
         self.qs = []  # index -> list of quantity names
         self.dec = []  # index -> list of stored decimals
+        self.cdec = []  # index -> list of canonical decimals (decimals(q))
         self.prev = []  # index -> list of previous fixed values (stored decimals)
         self.by_meter = {}  # meter id -> current index
         self.last_list = []  # channel indices of the previous group
@@ -277,7 +297,7 @@ def _define(st, buf, meter, qs):
     put_varint(buf, len(qs))
     decs = []
     for q in qs:
-        c = _CODE_OF.get(q, 0)
+        c = _NAMES.index(q) + 1 if q in _DEC else 0
         buf.append(c)
         if c == 0:
             qb = q.encode()
@@ -289,6 +309,7 @@ def _define(st, buf, meter, qs):
     st.meter.append(meter)
     st.qs.append(qs)
     st.dec.append(decs)
+    st.cdec.append(list(decs))
     st.prev.append([0] * len(qs))
     st.by_meter[meter] = idx
     return idx
@@ -349,13 +370,14 @@ def encode_group(st, buf, ts, samples):
     for idx, vals in entries:
         qs = st.qs[idx]
         decs = st.dec[idx]
+        cdecs = st.cdec[idx]
         prev = st.prev[idx]
         m = 0
         for j in range(len(qs)):
             q = qs[j]
             if q in vals:
                 m |= 1 << j
-                v = _scale(vals[q], decimals(q), decs[j])
+                v = _scale(vals[q], cdecs[j], decs[j])
                 deltas.append(v - prev[j])
                 prev[j] = v
         if m != (1 << len(qs)) - 1:
@@ -439,13 +461,13 @@ def encode(st, samples, max_payload=MAX_PAYLOAD - 1024):
 def _close(buf, ngroups):
     head = bytearray((KIND_SAMPLES,))
     put_varint(head, ngroups)
-    return bytes(head + buf)
+    return bytes(head) + buf
 
 
 def decode(st, payload, meter=None):
-    """Frame payload -> list of samples (values in canonical decimals), updating st.
-    With meter given, only that meter's samples are built (state is still updated).
-    ValueError / IndexError on malformed input."""
+    """Frame payload (bytes or a memoryview: read in place) -> list of samples (values in
+    canonical decimals), updating st. With meter given, only that meter's samples are built
+    (state is still updated). ValueError / IndexError on malformed input."""
     b = payload
     if not b or b[0] != KIND_SAMPLES:
         raise ValueError("unknown record kind")
@@ -459,10 +481,7 @@ def decode(st, payload, meter=None):
         st.last_dt = dt
         head, i = get_varint(b, i)
         n = head >> 3
-        zeromap = head & 4
-        same = head & 2
-        masked = head & 1
-        if same:
+        if head & 2:  # same channels as the previous group
             idxs = st.last_list
             if len(idxs) != n:
                 raise ValueError("bad channel list")
@@ -476,52 +495,64 @@ def decode(st, payload, meter=None):
                     raise ValueError("bad channel index")
                 idxs.append(idx)
         masks = None
-        if masked:
+        if head & 1:
             masks = []
             for _k in range(n):
                 m, i = get_varint(b, i)
                 masks.append(m)
-        nvals = 0
-        for k in range(n):
-            nq = len(st.qs[idxs[k]])
-            if masks is None:
-                nvals += nq
-            else:
-                m = masks[k]
-                for j in range(nq):
-                    if m >> j & 1:
-                        nvals += 1
-        bits = None
-        if zeromap:
-            nb = (nvals + 7) // 8
-            bits = b[i : i + nb]
-            if len(bits) != nb:
+        bits = -1  # offset of the zero bitmap
+        if head & 4:
+            nvals = 0
+            for k in range(n):
+                nq = len(st.qs[idxs[k]])
+                if masks is None:
+                    nvals += nq
+                else:
+                    m = masks[k]
+                    for j in range(nq):
+                        if m >> j & 1:
+                            nvals += 1
+            bits = i
+            i += (nvals + 7) // 8
+            if i > len(b):
                 raise ValueError("truncated")
-            i += nb
         vk = 0
         for k in range(n):
             idx = idxs[k]
             qs = st.qs[idx]
             decs = st.dec[idx]
+            cdecs = st.cdec[idx]
             prev = st.prev[idx]
             m = -1 if masks is None else masks[k]
-            want = meter is None or st.meter[idx] == meter
-            vals = {} if want else None
+            vals = None
+            if meter is None or st.meter[idx] == meter:
+                vals = dict.fromkeys(qs) if masks is None else {}  # sized once
             for j in range(len(qs)):
                 if not m >> j & 1:
                     continue
-                if bits is not None and not bits[vk >> 3] >> (vk & 7) & 1:
+                if bits >= 0 and not b[bits + (vk >> 3)] >> (vk & 7) & 1:
                     d = 0
-                else:
-                    u, i = get_varint(b, i)
-                    d = unzz(u + 1) if bits is not None else unzz(u)
+                else:  # varint, inline: no tuple per value
+                    u = 0
+                    sh = 0
+                    while True:
+                        c = b[i]
+                        i += 1
+                        u |= (c & 0x7F) << sh
+                        if c < 0x80:
+                            break
+                        sh += 7
+                        if sh > 70:
+                            raise ValueError("varint too long")
+                    if bits >= 0:
+                        u += 1
+                    d = u >> 1 if not u & 1 else -((u + 1) >> 1)
                 vk += 1
                 v = prev[j] + d
                 prev[j] = v
-                if want:
-                    q = qs[j]
-                    vals[q] = _scale(v, decs[j], decimals(q))
-            if want:
+                if vals is not None:
+                    vals[qs[j]] = v if decs[j] == cdecs[j] else _scale(v, decs[j], cdecs[j])
+            if vals is not None:
                 out.append((ts, st.meter[idx], vals))
         st.last_list = idxs
     if i != len(b):
@@ -536,6 +567,7 @@ def _read_def(st, b, i):
     nq, i = get_varint(b, i)
     qs = []
     decs = []
+    cdecs = []
     for _ in range(nq):
         c = b[i]
         i += 1
@@ -543,8 +575,8 @@ def _read_def(st, b, i):
             ln, i = get_varint(b, i)
             q = bytes(b[i : i + ln]).decode()
             i += ln
-        elif c < len(_CODES):
-            q = _CODES[c][0]
+        elif c <= len(_NAMES):
+            q = _NAMES[c - 1]
         else:
             raise ValueError("unknown quantity code")
         d, i = get_varint(b, i)
@@ -552,9 +584,11 @@ def _read_def(st, b, i):
             raise ValueError("bad decimals")
         qs.append(q)
         decs.append(d)
+        cdecs.append(decimals(q))
     st.meter.append(meter)
     st.qs.append(qs)
     st.dec.append(decs)
+    st.cdec.append(cdecs)
     st.prev.append([0] * nq)
     st.by_meter[meter] = len(st.meter) - 1
     return i

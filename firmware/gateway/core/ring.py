@@ -16,6 +16,13 @@ with an unreadable header (torn creation) holds nothing valid and is removed.
 
 Sample ids are ints ``seq << 32 | frame_offset << 10 | index_in_frame``: stable, increasing.
 Timestamps are expected non-decreasing across appends (the recorder guarantees it).
+
+Reading allocates (almost) nothing: each Ring owns one read buffer (``chunk`` bytes, 1 KiB)
+that its scans share; a scan keeps its segment file open, reads into the buffer in place and
+moves a partial frame to its start; a frame larger than the buffer gets a buffer of its own
+for that frame only. A scan that finds the buffer used by another scan (generators interleave:
+an HTTP export, the MQTT outbox) reads its next frame again; one that finds the files changed
+(append, rotation) reopens its file.
 """
 
 import os
@@ -48,20 +55,6 @@ def mkdirs(path):
         p += "/"
 
 
-def read_at(name, off, n):
-    """n bytes of file name at offset off (b"" past the end); None if the file is gone."""
-    try:
-        f = open(name, "rb")
-    except OSError:
-        return None
-    try:
-        if off:
-            f.seek(off)
-        return f.read(n)
-    finally:
-        f.close()
-
-
 def file_size(name):
     try:
         return os.stat(name)[6]
@@ -79,7 +72,7 @@ def _is_seg_name(n):
 
 
 class Ring:
-    def __init__(self, path, budget=1 << 20, segment_bytes=32 << 10, chunk=2048):
+    def __init__(self, path, budget=1 << 20, segment_bytes=32 << 10, chunk=1024):
         if segment_bytes < 256 or segment_bytes > MAX_SEGMENT:
             raise ValueError("segment_bytes out of range")
         if budget < 2 * segment_bytes:
@@ -88,6 +81,10 @@ class Ring:
         self.budget = budget
         self.segment_bytes = segment_bytes
         self.chunk = chunk
+        self._m = memoryview(bytearray(max(chunk, 64)))  # the read buffer, shared by the scans
+        self._owner = 0  # number of the scan whose bytes the buffer holds (0: none)
+        self._nscan = 0
+        self._mod = 0  # bumped on every write/removal: open readers reopen their file
         self.segs = []  # [seq, base_ts, size] oldest first
         self._st = None  # coding state of the active segment; None -> next append starts one
         self.bytes_written = 0  # bytes handed to write() since this object was created
@@ -110,7 +107,7 @@ class Ring:
                 continue
             seq = int(n[:8])
             name = self._name(seq)
-            hdr = R.parse_seg_header(read_at(name, 0, HEADER) or b"")
+            hdr = self._header(name)
             if hdr is None or hdr[0] != seq:
                 self.recovery.append("removed unreadable segment %d" % seq)
                 self._remove(name)
@@ -143,7 +140,21 @@ class Ring:
             # empty last segment: the newest known time is in the previous one
             self.last_ts = segs[-1][1]
 
+    def _header(self, name):
+        """(seq, base_ts) of a segment file's header; None if unreadable."""
+        try:
+            f = open(name, "rb")
+        except OSError:
+            return None
+        self._owner = 0
+        try:
+            n = f.readinto(self._m[:HEADER]) or 0
+        finally:
+            f.close()
+        return R.parse_seg_header(self._m[:n])
+
     def _remove(self, name):
+        self._mod += 1
         try:
             os.remove(name)
         except OSError:
@@ -151,34 +162,81 @@ class Ring:
 
     def _frames(self, seq, start=HEADER):
         """(offset, payload) of the valid frames of segment seq, streaming; stops at the end,
-        at the first invalid frame, or if the file disappears."""
+        at the first invalid frame, or if the file disappears. ``payload`` is a memoryview of
+        the read buffer: decode it before resuming the generator."""
+        self._nscan += 1
+        me = self._nscan
         name = self._name(seq)
-        buf = b""
-        boff = start  # file offset of buf[0]
-        pos = start
+        m = self._m
+        cap = len(m)
+        f = None
+        mod = fpos = -1
+        boff = pos = start  # file offsets of m[0] and of the next frame
+        n = 0  # m[:n] holds the file's bytes from boff
         eof = False
-        while True:
-            i = pos - boff
-            r = R.check_frame(buf, i)
-            if r is None:
-                if eof:
+        try:
+            while True:
+                if self._owner != me:  # another scan used the buffer: read again from pos
+                    boff = pos
+                    n = 0
+                    eof = False
+                i = pos - boff
+                e = R.frame_end(m, i, n)
+                if e > 0:
+                    yield pos, m[i + 3 : e - 4]
+                    pos = boff + e
+                    continue
+                if e < 0 or eof:
                     return
-                need = self.chunk
-                if len(buf) - i >= 3:
-                    n = buf[i + 1] | (buf[i + 2] << 8)
-                    need = max(need, n + R.FRAME_OVERHEAD - (len(buf) - i))
-                data = read_at(name, boff + len(buf), need)
-                if data is None:
-                    return
-                if len(data) < need:
+                keep = n - i  # bytes of the incomplete frame at pos already read
+                big = None
+                if keep >= 3:
+                    need = R.FRAME_OVERHEAD + (m[i + 1] | (m[i + 2] << 8))
+                    if need > cap:  # larger than the buffer: a buffer for this frame only
+                        big = memoryview(bytearray(need))
+                        big[:keep] = m[i:n]
+                        dst = big[keep:]
+                if big is None:
+                    if keep and i:
+                        if keep <= i:
+                            m[:keep] = m[i:n]  # the partial frame to the start, in place
+                        else:
+                            keep = 0  # (it would overlap itself): read it again
+                    boff = pos
+                    n = keep
+                    dst = m[n:]
+                at = pos + keep
+                if f is None or mod != self._mod:
+                    if f is not None:
+                        f.close()
+                        f = None
+                    try:
+                        f = open(name, "rb")
+                    except OSError:
+                        return
+                    mod = self._mod
+                    fpos = 0
+                if fpos != at:
+                    f.seek(at)
+                got = f.readinto(dst) or 0
+                fpos = at + got
+                if big is not None:
+                    n = 0
+                    boff = pos
+                    if got < len(dst) or R.frame_end(big, 0, need) != need:
+                        return
+                    yield pos, big[3 : need - 4]
+                    big = dst = None
+                    pos += need
+                    boff = pos
+                    continue
+                if got < len(dst):
                     eof = True
-                buf = buf[i:] + data
-                boff = pos
-                continue
-            if r is False:
-                return
-            yield pos, buf[r[0] : r[1]]
-            pos = boff + r[2]
+                n += got
+                self._owner = me
+        finally:
+            if f is not None:
+                f.close()
 
     def _total(self):
         t = 0
@@ -219,20 +277,16 @@ class Ring:
             start = self.segs[-1][2]
         self._st = None  # until the write succeeded
         payloads = R.encode(st, samples)
-        frames = []
-        offs = []
-        pos = start
+        data = bytearray(R.seg_header(seq, base)) if new else bytearray()
+        skip = len(data)
+        last = start
         for p, _n in payloads:
-            fr = R.frame(p)
-            frames.append(fr)
-            offs.append(pos)
-            pos += len(fr)
-        if pos >= 1 << 22:
+            last = start + len(data) - skip  # offset of this frame in the segment
+            R.frame(p, data)
+        if start + len(data) - skip >= 1 << 22:
             raise ValueError("append too large")
-        data = b"".join(frames)
-        if new:
-            data = R.seg_header(seq, base) + data
         name = self._name(seq)
+        self._mod += 1
         try:
             f = open(name, "wb" if new else "ab")
             try:
@@ -256,7 +310,7 @@ class Ring:
         self.last_ts = st.last_ts
         while len(self.segs) > 1 and self._total() > self.budget:
             self._drop_oldest()
-        return make_id(seq, offs[-1], payloads[-1][1] - 1)
+        return make_id(seq, last, payloads[-1][1] - 1)
 
     # ---- reading ----------------------------------------------------------------------
 

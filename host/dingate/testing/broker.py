@@ -1,0 +1,73 @@
+"""A real mosquitto broker on a free loopback port, for tests and benchmarks."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+MOSQUITTO = shutil.which("mosquitto") or (
+    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Broker:
+    """One mosquitto process; restartable on the same port and persistence directory."""
+
+    def __init__(self, tmpdir, extra=""):
+        self.dir = str(tmpdir)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        self.log = os.path.join(self.dir, "mosquitto.log")
+        with open(self.conf, "w") as f:
+            f.write("listener %d 127.0.0.1\n" % self.port)
+            f.write("persistence true\npersistence_location %s/\n" % self.dir)
+            f.write("persistence_file broker.db\n")
+            f.write("autosave_interval 1\nautosave_on_changes true\n")
+            f.write("log_dest file %s\nlog_type all\n" % self.log)
+            f.write("max_queued_messages 100000\nmax_inflight_messages 50\n")
+            if hasattr(os, "geteuid") and os.geteuid() == 0:
+                f.write("user root\n")  # else it drops to 'mosquitto' and loses the tmp dir
+            f.write(extra or "allow_anonymous true\n")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("mosquitto exited: %s" % self.tail())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("mosquitto did not listen on %d" % self.port)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def tail(self):
+        try:
+            with open(self.log) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
