@@ -79,9 +79,11 @@ def fixed_rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None)
     if step is None:
         for ts, _m, vals in ring.samples(t_from, t_to, meter):
             if quantities is not None:
-                for q in list(vals) if len(vals) > len(quantities) or True else ():
-                    if q not in quantities:
-                        del vals[q]
+                v2 = {}
+                for q in vals:
+                    if q in quantities:
+                        v2[q] = vals[q]
+                vals = v2
             if vals:
                 yield ts, vals
         return
@@ -193,39 +195,67 @@ def csv_lines(
     else:
         quantities = list(quantities)
     yield sep.join(["ts", "time"] + [_cell(q, sep) for q in quantities]) + "\r\n"
+    cells = [""] * (len(quantities) + 2)  # reused for every line
     for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, z, quantities):
-        cells = [str(ts), z.format(ts)]
+        cells[0] = str(ts)
+        cells[1] = z.format(ts)
+        k = 2
         for q in quantities:
             v = vals.get(q)
-            cells.append("" if v is None else _cell(R.text(q, v, decimal), sep))
+            cells[k] = "" if v is None else _cell(R.text(q, v, decimal), sep)
+            k += 1
         yield sep.join(cells) + "\r\n"
 
 
-def row_json(ts, vals):
-    """One row as JSON text with exact numbers, keys sorted after "ts"."""
-    parts = ['"ts":%d' % ts]
-    for q in sorted(vals):
-        parts.append("%s:%s" % (R._jstr(q), R.text(q, vals[q])))
-    return "{" + ",".join(parts) + "}"
+def row_json(ts, vals, sep="", order=None):
+    """One row as JSON text with exact numbers, keys sorted after "ts" (``sep`` in front).
+    ``order``: a list to keep the sorted keys in between rows (the same keys: not sorted again)."""
+    if order is None or len(order) != len(vals) or not _same(order, vals):
+        keys = sorted(vals)
+        if order is not None:
+            order[:] = keys
+    else:
+        keys = order
+    parts = [None] * (2 * len(keys) + 2)
+    parts[0] = '%s{"ts":%d' % (sep, ts)
+    k = 1
+    for q in keys:
+        parts[k] = ',"%s":' % q if _plain(q) else "," + R._jstr(q) + ":"
+        parts[k + 1] = R.text(q, vals[q])
+        k += 2
+    parts[k] = "}"
+    return "".join(parts)
+
+
+def _same(keys, vals):
+    for q in keys:
+        if q not in vals:
+            return False
+    return True
+
+
+def _plain(q):
+    for c in q:
+        if c < " " or c == '"' or c == "\\":
+            return False
+    return True
 
 
 def json_chunks(ring, meter, t_from, t_to, step=None, zone=None, quantities=None):
     """Text pieces that concatenate into the JSON list of rows (streamed, one row each)."""
     yield "["
     sep = ""
+    order = []
     for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, zone, quantities):
-        yield sep + row_json(ts, vals)
+        yield row_json(ts, vals, sep, order)
         sep = ",\n"
     yield "]\n"
 
 
-_TRANSLIT = {
-    "à": "a", "â": "a", "ä": "a", "á": "a", "ã": "a", "å": "a", "ç": "c", "é": "e", "è": "e",
-    "ê": "e", "ë": "e", "î": "i", "ï": "i", "í": "i", "ì": "i", "ô": "o", "ö": "o", "ó": "o",
-    "ò": "o", "õ": "o", "ù": "u", "û": "u", "ü": "u", "ú": "u", "ÿ": "y", "ñ": "n", "ß": "ss",
-    "œ": "oe", "æ": "ae", "À": "A", "Â": "A", "Ä": "A", "Ç": "C", "É": "E", "È": "E", "Ê": "E",
-    "Ë": "E", "Î": "I", "Ï": "I", "Ô": "O", "Ö": "O", "Ù": "U", "Û": "U", "Ü": "U", "Œ": "OE",
-}  # fmt: skip
+# transliteration for file names: _ACC[k] -> _ASC[k]; ß œ æ Œ -> two letters
+_ACC = "àâäáãåçéèêëîïíìôöóòõùûüúÿñÀÂÄÇÉÈÊËÎÏÔÖÙÛÜßœæŒ"
+_ASC = "aaaaaaceeeeiiiiooooouuuuynAAACEEEEIIOOUUU"
+_TWO = "ssoeaeOE"
 
 
 def sanitize_location(location, maxlen=31):
@@ -233,7 +263,12 @@ def sanitize_location(location, maxlen=31):
     transliterated, anything else becomes "_"), at most ``maxlen`` characters."""
     out = []
     for c in str(location or ""):
-        c = _TRANSLIT.get(c, c)
+        k = _ACC.find(c)
+        if k >= len(_ASC):
+            k -= len(_ASC)
+            c = _TWO[2 * k : 2 * k + 2]
+        elif k >= 0:
+            c = _ASC[k]
         for ch in c:
             o = ord(ch)
             ok = 48 <= o <= 57 or 65 <= o <= 90 or 97 <= o <= 122 or ch in "-_"

@@ -17,6 +17,7 @@ from .hardware import HardwareServer, Wifi
 
 FAKES = ("_emu.py", "machine.py", "network.py")
 RESET_EXIT = 3  # machine.reset() in the emulated firmware
+REPL_SOFT_RESET = {5: "friendly", 6: "raw"}  # --repl-port: Ctrl-D soft reset (emulator/mpy/replboot.py)
 OWNED = ("/lib/", "/www/", "/boot.py", "/main.py", "/board.json", "/manifest.json")
 
 
@@ -185,10 +186,14 @@ class Emulator:
         heap = os.environ.get("DINGATE_HEAPSIZE") or boards.heapsize_arg(self.board)  # experiments only
         args = [sys.executable, LAUNCHER, "-X", "heapsize=" + heap,
                 os.path.join(EMULATOR_MPY, "emuboot.py")]
+        env = self._env(hw_port, line_port)
+        serial = self._repl_stdio(env) if self.repl_port else {}  # --repl-port: stdin is the line
         self.proc = await asyncio.create_subprocess_exec(
-            *args, env=self._env(hw_port, line_port), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
-        pump = asyncio.ensure_future(self._pump(self.proc.stdout))
+            *args, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+            **serial)
+        pump = asyncio.ensure_future(
+            self._repl_pump(self.proc.stdout) if self.repl_port else self._pump(self.proc.stdout))
         self._restart = None
         while self.proc.returncode is None:
             try:
@@ -222,6 +227,8 @@ class Emulator:
             raise SystemExit("control port %d: %s" % (self.control_port, e.strerror))
         panel_task = asyncio.ensure_future(server.serve_forever())
         self.banner()
+        if self.repl_port:
+            await self._repl_start()
         setup = world.sections.get("setup") if new_device else None
         if setup:
             asyncio.ensure_future(self._setup(setup))
@@ -237,6 +244,8 @@ class Emulator:
                     self.reset_cause = self._restart
                 elif code == RESET_EXIT:
                     self.reset_cause = 2
+                elif self.repl_port and code in REPL_SOFT_RESET:
+                    self._repl_mode = REPL_SOFT_RESET[code]  # soft reset: the reset cause stays
                 else:
                     self.say("[emulator] firmware exited with code %s; restarting like a board "
                              "after a panic" % code)
@@ -244,6 +253,8 @@ class Emulator:
                     await asyncio.sleep(1)
         finally:
             server.close()
+            if self.repl_port:
+                self._repl_stop()
             panel_task.cancel()
             await asyncio.gather(panel_task, return_exceptions=True)
             await self.line.stop()
@@ -263,6 +274,129 @@ class Emulator:
             self.say("[emulator] scenario setup: " + p)
         self.say("[emulator] scenario setup applied through the API" if not problems else
                  "[emulator] scenario setup: %d problem(s)" % len(problems))
+
+    # --- --repl-port: the USB serial line (CONTRACT §2) -------------------------------------------
+    # The device's stdin/stdout are its UART0: replboot.py, in the MicroPython process, speaks the
+    # REPL on them (friendly, raw, raw-paste) after main.py, as the board does. Here the line is
+    # bridged to one TCP client at a time (the newest connection wins), like a USB-UART bridge that
+    # stays open across resets. A Ctrl-C byte becomes SIGINT, which MicroPython raises as
+    # KeyboardInterrupt in whatever runs (firmware, exec'd code, the REPL waiting for a byte). A soft
+    # reset ends the process with code 5 (friendly) or 6 (raw REPL) and the next start resumes in
+    # that mode; a hard reset, a crash or the watchdog boot normally (friendly: main.py runs).
+    async def _repl_start(self):
+        self._repl_mode = "friendly"
+        self._repl_client = None
+        self._repl_intr_at = -1.0
+        self._repl_cr = False
+        try:
+            self._repl_server = await asyncio.start_server(self._repl_serve, "127.0.0.1",
+                                                           self.repl_port)
+        except OSError as e:
+            raise SystemExit("repl port %d: %s" % (self.repl_port, e.strerror))
+        self.say("  USB serial (REPL): socket://127.0.0.1:%d  (mpremote connect socket://127.0.0.1:%d)"
+                 % (self.repl_port, self.repl_port))
+
+    def _repl_stop(self):
+        self._repl_server.close()
+        if self._repl_client is not None:
+            self._repl_client.close()
+
+    def _repl_stdio(self, env):
+        """Per start: tell emuboot to run the REPL (and in which mode); stdin becomes the line."""
+        conf = json.loads(env["DINGATE_EMU"])
+        _off, romfs_size = boards.romfs_geometry(self.board)
+        conf["repl"] = self._repl_mode
+        conf["romfs_size"] = romfs_size
+        env["DINGATE_EMU"] = json.dumps(conf)
+        self._repl_mode = "friendly"
+        # the whole romfs partition is mapped, erased bytes after the image, as the chip's flash
+        # cache shows it: vfs.rom_ioctl (emulator/mpy/_vfsrom.py) can then write a bigger image
+        path = env["DINGATE_ROMFS_IMAGE"]
+        size = os.path.getsize(path)
+        if size < romfs_size:
+            with open(path, "ab") as f:
+                f.write(b"\xff" * (romfs_size - size))
+        return {"stdin": asyncio.subprocess.PIPE}
+
+    async def _repl_serve(self, reader, writer):
+        old, self._repl_client = self._repl_client, writer
+        if old is not None:
+            old.close()
+        try:
+            while self._repl_client is writer:
+                data = await reader.read(4096)
+                if not data:
+                    break
+                for i, part in enumerate(data.split(b"\x03")):
+                    if i:
+                        self._repl_interrupt()
+                    if part:
+                        await self._repl_feed(part)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if self._repl_client is writer:
+                self._repl_client = None
+            writer.close()
+
+    async def _repl_feed(self, data):
+        proc = self.proc
+        if proc is None or proc.returncode is not None or proc.stdin is None:
+            return  # the device is resetting: the bytes are lost, as on a UART
+        try:
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+        except (ConnectionError, OSError):
+            pass
+
+    def _repl_interrupt(self):
+        """Ctrl-C: SIGINT once MicroPython runs (its handler raises KeyboardInterrupt); a burst of
+        Ctrl-C counts once (a second SIGINT before the first is handled would end the port)."""
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._repl_intr_at < 0.2 and self._repl_intr_at >= 0:
+            return
+        self._repl_intr_at = now
+
+        async def deliver():
+            await self.hw.booted.wait()
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGINT)
+
+        asyncio.ensure_future(deliver())
+
+    def _repl_cook(self, chunk):
+        """\n -> \r\n, as the board's console prints (a \r\n split across chunks stays one)."""
+        out = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if self._repl_cr and chunk.startswith(b"\n"):
+            out = out[1:]
+        self._repl_cr = chunk.endswith(b"\r")
+        return out
+
+    async def _repl_pump(self, stream):
+        """The device's output: to the TCP client byte for byte, to the console line by line."""
+        pending = b""
+        while True:
+            chunk = await stream.read(4096)
+            if not chunk:
+                break
+            client = self._repl_client
+            if client is not None and not client.is_closing():
+                client.write(self._repl_cook(chunk))
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self._repl_log(line)
+        if pending:
+            self._repl_log(pending)
+
+    def _repl_log(self, line):
+        text = "".join(c for c in line.decode(errors="replace") if c >= " " or c == "\t").rstrip()
+        if text:
+            self.output = self.output[-500:] + [text]
+            self.say("[device] " + text)
 
     def banner(self):
         lab = self.label

@@ -65,6 +65,10 @@ rom = ["/rom", "/rom/lib"] if _conf.get("romfs") else []
 # as on the board: "", .frozen, the ROMFS, /lib; then the emulated hardware
 sys.path[:] = ["", ".frozen"] + rom + ["/lib", "/rom/emu"] + ["/host" + p for p in _host]
 _emu.send({"boot": 1})
+if _conf.get("repl"):  # --repl-port: boot.py, main.py, then the REPL on the USB serial line
+    import replboot
+
+    replboot.boot(_conf["repl"])  # does not return: the REPL ends in a reset
 for _script in ("/boot.py", "/main.py"):
     try:
         with open(_script) as _f:

@@ -1,0 +1,98 @@
+"""The page in a real headless browser (Debian chromium, driven by playwright) at phone size:
+log in, add a meter, join a Wi-Fi network picked from a scan list that holds hostile SSIDs,
+switch language. Screenshots are kept in build/test-artifacts/."""
+import json
+import os
+import shutil
+
+import pytest
+
+from dingate.testing.emuproc import SCENARIOS, EmulatorProcess
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make setup)")
+
+HOSTILE = ['<img src=x onerror=__xss=1>', '"><script>__xss=2</script>']  # <= 32 bytes
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with open(os.path.join(SCENARIOS, "devices.json")) as f:
+        scenario = json.load(f)
+    scenario["wifi"]["networks"] += [{"ssid": s, "rssi": -70, "password": "whatever-123"} for s in HOSTILE]
+    path = tmp_path_factory.mktemp("world") / "hostile.json"
+    path.write_text(json.dumps(scenario))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def gateway(world):
+    emu = EmulatorProcess(scenario=world)
+    try:
+        yield emu.start()
+    finally:
+        emu.cleanup()
+
+
+@pytest.fixture()
+def page(gateway, artifacts):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        ctx = browser.new_context(viewport=PHONE, locale="en-GB")
+        pg = ctx.new_page()
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        outside = []
+        pg.on("request", lambda r: None if r.url.startswith(gateway.url) else outside.append(r.url))
+        pg.goto(gateway.url + "/")
+        yield pg
+        assert not outside, "the page fetched from outside the device: %s" % outside
+        browser.close()
+
+
+def _login(pg, emu):
+    pg.fill("#login input[name=user]", "admin")
+    pg.fill("#login input[name=password]", emu.admin_password)
+    pg.click("[data-action=login]")
+    pg.wait_for_selector("nav.tabs")
+
+
+def test_login_add_meter_join_wifi_switch_language(page, gateway, artifacts):
+    pg = page
+    pg.screenshot(path=os.path.join(artifacts, "01-login.png"))
+    _login(pg, gateway)
+    assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    pg.screenshot(path=os.path.join(artifacts, "02-home.png"))
+
+    pg.goto(gateway.url + "/#/meters")
+    pg.click("[data-action=add-meter]")
+    pg.fill("#meter-form input[name=name]", "Kitchen")
+    pg.fill("#meter-form input[name=address]", "2")
+    pg.select_option("#meter-form select[name=profile]", "sdm120")
+    pg.click("[data-action=save-meter]")
+    pg.wait_for_selector(".meter >> text=Kitchen")
+    meters = [m["name"] for m in gateway.api("GET", "/api/meters").json()] if gateway.login() else []
+    assert "Kitchen" in meters
+    pg.screenshot(path=os.path.join(artifacts, "03-meters.png"))
+
+    pg.goto(gateway.url + "/#/network")
+    pg.wait_for_selector("[data-action=select-network][data-ssid='Home-Box']")
+    for s in HOSTILE:  # shown as text, never as markup
+        assert pg.locator("#wifi-list").get_by_text(s, exact=True).count() == 1
+    assert pg.evaluate("window.__xss") is None
+    pg.screenshot(path=os.path.join(artifacts, "04-scan.png"))
+    pg.click("[data-action=select-network][data-ssid='Home-Box']")
+    pg.fill("#wifi-form input[name=password]", "correct-horse")
+    pg.click("[data-action=connect]")
+    pg.wait_for_selector("#wifi-connected", timeout=30000)
+    assert "192.168." in pg.inner_text("#wifi-connected")
+    pg.screenshot(path=os.path.join(artifacts, "05-connected.png"))
+
+    pg.click("[data-action=lang-fr]")
+    pg.wait_for_function("document.documentElement.lang === 'fr'")
+    pg.screenshot(path=os.path.join(artifacts, "06-french.png"))
+    assert pg.evaluate("window.__xss") is None and not pg.dialogs
