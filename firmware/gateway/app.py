@@ -2,13 +2,11 @@
 import asyncio
 import gc
 import os
-import time
 
 from gateway import VERSION
 from gateway.core import auth, ondemand
-from gateway.core.configstore import validate_settings
 from gateway.core.eventlog import EventLog
-from gateway.core.ticks import sleep_ms, ticks_diff
+from gateway.core.ticks import sleep_ms, ticks_diff, unix_time
 from gateway.drivers import panel_io, system
 from gateway.drivers.board import load_board
 from gateway.drivers.watchdog import Watchdog
@@ -30,7 +28,7 @@ class Device:
         self.board = board
         self.mqtt = None  # set once the services exist (gateway.app.run)
         self.genset = None
-        self.started = time.time()
+        self.started = unix_time()
         self.reset_cause = system.reset_cause()
         self.store = Store()
         mem("store")
@@ -43,7 +41,8 @@ class Device:
         mem("identity")
         self.sessions = auth.Sessions(self.identity["session_secret"].encode())
         self.throttle = auth.LoginThrottle()
-        self.settings = self.store.load("settings", validate_settings) or validate_settings({})
+        check = lambda d: ondemand.call("gateway.core.settings", "validate_settings", d)  # noqa: E731
+        self.settings = self.store.load("settings", check) or check({})
         mem("settings")
         self.radio = Radio()
         self.wifi = WifiService(self.radio, self.store, self.ap_ssid(), self.identity["ap_password"],
@@ -67,16 +66,29 @@ class Device:
         must not be loaded inside an on-demand API call)."""
         asyncio.create_task(self.mqtt.restart())
 
+    # ---- Modbus TCP server (read-only, for a SCADA): its code is loaded only once enabled
+    def apply_modbus_tcp(self):
+        """The Modbus TCP settings changed: (re)start the server outside the request (its
+        modules must not be loaded inside an on-demand API call)."""
+        asyncio.create_task(self.restart_modbus_tcp())
+
+    async def restart_modbus_tcp(self):
+        if self.modbus_tcp is None and not (self.store.load("modbus_tcp") or {}).get("enabled"):
+            return
+        from gateway.services.modbus_tcp import apply
+
+        await apply(self)
+
     # Users calls back here when accounts change, before the session table exists at boot
     def revoke_user(self, name):
         if self.sessions:
             self.sessions.revoke_user(name)
 
     def now(self):
-        return int(time.time())
+        return int(unix_time())
 
     def uptime_s(self):
-        return int(time.time() - self.started)
+        return int(unix_time() - self.started)
 
     def ap_ssid(self):
         return "dingate-" + self.identity["serial"]
@@ -105,7 +117,8 @@ class Device:
                 "reset_cause": self.reset_cause}
 
     def save_settings(self, data):
-        self.settings = validate_settings(data, self.settings)
+        self.settings = ondemand.call("gateway.core.settings", "validate_settings", data,
+                                      self.settings)
         self.store.save("settings", self.settings)
         if getattr(self, "storage", None):
             self.storage.set_zone(self.settings["timezone"])
@@ -117,7 +130,7 @@ class Device:
 
     def factory_reset(self, keep_data=True):
         """Configuration wiped (identity and the provisioned admin kept); data kept unless asked."""
-        for name in ("meters", "bus", "genset", "users", "wifi", "mqtt", "settings"):
+        for name in ("meters", "bus", "genset", "users", "wifi", "mqtt", "modbus_tcp", "settings"):
             self.store.delete(name)
         if not keep_data:
             _rmtree(DATA, keep=(DATA + "/cfg",))
@@ -245,6 +258,10 @@ async def run():
     tasks.spawn("mqtt_start", dev.mqtt.restart, restart=False)
     if dev.genset:
         tasks.spawn("genset", dev.genset.run)
+    # Modbus TCP server (read-only, for a SCADA): started here only when enabled in
+    # /api/modbus-tcp; otherwise none of its code is in the heap (services/modbus_tcp.py)
+    dev.modbus_tcp = None
+    tasks.spawn("modbus_tcp_start", dev.restart_modbus_tcp, restart=False)
     tasks.spawn("wifi", dev.wifi.run)
     tasks.spawn("web", lambda: _serve_http(dev))
     tasks.spawn("panel", dev.panel.run)

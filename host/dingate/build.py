@@ -9,6 +9,10 @@ The staging tree build/<board>/fs/ mirrors the board's filesystem:
 build/fs.img is that tree as a littlefs2 image (the board's vfs partition). build/romfs.img holds
 /lib again as a ROMFS image for the romfs partition: MicroPython mounts it at /rom and executes
 the bytecode in place from flash, so it costs no heap (docs/decisions/0002-code-in-romfs.md).
+build/firmware.tar is the update bundle the page's "Firmware update" (POST /api/firmware) takes:
+the ROMFS image and the littlefs files the build owns, each with its SHA-256
+(gateway/core/fwbundle.py); build/firmware.tar.sha256 holds the SHA-256 of the whole file, for the
+X-Firmware-SHA256 header.
 """
 import gzip
 import hashlib
@@ -18,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 
 from . import boards
 from .paths import BUILD, FIRMWARE
@@ -169,6 +174,33 @@ def romfs_image(files, size, dirs=("/lib/",)):
     return image
 
 
+BUNDLE_SKIP = ("/board.json",)  # the device's own: pins, ports (the emulator rewrites its http)
+
+
+def firmware_bundle(files, rom, board_name, version):
+    """The update bundle (bytes): a pax tar of the manifest, ``rom`` (the ROMFS image, or None)
+    and ``files`` (fs path -> bytes) but the board file, each member with its SHA-256."""
+    from gateway.core import fwbundle
+
+    members = []
+    if rom is not None:
+        members.append((fwbundle.ROMFS, rom))
+    for path in sorted(files):
+        if path not in BUNDLE_SKIP:
+            members.append((fwbundle.check_name(path.lstrip("/")), files[path]))
+    head = json.dumps({"format": fwbundle.FORMAT, "version": version, "board": board_name,
+                       "files": len(members)}, separators=(",", ":")).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in [(fwbundle.MANIFEST, head)] + members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            info.pax_headers = {"DINGATE.sha256": _digest(data)}
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 def build(board_name="emulator", out=None):
     """Build the board's images; returns (fs image path, {fs path: bytes})."""
     from . import fsimage
@@ -183,8 +215,15 @@ def build(board_name="emulator", out=None):
     rom = romfs_image(files, boards.romfs_geometry(board)[1])
     os.makedirs(BUILD, exist_ok=True)
     dest = out or os.path.join(BUILD, "fs.img")
+    from gateway import VERSION
+
+    bundle = firmware_bundle(files, rom, board["name"], VERSION)
+    bundle_sha = (_digest(bundle) + "  firmware.tar\n").encode()
     outputs = ((dest, image), (os.path.join(stage, "fs.img"), image),
-               (os.path.join(BUILD, "romfs.img"), rom), (os.path.join(stage, "romfs.img"), rom))
+               (os.path.join(BUILD, "romfs.img"), rom), (os.path.join(stage, "romfs.img"), rom),
+               (os.path.join(BUILD, "firmware.tar"), bundle),
+               (os.path.join(BUILD, "firmware.tar.sha256"), bundle_sha),
+               (os.path.join(stage, "firmware.tar"), bundle))
     for path, data in outputs:
         with open(path, "wb") as f:
             f.write(data)

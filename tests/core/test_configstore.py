@@ -4,8 +4,9 @@ import os
 
 from _assert import raises
 
-from gateway.core.configstore import SETTINGS_DEFAULTS, ConfigStore, validate_settings
+from gateway.core.configstore import ConfigStore
 from gateway.core.errors import ValidationError
+from gateway.core.settings import SETTINGS_DEFAULTS, validate_settings
 
 
 def _tmpdir():

@@ -2,6 +2,7 @@
 from _assert import raises
 
 from gateway.core import mqtt_packets as P
+from gateway.core import mqtt_server_packets as S
 
 
 class FakeStream:
@@ -32,7 +33,7 @@ def _run(coro):
 
 def _split(pkt):
     """Whole packet -> (type, flags, body) through split_packet."""
-    r = P.split_packet(pkt)
+    r = S.split_packet(pkt)
     assert r is not None and r[3] == len(pkt)
     return r[0], r[1], r[2]
 
@@ -46,8 +47,8 @@ def test_varint_boundaries_roundtrip():
     for value, size in cases:
         enc = P.encode_varint(value)
         assert len(enc) == size, (value, enc)
-        assert P.decode_varint(enc) == (value, size)
-        assert P.decode_varint(b"\x00" + enc, 1) == (value, size + 1)
+        assert S.decode_varint(enc) == (value, size)
+        assert S.decode_varint(b"\x00" + enc, 1) == (value, size + 1)
 
 
 def test_varint_known_bytes():
@@ -58,9 +59,9 @@ def test_varint_known_bytes():
 def test_varint_out_of_range_and_malformed():
     raises(ValueError, P.encode_varint, 268435456)
     raises(ValueError, P.encode_varint, -1)
-    raises(P.MalformedPacket, P.decode_varint, b"\xff\xff\xff\xff\x01")
-    assert P.decode_varint(b"\x80\x80") is None
-    assert P.decode_varint(b"") is None
+    raises(P.MalformedPacket, S.decode_varint, b"\xff\xff\xff\xff\x01")
+    assert S.decode_varint(b"\x80\x80") is None
+    assert S.decode_varint(b"") is None
 
 
 # ------------------------------------------------------------------ CONNECT / CONNACK
@@ -77,7 +78,7 @@ def test_connect_full_roundtrip():
                     will_retain=True)
     t, flags, body = _split(pkt)
     assert t == P.CONNECT and flags == 0
-    c = P.parse_connect(body)
+    c = S.parse_connect(body)
     assert c["client_id"] == "gw-1" and c["keepalive"] == 30 and c["clean"] is False
     assert c["user"] == "u" and c["password"] == "p\xe9".encode()
     assert c["will_topic"] == "d/1/status" and c["will_payload"] == b"offline"
@@ -98,17 +99,17 @@ def test_parse_connect_rejects_protocol_violations():
     body = _split(P.connect("a"))[2]
     bad = bytearray(body)
     bad[7] |= 0x01  # reserved flag
-    raises(P.MalformedPacket, P.parse_connect, bytes(bad))
+    raises(P.MalformedPacket, S.parse_connect, bytes(bad))
     bad = bytearray(body)
     bad[7] |= 0x40  # password without user
-    raises(P.MalformedPacket, P.parse_connect, bytes(bad))
-    raises(P.MalformedPacket, P.parse_connect, body[:-1])
-    raises(P.MalformedPacket, P.parse_connect, body + b"x")
-    raises(P.MalformedPacket, P.parse_connect, b"\x00\x04MQTX\x04\x02\x00\x00\x00\x00")
+    raises(P.MalformedPacket, S.parse_connect, bytes(bad))
+    raises(P.MalformedPacket, S.parse_connect, body[:-1])
+    raises(P.MalformedPacket, S.parse_connect, body + b"x")
+    raises(P.MalformedPacket, S.parse_connect, b"\x00\x04MQTX\x04\x02\x00\x00\x00\x00")
 
 
 def test_connack_codes_and_messages():
-    t, _, body = _split(P.connack(True, 0))
+    t, _, body = _split(S.connack(True, 0))
     assert t == P.CONNACK
     assert P.parse_connack(body) == (True, 0)
     assert P.parse_connack(b"\x00\x05") == (False, 5)
@@ -188,14 +189,14 @@ def test_subscribe_roundtrip_and_flags():
     assert pkt[0] == 0x82
     t, flags, body = _split(pkt)
     assert t == P.SUBSCRIBE
-    assert P.parse_subscribe(body) == (5, [("a/+/c", 1), ("d/#", 0)])
+    assert S.parse_subscribe(body) == (5, [("a/+/c", 1), ("d/#", 0)])
     raises(ValueError, P.subscribe, 5, [])
     raises(ValueError, P.subscribe, 5, [("a/#/b", 0)])
     raises(ValueError, P.subscribe, 5, [("a", 3)])
 
 
 def test_suback():
-    t, _, body = _split(P.suback(5, [1, 0x80]))
+    t, _, body = _split(S.suback(5, [1, 0x80]))
     assert t == P.SUBACK
     assert P.parse_suback(body) == (5, [1, 0x80])
     raises(P.MalformedPacket, P.parse_suback, b"\x00\x05\x03")
@@ -206,8 +207,8 @@ def test_unsubscribe_unsuback():
     pkt = P.unsubscribe(9, ["a/b", "c/#"])
     assert pkt[0] == 0xA2
     t, _, body = _split(pkt)
-    assert P.parse_unsubscribe(body) == (9, ["a/b", "c/#"])
-    t, _, body = _split(P.unsuback(9))
+    assert S.parse_unsubscribe(body) == (9, ["a/b", "c/#"])
+    t, _, body = _split(S.unsuback(9))
     assert t == P.UNSUBACK and P.parse_unsuback(body) == 9
 
 
@@ -229,14 +230,14 @@ def test_fixed_header_reserved_flags():
 
 
 def test_split_packet_incremental_stream_of_packets():
-    stream = (P.connack(False, 0) + P.publish("a", b"1", qos=1, pid=1) + P.PINGRESP_PACKET
+    stream = (S.connack(False, 0) + P.publish("a", b"1", qos=1, pid=1) + P.PINGRESP_PACKET
               + P.publish("b", b"x" * 200))
     buf = b""
     got = []
     for i in range(len(stream)):  # feed one byte at a time
         buf += stream[i:i + 1]
         while True:
-            r = P.split_packet(buf)
+            r = S.split_packet(buf)
             if r is None:
                 break
             got.append((r[0], r[2]))
@@ -248,7 +249,7 @@ def test_split_packet_incremental_stream_of_packets():
 
 def test_split_packet_rejects_oversized_before_body():
     hdr = P.publish_header("t", 5000)
-    raises(P.PacketTooLarge, P.split_packet, hdr, 1000)
+    raises(P.PacketTooLarge, S.split_packet, hdr, 1000)
 
 
 def test_read_packet_from_stream():
@@ -301,9 +302,9 @@ def test_topic_matching():
     no = [("a/b", "a/c"), ("a/+", "a/b/c"), ("a/+", "a"), ("+", "a/b"), ("a/b", "a/b/c"),
           ("#", "$SYS/x"), ("+/x", "$SYS/x"), ("a/b/c", "a/b"), ("A/b", "a/b")]
     for f, t in yes:
-        assert P.topic_matches(f, t), (f, t)
+        assert S.topic_matches(f, t), (f, t)
     for f, t in no:
-        assert not P.topic_matches(f, t), (f, t)
+        assert not S.topic_matches(f, t), (f, t)
 
 
 def test_topic_and_filter_validation():

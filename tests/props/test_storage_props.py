@@ -241,3 +241,96 @@ def test_local_time_round_trip(zone, t):
     m = z.start_of_month(t)
     assert m <= t < z.next_month(t)
     assert z.parts(m)[2:6] == (1, 0, 0, 0) and z.month_key(m) == z.month_key(t)
+
+
+def _reference_rows(samples, t_from, t_to, step, z):
+    """Straightforward aggregation (bucket of every sample through the zone, dicts per bucket):
+    what history.fixed_rows must return."""
+    if step in ("15m", "1h"):
+        n = 900 if step == "15m" else 3600
+
+        def bstart(t):
+            return t - (t + z.offset(t)) % n
+
+        def bnext(b):
+            return b + n
+
+    elif step == "1d":
+        bstart, bnext = z.start_of_day, z.next_day
+    else:
+        bstart, bnext = z.start_of_month, z.next_month
+    b_first = bstart(t_from)
+    b_end = bnext(bstart(t_to - 1))
+    out = []
+    cur = None
+    first, last, sums = {}, {}, {}
+
+    def row(closing):
+        r = {}
+        for q in first:
+            c = closing.get(q) if closing is not None else None
+            r[q] = (last[q] if c is None else c) - first[q]
+        for q in sums:
+            r[q] = (2 * sums[q][0] + sums[q][1]) // (2 * sums[q][1])
+        return r
+
+    for ts, _m, vals in samples:
+        if ts < b_first or (cur is not None and ts < cur):
+            continue
+        b = bstart(ts)
+        if cur is not None and b != cur:
+            if cur >= t_from or cur == b_first:
+                r = row(vals)
+                if r:
+                    out.append((cur, r))
+            cur = None
+        if b >= b_end or ts >= b_end:
+            return out
+        if cur is None:
+            cur, first, last, sums = b, {}, {}, {}
+        for q in vals:
+            if R.is_counter(q):
+                first.setdefault(q, vals[q])
+                last[q] = vals[q]
+            else:
+                s = sums.setdefault(q, [0, 0])
+                s[0] += vals[q]
+                s[1] += 1
+    if cur is not None:
+        r = row(None)
+        if r:
+            out.append((cur, r))
+    return out
+
+
+@FAST
+@given(st.data())
+def test_aggregation_matches_reference(data):
+    zone = data.draw(st.sampled_from(["Europe/Paris", "Europe/London", "UTC", "UTC+05:30",
+                                      "AEST-10AEDT,M10.1.0,M4.1.0/3"]))
+    step = data.draw(st.sampled_from(["15m", "1h", "1d", "1mo"]))
+    t = T0 + data.draw(st.integers(0, 365 * 86400))
+    d = _tmp()
+    try:
+        r = Ring(d, budget=1 << 20, segment_bytes=4096, chunk=64)
+        samples = []
+        imp = data.draw(st.integers(0, 10**9))
+        for _ in range(data.draw(st.integers(1, 150))):
+            t += data.draw(st.sampled_from([0, 60, 300, 900, 3600, 5400, 86400, 40 * 86400]))
+            imp += data.draw(st.integers(0, 2000))
+            vals = {"import_kwh": imp, "voltage_l1": data.draw(st.integers(2000, 2500))}
+            if data.draw(st.booleans()):
+                vals["power_w"] = data.draw(st.integers(-500, 9000))
+            samples.append((t, "m", vals))
+            if data.draw(st.booleans()):
+                samples.append((t, "other", {"import_kwh": 5}))
+        for k in range(0, len(samples), 7):
+            r.append(samples[k : k + 7])
+        z = tz.get(zone)
+        mine = [s for s in samples if s[1] == "m"]
+        t_from = mine[0][0] + data.draw(st.integers(-86400, 86400))
+        t_to = max(t_from + 1, mine[-1][0] + data.draw(st.integers(-86400, 86400)))
+        got = list(H.fixed_rows(r, "m", t_from, t_to, step, z))
+        assert got == _reference_rows(mine, t_from, t_to, step, z)
+    finally:
+        shutil.rmtree(d)

@@ -31,16 +31,26 @@ def _clean(s, n):
     return "".join(out)
 
 
-def _parse(line):
-    """An event line (bytes, without newline) -> [seq, ts, type, source, text] or None."""
+def _crc_ok(line):
+    """Index of the tab before the CRC in an event line (bytes, no newline) if its CRC-32 is
+    right, else -1 (checked in place: nothing is copied)."""
     j = line.rfind(b"\t")
     if j < 0:
-        return None
-    body = line[:j]
+        return -1
     try:
-        if int(line[j + 1 :].decode(), 16) != crc32(body):
-            return None
-        e = json.loads(body.decode())
+        c = int(line[j + 1 :], 16)
+    except ValueError:
+        return -1
+    return j if c == crc32(memoryview(line)[:j]) else -1
+
+
+def _parse(line):
+    """An event line (bytes, without newline) -> [seq, ts, type, source, text] or None."""
+    j = _crc_ok(line)
+    if j < 0:
+        return None
+    try:
+        e = json.loads(line[:j].decode())
     except (ValueError, UnicodeError):
         return None
     if not isinstance(e, list) or len(e) != 5:
@@ -94,7 +104,9 @@ class EventLog:
             f.close()
 
     def _scan_last(self, k):
-        last = None
+        """(seq of the last valid event, file size, torn tail) of file k: lines are checked by
+        their CRC, only the last good one is parsed."""
+        good = None
         size = 0
         torn = False
         try:
@@ -108,13 +120,14 @@ class EventLog:
                     break
                 size += len(line)
                 torn = line[-1:] != b"\n"
-                if not torn:
-                    e = _parse(line[:-1])
-                    if e is not None and isinstance(e[0], int):
-                        last = e[0]
+                if not torn and _crc_ok(line[:-1]) >= 0:
+                    good = line
         finally:
             f.close()
-        return last, size, torn
+        e = _parse(good[:-1]) if good is not None else None
+        if e is None or not isinstance(e[0], int):
+            return None, size, torn
+        return e[0], size, torn
 
     def log(self, type, source, text, ts=None):
         """Append one event; returns its sequence number. ValueError for an unknown type."""

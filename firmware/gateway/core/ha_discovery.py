@@ -26,41 +26,48 @@ names or ``(quantity, unit)`` pairs (a generic register's own unit).
 """
 import json
 
+from gateway.core.mqtt_topics import (  # noqa: F401  (re-exported: the topic names are here too)
+    DEFAULT_PREFIX,
+    availability_topic,
+    genset_command_topic,
+    genset_state_topic,
+    meter_topic,
+    node_id,
+)
+from gateway.core.mqtt_topics import safe as _safe
+
 MANUFACTURER = "dingate"
 DEFAULT_MODEL = "DIN-rail energy gateway"
-DEFAULT_PREFIX = "homeassistant"
-METER_STATUSES = ["ok", "offline", "error", "disabled"]
-GENSET_MODES = ["auto", "on", "off"]
+METER_STATUSES = ("ok", "offline", "error", "disabled")
+GENSET_MODES = ("auto", "on", "off")
 
-# quantity: (entity name, device_class, state_class, unit_of_measurement)
-SPECS = {
-    "import_kwh": ("import energy", "energy", "total_increasing", "kWh"),
-    "export_kwh": ("export energy", "energy", "total_increasing", "kWh"),
-    "power_w": ("power", "power", "measurement", "W"),
-    "voltage_l1": ("voltage L1", "voltage", "measurement", "V"),
-    "voltage_l2": ("voltage L2", "voltage", "measurement", "V"),
-    "voltage_l3": ("voltage L3", "voltage", "measurement", "V"),
-    "current_l1": ("current L1", "current", "measurement", "A"),
-    "current_l2": ("current L2", "current", "measurement", "A"),
-    "current_l3": ("current L3", "current", "measurement", "A"),
-    "frequency_hz": ("frequency", "frequency", "measurement", "Hz"),
-    "power_factor": ("power factor", "power_factor", "measurement", None),
-    "soc_pct": ("battery", "battery", "measurement", "%"),
-}
-
-
-def _safe(text):
-    """Characters HA allows in node_id/object_id: [a-zA-Z0-9_-]; anything else becomes '_'."""
-    out = []
-    for ch in str(text):
-        ok = ("a" <= ch <= "z") or ("A" <= ch <= "Z") or ("0" <= ch <= "9") or ch in "_-"
-        out.append(ch if ok else "_")
-    return "".join(out) or "_"
+# quantity|entity name|device_class|state_class|unit_of_measurement, one "\n"-led line each:
+# a constant string read in place (no table of tuples on the heap)
+_SPECS = """
+import_kwh|import energy|energy|total_increasing|kWh
+export_kwh|export energy|energy|total_increasing|kWh
+power_w|power|power|measurement|W
+voltage_l1|voltage L1|voltage|measurement|V
+voltage_l2|voltage L2|voltage|measurement|V
+voltage_l3|voltage L3|voltage|measurement|V
+current_l1|current L1|current|measurement|A
+current_l2|current L2|current|measurement|A
+current_l3|current L3|current|measurement|A
+frequency_hz|frequency|frequency|measurement|Hz
+power_factor|power factor|power_factor|measurement|
+soc_pct|battery|battery|measurement|%
+"""
 
 
-def node_id(serial):
-    """The gateway's node_id (also its HA device identifier): ``dingate_<serial>``."""
-    return "dingate_" + _safe(serial)
+def spec(quantity):
+    """(entity name, device_class, state_class, unit) of a known quantity, else None."""
+    if "|" in quantity or "\n" in quantity:
+        return None
+    k = _SPECS.find("\n%s|" % quantity)
+    if k < 0:
+        return None
+    f = _SPECS[k + 1 : _SPECS.find("\n", k + 1)].split("|")
+    return f[1], f[2] or None, f[3], f[4] or None
 
 
 def device(serial, sw_version, model=DEFAULT_MODEL, name=None, configuration_url=None):
@@ -82,29 +89,12 @@ def topic_id(meter_id):
     return _safe(meter_id)
 
 
-def meter_topic(base, meter_id, leaf):
-    """``<base>/meter/<id>/<leaf>`` (leaf: state, status or sample)."""
-    return "%s/meter/%s/%s" % (base, _safe(meter_id), leaf)
-
-
 def state_topic(base, meter_id):
     return meter_topic(base, meter_id, "state")
 
 
 def status_topic(base, meter_id):
     return meter_topic(base, meter_id, "status")
-
-
-def genset_state_topic(base):
-    return base + "/genset/state"
-
-
-def genset_command_topic(base):
-    return base + "/cmd/genset/mode"
-
-
-def availability_topic(base):
-    return base + "/status"
 
 
 def _gateway_availability(base):
@@ -145,8 +135,8 @@ def _topic(prefix, component, node, obj):
 def sensor_config(base, dev, sw_version, node, meter, quantity, unit=None):
     """Config dict of one meter quantity sensor."""
     mid = str(meter["id"])
-    label, dclass, sclass, spec_unit = SPECS.get(
-        quantity, (quantity.replace("_", " "), None, "measurement", None))
+    sp = spec(quantity)
+    label, dclass, sclass, spec_unit = sp or (quantity.replace("_", " "), None, "measurement", None)
     cfg = _common(base, dev, sw_version,
                   "%s_m%s_%s" % (node, _safe(mid), _safe(quantity)),
                   "%s %s" % (meter.get("name") or ("meter " + mid), label))
@@ -162,7 +152,7 @@ def sensor_config(base, dev, sw_version, node, meter, quantity, unit=None):
     if dclass:
         cfg["device_class"] = dclass
     cfg["state_class"] = sclass
-    u = spec_unit if quantity in SPECS else unit
+    u = spec_unit if sp else unit
     if u:
         cfg["unit_of_measurement"] = u
     return cfg

@@ -209,34 +209,30 @@ def csv_lines(
 
 def row_json(ts, vals, sep="", order=None):
     """One row as JSON text with exact numbers, keys sorted after "ts" (``sep`` in front).
-    ``order``: a list to keep the sorted keys in between rows (the same keys: not sorted again)."""
-    if order is None or len(order) != len(vals) or not _same(order, vals):
+    ``order``: a list the caller keeps between rows: while the rows have the same keys, their
+    sorting and the row's format are reused, and a row costs its numbers' text only."""
+    if order is None:
+        order = []
+    n = len(vals)
+    if len(order) != n + 2 or not _same(order, vals):
         keys = sorted(vals)
-        if order is not None:
-            order[:] = keys
-    else:
-        keys = order
-    parts = [None] * (2 * len(keys) + 2)
-    parts[0] = '%s{"ts":%d' % (sep, ts)
-    k = 1
-    for q in keys:
-        parts[k] = ',"%s":' % q if _plain(q) else "," + R._jstr(q) + ":"
-        parts[k + 1] = R.text(q, vals[q])
-        k += 2
-    parts[k] = "}"
-    return "".join(parts)
+        fmt = ['%s{"ts":%d']
+        for q in keys:
+            fmt.append(",%s:%%s" % R._jstr(q).replace("%", "%%"))
+        fmt.append("}")
+        order[:] = ["".join(fmt), [None] * (n + 2)] + keys
+    args = order[1]
+    args[0] = sep
+    args[1] = ts
+    for k in range(2, n + 2):
+        q = order[k]
+        args[k] = R.text(q, vals[q])
+    return order[0] % tuple(args)
 
 
-def _same(keys, vals):
-    for q in keys:
-        if q not in vals:
-            return False
-    return True
-
-
-def _plain(q):
-    for c in q:
-        if c < " " or c == '"' or c == "\\":
+def _same(order, vals):
+    for k in range(2, len(order)):
+        if order[k] not in vals:
             return False
     return True
 

@@ -7,6 +7,10 @@ and refuses packets larger than the caller's bound before reading their body.
 Encoders return the complete packet as ``bytes``. Decoders take the packet *body* (what follows
 the fixed header) plus, for PUBLISH, the fixed-header flags, and raise :class:`MalformedPacket`
 on anything the spec calls a protocol violation. Packet ids are 1..65535.
+
+Only the client's side is here (what the gateway sends and parses); the broker's side (parse
+CONNECT/SUBSCRIBE/UNSUBSCRIBE, build CONNACK/SUBACK/UNSUBACK, split a byte stream into packets,
+match topics) is in gateway.core.mqtt_server_packets, which the gateway never loads.
 """
 import struct
 
@@ -26,23 +30,12 @@ PINGREQ = 12
 PINGRESP = 13
 DISCONNECT = 14
 
-NAMES = {
-    CONNECT: "CONNECT", CONNACK: "CONNACK", PUBLISH: "PUBLISH", PUBACK: "PUBACK",
-    PUBREC: "PUBREC", PUBREL: "PUBREL", PUBCOMP: "PUBCOMP", SUBSCRIBE: "SUBSCRIBE",
-    SUBACK: "SUBACK", UNSUBSCRIBE: "UNSUBSCRIBE", UNSUBACK: "UNSUBACK", PINGREQ: "PINGREQ",
-    PINGRESP: "PINGRESP", DISCONNECT: "DISCONNECT",
-}
-
+_NAMES = ("? CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE "
+          "UNSUBACK PINGREQ PINGRESP DISCONNECT")
 # CONNACK return codes (MQTT 3.1.1 table 3.1).
 CONNACK_ACCEPTED = 0
-CONNACK_MESSAGES = {
-    0: "connection accepted",
-    1: "connection refused: unacceptable protocol version",
-    2: "connection refused: identifier rejected",
-    3: "connection refused: server unavailable",
-    4: "connection refused: bad user name or password",
-    5: "connection refused: not authorized",
-}
+_REFUSED = ("connection accepted|unacceptable protocol version|identifier rejected|server "
+            "unavailable|bad user name or password|not authorized")
 SUBACK_FAILURE = 0x80
 
 MAX_REMAINING = 268435455  # largest remaining length a 4-byte varint can carry
@@ -69,9 +62,19 @@ class ConnectionClosed(MQTTError):
     """The stream ended (EOF or reset) in the middle of, or before, a packet."""
 
 
+def packet_name(ptype):
+    """ "PUBLISH" for 3 (the number itself for a reserved type)."""
+    n = _NAMES.split()  # error paths only: no table on the heap
+    return n[ptype] if 0 < ptype < len(n) else str(ptype)
+
+
 def connack_message(rc):
     """Human text for a CONNACK return code."""
-    return CONNACK_MESSAGES.get(rc, "connection refused: return code %d" % rc)
+    if rc == 0:
+        return "connection accepted"
+    if 0 < rc <= 5:
+        return "connection refused: " + _REFUSED.split("|")[rc]
+    return "connection refused: return code %d" % rc
 
 
 # ---------------------------------------------------------------- primitives
@@ -90,24 +93,6 @@ def encode_varint(n):
         else:
             out.append(b)
             return bytes(out)
-
-
-def decode_varint(buf, pos=0):
-    """Decode a remaining length at ``buf[pos:]`` -> (value, next_pos), or None if incomplete.
-
-    Raises MalformedPacket when a fifth byte would be needed.
-    """
-    value = 0
-    shift = 0
-    for i in range(4):
-        if pos + i >= len(buf):
-            return None
-        b = buf[pos + i]
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, pos + i + 1
-        shift += 7
-    raise MalformedPacket("remaining length longer than 4 bytes")
 
 
 def _utf8(s):
@@ -196,30 +181,6 @@ def validate_filter(filt):
             raise ValueError("'+' must be a whole level")
 
 
-def topic_matches(filt, topic):
-    """True if topic name ``topic`` matches subscription filter ``filt`` (+ and # wildcards).
-
-    Topics starting with '$' are not matched by a filter starting with a wildcard.
-    """
-    if topic[:1] == "$" and filt[:1] in ("+", "#"):
-        return False
-    f = filt.split("/")
-    t = topic.split("/")
-    nf = len(f)
-    nt = len(t)
-    i = 0
-    while i < nf:
-        lev = f[i]
-        if lev == "#":
-            return True  # matches the parent level too ("a/#" matches "a")
-        if i >= nt:
-            return False
-        if lev != "+" and lev != t[i]:
-            return False
-        i += 1
-    return nt == nf
-
-
 # ---------------------------------------------------------------- CONNECT / CONNACK
 
 
@@ -246,47 +207,6 @@ def connect(client_id, keepalive=60, user=None, password=None, clean=True,
         payload += _blob(password)
     var = _utf8("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive)
     return _packet(CONNECT << 4, var + payload)
-
-
-def parse_connect(body):
-    """CONNECT body -> dict (client_id, keepalive, clean, user, password, will_*)."""
-    name, pos = _read_str(body, 0)
-    if name != "MQTT":
-        raise MalformedPacket("protocol name is not MQTT")
-    if pos + 4 > len(body):
-        raise MalformedPacket("truncated CONNECT")
-    level = body[pos]
-    flags = body[pos + 1]
-    keepalive = struct.unpack_from("!H", body, pos + 2)[0]
-    pos += 4
-    if flags & 0x01:
-        raise MalformedPacket("reserved CONNECT flag set")
-    out = {"level": level, "clean": bool(flags & 0x02), "keepalive": keepalive,
-           "will_topic": None, "will_payload": None, "will_qos": 0, "will_retain": False,
-           "user": None, "password": None}
-    out["client_id"], pos = _read_str(body, pos)
-    if flags & 0x04:
-        out["will_qos"] = (flags >> 3) & 3
-        if out["will_qos"] == 3:
-            raise MalformedPacket("will qos 3")
-        out["will_retain"] = bool(flags & 0x20)
-        out["will_topic"], pos = _read_str(body, pos)
-        out["will_payload"], pos = _read_blob(body, pos)
-    elif flags & 0x38:
-        raise MalformedPacket("will qos/retain without will flag")
-    if flags & 0x80:
-        out["user"], pos = _read_str(body, pos)
-    elif flags & 0x40:
-        raise MalformedPacket("password flag without user name flag")
-    if flags & 0x40:
-        out["password"], pos = _read_blob(body, pos)
-    if pos != len(body):
-        raise MalformedPacket("trailing bytes in CONNECT")
-    return out
-
-
-def connack(session_present, rc):
-    return bytes([CONNACK << 4, 2, 1 if session_present else 0, rc])
 
 
 def parse_connack(body):
@@ -373,35 +293,6 @@ def subscribe(pid, topics):
     return _packet((SUBSCRIBE << 4) | 0x02, body)
 
 
-def parse_subscribe(body):
-    """SUBSCRIBE body -> (pid, [(filter, qos)])."""
-    if len(body) < 2:
-        raise MalformedPacket("truncated SUBSCRIBE")
-    pid = struct.unpack_from("!H", body, 0)[0]
-    pos = 2
-    out = []
-    while pos < len(body):
-        filt, pos = _read_str(body, pos)
-        if pos >= len(body):
-            raise MalformedPacket("SUBSCRIBE filter without qos")
-        qos = body[pos]
-        pos += 1
-        if qos > 2:
-            raise MalformedPacket("SUBSCRIBE qos > 2")
-        try:
-            validate_filter(filt)
-        except ValueError as e:
-            raise MalformedPacket(str(e))
-        out.append((filt, qos))
-    if not out:
-        raise MalformedPacket("SUBSCRIBE without filters")
-    return pid, out
-
-
-def suback(pid, codes):
-    return _packet(SUBACK << 4, struct.pack("!H", pid) + bytes(codes))
-
-
 def parse_suback(body):
     """SUBACK body -> (pid, [granted qos or 0x80])."""
     if len(body) < 3:
@@ -425,25 +316,6 @@ def unsubscribe(pid, filters):
     return _packet((UNSUBSCRIBE << 4) | 0x02, body)
 
 
-def parse_unsubscribe(body):
-    """UNSUBSCRIBE body -> (pid, [filter])."""
-    if len(body) < 2:
-        raise MalformedPacket("truncated UNSUBSCRIBE")
-    pid = struct.unpack_from("!H", body, 0)[0]
-    pos = 2
-    out = []
-    while pos < len(body):
-        filt, pos = _read_str(body, pos)
-        out.append(filt)
-    if not out:
-        raise MalformedPacket("UNSUBSCRIBE without filters")
-    return pid, out
-
-
-def unsuback(pid):
-    return struct.pack("!BBH", UNSUBACK << 4, 2, pid)
-
-
 def parse_unsuback(body):
     return _pid_only(body, "UNSUBACK")
 
@@ -451,43 +323,18 @@ def parse_unsuback(body):
 # ---------------------------------------------------------------- fixed header checks
 
 
-# Required low-nibble flags of each type (3.2.1 table 2.2); PUBLISH flags are free.
-_FIXED_FLAGS = {
-    CONNECT: 0, CONNACK: 0, PUBACK: 0, PUBREC: 0, PUBREL: 2, PUBCOMP: 0, SUBSCRIBE: 2,
-    SUBACK: 0, UNSUBSCRIBE: 2, UNSUBACK: 0, PINGREQ: 0, PINGRESP: 0, DISCONNECT: 0,
-}
-
-
 def check_fixed_header(first):
-    """(type, flags) of a first byte; MalformedPacket for type 0/15 or wrong reserved flags."""
+    """(type, flags) of a first byte; MalformedPacket for type 0/15 or wrong reserved flags
+    (3.2.1 table 2.2: PUBREL, SUBSCRIBE and UNSUBSCRIBE 0b0010, PUBLISH free, others 0)."""
     ptype = first >> 4
     flags = first & 0x0F
     if ptype == PUBLISH:
         return ptype, flags
-    want = _FIXED_FLAGS.get(ptype)
-    if want is None:
+    if ptype == 0 or ptype == 15:
         raise MalformedPacket("reserved packet type %d" % ptype)
-    if flags != want:
-        raise MalformedPacket("bad flags for %s" % NAMES[ptype])
+    if flags != (2 if ptype in (PUBREL, SUBSCRIBE, UNSUBSCRIBE) else 0):
+        raise MalformedPacket("bad flags for %s" % packet_name(ptype))
     return ptype, flags
-
-
-def split_packet(buf, max_size=MAX_REMAINING):
-    """Parse one packet at the start of ``buf`` -> (type, flags, body, consumed) or None if
-    ``buf`` does not hold a whole packet yet. Raises PacketTooLarge past ``max_size`` (body
-    bytes) as soon as the length is known."""
-    if not buf:
-        return None
-    ptype, flags = check_fixed_header(buf[0])
-    r = decode_varint(buf, 1)
-    if r is None:
-        return None
-    n, pos = r
-    if n > max_size:
-        raise PacketTooLarge("packet of %d bytes over the %d-byte limit" % (n, max_size))
-    if len(buf) < pos + n:
-        return None
-    return ptype, flags, bytes(buf[pos:pos + n]), pos + n
 
 
 async def _read_exactly(stream, n):

@@ -21,7 +21,9 @@ increasing. The cursor is persisted (``<root>/<name>.cur``, atomic) on ack, at m
 after the last persisted ack: delivery is at least once.
 
 Reading is a read-ahead buffer fed by one long-lived ring generator, so draining a long backlog
-decodes each segment once; once caught up, the next call rescans only the newest segment.
+decodes each segment once; once caught up, the next call rescans only the newest segment. The
+buffer keeps each entry's sample dict: handing a window out again (the uplink asks for it after
+every PUBACK) builds nothing new.
 
 A new consumer starts at the end of what is stored (``start="end"``) or at the oldest sample
 (``start="begin"``). If the consumer fell behind beyond the ring (its segment was deleted) it
@@ -79,7 +81,7 @@ class Outbox:
         self.gaps = 0
         self._dirty = False
         self._saved_at = None
-        self._buf = []  # read-ahead: [(id, raw sample)] after the cursor, oldest first
+        self._buf = []  # read-ahead: [(id, sample dict)] after the cursor, oldest first
         self._gen = None
         self.cursor = None
         try:
@@ -151,13 +153,12 @@ class Outbox:
                 continue
             if self.gap is not None and self.gap["resumed_at"] is None:
                 self.gap["resumed_at"] = e[0]
-            buf.append(e)
+            buf.append((e[0], sample_dict(e[1])))  # made once, however often it is handed out
         return buf
 
     def pending(self, limit=64):
         """List of at most ``limit`` (id, sample dict) stored after the cursor, oldest first."""
-        buf = self._fill(limit)
-        return [(e[0], sample_dict(e[1])) for e in buf[:limit]]
+        return self._fill(limit)[:limit]
 
     def iter_pending(self, limit=None):
         """Generator of (id, raw sample) after the cursor, streaming the whole backlog."""

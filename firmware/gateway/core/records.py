@@ -248,7 +248,8 @@ def frame_end(m, i, end):
     e = i + 7 + (m[i + 1] | (m[i + 2] << 8))
     if e > end:
         return 0
-    if struct.unpack_from("<I", m, e - 4)[0] != _crc32(m[i + 1 : e - 4]) & 0xFFFFFFFF:
+    c = m[e - 4] | m[e - 3] << 8 | m[e - 2] << 16 | m[e - 1] << 24
+    if c != _crc32(m[i + 1 : e - 4]) & 0xFFFFFFFF:
         return -1
     return e
 

@@ -351,7 +351,8 @@ class Ring:
             seq += 1
 
     def samples(self, t_from=None, t_to=None, meter=None):
-        """Generator of samples (ts, meter, values) with t_from <= ts < t_to, in time order."""
+        """Generator of samples (ts, meter, values) with t_from <= ts < t_to, in time order
+        (it stops at the first sample at or after t_to: timestamps never decrease)."""
         seq = self.segs[0][0] if self.segs else 0
         if t_from is not None:
             for s in self.segs:
@@ -364,7 +365,7 @@ class Ring:
             if t_from is not None and ts < t_from:
                 continue
             if t_to is not None and ts >= t_to:
-                continue
+                return
             yield x
 
     def entries(self, after=None, meter=None):

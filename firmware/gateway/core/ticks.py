@@ -28,3 +28,13 @@ def sleep_ms(ms):
     if hasattr(asyncio, "sleep_ms"):
         return asyncio.sleep_ms(ms)
     return asyncio.sleep(ms / 1000)
+
+
+# Seconds from the Unix epoch to this port's time.time() epoch: some MicroPython ports count
+# from 2000. Everything the gateway stores and sends is Unix time.
+EPOCH_SHIFT = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+def unix_time():
+    """Seconds since 1970-01-01 UTC, whatever the port's own epoch."""
+    return time.time() + EPOCH_SHIFT

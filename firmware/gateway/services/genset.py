@@ -23,10 +23,10 @@ poller calls it after a cycle; the web API after a config change); sooner when a
 output needs it.
 """
 import asyncio
-import time
 
 from gateway.core import ticks
 from gateway.core.outputs import Output
+from gateway.core.ticks import unix_time
 
 RUNTIME_SAVE_S = 60
 
@@ -58,7 +58,7 @@ class GensetService:
         self._save_state = save_state
         self._log = log_event
         self._save_config = save_config
-        self._clock = clock or time.time
+        self._clock = clock or unix_time
         self._ticks = ticks_ms or ticks.ticks_ms
         self._local = local_minutes
         self._feedback = read_feedback

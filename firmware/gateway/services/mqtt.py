@@ -491,7 +491,7 @@ class MQTTClient:
         ptype, flags, body = await asyncio.wait_for(
             P.read_packet(self._reader, self.max_packet), self.connect_timeout_ms / 1000)
         if ptype != P.CONNACK:
-            raise P.MalformedPacket("expected CONNACK, got %s" % P.NAMES.get(ptype, ptype))
+            raise P.MalformedPacket("expected CONNACK, got %s" % P.packet_name(ptype))
         self.session_present, rc = P.parse_connack(body)
         if rc != P.CONNACK_ACCEPTED:
             raise Refused(rc)
@@ -654,7 +654,7 @@ class MQTTClient:
             if w is not None:
                 w.done(True)
         else:
-            raise P.MalformedPacket("unexpected %s from the broker" % P.NAMES.get(ptype, ptype))
+            raise P.MalformedPacket("unexpected %s from the broker" % P.packet_name(ptype))
 
     async def _pinger(self, dead, writer):
         ka = self.keepalive * 1000

@@ -15,11 +15,10 @@ others keep their pace. After each cycle ``cycle_event`` is pulsed (set then cle
 task waiting on it wakes) and ``cycles`` is incremented.
 """
 import asyncio
-import time
 
 from gateway.core import modbus, profiles, registers
 from gateway.core.modbus import BUS_DEFAULTS
-from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms
+from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms, unix_time
 
 _ERRORS = (modbus.ModbusError, OSError, ValueError)
 
@@ -51,7 +50,7 @@ class Poller:
 
     def __init__(self, master, meters=(), bus=None, clock=None, offline_after=3, probe_every=5):
         self.master = master
-        self.clock = clock or time.time
+        self.clock = clock or unix_time
         self.offline_after = offline_after
         self.probe_every = probe_every
         self.cycle_event = asyncio.Event()
@@ -101,6 +100,14 @@ class Poller:
         for mid, m in self._meters.items():
             out[mid] = {"status": m.status, "ts": m.ts, "values": m.values}
         return out
+
+    def reading(self, meter_id):
+        """One meter's ``{"status", "ts", "values"}`` (as in readings()) or None: no snapshot of
+        every meter for a caller that wants one (the Modbus TCP server, per request)."""
+        m = self._meters.get(meter_id)
+        if m is None:
+            return None
+        return {"status": m.status, "ts": m.ts, "values": m.values}
 
     def stats(self):
         """Per meter ``{"status", "last_ok", "failures", "error", "counters"}`` (copies)."""

@@ -48,9 +48,9 @@ class Recorder:
         quantities: names to record (None = every numeric value of the readings);
         on_flush(last_id): called after samples were written; log(type, text): event sink."""
         if clock is None:
-            import time
+            from gateway.core.ticks import unix_time
 
-            clock = time.time
+            clock = unix_time
         self.ring = ring
         self.readings = readings
         self._settings = settings

@@ -19,11 +19,10 @@ class Storage:
 
     def outbox(self, name):
         """A durable cursor over the ring for one consumer (the MQTT uplink)."""
-        import time
-
         from gateway.core.outbox import Outbox
+        from gateway.core.ticks import unix_time
 
-        box = Outbox(self.ring, DATA + "/outbox", name, clock=time.time, min_persist_s=30)
+        box = Outbox(self.ring, DATA + "/outbox", name, clock=unix_time, min_persist_s=30)
         self.outboxes.append(box)
         self.recorder.on_flush = lambda last_id: [b.notify(last_id) for b in self.outboxes]
         return box

@@ -33,11 +33,12 @@ command subscription is QoS 0 (nothing queued for an offline gateway) and retain
 messages are ignored (a command left retained must not run again at every reconnect).
 """
 import asyncio
+import gc
 import json
 import sys
 
-from gateway.core import ha_discovery as H
-from gateway.core import mqtt_config
+from gateway.core import mqtt_config, ondemand
+from gateway.core import mqtt_topics as T
 from gateway.core.ticks import ticks_diff, ticks_ms
 from gateway.services.mqtt import MQTTClient, MQTTError, make_ssl_context
 
@@ -87,7 +88,7 @@ def meter_quantities(meter):
 def build_client(cfg, on_message=None, on_connect=None, **kw):
     """An MQTTClient from a validated mqtt_config dict (will/birth on <base>/status)."""
     base = cfg["base_topic"]
-    status = H.availability_topic(base)
+    status = T.availability_topic(base)
     ssl_factory = None
     if cfg.get("tls"):
         verify = cfg.get("tls_verify", True)
@@ -105,7 +106,7 @@ def build_client(cfg, on_message=None, on_connect=None, **kw):
 
 
 class Uplink:
-    def __init__(self, cfg, serial, outbox, sw_version="0", model=H.DEFAULT_MODEL,
+    def __init__(self, cfg, serial, outbox, sw_version="0", model=None,
                  meters=None, readings=None, genset=None, on_command=None, client=None,
                  device_name=None, window=8, has_genset=True, client_kw=None):
         """``cfg``: validated mqtt_config dict. ``client``: an MQTTClient to use (tests); by
@@ -122,8 +123,8 @@ class Uplink:
         self.genset = genset
         self.on_command = on_command
         self.has_genset = has_genset
-        self.prefix = cfg.get("discovery_prefix") or H.DEFAULT_PREFIX
-        self.node = H.node_id(serial)
+        self.prefix = cfg.get("discovery_prefix") or T.DEFAULT_PREFIX
+        self.node = T.node_id(serial)
         self.cmd_filter = self.base + "/cmd/+/+"
         self.result_topic = self.base + "/cmd/result"
         self.index_topic = self.base + "/discovery"
@@ -181,7 +182,7 @@ class Uplink:
         self._stopping = True
         if self.client.connected:
             try:
-                await self.client.publish(H.availability_topic(self.base), b"offline", 0, True)
+                await self.client.publish(T.availability_topic(self.base), b"offline", 0, True)
             except MQTTError:
                 pass
         await self.client.close(graceful=True)
@@ -251,7 +252,7 @@ class Uplink:
 
     def _sample_message(self, oid, sample):
         meter = sample.get("meter")
-        topic = H.meter_topic(self.base, meter, "sample") if meter is not None else (
+        topic = T.meter_topic(self.base, meter, "sample") if meter is not None else (
             self.base + "/sample")
         d = {"id": oid}
         for k in sample:
@@ -343,14 +344,15 @@ class Uplink:
             entry = r[mid] or {}
             st = entry.get("status") or "ok"
             if self._status_sent.get(mid) != st:
-                await self.client.publish(H.status_topic(self.base, mid), st, 0, True)
+                await self.client.publish(T.meter_topic(self.base, mid, "status"), st, 0, True)
                 self._status_sent[mid] = st
             values = entry.get("values")
             if live and values and st == "ok":
                 d = {"meter": str(mid), "ts": entry.get("ts"), "status": st}
                 for k in values:
                     d[k] = values[k]
-                await self.client.publish(H.state_topic(self.base, mid), _json(d), 0, False)
+                await self.client.publish(T.meter_topic(self.base, mid, "state"), _json(d), 0,
+                                          False)
                 self.stats["live"] += 1
 
     async def _publish_genset(self):
@@ -365,7 +367,7 @@ class Uplink:
         state = {"mode": g.get("mode"), "relay": bool(g.get("relay")),
                  "running_since": g.get("running_since"), "reason": g.get("reason")}
         if state != self._genset_sent:
-            await self.client.publish(H.genset_state_topic(self.base), _json(state), 0, True)
+            await self.client.publish(T.genset_state_topic(self.base), _json(state), 0, True)
             self._genset_sent = state
 
     async def _publish_events(self):
@@ -445,7 +447,22 @@ class Uplink:
 
     async def _announce(self):
         """Publish the discovery configs, delete the ones announced before and not wanted now
-        (from the retained index on <base>/discovery), then store the new index."""
+        (from the retained index on <base>/discovery), then store the new index.
+        core/ha_discovery is loaded for the announcement only (not kept on the heap)."""
+        before = ondemand.mark()
+        from gateway.core import ha_discovery as H
+
+        loaded = [n for n in sys.modules if n not in before]  # just those: others may import
+        del before  # modules while this task waits for the broker
+        try:
+            await self._announce_with(H)
+        finally:
+            H = None
+            for n in loaded:
+                ondemand.unload(n)
+            gc.collect()
+
+    async def _announce_with(self, H):
         c = self.client
         self._old_index = None
         self._index_ev.clear()
@@ -458,7 +475,8 @@ class Uplink:
             await c.publish(topic, b"", 1, True, timeout_ms=30000)
             self.stats["cleared"] += 1
         if on:
-            dev = H.device(self.serial, self.sw_version, self.model, self.device_name)
+            dev = H.device(self.serial, self.sw_version, self.model or H.DEFAULT_MODEL,
+                           self.device_name)
             for topic, payload in H.configs(self.base, dev, self.sw_version, self._ha_meters(),
                                             self.prefix, self.has_genset):
                 await c.publish(topic, payload, 1, True, timeout_ms=30000)

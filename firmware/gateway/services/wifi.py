@@ -1,23 +1,23 @@
 """Wi-Fi supervision task: the AP for setup, the station to the router, AP back when it is lost."""
 import asyncio
-import time
 
 from gateway.core import ondemand
+from gateway.core.ticks import unix_time
 from gateway.core.wifi_state import WifiSupervisor, is_dhcp
 
 RETRY_S = 10  # a station that is not connected tries again this often
 
 
 class WifiService:
-    def __init__(self, radio, store, ap_ssid, ap_password, events=None, clock=time.time):
+    def __init__(self, radio, store, ap_ssid, ap_password, events=None, clock=None):
         self.radio = radio
         self.store = store
         self.ap_ssid = ap_ssid
         self.ap_password = ap_password
         self.events = events
-        self.clock = clock
+        self.clock = clock or unix_time
         self.cfg = store.load("wifi") or {}
-        self.sup = WifiSupervisor(now=clock())
+        self.sup = WifiSupervisor(now=self.clock())
         self._last_try = None
         self._was = None
         self.wake = asyncio.Event()

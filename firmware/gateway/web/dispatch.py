@@ -21,6 +21,7 @@ GROUPS = {
     "events": "gateway.web.api_system",
     "genset": "gateway.web.api_genset",
     "mqtt": "gateway.web.api_mqtt",
+    "modbus-tcp": "gateway.web.api_modbus_tcp",
     "history": "gateway.web.api_history",
     "export.csv": "gateway.web.api_history",
     "export.json": "gateway.web.api_history",

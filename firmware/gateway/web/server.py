@@ -18,8 +18,11 @@ SESSION_COOKIE = "sid"
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
-Request.max_content_length = 16 * 1024  # larger bodies get 413 (uploads stream)
-Request.max_body_length = 4 * 1024
+BODY_MAX = 16 * 1024  # larger bodies get 413, except on the upload routes
+UPLOAD_MAX = 1024 * 1024  # the upload routes read their body in chunks (gateway.web.api_backup)
+UPLOAD_PATHS = ("/api/firmware", "/api/restore")
+Request.max_content_length = UPLOAD_MAX
+Request.max_body_length = 4 * 1024  # a larger body is left unread: req.stream is the socket
 
 
 def _origin_host(origin):
@@ -44,6 +47,8 @@ def build_app(ctx):
 
     @app.before_request
     def load_session(req):
+        if req.content_length > BODY_MAX and req.path not in UPLOAD_PATHS:
+            return error(413, "request body too large")
         token = req.cookies.get(SESSION_COOKIE)
         req.g.session = ctx.sessions.check(token, ctx.now()) if token else None
         if req.method in WRITE_METHODS:

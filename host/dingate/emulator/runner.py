@@ -15,7 +15,8 @@ from .. import boards, build, fsimage
 from ..paths import EMULATOR_MPY
 from .hardware import HardwareServer, Wifi
 
-FAKES = ("_emu.py", "machine.py", "network.py")
+FAKES = ("_emu.py", "machine.py", "network.py", "replboot.py", "_repl.py",
+         "_vfsrom.py")  # the chip's ROM
 RESET_EXIT = 3  # machine.reset() in the emulated firmware
 REPL_SOFT_RESET = {5: "friendly", 6: "raw"}  # --repl-port: Ctrl-D soft reset (emulator/mpy/replboot.py)
 OWNED = ("/lib/", "/www/", "/boot.py", "/main.py", "/board.json", "/manifest.json")
@@ -378,6 +379,7 @@ class Emulator:
     async def _repl_pump(self, stream):
         """The device's output: to the TCP client byte for byte, to the console line by line."""
         pending = b""
+        self._repl_raw = False
         while True:
             chunk = await stream.read(4096)
             if not chunk:
@@ -393,6 +395,14 @@ class Emulator:
             self._repl_log(pending)
 
     def _repl_log(self, line):
+        """Console log; raw REPL traffic (a tool's exec'd code and its answers) is left out."""
+        if b"raw REPL; CTRL-B to exit" in line:
+            self._repl_raw = True
+            line = b"raw REPL (a tool is connected)"
+        elif b"MicroPython v" in line or b"soft reboot" in line:
+            self._repl_raw = False
+        elif self._repl_raw:
+            return
         text = "".join(c for c in line.decode(errors="replace") if c >= " " or c == "\t").rstrip()
         if text:
             self.output = self.output[-500:] + [text]

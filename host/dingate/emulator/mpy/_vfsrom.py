@@ -11,8 +11,8 @@ mpremote's `romfs deploy` and `dingate deploy` write the romfs partition. In the
   rom_ioctl(5, 0)                 writing complete
   rom_ioctl(6, 0)                 erase granularity (4096)
 
-Writes go to a copy of the partition file that replaces it at "complete", so the code executing in
-place from the current mapping never changes under the running VM; like the board after a
+Writes go to a copy of the partition file that replaces it (as a new file) at "complete", so the
+code executing in place from the current mapping never changes under the running VM; like the board after a
 romfs deploy, the new content is what the next reset boots from.
 """
 import json
@@ -66,6 +66,20 @@ def _erase(offset, length):
             start += SECTOR
 
 
+def _replace(src, dst):
+    """dst := src as a new file: the old one is unlinked, so the boot-time mapping of it stays
+    intact (VfsPosix's rename cannot be used: it fails under a mount point in this port)."""
+    os.remove(dst)
+    buf = bytearray(SECTOR)
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        while True:
+            n = fi.readinto(buf)
+            if not n:
+                break
+            fo.write(memoryview(buf)[:n])
+    os.remove(src)
+
+
 def rom_ioctl(op, *args):
     global _pending
     if op == 1:
@@ -93,7 +107,7 @@ def rom_ioctl(op, *args):
         return 0
     if op == 5:
         if _pending is not None:
-            os.rename(_pending, "/host" + _image)
+            _replace(_pending, "/host" + _image)
             _pending = None
         return 0
     if op == 6:

@@ -1,0 +1,17 @@
+"""`make bench` (``python -m bench``): every benchmark, build/bench.json and a table.
+
+Sections (each a module with ``run(...)`` returning a flat dict of named figures):
+
+- ``bus_cycle``   32-meter poll cycle of the emulated gateway ÷ the wire-time limit (wire.py);
+                  peer: pymodbus' async client on the same line (pymodbus_peer.py)
+- ``rtu_tps``     transactions/s of our RTU master vs umodbus' host on the MicroPython unix port,
+                  one dead meter of 4; event-loop stalls of both (mp_rtu.py, rtu_line.py)
+- ``http_load``   API p95 latency while 32 meters (4 dead) are polled; peak heap of the firmware
+- ``storage``     storage_bench.py: flash bytes per stored reading, days per MiB, bytes per hour
+- ``mqtt_fleet``  mqtt_fleet.py: 20 MicroPython gateways publishing to a local mosquitto
+
+``python -m bench --only rtu_tps,storage`` runs some of them; ``--quick`` shortens the windows.
+The emulator sections run at the board's heap cap (boards/emulator.json) unless DINGATE_HEAPSIZE
+is set; if the firmware runs out of heap there, the section is run again with 400k and
+bench.json says so (``emulator_heapsize_override``).
+"""

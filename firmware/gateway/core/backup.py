@@ -1,0 +1,249 @@
+"""Configuration backup and restore: the file GET /api/backup writes and POST /api/restore checks.
+
+Configuration-time code: loaded for the request only (gateway.web.api_backup), with the
+validators it imports.
+
+The file is one JSON object::
+
+    {"format": "dingate-backup", "version": 1, "serial": "DG12AB34", "firmware": "0.1.0",
+     "board": "esp32-...", "created": 1795000000, "secrets": "...",
+     "settings": {...}, "bus": {...}, "meters": [{...}, ...], "genset": {...},
+     "mqtt": {...}, "modbus_tcp": {...}, "wifi": {"ssid": ..., "ip": ...} | null,
+     "users": [{...}, ...]}
+
+Secrets are write-only (CONTRACT section 3), so the backup carries none: no password hash, no
+Wi-Fi key, no MQTT password, no AP password, no session secret (``identity`` is not backed up at
+all: the serial is there for information only). A restore therefore keeps the device's own
+secrets; secret keys found in a file (edited by hand) are ignored, never stored.
+
+Restore rules, per document (a document absent from the file is left as it is):
+  settings, bus, genset,  validated like PUT /api/settings, /api/bus, /api/genset,
+  modbus_tcp              /api/modbus-tcp from the defaults (the file gives the whole document),
+                          then replace the device's.
+  meters                  every meter validated like POST /api/meters against the ones before it
+                          in the file, keeping its id (history and the genset refer to it);
+                          the list replaces the device's.
+  mqtt                    validated like PUT /api/mqtt over the device's current settings, so the
+                          device's broker password is kept (dropped if the user becomes "").
+  wifi                    the station: only if it names the network the device is set for now
+                          (its key is not in the file): the static IP settings are restored and
+                          the key kept. Another network, or none, leaves the device's Wi-Fi as it
+                          is (reported in "kept"): the device must stay reachable.
+  users                   accounts here get their role and disabled flag from the file (their
+                          password stays); accounts only in the file are created disabled, with
+                          no usable password and must_change set (an admin gives them one);
+                          accounts only here are kept. The account doing the restore is never
+                          demoted or disabled, and the last enabled admin rule holds.
+Everything is checked before anything is saved: the first error is raised as ValidationError
+with the field in the file ("meters[2].address", "genset.start_soc", ...).
+"""
+from gateway.core.errors import ValidationError
+
+FORMAT = "dingate-backup"
+VERSION = 1
+DOCS = ("settings", "bus", "meters", "genset", "mqtt", "modbus_tcp", "wifi", "users")
+SECRETS_NOTE = ("no secrets: user passwords, the Wi-Fi key, the MQTT password and the device's "
+                "AP password and session secret stay on the device")
+LOCKED_HASH = "!"  # no password can match it (gateway.core.passwords only accepts its own scheme)
+WIFI_PUBLIC = ("ssid", "ip", "netmask", "gateway", "dns")
+
+
+def header(serial, firmware, board, created):
+    return {"format": FORMAT, "version": VERSION, "serial": serial, "firmware": firmware,
+            "board": board, "created": created, "secrets": SECRETS_NOTE}
+
+
+def public_wifi(cfg):
+    """The station settings without the key (None when no station is set)."""
+    if not cfg or not cfg.get("ssid"):
+        return None
+    return dict((k, cfg[k]) for k in WIFI_PUBLIC if k in cfg)
+
+
+def public_users(records):
+    """The accounts without their password hashes, sorted by name."""
+    from gateway.core.accounts import public_list
+
+    return public_list(records)
+
+
+def _prefixed(name, exc):
+    f = exc.field
+    if f is None or f == "":
+        return ValidationError(name, exc.message)
+    if f.startswith("["):
+        return ValidationError(name + f, exc.message)
+    return ValidationError(name + "." + f, exc.message)
+
+
+def _obj(name, v):
+    if not isinstance(v, dict):
+        raise ValidationError(name, "%s must be a JSON object" % name)
+    return v
+
+
+def check_header(doc):
+    if not isinstance(doc, dict):
+        raise ValidationError("restore", "a backup is a JSON object")
+    if doc.get("format") != FORMAT:
+        raise ValidationError("format", 'not a dingate backup (format must be "%s")' % FORMAT)
+    v = doc.get("version")
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValidationError("version", "version must be a positive integer")
+    if v > VERSION:
+        raise ValidationError("version", "backup from a newer firmware (version %d)" % v)
+
+
+def _meters(lst):
+    from gateway.core.meters import validate_meter
+
+    if not isinstance(lst, list):
+        raise ValidationError("meters", "meters must be a list")
+    out = []
+    ids = set()
+    for i, m in enumerate(lst):
+        name = "meters[%d]" % i
+        _obj(name, m)
+        mid = m.get("id")
+        if isinstance(mid, int) and not isinstance(mid, bool):
+            mid = str(mid)
+        if not isinstance(mid, str) or not mid.isdigit() or len(mid) > 6 or int(mid) < 1:
+            raise ValidationError(name + ".id", "id must be a positive integer (as text)")
+        mid = str(int(mid))
+        if mid in ids:
+            raise ValidationError(name + ".id", "id %s appears twice" % mid)
+        ids.add(mid)
+        clean = dict(m)
+        for k in ("status", "last_ok", "error", "counters"):  # GET /api/meters adds these
+            clean.pop(k, None)
+        try:
+            out.append(validate_meter(clean, out, mid))
+        except ValidationError as e:
+            raise _prefixed(name, e)
+    return out
+
+
+def _one(name, fn, *args):
+    try:
+        return fn(*args)
+    except ValidationError as e:
+        raise _prefixed(name, e)
+
+
+def _mqtt(d, stored, serial):
+    from gateway.core.mqtt_config import validate
+
+    d = dict(_obj("mqtt", d))
+    d.pop("password", None)  # secret: the device's own is kept
+    d.pop("state", None)  # GET /api/mqtt adds the link state
+    return _one("mqtt", validate, d, stored, serial)
+
+
+def _wifi(d, stored):
+    """(new stored document or None to keep the device's, reason when kept)."""
+    from gateway.core.wifi_config import validate_wifi
+
+    if d is None:
+        return None, "the backup has no Wi-Fi station: the device's is kept"
+    _obj("wifi", d)
+    cur = stored or {}
+    if not cur.get("ssid") or d.get("ssid") != cur.get("ssid"):
+        return None, "the backup names another Wi-Fi network (its key is not in backups): the device's is kept"
+    d = dict((k, d[k]) for k in WIFI_PUBLIC if k in d)
+    d["password"] = cur.get("password", "")
+    return _one("wifi", validate_wifi, d), None
+
+
+def _users(lst, records, me):
+    """(new records, names whose sessions must end, notes)."""
+    from gateway.core.accounts import validate_user
+
+    if not isinstance(lst, list):
+        raise ValidationError("users", "users must be a list")
+    users = dict(records)
+    changed = []
+    notes = []
+    seen = set()
+    for i, u in enumerate(lst):
+        name = "users[%d]" % i
+        _obj(name, u)
+        user = u.get("user")
+        low = user.lower() if isinstance(user, str) else None
+        if low in seen:
+            raise ValidationError(name + ".user", "user %s appears twice" % user)
+        seen.add(low)
+        want = {"role": u.get("role"), "disabled": u.get("disabled"),
+                "must_change": u.get("must_change")}
+        here = None
+        for n in users:
+            if low is not None and n.lower() == low:
+                here = n
+        if here is not None:
+            if here == me:  # never lock out the admin doing the restore
+                if want["role"] not in (None, users[here].get("role")) or want["disabled"]:
+                    notes.append("account %s (doing the restore) kept as it is" % here)
+                continue
+            valid = _one(name, validate_user, want, users, here)
+            old = users[here]
+            rec = {"role": valid["role"], "hash": old["hash"], "disabled": valid["disabled"],
+                   "must_change": valid["must_change"]}
+            if rec["role"] != old.get("role") or (rec["disabled"] and not old.get("disabled")):
+                changed.append(here)
+            users[here] = rec
+        else:
+            # a new account: validated with a placeholder password, stored with none usable
+            req = {"user": user, "role": want["role"], "disabled": True, "must_change": True,
+                   "password": "placeholder-8"}
+            valid = _one(name, validate_user, req, users)
+            users[valid["user"]] = {"role": valid["role"], "hash": LOCKED_HASH, "disabled": True,
+                                    "must_change": True}
+            notes.append("account %s created disabled: an admin sets its password" % valid["user"])
+    return users, changed, notes
+
+
+def check_restore(doc, current):
+    """Validate a whole backup against the device's ``current`` state; return the plan:
+    {"docs": {name: new document}, "kept": [reasons], "revoke": [user names], "notes": [...]}.
+
+    ``current``: {"serial", "mqtt" (stored or None), "wifi" (stored or None), "users" (records),
+    "me" (the user doing the restore), "taken_ports" (the web server's)}. Nothing is saved
+    here; ValidationError on the first problem, its field named as in the file.
+    """
+    check_header(doc)
+    if not any(k in doc for k in DOCS):
+        raise ValidationError("restore", "the backup holds no configuration document")
+    docs = {}
+    kept = []
+    notes = []
+    revoke = []
+    if "settings" in doc:
+        from gateway.core.settings import validate_settings
+
+        docs["settings"] = _one("settings", validate_settings, _obj("settings", doc["settings"]))
+    if "bus" in doc:
+        from gateway.core.meters import validate_bus
+
+        docs["bus"] = _one("bus", validate_bus, _obj("bus", doc["bus"]))
+    if "meters" in doc:
+        docs["meters"] = _meters(doc["meters"])
+    if "genset" in doc:
+        from gateway.core.genset import validate_genset
+
+        docs["genset"] = _one("genset", validate_genset, _obj("genset", doc["genset"]))
+    if "mqtt" in doc:
+        docs["mqtt"] = _mqtt(doc["mqtt"], current.get("mqtt"), current.get("serial", ""))
+    if "modbus_tcp" in doc:
+        from gateway.core.modbus_tcp_config import validate as validate_mtc
+
+        docs["modbus_tcp"] = _one("modbus_tcp", validate_mtc, _obj("modbus_tcp", doc["modbus_tcp"]),
+                                  None, current.get("taken_ports") or ())
+    if "wifi" in doc:
+        w, why = _wifi(doc["wifi"], current.get("wifi"))
+        if w is None:
+            kept.append("wifi: " + why)
+        else:
+            docs["wifi"] = w
+    if "users" in doc:
+        docs["users"], revoke, notes = _users(doc["users"], current.get("users") or {},
+                                              current.get("me"))
+    return {"docs": docs, "kept": kept, "revoke": revoke, "notes": notes}

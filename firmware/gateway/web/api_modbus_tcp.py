@@ -1,0 +1,37 @@
+"""/api/modbus-tcp (on demand): the read-only Modbus TCP server's settings and state.
+
+GET -> {"enabled", "port", "state": {"running", "port", "clients", "requests", "refused",
+"error"}}; PUT {"enabled"?, "port"?} (installer). The server is (re)started after the answer,
+outside the request (Device.apply_modbus_tcp). Register map: docs/modbus-tcp-map.md.
+"""
+from gateway.core import modbus_tcp_config as mtc
+from gateway.web.http import json_body
+
+_IDLE = {"running": False, "port": None, "clients": 0, "requests": 0, "refused": 0, "error": ""}
+
+
+def _view(ctx):
+    out = mtc.validate({}, ctx.store.load(mtc.STORE_KEY))
+    srv = getattr(ctx, "modbus_tcp", None)
+    out["state"] = srv.status() if srv is not None else _IDLE
+    return out
+
+
+def get(ctx, req):
+    return _view(ctx)
+
+
+def put(ctx, req):
+    http_port = ctx.board.get("http", {}).get("port", 80)
+    cfg = mtc.validate(json_body(req), ctx.store.load(mtc.STORE_KEY), (http_port,))
+    ctx.store.save(mtc.STORE_KEY, cfg)
+    ctx.event("config", "modbus-tcp", "Modbus TCP server %s, port %d, by %s" % (
+        "enabled" if cfg["enabled"] else "disabled", cfg["port"], req.g.session["user"]))
+    ctx.apply_modbus_tcp()
+    return _view(ctx)
+
+
+ROUTES = (
+    ("GET", "modbus-tcp", "installer", get),
+    ("PUT", "modbus-tcp", "installer", put),
+)

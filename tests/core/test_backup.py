@@ -1,0 +1,149 @@
+"""Backup and restore: the restore plan is validated as a whole, secrets never come from a file."""
+from _assert import raises
+
+from gateway.core import backup
+from gateway.core.errors import ValidationError
+
+HASH = "pbkdf2-sha256$1000$c2FsdHNhbHQ=$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def _current():
+    return {
+        "serial": "DG123456",
+        "mqtt": {"host": "broker.lan", "user": "gw", "password": "mqtt-secret", "port": 1883},
+        "wifi": {"ssid": "Home", "password": "wifi-secret", "ip": "0.0.0.0",
+                 "netmask": "0.0.0.0", "gateway": "0.0.0.0", "dns": "0.0.0.0"},
+        "users": {"admin": {"role": "admin", "hash": HASH, "disabled": False, "must_change": False},
+                  "bob": {"role": "user", "hash": HASH + "b", "disabled": False,
+                          "must_change": False}},
+        "me": "admin",
+    }
+
+
+def _file(**docs):
+    d = {"format": "dingate-backup", "version": 1, "serial": "DGOTHER1", "firmware": "0.1.0"}
+    d.update(docs)
+    return d
+
+
+METERS = [
+    {"id": "3", "name": "grid", "address": 1, "profile": "sdm630", "enabled": True,
+     "status": "ok", "counters": {"ok": 5}},
+    {"id": 7, "name": "battery", "address": 2, "profile": "generic", "enabled": False,
+     "registers": [{"quantity": "soc_pct", "function": 4, "register": "0x10", "type": "u16"}]},
+]
+
+
+def test_full_restore_plan():
+    f = _file(settings={"sample_interval_s": 60, "timezone": "Europe/Paris", "location": "Farm"},
+              bus={"baud": 19200, "parity": "E"}, meters=METERS,
+              genset={"mode": "auto", "soc_source": {"meter": "7", "quantity": "soc_pct"},
+                      "start_soc": 25, "stop_soc": 90, "relay": True},
+              mqtt={"host": "mqtt.example", "port": 8883, "user": "gw", "tls": True,
+                    "password_set": True},
+              users=[{"user": "admin", "role": "admin"}, {"user": "bob", "role": "installer"},
+                     {"user": "carol", "role": "user", "disabled": False}])
+    plan = backup.check_restore(f, _current())
+    d = plan["docs"]
+    assert sorted(d) == ["bus", "genset", "meters", "mqtt", "settings", "users"]
+    assert d["settings"]["sample_interval_s"] == 60 and d["settings"]["csv_separator"] == ";"
+    assert d["bus"]["baud"] == 19200 and d["bus"]["parity"] == "E"
+    assert [m["id"] for m in d["meters"]] == ["3", "7"]  # ids kept: history and genset use them
+    assert "status" not in d["meters"][0] and d["meters"][1]["registers"][0]["register"] == 16
+    assert d["genset"]["start_soc"] == 25 and "relay" not in d["genset"]
+    assert d["mqtt"]["host"] == "mqtt.example" and d["mqtt"]["password"] == "mqtt-secret"
+    u = d["users"]
+    assert u["bob"]["role"] == "installer" and u["bob"]["hash"] == HASH + "b"
+    assert u["carol"]["disabled"] is True and u["carol"]["hash"] == backup.LOCKED_HASH
+    assert u["carol"]["must_change"] is True
+    assert plan["revoke"] == ["bob"]
+    assert any("carol" in n for n in plan["notes"])
+
+
+def test_secrets_in_a_file_are_ignored():
+    f = _file(mqtt={"host": "x.example", "user": "gw", "password": "from-file"},
+              wifi={"ssid": "Home", "password": "from-file", "ip": "192.168.1.50",
+                    "netmask": "255.255.255.0", "gateway": "192.168.1.1", "dns": "0.0.0.0"},
+              users=[{"user": "bob", "role": "user", "hash": "x", "password": "from-file-pw"}])
+    d = backup.check_restore(f, _current())["docs"]
+    assert d["mqtt"]["password"] == "mqtt-secret"
+    assert d["wifi"]["password"] == "wifi-secret" and d["wifi"]["ip"] == "192.168.1.50"
+    assert d["users"]["bob"]["hash"] == HASH + "b"
+
+
+def test_only_wifi_of_another_network():
+    plan = backup.check_restore(_file(wifi={"ssid": "Neighbour"}), {"wifi": {}})
+    assert plan["docs"] == {} and plan["kept"]
+
+
+def test_wifi_kept_cases():
+    for w in ({"ssid": "Neighbour"}, None):
+        plan = backup.check_restore(_file(wifi=w, settings={}), _current())
+        assert "wifi" not in plan["docs"] and plan["kept"][0].startswith("wifi")
+
+
+def test_user_doing_the_restore_is_not_locked_out():
+    f = _file(users=[{"user": "admin", "role": "user", "disabled": True}])
+    plan = backup.check_restore(f, _current())
+    assert plan["docs"]["users"]["admin"]["role"] == "admin"
+    assert not plan["docs"]["users"]["admin"]["disabled"] and plan["notes"]
+    # another admin is demoted only while an enabled admin stays
+    cur = _current()
+    cur["me"] = "bob"
+    e = raises(ValidationError, backup.check_restore, f, cur)
+    assert e.field == "users[0].role"
+
+
+def _field(f):
+    return raises(ValidationError, backup.check_restore, f, _current()).field
+
+
+def test_errors_name_the_field_in_the_file():
+    m = [dict(METERS[0]), dict(METERS[1]), {"id": "9", "address": 1, "profile": "sdm120"}]
+    assert _field(_file(meters=m)) == "meters[2].address"
+    m = [dict(METERS[0]), dict(METERS[0], name="other", address=5)]
+    assert _field(_file(meters=m)) == "meters[1].id"
+    bad = dict(METERS[1])
+    bad["registers"] = [{"quantity": "soc_pct", "register": 1, "type": "u128"}]
+    assert _field(_file(meters=[bad])) == "meters[0].registers[0].type"
+    assert _field(_file(meters=[{"id": "x", "address": 1}])) == "meters[0].id"
+    assert _field(_file(meters={"a": 1})) == "meters"
+    assert _field(_file(meters=[5])) == "meters[0]"
+    assert _field(_file(settings={"timezone": "Mars/Olympus"})) == "settings.timezone"
+    assert _field(_file(settings=[])) == "settings"
+    assert _field(_file(bus={"baud": 7})) == "bus.baud"
+    assert _field(_file(genset={"start_soc": 90, "stop_soc": 20})) == "genset.start_soc"
+    assert _field(_file(genset={"quiet_hours": {"start": "25:00"}})) == "genset.quiet_hours.start"
+    assert _field(_file(mqtt={"port": 0})) == "mqtt.port"
+    assert _field(_file(mqtt={"bogus": 1})) == "mqtt.bogus"
+    assert _field(_file(users=[{"user": "x", "role": "user"}])) == "users[0].user"
+    assert _field(_file(users=[{"user": "dave", "role": "root"}])) == "users[0].role"
+    assert _field(_file(users=[{"user": "dave"}, {"user": "DAVE"}])) == "users[1].user"
+    assert _field(_file(wifi={"ssid": "Home", "ip": "10.0.0.300"})) == "wifi.ip"
+    assert _field(_file(modbus_tcp={"port": 70000})) == "modbus_tcp.port"
+    cur = _current()
+    cur["taken_ports"] = (80,)
+    e = raises(ValidationError, backup.check_restore, _file(modbus_tcp={"port": 80}), cur)
+    assert e.field == "modbus_tcp.port"
+    d = backup.check_restore(_file(modbus_tcp={"enabled": True}), cur)["docs"]
+    assert d["modbus_tcp"] == {"enabled": True, "port": 502}
+
+
+def test_header_is_checked():
+    assert _field({"meters": []}) == "format"
+    assert _field(_file(version=2, meters=[])) == "version"
+    assert _field(_file(version="1", meters=[])) == "version"
+    assert _field([1, 2]) == "restore"
+    assert _field(_file()) == "restore"  # nothing to restore
+
+
+def test_public_views_carry_no_secret():
+    assert backup.public_wifi(_current()["wifi"]) == {
+        "ssid": "Home", "ip": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "0.0.0.0",
+        "dns": "0.0.0.0"}
+    assert backup.public_wifi({}) is None
+    users = backup.public_users(_current()["users"])
+    assert [u["user"] for u in users] == ["admin", "bob"]
+    assert all("hash" not in u for u in users)
+    h = backup.header("DG1", "0.1.0", "emulator", 5)
+    assert h["format"] == "dingate-backup" and "secret" in h["secrets"]

@@ -1,0 +1,355 @@
+"""Host tools against the emulated device: build images, the REPL port (real mpremote), deploy,
+provision, and flash's esptool command line."""
+import gzip
+import io
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from dingate import boards, build, flash, fsimage, provision
+from dingate.paths import BUILD
+from dingate.testing.emuproc import EmulatorProcess, free_port
+
+BIN = os.path.dirname(sys.executable)
+MP_SCRIPT_ROMFS_LIST = """
+import sys, vfs, os
+with open(sys.argv[1], 'rb') as f:
+    vfs.mount(vfs.VfsRom(f.read()), '/rom')
+def walk(d):
+    for e in os.ilistdir(d):
+        p = d + '/' + e[0]
+        if e[1] & 0x4000:
+            walk(p)
+        else:
+            print(p[4:], e[3])
+walk('/rom')
+"""
+
+
+def run(*args, timeout=60, check=True):
+    res = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert res.returncode == 0, "%s\n%s\n%s" % (args, res.stdout, res.stderr)
+    return res
+
+
+def dingate(*args, **kw):
+    return run(os.path.join(BIN, "dingate"), *args, **kw)
+
+
+def mpremote(port, *args, **kw):
+    return run(os.path.join(BIN, "mpremote"), "connect", "socket://127.0.0.1:%d" % port, *args, **kw)
+
+
+# --- build ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def built():
+    path, files = build.build("emulator")
+    return boards.load("emulator"), files
+
+
+def test_fs_image_mounts_and_holds_every_module_as_mpy_v6(built):
+    board, files = built
+    _off, _size, block, count = boards.fs_geometry(board)
+    with open(os.path.join(BUILD, "emulator", "fs.img"), "rb") as f:
+        fs = fsimage.open_image(f.read(), block, count)
+    on_image = set(fsimage.walk_files(fs))
+    modules = [p for p, _src, how in build.sources(board) if how == "mpy"]
+    assert len(modules) > 40 and "/lib/gateway/app.mpy" in modules
+    assert "/lib/microdot/microdot.mpy" in modules
+    for path in modules:
+        assert path in on_image, path
+        data = fsimage.read_file(fs, path)
+        assert data == files[path]
+        # 'M', format 6, feature byte 0 = bytecode only (no native code: loads on the ESP32's
+        # xtensa as on x64; the sub-version field is only set with native code), 31-bit small ints
+        assert data[:4] == b"M\x06\x00\x1f", (path, data[:4])
+    for path in ("/boot.py", "/main.py", "/board.json", "/manifest.json", "/www/index.html.gz"):
+        assert path in on_image, path
+    manifest = json.loads(fsimage.read_file(fs, "/manifest.json"))
+    assert set(manifest) == set(files) - {"/manifest.json"}
+
+
+def test_micropython_loads_format_6_3():
+    out = run(os.path.join(BIN, "micropython"), "-c",
+              "import sys; print(sys.implementation._mpy)").stdout
+    mpy = int(out)
+    assert mpy & 0xFF == 6 and (mpy >> 8) & 3 == 3  # format 6, sub-version 3: what mpy-cross makes
+
+
+def test_romfs_image_lists_the_same_modules(built, tmp_path):
+    _board, files = built
+    script = tmp_path / "romls.py"
+    script.write_text(MP_SCRIPT_ROMFS_LIST)
+    out = run(os.path.join(BIN, "micropython"), str(script),
+              os.path.join(BUILD, "emulator", "romfs.img")).stdout
+    listed = dict(line.rsplit(" ", 1) for line in out.splitlines())
+    lib = {p: len(d) for p, d in files.items() if p.startswith("/lib/")}
+    assert {p: int(n) for p, n in listed.items()} == lib
+
+
+# --- flash: the esptool command line ------------------------------------------------------------
+
+def _fake_firmware(tmp_path, table):
+    """A merged ESP32 image: 0xE9 header at 0x1000, the partition table at 0x8000."""
+    data = bytearray(b"\xff" * (0x8000 - 0x1000 + 0xC00))
+    data[0] = 0xE9
+    off = 0x8000 - 0x1000
+    for i, (label, ptype, sub, start, size) in enumerate(table):
+        struct.pack_into("<2sBBII16sI", data, off + 32 * i, b"\xaa\x50", ptype, sub, start, size,
+                         label.encode(), 0)
+    path = tmp_path / "firmware.bin"
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+ROMFS_TABLE = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000),
+               ("factory", 0, 0, 0x10000, 0x1F0000), ("romfs", 1, 0x8F, 0x200000, 0x40000),
+               ("vfs", 1, 0x81, 0x240000, 0x1C0000)]
+STOCK_TABLE = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000),
+               ("factory", 0, 0, 0x10000, 0x1F0000), ("vfs", 1, 0x81, 0x200000, 0x200000)]
+
+
+@pytest.mark.parametrize("name", boards.names())
+def test_flash_esptool_arguments_for_each_board(name, tmp_path):
+    board = boards.load(name)
+    calls = []
+    if board["chip"] == "emulator":
+        with pytest.raises(flash.FlashError, match="not a chip"):
+            flash.flash("/dev/ttyUSB0", name, "fw.bin", run=calls.append)
+        return
+    build.build(name)
+    fw = _fake_firmware(tmp_path, ROMFS_TABLE)
+    assert flash.flash("/dev/ttyUSB0", name, fw, run=lambda argv: calls.append(argv) or 0) == 0
+    romfs_img = os.path.join(BUILD, name, "romfs.img")
+    fs_img = os.path.join(BUILD, name, "fs.img")
+    assert calls == [[sys.executable, "-m", "esptool",
+                      "--chip", "esp32", "--port", "/dev/ttyUSB0", "--baud", "460800",
+                      "--before", "default-reset", "--after", "hard-reset",
+                      "write-flash", "--erase-all", "--flash-size", "4MB",
+                      "0x1000", fw, "0x200000", romfs_img, "0x240000", fs_img]]
+    # every argument is one esptool accepts (its own parser, no device needed)
+    help_text = run(sys.executable, "-m", "esptool", "write-flash", "--help").stdout
+    for opt in ("--erase-all", "--flash-size"):
+        assert opt in help_text
+
+
+def test_flash_refuses_a_firmware_without_the_romfs_partition(tmp_path):
+    build.build(flash.DEFAULT_BOARD)
+    fw = _fake_firmware(tmp_path, STOCK_TABLE)
+    with pytest.raises(flash.FlashError, match="no romfs partition"):
+        flash.flash("/dev/ttyUSB0", flash.DEFAULT_BOARD, fw, run=lambda argv: 0)
+
+
+def test_flash_without_firmware_says_which_build_the_board_needs():
+    res = dingate("flash", "--port", "/dev/ttyUSB0", check=False)
+    assert res.returncode != 0
+    assert "ESP32_GENERIC >= 1.25" in res.stderr
+    assert "MICROPY_VFS_ROM=1" in res.stderr and "0x200000" in res.stderr
+    assert "--firmware" in res.stderr
+
+
+# --- the emulated device's USB serial port ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory):
+    port = free_port()
+    emu = EmulatorProcess(state_dir=str(tmp_path_factory.mktemp("hosttools") / "state"),
+                          extra_args=["--repl-port", str(port)])
+    emu.repl_port = port
+    try:
+        emu.start()
+        yield emu
+    finally:
+        emu.cleanup()
+
+
+def test_mpremote_ls_exec_cp_against_the_repl_port(device, tmp_path):
+    port = device.repl_port
+    out = mpremote(port, "fs", "ls", ":").stdout
+    for name in ("board.json", "boot.py", "main.py", "lib/", "www/"):
+        assert name in out, out
+    out = mpremote(port, "exec", "import sys; print(sys.implementation.name, 6 * 7)").stdout
+    assert "micropython 42" in out
+    src = tmp_path / "note.txt"
+    src.write_bytes(b"written by mpremote\n" * 200)
+    mpremote(port, "cp", str(src), ":/note.txt")
+    back = tmp_path / "back.txt"
+    mpremote(port, "cp", ":/note.txt", str(back))
+    assert back.read_bytes() == src.read_bytes()
+    # it landed in the emulated flash image: the littlefs the firmware mounts at /
+    board = boards.load("emulator")
+    _off, _size, block, count = boards.fs_geometry(board)
+    with open(os.path.join(device.state_dir, "flash.img"), "rb") as f:
+        fs = fsimage.open_image(f.read(), block, count)
+    assert fsimage.read_file(fs, "/note.txt") == src.read_bytes()
+    out = mpremote(port, "romfs", "query").stdout
+    assert "ROMFS0 partition has size 262144 bytes" in out and "ROMFS image size" in out
+    # errors come back as on a board
+    res = mpremote(port, "exec", "1/0", check=False)
+    assert res.returncode != 0 and "ZeroDivisionError" in res.stdout + res.stderr
+
+
+def test_ctrl_c_interrupts_the_firmware_and_ctrl_d_reboots_it(device):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", device.repl_port), timeout=10) as s:
+        def read_until(token, timeout=15):
+            buf = b""
+            deadline = time.monotonic() + timeout
+            while token not in buf:
+                assert time.monotonic() < deadline, buf
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                chunk = s.recv(4096)
+                assert chunk, buf
+                buf += chunk
+            return buf
+
+        s.sendall(b"\x02")  # friendly REPL banner (the board sits in the REPL after mpremote)
+        read_until(b">>> ")
+        s.sendall(b"\x04")  # soft reset: main.py runs, the firmware serves again
+        read_until(b"soft reboot")
+        read_until(b"http: listening")
+        device.wait_ready(30)
+        s.sendall(b"\x03")  # Ctrl-C: KeyboardInterrupt in the firmware's loop, then the REPL
+        out = read_until(b">>> ")
+        assert b"KeyboardInterrupt" in out
+        s.sendall(b"6 * 7\r")
+        assert b"42" in read_until(b"42\r\n>>> ")
+        with pytest.raises(requests.RequestException):
+            requests.get(device.url + "/api/status", timeout=2)
+
+
+@pytest.fixture(scope="module")
+def device_files(device):
+    """What the emulated device holds: the build as the emulator renders it (its board file binds
+    its own HTTP port); the deploy tests change it step by step, as a developer would."""
+    return build.render(boards.load("emulator"),
+                        {"http": {"host": "127.0.0.1", "port": device.http_port}})
+
+
+def _emulator_tree(files, tmp_path, change=None):
+    if change:
+        change(files)
+    root = tmp_path / "tree"
+    build.write_tree(files, str(root))
+    return str(root), files
+
+
+def _deploy_report(out):
+    written = re.findall(r"^  \+ (\S+) \(", out, re.M)
+    m = re.search(r"ROMFS (rewritten|unchanged)", out)
+    return written, m.group(1)
+
+
+def test_deploy_of_the_same_build_sends_nothing(device, device_files, tmp_path):
+    root, _files = _emulator_tree(device_files, tmp_path)
+    out = dingate("deploy", "--port", "socket://127.0.0.1:%d" % device.repl_port,
+                  "--build-dir", root).stdout
+    written, romfs = _deploy_report(out)
+    assert written == [] and romfs == "unchanged", out
+    device.wait_ready(40)
+
+
+def test_deploy_sends_only_a_changed_web_asset(device, device_files, tmp_path):
+    marker = "deployed-asset-%d" % os.getpid()
+
+    def change(files):
+        html = gzip.decompress(files["/www/index.html.gz"]).decode()
+        buf = io.BytesIO()
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+            gz.write(html.replace("</body>", "<!-- %s --></body>" % marker).encode())
+        files["/www/index.html.gz"] = buf.getvalue()
+
+    root, _files = _emulator_tree(device_files, tmp_path, change)
+    out = dingate("deploy", "--port", "socket://127.0.0.1:%d" % device.repl_port,
+                  "--build-dir", root).stdout
+    written, romfs = _deploy_report(out)
+    assert written == ["/www/index.html.gz", "/manifest.json"], out
+    assert romfs == "unchanged"
+    page = device.wait_for(lambda: marker in requests.get(device.url + "/", timeout=2).text,
+                           timeout=40, what="the deployed page served")
+    assert page
+
+
+def test_deploy_of_a_changed_module_rewrites_the_romfs(device, device_files, tmp_path):
+    version = "9.9.%d" % (os.getpid() % 1000)
+    src = tmp_path / "__init__.py"
+    src.write_text('"""dingate gateway firmware."""\nVERSION = "%s"\n' % version)
+
+    def change(files):
+        files["/lib/gateway/__init__.mpy"] = build.compile_module(str(src), "/lib/gateway/__init__.mpy")
+
+    root, _files = _emulator_tree(device_files, tmp_path, change)
+    out = dingate("deploy", "--port", "socket://127.0.0.1:%d" % device.repl_port,
+                  "--build-dir", root).stdout
+    written, romfs = _deploy_report(out)
+    assert written == ["/lib/gateway/__init__.mpy", "/manifest.json"], out
+    assert romfs == "rewritten", out
+    assert "kept from the board: /rom/emu/" in out  # the emulated chip's modules stay in its ROM
+    st = device.wait_for(lambda: requests.get(device.url + "/api/status", timeout=2).json()
+                         ["firmware"] == version, timeout=40, what="the new module running")
+    assert st
+    # the code runs from the new ROMFS (before /lib on sys.path), as on the board
+    out = dingate("deploy", "--port", "socket://127.0.0.1:%d" % device.repl_port,
+                  "--build-dir", root).stdout
+    assert _deploy_report(out) == ([], "unchanged"), out
+    device.wait_ready(40)
+
+
+def _provision(device, out_dir):
+    res = dingate("provision", "--port", "socket://127.0.0.1:%d" % device.repl_port,
+                  "--out", str(out_dir))
+    text = res.stdout
+    admin = re.search(r"admin login\s+: admin / (\S+)", text).group(1)
+    ap = re.search(r"Wi-Fi password\s+: (\S+)", text).group(1)
+    serial = re.search(r"serial\s+: (\S+)", text).group(1)
+    label = re.search(r"label\s+: (\S+)", text).group(1)
+    return serial, ap, admin, label
+
+
+def _login(device, password):
+    return requests.post(device.url + "/api/login", json={"user": "admin", "password": password},
+                         timeout=10).status_code
+
+
+def test_provision_gives_fresh_secrets_the_device_takes(device, tmp_path):
+    old_admin = device.admin_password
+    serial, ap1, admin1, label = _provision(device, tmp_path)
+    mac = device.label()["mac"].replace(":", "")
+    assert serial == "DG" + mac[-6:].upper()
+    assert len(ap1) >= 12 and len(admin1) >= 12 and ap1 != admin1
+    assert device.wait_for(lambda: _login(device, admin1) == 200, timeout=40,
+                           what="login with the provisioned admin password")
+    assert _login(device, old_admin) == 401
+    with open(label, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(label) as img:
+        assert img.width > 300 and img.height > 150
+    # the AP password reached the device's identity (the Wi-Fi AP it opens)
+    assert provision.wifi_qr_text("dingate-" + serial, ap1) == "WIFI:T:WPA;S:dingate-%s;P:%s;;" % (
+        serial, ap1)
+    # a second run: new, different secrets; the first admin password no longer works
+    serial2, ap2, admin2, _label2 = _provision(device, tmp_path)
+    assert serial2 == serial and ap2 != ap1 and admin2 != admin1
+    assert device.wait_for(lambda: _login(device, admin2) == 200, timeout=40,
+                           what="login with the second provisioned password")
+    assert _login(device, admin1) == 401
+    # the passwords went to the console print and the label only: not to the device's log
+    log = device.log()
+    for secret in (ap1, admin1, ap2, admin2):
+        assert secret not in log
+
+
+def test_wifi_qr_text_escapes_special_characters():
+    assert provision.wifi_qr_text('a;b', 'p:w\\"') == 'WIFI:T:WPA;S:a\\;b;P:p\\:w\\\\\\";;'
