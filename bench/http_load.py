@@ -2,9 +2,10 @@
 
 `dingate emulate` with scenarios/bench32.json (32 SDM630/SDM120, addresses 8, 16, 24 and 32
 silent); the 32 meters are created through the API; once the poller has finished its first
-cycle with all of them, one client on loopback sends ``requests`` requests back to back (one in
-flight), in turn GET /api/status, /api/readings, /api/meters (logged in as admin), and times
-each from send to the last byte of the body. The poll loop keeps running meanwhile (its cycle
+cycles with all of them, one client on loopback sends ``requests`` requests, one every
+``interval_s`` (50 ms: 20 requests/s, one in flight; a slow answer delays the next), in turn
+GET /api/status, /api/readings, /api/meters (logged in as admin), and times each from send to
+the last byte of the body: 300 requests span 15 s, several poll cycles with their timeouts. The poll loop keeps running meanwhile (its cycle
 count is checked).
 
 Heap: /api/status reports ``gc.mem_alloc()`` right after a ``gc.collect()`` (the live heap,
@@ -22,7 +23,7 @@ from .rtu_line import percentile
 PATHS = ("/api/status", "/api/readings", "/api/meters")
 
 
-def run(requests=300, heapsize=None, strict=True):
+def run(requests=300, heapsize=None, strict=True, interval_s=0.05):
     world = G.load_scenario("bench32.json")
     meters = wire.scenario_meters(world["devices"])
     lat = {p: [] for p in PATHS}
@@ -30,7 +31,7 @@ def run(requests=300, heapsize=None, strict=True):
     with G.Gateway(world, heapsize, strict) as gw:
         gw.login()
         gw.add_meters(meters)
-        G.wait_cycles(gw, 1, 90)
+        G.wait_cycles(gw, 2, 120)  # every meter polled at least once
         c0 = gw.bus()["cycles"]
         session = gw.emu.session
         url = gw.emu.url
@@ -41,6 +42,9 @@ def run(requests=300, heapsize=None, strict=True):
             if time.monotonic() > deadline:
                 break
             path = PATHS[i % len(PATHS)]
+            pause = t_load + i * interval_s - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
             t0 = time.perf_counter()
             r = session.get(url + path, timeout=15)
             body = r.content

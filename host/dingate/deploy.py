@@ -25,6 +25,7 @@ for that board (`dingate build --board NAME`, cached), so what goes over is what
 import hashlib
 import json
 import os
+import zlib
 
 from . import boards, build
 from .paths import BUILD
@@ -209,18 +210,31 @@ def _deploy_romfs(dev, files, board_name, report, log):
     report.romfs_kept = kept
 
 
-def write_romfs(dev, image, chunk=2048):
-    """Erase and write the board's ROMFS partition 0 through vfs.rom_ioctl, then complete."""
+def write_romfs(dev, image, chunk=4096):
+    """Erase and write the board's ROMFS partition 0 through vfs.rom_ioctl, then complete.
+
+    Chunks travel deflate-compressed when the board has the deflate module (about half the bytes
+    of .mpy code over a 115200-baud line), as plain base64 otherwise."""
     dev.exec("import vfs\ntry:\n vfs.umount('/rom')\nexcept OSError:\n pass")
-    min_write = dev.eval("__import__('vfs').rom_ioctl(3, 0, %d)" % len(image))
+    try:
+        dev.exec("from io import BytesIO\nfrom deflate import DeflateIO, RAW")
+        deflate = True
+    except RemoteError:
+        deflate = False
+    min_write = dev.eval("vfs.rom_ioctl(3, 0, %d)" % len(image))
     if min_write < 0:
         raise DeployError("the board refused to erase its ROMFS partition (error %d)" % min_write)
+    step = max(1, min_write)
     for off in range(0, len(image), chunk):
         part = image[off:off + chunk]
-        if len(part) % max(1, min_write):
-            part += bytes(min_write - len(part) % min_write)
-        res = dev.eval("(_dg_feed(), vfs.rom_ioctl(4, 0, %d, _dg_a2b(%r)))[1]" % (
-            off, b64(part)))
+        if len(part) % step:
+            part += bytes(step - len(part) % step)
+        if deflate:
+            z = zlib.compressobj(9, zlib.DEFLATED, -9)
+            data = "DeflateIO(BytesIO(_dg_a2b(%r)), RAW, 9).read()" % b64(z.compress(part) + z.flush())
+        else:
+            data = "_dg_a2b(%r)" % b64(part)
+        res = dev.eval("(_dg_feed(), vfs.rom_ioctl(4, 0, %d, %s))[1]" % (off, data))
         if res is not None and res < 0:
             raise DeployError("ROMFS write at %d failed (error %d)" % (off, res))
     res = dev.eval("vfs.rom_ioctl(5, 0)")

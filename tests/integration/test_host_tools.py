@@ -228,6 +228,63 @@ def test_ctrl_c_interrupts_the_firmware_and_ctrl_d_reboots_it(device):
             requests.get(device.url + "/api/status", timeout=2)
 
 
+def test_console_attaches_to_the_repl(device):
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `dingate console` on a terminal, as a person runs it
+        os.execv(os.path.join(BIN, "dingate"),
+                 ["dingate", "console", "--port", "socket://127.0.0.1:%d" % device.repl_port])
+    try:
+        def read_until(token, timeout=15):
+            buf = b""
+            deadline = time.monotonic() + timeout
+            while token not in buf:
+                assert time.monotonic() < deadline, buf
+                if select.select([fd], [], [], 0.1)[0]:
+                    buf += os.read(fd, 4096)
+            return buf
+
+        read_until(b"Use Ctrl-] or Ctrl-x to exit this shell")
+        os.write(fd, b"\r")
+        read_until(b">>> ")
+        os.write(fd, b"for i in range(3):\r")
+        read_until(b"...     ")  # auto-indent, as the board's REPL
+        os.write(fd, b"print(i * 7)\r\r")
+        assert b"0\r\n7\r\n14\r\n>>> " in read_until(b"14\r\n>>> ")
+        os.write(fd, b"\x1d")  # Ctrl-]: leave
+        _pid, status = os.waitpid(pid, 0)
+        pid = None
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_deploy_plan_units():
+    from dingate import deploy
+
+    files = {"/lib/a.mpy": b"a", "/lib/b.mpy": b"b", "/www/i.html.gz": b"i", "/board.json": b"{}"}
+    sha = deploy._sha
+    have = {"/lib/a.mpy": sha(b"a"), "/lib/b.mpy": sha(b"old"), "/lib/gone.mpy": "x",
+            "/data/keep.bin": "y", "/www/i.html.gz": sha(b"i")}
+    write, remove = deploy.plan(files, have)
+    assert write == ["/board.json", "/lib/b.mpy"] and remove == ["/lib/gone.mpy"]
+    rom = {"/rom/lib/a.mpy": sha(b"a"), "/rom/lib/b.mpy": sha(b"b"), "/rom/emu/m.mpy": "z"}
+    assert deploy.romfs_plan(files, rom) == (False, ["/rom/emu/m.mpy"])
+    rom["/rom/lib/b.mpy"] = sha(b"old")
+    assert deploy.romfs_plan(files, rom)[0] is True
+    build_board = json.dumps({"name": "x", "http": {"port": 80}, "pins": 1}).encode()
+    dev = json.dumps({"name": "x", "http": {"port": 8090}, "pins": 0})
+    assert json.loads(deploy.board_file_for(build_board, dev)) == {
+        "name": "x", "http": {"port": 8090}, "pins": 1}
+    other = json.dumps({"name": "y", "http": {"port": 8090}})
+    assert deploy.board_file_for(build_board, other) == build_board
+
+
 @pytest.fixture(scope="module")
 def device_files(device):
     """What the emulated device holds: the build as the emulator renders it (its board file binds

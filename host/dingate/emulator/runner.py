@@ -152,8 +152,15 @@ class Emulator:
     async def power_cycle(self):
         """Cut power (SIGKILL: nothing is flushed) and power up again."""
         self._restart = 1
-        if self.proc and self.proc.returncode is None:
-            self.proc.kill()
+        self._signal("kill")
+
+    def _signal(self, how):
+        """terminate() or kill() the firmware process if it still runs."""
+        try:
+            if self.proc is not None and self.proc.returncode is None:
+                getattr(self.proc, how)()
+        except ProcessLookupError:  # it ended on its own meanwhile
+            pass
 
     # --- the MicroPython process ------------------------------------------------------------------
     def _env(self, hw_port, line_port):
@@ -202,11 +209,11 @@ class Emulator:
             except asyncio.TimeoutError:
                 pass
             if self.stopping.is_set():
-                self.proc.terminate()
+                self._signal("terminate")
             elif self.hw.watchdog_expired():
                 self.say("[emulator] watchdog expired: resetting the device")
                 self._restart = 3
-                self.proc.kill()
+                self._signal("kill")
         await self.proc.wait()
         await pump
         return self.proc.returncode
