@@ -2,6 +2,7 @@
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -170,6 +171,10 @@ def table(f):
     return "\n".join(lines)
 
 
+def _terminated(*_):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--only", default="", help="comma-separated sections: " + ", ".join(SECTIONS))
@@ -180,12 +185,16 @@ def main(argv=None):
     unknown = set(only) - set(SECTIONS)
     if unknown:
         ap.error("unknown section(s): " + ", ".join(sorted(unknown)))
+    signal.signal(signal.SIGTERM, _terminated)  # stop the emulators we started, then go
     b = Bench(quick=a.quick)
+    b.figures["host_cpus"] = os.cpu_count()
+    b.figures["host_loadavg_1m_at_start"] = round(os.getloadavg()[0], 2)
     t0 = time.monotonic()
     for name in SECTIONS:
         if name in only:
             b.section(name, getattr(b, name))
     b.figures["bench_total_s"] = round(time.monotonic() - t0, 1)
+    b.figures["host_loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     if b.notes:
         b.figures["bench_notes"] = "; ".join(b.notes)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)

@@ -76,7 +76,9 @@ def flash_cmd(port, board, firmware, baud, skip_partition_check):
 @click.option("--board", default=None, help="board file (default: the board's own /board.json)")
 @click.option("--build-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="deploy this filesystem tree instead of building build/<board>/fs")
-@click.option("--no-reset", is_flag=True, help="leave the board in its REPL afterwards")
+@click.option("--no-reset", is_flag=True,
+              help="leave the board in its REPL afterwards (a watchdog set by the board file "
+                   "still restarts it after its timeout)")
 def deploy_cmd(port, board, build_dir, no_reset):
     """Copy only what changed (littlefs files and the ROMFS) to a running board, then reset it."""
     from . import deploy

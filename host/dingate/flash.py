@@ -33,9 +33,9 @@ def _int(v):
     return int(v, 0) if isinstance(v, str) else int(v)
 
 
-def images(board):
-    """(romfs.img, fs.img) of the board's last build."""
-    stage = os.path.join(BUILD, board["name"])
+def images(board, stage=None):
+    """(romfs.img, fs.img) of the board's last build (build/<board>/, or ``stage``)."""
+    stage = stage or os.path.join(BUILD, board["name"])
     return os.path.join(stage, "romfs.img"), os.path.join(stage, "fs.img")
 
 
@@ -62,8 +62,7 @@ def firmware_help(board):
         "         ports/esp32/README.md); then `dingate flash --port PORT --firmware "
         "build-%s/firmware.bin`\n"
         "  Stock downloads from micropython.org/download/%s/ do not enable ROMFS yet: the gateway's\n"
-        "  code would not fit the heap (docs/decisions/0002-code-in-romfs.md). Nothing is downloaded\n"
-        "  for you." % (board["name"], mp.get("board", "?"), mp.get("min_version", "?"),
+        "  code would not fit the heap. Nothing is downloaded for you." % (board["name"], mp.get("board", "?"), mp.get("min_version", "?"),
                         mp.get("romfs", ""), mp.get("board", "?"), mp.get("board", "?")))
 
 
@@ -127,8 +126,9 @@ def check_images(board, romfs_img, fs_img):
                          % (fs_img, fs_size))
 
 
-def flash(port, board_name=DEFAULT_BOARD, firmware=None, baud=BAUD, check=True, run=subprocess.call):
-    """Flash the board; returns esptool's exit code."""
+def flash(port, board_name=DEFAULT_BOARD, firmware=None, baud=BAUD, check=True, run=subprocess.call,
+          stage=None):
+    """Flash the board; returns esptool's exit code (``run`` runs the command line)."""
     board = boards.load(board_name)
     if board.get("chip") in (None, "emulator") or "firmware_offset" not in board.get("micropython", {}):
         raise FlashError("board %s is not a chip esptool can flash (the emulator's board runs with "
@@ -137,7 +137,7 @@ def flash(port, board_name=DEFAULT_BOARD, firmware=None, baud=BAUD, check=True, 
         raise FlashError(firmware_help(board))
     if not os.path.exists(firmware):
         raise FlashError("%s: no such file" % firmware)
-    romfs_img, fs_img = images(board)
+    romfs_img, fs_img = images(board, stage)
     check_images(board, romfs_img, fs_img)
     if check:
         check_firmware(board, firmware)

@@ -118,6 +118,17 @@ STOCK_TABLE = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000)
                ("factory", 0, 0, 0x10000, 0x1F0000), ("vfs", 1, 0x81, 0x200000, 0x200000)]
 
 
+def _stage(board, tmp_path):
+    """The board's build images in a folder of their own (build/ stays the emulator's)."""
+    files = build.render(board)
+    _off, _size, block, count = boards.fs_geometry(board)
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "fs.img").write_bytes(fsimage.make_image(files, block, count))
+    (stage / "romfs.img").write_bytes(build.romfs_image(files, boards.romfs_geometry(board)[1]))
+    return str(stage)
+
+
 @pytest.mark.parametrize("name", boards.names())
 def test_flash_esptool_arguments_for_each_board(name, tmp_path):
     board = boards.load(name)
@@ -126,11 +137,12 @@ def test_flash_esptool_arguments_for_each_board(name, tmp_path):
         with pytest.raises(flash.FlashError, match="not a chip"):
             flash.flash("/dev/ttyUSB0", name, "fw.bin", run=calls.append)
         return
-    build.build(name)
+    stage = _stage(board, tmp_path)
     fw = _fake_firmware(tmp_path, ROMFS_TABLE)
-    assert flash.flash("/dev/ttyUSB0", name, fw, run=lambda argv: calls.append(argv) or 0) == 0
-    romfs_img = os.path.join(BUILD, name, "romfs.img")
-    fs_img = os.path.join(BUILD, name, "fs.img")
+    assert flash.flash("/dev/ttyUSB0", name, fw, run=lambda argv: calls.append(argv) or 0,
+                       stage=stage) == 0
+    romfs_img = os.path.join(stage, "romfs.img")
+    fs_img = os.path.join(stage, "fs.img")
     assert calls == [[sys.executable, "-m", "esptool",
                       "--chip", "esp32", "--port", "/dev/ttyUSB0", "--baud", "460800",
                       "--before", "default-reset", "--after", "hard-reset",
@@ -143,10 +155,10 @@ def test_flash_esptool_arguments_for_each_board(name, tmp_path):
 
 
 def test_flash_refuses_a_firmware_without_the_romfs_partition(tmp_path):
-    build.build(flash.DEFAULT_BOARD)
+    stage = _stage(boards.load(flash.DEFAULT_BOARD), tmp_path)
     fw = _fake_firmware(tmp_path, STOCK_TABLE)
     with pytest.raises(flash.FlashError, match="no romfs partition"):
-        flash.flash("/dev/ttyUSB0", flash.DEFAULT_BOARD, fw, run=lambda argv: 0)
+        flash.flash("/dev/ttyUSB0", flash.DEFAULT_BOARD, fw, run=lambda argv: 0, stage=stage)
 
 
 def test_flash_without_firmware_says_which_build_the_board_needs():
@@ -175,8 +187,9 @@ def device(tmp_path_factory):
 def test_mpremote_ls_exec_cp_against_the_repl_port(device, tmp_path):
     port = device.repl_port
     out = mpremote(port, "fs", "ls", ":").stdout
-    for name in ("board.json", "boot.py", "main.py", "lib/", "www/"):
+    for name in ("board.json", "boot.py", "main.py", "lib/", "www/", "rom/"):
         assert name in out, out
+    assert "host/" not in out  # the emulator's view of the PC's files is not on the serial line
     out = mpremote(port, "exec", "import sys; print(sys.implementation.name, 6 * 7)").stdout
     assert "micropython 42" in out
     src = tmp_path / "note.txt"
@@ -307,10 +320,11 @@ def _deploy_report(out):
     return written, m.group(1)
 
 
-def test_deploy_of_the_same_build_sends_nothing(device, device_files, tmp_path):
-    root, _files = _emulator_tree(device_files, tmp_path)
-    out = dingate("deploy", "--port", "socket://127.0.0.1:%d" % device.repl_port,
-                  "--build-dir", root).stdout
+def test_the_emulator_runs_that_very_build(device):
+    # deploy builds for the board the device names (emulator) and compares every file and the
+    # ROMFS by hash: nothing differs (the board file keeps the device's own HTTP port)
+    out = dingate("deploy", "--port", "socket://127.0.0.1:%d" % device.repl_port).stdout
+    assert "built " in out and "for board emulator" in out
     written, romfs = _deploy_report(out)
     assert written == [] and romfs == "unchanged", out
     device.wait_ready(40)

@@ -13,7 +13,7 @@ POST /api/firmware    a firmware bundle (gateway.core.fwbundle; `dingate build` 
                       rewrite it (written at the next boot, by boot.py): without it the update is
                       refused (409) with nothing changed.
 
-Bodies over 16 KiB are refused everywhere else (gateway.web.server); these two routes read
+Bodies over 4 KiB are refused everywhere else (413, gateway.web.server); these two routes read
 theirs from ``req.stream`` (microdot leaves a body over ``Request.max_body_length`` unread).
 """
 import json

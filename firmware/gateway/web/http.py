@@ -15,12 +15,34 @@ def error(status, message, field=None):
     return Response(body, status_code=status)
 
 
+def _surrogate_escape(b):
+    """Does the JSON text ``b`` escape a UTF-16 surrogate ("\\ud800")? MicroPython's json
+    would turn it into a string that is not UTF-8, echoed back by errors and GETs."""
+    i = b.find(b"\\u")
+    while i >= 0:
+        n = 0
+        while i - n > 0 and b[i - n - 1:i - n] == b"\\":
+            n += 1
+        if not n % 2 and b[i + 2:i + 3] in (b"d", b"D") and b[i + 3:i + 4] in (
+                b"8", b"9", b"a", b"b", b"c", b"d", b"e", b"f", b"A", b"B", b"C", b"D", b"E", b"F"):
+            return True
+        i = b.find(b"\\u", i + 2)
+    return False
+
+
 def json_body(req):
     """The request's JSON object; ValidationError (-> 400) when it is not one."""
     if req.content_length > MAX_JSON:
         raise ValidationError(None, "body too large")
+    body = req.body or b"null"
     try:
-        data = json.loads(req.body or b"null")
+        text = body.decode()  # checks the UTF-8
+    except ValueError:  # UnicodeError
+        raise ValidationError(None, "the body is not UTF-8 text")
+    if _surrogate_escape(body):
+        raise ValidationError(None, "text with a UTF-16 surrogate (\\ud800-\\udfff) is refused")
+    try:
+        data = json.loads(text)
     except ValueError:
         raise ValidationError(None, "malformed JSON")
     if not isinstance(data, dict):

@@ -18,11 +18,12 @@ SESSION_COOKIE = "sid"
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
-BODY_MAX = 16 * 1024  # larger bodies get 413, except on the upload routes
+BODY_MAX = 4 * 1024  # larger bodies get 413 (every JSON body is smaller), but on upload routes
+DRAIN_MAX = 16 * 1024  # a refused body up to this is read and dropped: the client gets the 413
 UPLOAD_MAX = 1024 * 1024  # the upload routes read their body in chunks (gateway.web.api_backup)
 UPLOAD_PATHS = ("/api/firmware", "/api/restore")
-Request.max_content_length = UPLOAD_MAX
-Request.max_body_length = 4 * 1024  # a larger body is left unread: req.stream is the socket
+Request.max_content_length = UPLOAD_MAX  # larger: 413 at once, the body unread
+Request.max_body_length = BODY_MAX  # a larger body is left unread: req.stream is the socket
 
 
 def _origin_host(origin):
@@ -46,9 +47,19 @@ def build_app(ctx):
     app = Microdot()
 
     @app.before_request
-    def load_session(req):
-        if req.content_length > BODY_MAX and req.path not in UPLOAD_PATHS:
+    async def body_limit(req):
+        n = req.content_length
+        if n > BODY_MAX and req.path not in UPLOAD_PATHS:
+            if n <= DRAIN_MAX:  # closing with unread bytes would reset the connection
+                while n > 0:
+                    chunk = await req.stream.read(min(n, 1024))
+                    if not chunk:
+                        break
+                    n -= len(chunk)
             return error(413, "request body too large")
+
+    @app.before_request
+    def load_session(req):
         token = req.cookies.get(SESSION_COOKIE)
         req.g.session = ctx.sessions.check(token, ctx.now()) if token else None
         if req.method in WRITE_METHODS:
@@ -128,4 +139,11 @@ def build_app(ctx):
 
     for register in ctx.route_modules:
         register(app, ctx)
+
+    @app.get("/<path:path>")
+    def elsewhere(req, path):
+        # the last route: microdot runs the before_request hooks (the captive portal's
+        # redirects) only for a path that some route matches
+        return error(404, "not found")
+
     return app

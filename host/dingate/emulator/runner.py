@@ -370,8 +370,11 @@ class Emulator:
 
         async def deliver():
             await self.hw.booted.wait()
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
+            try:
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGINT)
+            except ProcessLookupError:  # it ended meanwhile (a reset)
+                pass
 
         asyncio.ensure_future(deliver())
 

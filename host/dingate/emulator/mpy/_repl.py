@@ -249,7 +249,7 @@ def friendly_repl(g):
             sys.print_exception(e)
 
 
-def _install_vfs_rom():
+def install_vfs_rom():
     """`import vfs` in the REPL gets vfs plus rom_ioctl (the unix port's vfs has no ROMFS writes)."""
     import builtins
 
@@ -271,7 +271,6 @@ def _install_vfs_rom():
 
 def serve(mode, g):
     """The board's REPL loop; ends only by a reset (SoftReset, SystemExit)."""
-    _install_vfs_rom()
     while True:
         CURRENT[0] = mode
         if mode == "raw":

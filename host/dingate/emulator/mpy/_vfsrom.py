@@ -25,7 +25,8 @@ _image = os.getenv("DINGATE_ROMFS_IMAGE")
 SECTOR = 4096
 MIN_WRITE = 4
 _EINVAL = -22
-_pending = None  # the partition being written (host path, through the /host mount)
+PART = "/.romfs-partition"  # the partition file's folder, mounted only while writing
+_pending = None  # the partition being written: PART + "/<image>.new"
 
 
 def available():
@@ -36,13 +37,24 @@ def _size():
     return int(_conf.get("romfs_size") or _conf["romfs"][1])
 
 
+def _image_path():
+    """The partition file, through a mount of its folder alone (not the whole host filesystem)."""
+    folder, name = _image.rsplit("/", 1)
+    try:
+        mount(VfsPosix(folder), PART)  # noqa: F405 - from the built-in vfs
+    except OSError:
+        pass  # already mounted
+    return PART + "/" + name
+
+
 def _open_pending():
     global _pending
     if _pending is None:
-        path = "/host" + _image + ".new"
+        image = _image_path()
+        path = image + ".new"
         buf = bytearray(SECTOR)
         done = 0
-        with open("/host" + _image, "rb") as src, open(path, "wb") as dst:
+        with open(image, "rb") as src, open(path, "wb") as dst:
             while done < _size():
                 n = src.readinto(buf) or 0
                 if n < SECTOR:
@@ -107,8 +119,9 @@ def rom_ioctl(op, *args):
         return 0
     if op == 5:
         if _pending is not None:
-            _replace(_pending, "/host" + _image)
+            _replace(_pending, _image_path())
             _pending = None
+            umount(PART)  # noqa: F405
         return 0
     if op == 6:
         return SECTOR

@@ -75,6 +75,18 @@ def _release_tasks():
     gc.collect()
 
 
+def _unmount_host():
+    """emuboot mounts the host's filesystem at /host to boot; a REPL open to any tool on the
+    serial line must not reach it (`mpremote rm -r :/` would walk into it)."""
+    import vfs
+
+    try:
+        vfs.umount("/host")
+    except OSError:
+        pass
+    sys.path[:] = [p for p in sys.path if not p.startswith("/host")]
+
+
 def boot(mode):
     """boot.py, main.py (friendly mode only, and only if boot.py went well), then the REPL.
 
@@ -88,6 +100,8 @@ def boot(mode):
         _release_tasks()
         import _repl
 
+        _repl.install_vfs_rom()
+        _unmount_host()
         _repl.serve(mode, g)
     except SoftReset:
         repl = sys.modules.get("_repl")
