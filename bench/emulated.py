@@ -120,8 +120,11 @@ class Gateway:
         raise RuntimeError("login failed: %s" % r.text)
 
     def add_meters(self, meters):
-        for m in meters:
-            r = self.api("POST", "/api/meters", m)
+        for i, m in enumerate(meters):
+            try:
+                r = self.api("POST", "/api/meters", m)
+            except OutOfHeap as e:
+                raise OutOfHeap("meter %d of %d: %s" % (i + 1, len(meters), e)) from None
             if r is not None and r.status_code != 201:
                 raise RuntimeError("POST /api/meters %s: %d %s" % (m, r.status_code, r.text))
 

@@ -13,8 +13,10 @@ SECONDS; every finished transaction counts once: answered or failed (timeout, ba
 With MONITOR_MS > 0 an asyncio task sleeps MONITOR_MS at a time and records the gap between its
 wake-ups, the event-loop stall a transaction causes to every other task.
 Prints one JSON line: {"mode", "seconds", "transactions", "answered", "failed", "errors",
-"answered_ms", "failed_ms" (mean duration of each kind), "gaps_ms": [...]}.
+"answered_ms", "failed_ms" (mean duration of each kind), "gaps_ms": {"hist": [[0.1 ms bin,
+count], ...], "long_us": [gaps of 200 ms and more]}} (rtu_line.run_mp turns it into a list).
 """
+import array
 import asyncio
 import json
 import sys
@@ -30,7 +32,11 @@ MONITOR_MS = int(sys.argv[5])
 REQUESTS = json.loads(sys.argv[6])
 UART_ID, TX, RX, DE = 2, 17, 16, 4  # boards/emulator.json "rs485"
 
-gaps = []
+# gaps as a histogram of 0.1 ms bins below 200 ms, allocated once (a growing list of floats
+# fragments the heap until a 16 KB reallocation fails), and a short list of the longer ones
+BINS = 2000
+hist = array.array("H", [0 for _ in range(BINS)])
+long_gaps = []
 stop = False
 
 
@@ -39,8 +45,14 @@ async def monitor():
     while not stop:
         await asyncio.sleep_ms(MONITOR_MS)
         now = time.ticks_us()
-        gaps.append(time.ticks_diff(now, last) / 1000)
+        us = time.ticks_diff(now, last)
         last = now
+        k = us // 100
+        if k < BINS:
+            if hist[k] < 65535:
+                hist[k] += 1
+        elif len(long_gaps) < 2000:
+            long_gaps.append(us)
 
 
 def make_ours():
@@ -102,6 +114,7 @@ async def main():
     if mon is not None:
         await asyncio.sleep_ms(2 * MONITOR_MS)
         mon.cancel()
+    gaps = {"hist": [[k, hist[k]] for k in range(BINS) if hist[k]], "long_us": long_gaps}
     print(json.dumps({"mode": MODE, "seconds": elapsed, "transactions": answered + failed,
                       "answered": answered, "failed": failed, "errors": errors,
                       "answered_ms": ok_ms / answered if answered else None,

@@ -112,12 +112,13 @@ class EmulatedLine:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-            raise RuntimeError("%s did not finish in %ss" % (os.path.basename(args[1]), timeout))
+            raise RuntimeError("%s did not finish in %ss" % (_script(args), timeout))
         text = out.decode(errors="replace")
         for ln in reversed(text.splitlines()):
             if ln.startswith("{"):
                 return json.loads(ln)
-        raise RuntimeError("%s failed (exit %s):\n%s" % (args[1], proc.returncode, text[-3000:]))
+        raise RuntimeError("%s failed (exit %s):\n%s" % (_script(args), proc.returncode,
+                                                         text[-3000:]))
 
     async def run_mp(self, mode, requests, seconds, timeout_ms=500, retries=0, monitor_ms=0):
         """bench/mp_rtu.py under MicroPython: {"transactions", "answered", "failed", "seconds",
@@ -125,13 +126,21 @@ class EmulatedLine:
         args = [micropython(), "-X", "heapsize=" + MP_HEAP, os.path.join(HERE, "mp_rtu.py"), mode,
                 str(seconds), str(timeout_ms), str(retries), str(monitor_ms),
                 json.dumps([list(r) for r in requests])]
-        return await self._child(args, self.env(), seconds + 30)
+        r = await self._child(args, self.env(), seconds + 30)
+        g = r["gaps_ms"]  # a histogram of 0.1 ms bins (upper edge taken) + the long gaps
+        r["gaps_ms"] = [(k + 1) / 10 for k, n in g["hist"] for _ in range(n)] + [
+            us / 1000 for us in g["long_us"]]
+        return r
 
     async def pymodbus_cycle(self, requests, cycles, timeout_s=0.5):
         """bench/pymodbus_peer.py: pymodbus' async client runs ``requests`` ``cycles`` times."""
         args = [sys.executable, os.path.join(HERE, "pymodbus_peer.py"), str(self.line_port),
                 str(cycles), str(timeout_s), json.dumps([list(r) for r in requests])]
         return await self._child(args, dict(os.environ), 60 + cycles * 10)
+
+
+def _script(args):
+    return next((os.path.basename(a) for a in args if a.endswith(".py")), args[0])
 
 
 def percentile(values, p):

@@ -174,6 +174,23 @@ def romfs_image(files, size, dirs=("/lib/",)):
     return image
 
 
+def bundle_romfs(files, board):
+    """The ROMFS image a firmware bundle carries: the /lib tree. The emulator board's ROM also
+    holds the emulated chip's built-in modules (machine, network, ...: emulator/runner.py), so
+    that a device updated from its page boots the same ROM as a freshly started one."""
+    size = boards.romfs_geometry(board)[1]
+    if board.get("chip") != "emulator":
+        return romfs_image(files, size)
+    from .emulator.runner import FAKES
+    from .paths import EMULATOR_MPY
+
+    rom = dict(files)
+    for name in FAKES:
+        path = "/emu/" + name[:-3] + ".mpy"
+        rom[path] = compile_module(os.path.join(EMULATOR_MPY, name), path)
+    return romfs_image(rom, size, dirs=("/lib/", "/emu/"))
+
+
 BUNDLE_SKIP = ("/board.json",)  # the device's own: pins, ports (the emulator rewrites its http)
 
 
@@ -217,7 +234,7 @@ def build(board_name="emulator", out=None):
     dest = out or os.path.join(BUILD, "fs.img")
     from gateway import VERSION
 
-    bundle = firmware_bundle(files, rom, board["name"], VERSION)
+    bundle = firmware_bundle(files, bundle_romfs(files, board), board["name"], VERSION)
     bundle_sha = (_digest(bundle) + "  firmware.tar\n").encode()
     outputs = ((dest, image), (os.path.join(stage, "fs.img"), image),
                (os.path.join(BUILD, "romfs.img"), rom), (os.path.join(stage, "romfs.img"), rom),

@@ -475,12 +475,31 @@ def decode(st, payload, meter=None):
     ngroups, i = get_varint(b, 1)
     out = []
     for _ in range(ngroups):
-        u, i = get_varint(b, i)
-        dt = st.last_dt + unzz(u)
+        # two varints (dt delta, head), inline: no tuple per group
+        u = sh = 0
+        while True:
+            c = b[i]
+            i += 1
+            u |= (c & 0x7F) << sh
+            if c < 0x80:
+                break
+            sh += 7
+            if sh > 70:
+                raise ValueError("varint too long")
+        dt = st.last_dt + (u >> 1 if not u & 1 else -((u + 1) >> 1))
         ts = st.last_ts + dt
         st.last_ts = ts
         st.last_dt = dt
-        head, i = get_varint(b, i)
+        head = sh = 0
+        while True:
+            c = b[i]
+            i += 1
+            head |= (c & 0x7F) << sh
+            if c < 0x80:
+                break
+            sh += 7
+            if sh > 70:
+                raise ValueError("varint too long")
         n = head >> 3
         if head & 2:  # same channels as the previous group
             idxs = st.last_list

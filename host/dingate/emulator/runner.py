@@ -170,10 +170,19 @@ class Emulator:
             "flash": os.path.join(self.state_dir, "flash.img"), "block_size": block,
             "block_count": count, "reset_cause": self.reset_cause,
         }
+        # the whole romfs partition is mapped, erased bytes after the image, as the chip's flash
+        # cache shows it: vfs.rom_ioctl (mpy/_vfsrom.py: the REPL's `dingate deploy`, the
+        # firmware's POST /api/firmware) can then write a bigger image
+        rom = os.path.join(self.state_dir, "romfs.img")
+        _off, conf["romfs_size"] = boards.romfs_geometry(self.board)
+        size = os.path.getsize(rom)
+        if size < conf["romfs_size"]:
+            with open(rom, "ab") as f:
+                f.write(b"\xff" * (conf["romfs_size"] - size))
         env = dict(os.environ)
         env["MICROPYPATH"] = EMULATOR_MPY
         env["DINGATE_EMU"] = json.dumps(conf)
-        env["DINGATE_ROMFS_IMAGE"] = os.path.join(self.state_dir, "romfs.img")
+        env["DINGATE_ROMFS_IMAGE"] = rom
         return env
 
     def say(self, text):

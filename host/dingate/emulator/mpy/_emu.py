@@ -23,6 +23,10 @@ def _connect():
     if _sock is None:
         s = socket.socket()
         s.connect(socket.getaddrinfo("127.0.0.1", CONF["hw_port"])[0][-1])
+        try:  # pin changes are tiny messages: Nagle would hold them back ~40 ms
+            s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+        except (OSError, AttributeError):
+            pass
         s.setblocking(False)
         _sock = s
     return _sock

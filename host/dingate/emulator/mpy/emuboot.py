@@ -24,6 +24,12 @@ import _emu  # noqa: E402
 import machine  # noqa: E402,F401  (loaded before the host filesystem is unmounted)
 import network  # noqa: E402,F401
 
+if _conf.get("romfs"):
+    import _vfsrom  # noqa: E402
+
+    if _vfsrom.available():  # the chip's MicroPython has vfs.rom_ioctl (MICROPY_VFS_ROM_IOCTL)
+        sys.modules["vfs"] = _vfsrom
+
 
 class FileBlockDevice:
     """The flash partition: a file on the host, block by block (littlefs calls these)."""
