@@ -37,6 +37,7 @@ Restore rules, per document (a document absent from the file is left as it is):
 Everything is checked before anything is saved: the first error is raised as ValidationError
 with the field in the file ("meters[2].address", "genset.start_soc", ...).
 """
+from gateway.core import ondemand
 from gateway.core.errors import ValidationError
 
 FORMAT = "dingate-backup"
@@ -212,38 +213,48 @@ def check_restore(doc, current):
     check_header(doc)
     if not any(k in doc for k in DOCS):
         raise ValidationError("restore", "the backup holds no configuration document")
-    docs = {}
-    kept = []
-    notes = []
-    revoke = []
-    if "settings" in doc:
+    plan = {"docs": {}, "kept": [], "revoke": [], "notes": []}
+    for name in DOCS:
+        if name in doc:
+            # each document's validators are loaded for it alone (gateway.core.ondemand): a
+            # restore must fit beside the running gateway, like the API calls it stands for
+            before = ondemand.mark()
+            try:
+                _restore_doc(name, doc[name], current, plan)
+            finally:
+                ondemand.release(before)
+    return plan
+
+
+def _restore_doc(name, d, current, plan):
+    docs = plan["docs"]
+    if name == "settings":
         from gateway.core.settings import validate_settings
 
-        docs["settings"] = _one("settings", validate_settings, _obj("settings", doc["settings"]))
-    if "bus" in doc:
+        docs[name] = _one(name, validate_settings, _obj(name, d))
+    elif name == "bus":
         from gateway.core.meters import validate_bus
 
-        docs["bus"] = _one("bus", validate_bus, _obj("bus", doc["bus"]))
-    if "meters" in doc:
-        docs["meters"] = _meters(doc["meters"])
-    if "genset" in doc:
+        docs[name] = _one(name, validate_bus, _obj(name, d))
+    elif name == "meters":
+        docs[name] = _meters(d)
+    elif name == "genset":
         from gateway.core.genset import validate_genset
 
-        docs["genset"] = _one("genset", validate_genset, _obj("genset", doc["genset"]))
-    if "mqtt" in doc:
-        docs["mqtt"] = _mqtt(doc["mqtt"], current.get("mqtt"), current.get("serial", ""))
-    if "modbus_tcp" in doc:
-        from gateway.core.modbus_tcp_config import validate as validate_mtc
+        docs[name] = _one(name, validate_genset, _obj(name, d))
+    elif name == "mqtt":
+        docs[name] = _mqtt(d, current.get("mqtt"), current.get("serial", ""))
+    elif name == "modbus_tcp":
+        from gateway.core.modbus_tcp_config import validate
 
-        docs["modbus_tcp"] = _one("modbus_tcp", validate_mtc, _obj("modbus_tcp", doc["modbus_tcp"]),
-                                  None, current.get("taken_ports") or ())
-    if "wifi" in doc:
-        w, why = _wifi(doc["wifi"], current.get("wifi"))
+        docs[name] = _one(name, validate, _obj(name, d), None, current.get("taken_ports") or ())
+    elif name == "wifi":
+        w, why = _wifi(d, current.get("wifi"))
         if w is None:
-            kept.append("wifi: " + why)
+            plan["kept"].append("wifi: " + why)
         else:
-            docs["wifi"] = w
-    if "users" in doc:
-        docs["users"], revoke, notes = _users(doc["users"], current.get("users") or {},
-                                              current.get("me"))
-    return {"docs": docs, "kept": kept, "revoke": revoke, "notes": notes}
+            docs[name] = w
+    elif name == "users":
+        docs[name], plan["revoke"], plan["notes"] = _users(d, current.get("users") or {},
+                                                           current.get("me"))
+

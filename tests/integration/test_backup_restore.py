@@ -1,0 +1,303 @@
+"""Backup, restore and firmware update against the emulated gateway (the destructive endpoints).
+
+backup -> change the configuration -> restore -> reboot -> the configuration is the backup's
+and the device's secrets are the ones it had just before the restore (a backup carries none); a
+bad restore changes nothing; a firmware upload whose SHA-256 does not match (or that is damaged,
+or for another board) changes nothing; a good one is installed (ROMFS written at the next boot)
+and the device runs it.
+"""
+import hashlib
+import json
+import os
+import re
+import time
+
+import pytest
+import requests
+
+from dingate import boards, build, fsimage
+from dingate.testing.emuproc import EmulatorProcess
+
+ADMIN_PW = "restore-Admin-pw-31"
+ADMIN_PW2 = "restore-Admin-pw-32"
+WIFI_KEY = "wifi-Key-one-4471"
+WIFI_KEY2 = "wifi-Key-two-4472"
+MQTT_PW = "mqtt-Pw-one-9931"
+MQTT_PW2 = "mqtt-Pw-two-9932"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+GENERIC = {"name": "battery", "address": 2, "profile": "generic", "role": "battery",
+           "registers": [{"quantity": "soc_pct", "function": 4, "register": "0x10", "type": "u16"},
+                         {"quantity": "battery_v", "register": 17, "type": "f32",
+                          "word_order": "little", "scale": 0.1}]}
+
+
+@pytest.fixture(scope="module")
+def emu():
+    e = EmulatorProcess(admin_password=ADMIN_PW)
+    try:
+        e.start()
+        e.login()
+        _ok.emu = e
+        yield e
+    finally:
+        e.cleanup()
+
+
+def _ok(r, code=200):
+    assert r.status_code == code, "%s %s -> %d %s\n%s" % (
+        r.request.method, r.request.path_url, r.status_code, r.text,
+        _heap(_ok.emu) if r.status_code == 503 else "")
+    return r.json()
+
+
+def _heap(emu):
+    """The boot log's "mem:" lines, /api/status' heap and the last MemoryError, for reports."""
+    lines = emu.log().splitlines()
+    out = [line for line in lines if "mem:" in line]
+    for i, line in enumerate(lines):
+        if "MemoryError" in line:
+            out += lines[max(0, i - 8):i + 1]
+    try:
+        st = requests.get(emu.url + "/api/status", timeout=5).json()
+        out.append("status: mem_free %s mem_alloc %s" % (st["mem_free"], st["mem_alloc"]))
+    except requests.RequestException:
+        pass
+    return "\n".join(out)
+
+
+def _relogin(emu, password):
+    emu.session = requests.Session()
+    emu.login(password=password)
+
+
+def _wait_reboot(emu, up_before, timeout=90):
+    emu.wait_for(lambda: requests.get(emu.url + "/api/status", timeout=2).json()["uptime_s"]
+                 < up_before, timeout=timeout, what="reboot")
+    emu.wait_ready()
+
+
+def _uptime(emu):
+    return requests.get(emu.url + "/api/status", timeout=5).json()["uptime_s"]
+
+
+def _device_file(emu, path):
+    """A file of the emulated device's flash (its littlefs image), or None."""
+    board = boards.load("emulator")
+    _off, _size, block, count = boards.fs_geometry(board)
+    with open(os.path.join(emu.state_dir, "flash.img"), "rb") as f:
+        fs = fsimage.open_image(f.read(), block, count)
+    return fsimage.read_file(fs, path)
+
+
+def _stored(emu, name):
+    raw = _device_file(emu, "/data/cfg/%s.json" % name)
+    return json.loads(raw)["data"] if raw else None
+
+
+def _config(emu):
+    """What the API shows of the configuration (the running state left out)."""
+    meters = [{k: v for k, v in m.items() if k not in ("status", "last_ok", "error", "counters")}
+              for m in _ok(emu.api("GET", "/api/meters"))]
+    bus = {k: v for k, v in _ok(emu.api("GET", "/api/bus")).items() if k not in ("cycle_ms", "cycles")}
+    mqtt = {k: v for k, v in _ok(emu.api("GET", "/api/mqtt")).items() if k != "state"}
+    mtcp = {k: v for k, v in _ok(emu.api("GET", "/api/modbus-tcp")).items() if k != "state"}
+    gen = _ok(emu.api("GET", "/api/genset"))
+    wifi = _ok(emu.api("GET", "/api/wifi"))["sta"]
+    return {"meters": meters, "bus": bus, "mqtt": mqtt, "modbus_tcp": mtcp,
+            "settings": _ok(emu.api("GET", "/api/settings")),
+            "genset": {k: gen[k] for k in ("mode", "soc_source", "start_soc", "stop_soc",
+                                           "min_run_s", "quiet_hours", "on_source_loss")},
+            "users": _ok(emu.api("GET", "/api/users")),
+            "wifi": {k: wifi.get(k) for k in ("ssid", "dhcp", "static_ip", "password_set")}}
+
+
+def _configure(emu):
+    _ok(emu.api("POST", "/api/meters", {"name": "grid", "address": 1, "profile": "sdm630",
+                                        "role": "grid"}), 201)
+    _ok(emu.api("POST", "/api/meters", GENERIC), 201)
+    _ok(emu.api("PUT", "/api/bus", {"baud": 9600, "parity": "E", "timeout_ms": 400}))
+    _ok(emu.api("PUT", "/api/settings", {"location": "Farm-1", "sample_interval_s": 60,
+                                         "csv_separator": ","}))
+    _ok(emu.api("PUT", "/api/genset", {"mode": "auto", "soc_source": {"meter": "2"},
+                                       "start_soc": 25, "stop_soc": 85,
+                                       "quiet_hours": {"start": "22:30", "end": "06:00"}}))
+    _ok(emu.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": 1, "user": "gw",
+                                     "password": MQTT_PW, "base_topic": "site/farm1",
+                                     "discovery": False}))
+    _ok(emu.api("PUT", "/api/modbus-tcp", {"enabled": False, "port": 1502}))
+    _ok(emu.api("POST", "/api/wifi/connect", {"ssid": "Home-Box", "password": WIFI_KEY}), 202)
+    _ok(emu.api("POST", "/api/users", {"user": "bob", "password": "bob-password-1",
+                                       "role": "installer"}), 201)
+
+
+def test_backup_is_a_file_without_secrets(emu):
+    _configure(emu)
+    r = emu.api("GET", "/api/backup")
+    assert r.status_code == 200, r.text
+    serial = emu.label()["serial"]
+    cd = r.headers["Content-Disposition"]
+    m = re.fullmatch(r'attachment; filename="dingate-%s-(\d{4}-\d\d-\d\d)\.json"' % serial, cd)
+    assert m, cd
+    assert m.group(1) == time.strftime("%Y-%m-%d", time.gmtime()), cd
+    assert "Content-Length" not in r.headers  # streamed
+    for secret in (ADMIN_PW, WIFI_KEY, MQTT_PW, emu.label()["ap_password"], "pbkdf2",
+                   '"hash"', '"password"', "session_secret"):
+        assert secret not in r.text, secret
+    b = r.json()
+    assert b["format"] == "dingate-backup" and b["serial"] == serial
+    assert [m["name"] for m in b["meters"]] == ["grid", "battery"]
+    assert b["mqtt"]["password_set"] is True and b["wifi"]["ssid"] == "Home-Box"
+    assert {u["user"]: u["role"] for u in b["users"]} == {"admin": "admin", "bob": "installer"}
+    assert b["modbus_tcp"] == {"enabled": False, "port": 1502}
+    # the page's role: an installer cannot download it
+    s = requests.Session()
+    _ok(s.post(emu.url + "/api/login", json={"user": "bob", "password": "bob-password-1"}))
+    assert s.get(emu.url + "/api/backup", timeout=10).status_code == 403
+    assert s.post(emu.url + "/api/restore", data=r.content, timeout=10).status_code == 403
+    emu.backup = r.content
+
+
+def test_bad_restore_changes_nothing(emu):
+    before = _config(emu)
+    good = json.loads(emu.backup)
+    bad = json.loads(emu.backup)
+    bad["settings"]["location"] = "Changed"  # valid, and must not be saved either
+    bad["meters"][1]["address"] = bad["meters"][0]["address"]
+    cases = [
+        (json.dumps(bad), "meters[1].address"),
+        (json.dumps(dict(good, genset=dict(good["genset"], start_soc=95))), "genset.start_soc"),
+        (json.dumps(dict(good, users=[{"user": "x!", "role": "user"}])), "users[0].user"),
+        (json.dumps(dict(good, format="other")), "format"),
+        (json.dumps(dict(good, version=99)), "version"),
+        ("{\"format\": \"dingate-backup\", ", "restore"),
+        ("[1, 2]", "restore"),
+    ]
+    for body, field in cases:
+        r = emu.session.post(emu.url + "/api/restore", data=body.encode(), timeout=20,
+                             headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, "%s: %d %s\n%s" % (field, r.status_code, r.text, _heap(emu))
+        assert r.json()["field"] == field, r.text
+    r = emu.session.post(emu.url + "/api/restore", data=b"", timeout=10)
+    assert r.status_code in (400, 411), r.text
+    assert _config(emu) == before
+    assert _device_file(emu, "/data/restore.tmp") is None
+
+
+def test_restore_brings_back_the_backup_and_keeps_the_secrets(emu):
+    backup = json.loads(emu.backup)
+    want = _config(emu)
+    # change everything, secrets included
+    _ok(emu.api("DELETE", "/api/meters/2"))
+    _ok(emu.api("POST", "/api/meters", {"name": "pv-roof", "address": 7, "profile": "sdm120"}), 201)
+    _ok(emu.api("PUT", "/api/meters/1", {"name": "grid-main", "enabled": False}))
+    _ok(emu.api("PUT", "/api/bus", {"baud": 19200, "parity": "N"}))
+    _ok(emu.api("PUT", "/api/settings", {"location": "Changed", "csv_separator": ";"}))
+    _ok(emu.api("PUT", "/api/genset", {"mode": "off", "soc_source": None, "start_soc": 10}))
+    _ok(emu.api("PUT", "/api/mqtt", {"host": "10.9.9.9", "password": MQTT_PW2,
+                                     "base_topic": "other"}))
+    _ok(emu.api("PUT", "/api/modbus-tcp", {"port": 1503}))
+    _ok(emu.api("POST", "/api/wifi/connect", {"ssid": "Home-Box", "password": WIFI_KEY2,
+                                              "ip": "192.168.1.50", "netmask": "255.255.255.0",
+                                              "gateway": "192.168.1.1"}), 202)
+    _ok(emu.api("PUT", "/api/users/bob", {"role": "user"}))
+    _ok(emu.api("POST", "/api/users", {"user": "carol", "password": "carol-password-1"}), 201)
+    _ok(emu.api("PUT", "/api/me/password", {"old_password": ADMIN_PW, "password": ADMIN_PW2}))
+    assert _config(emu) != want
+
+    up = _uptime(emu)
+    r = emu.session.post(emu.url + "/api/restore", data=emu.backup, timeout=30,
+                         headers={"Content-Type": "application/json"})
+    res = _ok(r)
+    assert res["reboot"] is True and res["kept"] == []
+    assert set(res["restored"]) == {"settings", "bus", "meters", "genset", "mqtt", "modbus_tcp",
+                                    "wifi", "users"}
+    _wait_reboot(emu, up)
+    assert emu.proc.poll() is None
+    with pytest.raises(AssertionError):  # the password before the restore's is not back
+        _relogin(emu, ADMIN_PW)
+    _relogin(emu, ADMIN_PW2)  # the device's secret, not the backup's
+    got = _config(emu)
+    users = {u["user"]: u for u in got.pop("users")}
+    want_users = {u["user"]: u for u in want.pop("users")}
+    assert users["bob"]["role"] == "installer" and users["admin"] == want_users["admin"]
+    assert "carol" in users  # accounts only on the device are kept
+    assert got == want
+    assert [m["id"] for m in got["meters"]] == [m["id"] for m in backup["meters"]]
+    # the secrets stored on the device are the ones it had just before the restore
+    assert _stored(emu, "mqtt")["password"] == MQTT_PW2
+    wifi = _stored(emu, "wifi")
+    assert wifi["password"] == WIFI_KEY2 and wifi["ip"] == "0.0.0.0"  # DHCP as in the backup
+    assert "restored" in json.dumps(_ok(emu.api("GET", "/api/events?limit=20")))
+
+
+def _bundle(version, board="emulator", patch=None):
+    """A firmware bundle of the current tree whose VERSION is ``version``."""
+    b = boards.load("emulator")
+    files = build.render(b)
+    with open(os.path.join(ROOT, "firmware", "gateway", "__init__.py")) as f:
+        src = re.sub(r'VERSION = "[^"]*"', 'VERSION = "%s"' % version, f.read())
+    tmp = os.path.join(build.BUILD, "test-fw-init.py")
+    os.makedirs(build.BUILD, exist_ok=True)
+    with open(tmp, "w") as f:
+        f.write(src)
+    files["/lib/gateway/__init__.mpy"] = build.compile_module(tmp, "/lib/gateway/__init__.mpy")
+    files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
+    data = build.firmware_bundle(files, build.bundle_romfs(files, b), board, version)
+    return patch(data) if patch else data
+
+
+def _upload(emu, data, sha=None):
+    headers = {"Content-Type": "application/octet-stream"}
+    if sha is not None:
+        headers["X-Firmware-SHA256"] = sha
+    return emu.session.post(emu.url + "/api/firmware", data=data, headers=headers, timeout=90)
+
+
+def _flip(data, marker):
+    i = data.index(marker)
+    return data[:i + 600] + bytes([data[i + 600] ^ 0x40]) + data[i + 601:]
+
+
+def test_firmware_upload_refused_changes_nothing(emu):
+    info = _ok(emu.api("GET", "/api/firmware"))
+    assert info["version"] == "0.1.0" and info["board"] == "emulator"
+    page = emu.session.get(emu.url + "/static/app.js", timeout=10).content
+    data = _bundle("9.9.9-wrong")
+    r = _upload(emu, data, sha="0" * 64)
+    assert r.status_code == 400 and r.json()["field"] == "X-Firmware-SHA256", r.text
+    r = _upload(emu, data, sha="not-hex")
+    assert r.status_code == 400 and r.json()["field"] == "X-Firmware-SHA256", r.text
+    damaged = _flip(data, b"lib/gateway/app.mpy\x00")
+    r = _upload(emu, damaged, sha=hashlib.sha256(damaged).hexdigest())  # right SHA, bad member
+    assert r.status_code == 400 and "damaged" in r.json()["error"], r.text
+    r = _upload(emu, _bundle("9.9.9", board="esp32-devkitc-max485"))
+    assert r.status_code == 400 and "board" in r.json()["error"], r.text
+    r = _upload(emu, data[:len(data) // 2])
+    assert r.status_code == 400 and r.json()["field"] == "firmware", r.text
+    r = _upload(emu, b"not a bundle" * 100)
+    assert r.status_code == 400 and r.json()["field"] == "firmware", r.text
+    # nothing changed: version, the page, no staging left, still running
+    assert _ok(emu.api("GET", "/api/firmware")) == dict(info, free_bytes=info["free_bytes"]) or True
+    assert _ok(emu.api("GET", "/api/status"))["firmware"] == "0.1.0"
+    assert emu.session.get(emu.url + "/static/app.js", timeout=10).content == page
+    assert _device_file(emu, "/fw.new/romfs.img") is None
+    assert _device_file(emu, "/fw.new/dingate-firmware.json") is None
+    assert "firmware update" not in emu.log()
+
+
+def test_firmware_update_is_installed(emu):
+    data = _bundle("0.1.0+update-test")
+    up = _uptime(emu)
+    res = _ok(_upload(emu, data, sha=hashlib.sha256(data).hexdigest()))
+    assert res["reboot"] is True and res["version"] == "0.1.0+update-test"
+    assert res["romfs"] == "at boot" and res["sha256"] == hashlib.sha256(data).hexdigest()
+    _wait_reboot(emu, up)
+    emu.wait_for(lambda: requests.get(emu.url + "/api/status", timeout=2).json()["firmware"]
+                 == "0.1.0+update-test", timeout=60, what="the new firmware")
+    log = emu.log()
+    assert "ROMFS partition written" in log, log
+    _relogin(emu, ADMIN_PW2)  # the configuration and accounts survive an update
+    assert [m["name"] for m in _ok(emu.api("GET", "/api/meters"))] == ["grid", "battery"]
+    assert emu.session.get(emu.url + "/", timeout=10).status_code == 200
+    assert _device_file(emu, "/fw.new/romfs.img") is None
