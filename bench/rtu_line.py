@@ -112,7 +112,11 @@ class EmulatedLine:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-            raise RuntimeError("%s did not finish in %ss" % (_script(args), timeout))
+            raise RuntimeError("%s did not finish in %ss" % (_script(args), timeout)) from None
+        except BaseException:  # cancelled (Ctrl-C, SIGTERM): do not leave the child running
+            if proc.returncode is None:
+                proc.kill()
+            raise
         text = out.decode(errors="replace")
         for ln in reversed(text.splitlines()):
             if ln.startswith("{"):

@@ -220,7 +220,7 @@ def check_restore(doc, current):
             # restore must fit beside the running gateway, like the API calls it stands for
             before = ondemand.mark()
             try:
-                _restore_doc(name, doc[name], current, plan)
+                _restore_doc(name, doc.pop(name), current, plan)  # the file's copy freed as we go
             finally:
                 ondemand.release(before)
     return plan

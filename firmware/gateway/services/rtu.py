@@ -173,6 +173,10 @@ class RtuMaster:
         wait = self.silence_us - ticks_diff(ticks_us(), self._idle)
         if wait > 0:
             await sleep_ms((wait + 999) // 1000)
+            # asyncio's millisecond ticks can wake the task up to 1 ms early: finish exactly
+            wait = self.silence_us - ticks_diff(ticks_us(), self._idle)
+            if wait > 0:
+                _delay_us(wait)
         port.drain_rx()
         port.set_de(True)
         try:

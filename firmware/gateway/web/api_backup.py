@@ -16,6 +16,7 @@ POST /api/firmware    a firmware bundle (gateway.core.fwbundle; `dingate build` 
 Bodies over 4 KiB are refused everywhere else (413, gateway.web.server); these two routes read
 theirs from ``req.stream`` (microdot leaves a body over ``Request.max_body_length`` unread).
 """
+import gc
 import json
 import os
 import sys
@@ -165,6 +166,7 @@ async def restore(ctx, req):
             got = await _read_body(req, n, f.write)
         finally:
             f.close()
+        gc.collect()
         f = open(RESTORE_TMP)
         try:
             doc = json.load(f)
