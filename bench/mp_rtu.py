@@ -3,6 +3,8 @@
     micropython bench/mp_rtu.py MODE SECONDS TIMEOUT_MS RETRIES MONITOR_MS REQUESTS_JSON
 
 MODE ``ours``: gateway.services.rtu.RtuMaster over UartPort(machine.UART(...), DE Pin);
+MODE ``gateway``: the gateway's own Poller over that master: the same meters, polled as the
+gateway polls them (a silent meter backs off and is only probed every few cycles);
 MODE ``umodbus``: micropython-modbus 2.3.7's ``umodbus.serial.Serial`` host (its own timeout:
 119 polls of the UART, 3.5 character times apart; TIMEOUT_MS and RETRIES do not apply to it).
 ``machine`` is the emulator's fake (host/dingate/emulator/mpy on MICROPYPATH, DINGATE_EMU set by
@@ -30,6 +32,7 @@ TIMEOUT_MS = int(sys.argv[3])
 RETRIES = int(sys.argv[4])
 MONITOR_MS = int(sys.argv[5])
 REQUESTS = json.loads(sys.argv[6])
+METERS = json.loads(sys.argv[7]) if len(sys.argv) > 7 else []  # [[address, profile], ...]
 UART_ID, TX, RX, DE = 2, 17, 16, 4  # boards/emulator.json "rs485"
 
 # gaps as a histogram of 0.1 ms bins below 200 ms, allocated once (a growing list of floats
@@ -69,6 +72,36 @@ def make_ours():
     return transact
 
 
+def make_gateway():
+    """The Poller as the gateway runs it, one poll_once() per call; counts its transactions."""
+    from gateway.services.poller import Poller
+
+    uart = machine.UART(UART_ID, baudrate=9600, bits=8, parity=None, stop=1, tx=TX, rx=RX,
+                        timeout=0, txbuf=256, rxbuf=512)
+    de = machine.Pin(DE, machine.Pin.OUT, value=0)
+    from gateway.services.rtu import RtuMaster, UartPort
+
+    bus = {"timeout_ms": TIMEOUT_MS, "retries": RETRIES}
+    master = RtuMaster(UartPort(uart, de), bus)
+    meters = [{"id": str(a), "name": "m%d" % a, "address": a, "profile": p, "enabled": True}
+              for a, p in METERS]
+    poller = Poller(master, meters, bus)
+
+    def total():
+        n = 0
+        for a, _p in METERS:
+            c = master.counters(a)
+            n += c.get("requests", 0)
+        return n
+
+    async def cycle():
+        before = total()
+        await poller.poll_once()
+        return total() - before
+
+    return cycle
+
+
 def make_umodbus():
     from umodbus.serial import Serial
 
@@ -86,6 +119,9 @@ def make_umodbus():
 
 async def main():
     global stop
+    if MODE == "gateway":
+        await run_gateway()
+        return
     transact = make_ours() if MODE == "ours" else make_umodbus()
     mon = asyncio.create_task(monitor()) if MONITOR_MS > 0 else None
     await asyncio.sleep_ms(50)
@@ -120,6 +156,20 @@ async def main():
                       "answered_ms": ok_ms / answered if answered else None,
                       "failed_ms": fail_ms / failed if failed else None,
                       "gaps_ms": gaps}))
+
+
+async def run_gateway():
+    cycle = make_gateway()
+    n = cycles = 0
+    t0 = time.ticks_ms()
+    limit = int(SECONDS * 1000)
+    while time.ticks_diff(time.ticks_ms(), t0) < limit:
+        n += await cycle()
+        cycles += 1
+    elapsed = time.ticks_diff(time.ticks_ms(), t0) / 1000
+    print(json.dumps({"mode": MODE, "seconds": elapsed, "transactions": n, "answered": None,
+                      "failed": None, "errors": {}, "answered_ms": None, "failed_ms": None,
+                      "cycles": cycles, "gaps_ms": {"hist": [], "long_us": []}}))
 
 
 asyncio.run(main())

@@ -124,12 +124,13 @@ class EmulatedLine:
         raise RuntimeError("%s failed (exit %s):\n%s" % (_script(args), proc.returncode,
                                                          text[-3000:]))
 
-    async def run_mp(self, mode, requests, seconds, timeout_ms=500, retries=0, monitor_ms=0):
+    async def run_mp(self, mode, requests, seconds, timeout_ms=500, retries=0, monitor_ms=0,
+                     meters=()):
         """bench/mp_rtu.py under MicroPython: {"transactions", "answered", "failed", "seconds",
         "gaps_ms", ...}."""
         args = [micropython(), "-X", "heapsize=" + MP_HEAP, os.path.join(HERE, "mp_rtu.py"), mode,
                 str(seconds), str(timeout_ms), str(retries), str(monitor_ms),
-                json.dumps([list(r) for r in requests])]
+                json.dumps([list(r) for r in requests]), json.dumps([list(m) for m in meters])]
         r = await self._child(args, self.env(), seconds + 30)
         g = r["gaps_ms"]  # a histogram of 0.1 ms bins (upper edge taken) + the long gaps
         r["gaps_ms"] = [(k + 1) / 10 for k, n in g["hist"] for _ in range(n)] + [
