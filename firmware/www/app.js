@@ -1086,8 +1086,9 @@
     };
     add(box, [
       h('h3', null, t('sys.reboot')), h('div', { class: 'row' }, reboot),
-      h('h3', null, t('sys.backup_t')), h('p', { class: 'muted small' }, t('sys.backup_h')), h('div', { class: 'row' }, backup), rf,
-      h('h3', null, t('sys.fw')), ff,
+      // backup, restore and firmware update are the administrator's (the server checks it too)
+      can('admin') && [h('h3', null, t('sys.backup_t')), h('p', { class: 'muted small' }, t('sys.backup_h')), h('div', { class: 'row' }, backup), rf,
+        h('h3', null, t('sys.fw')), ff],
       can('admin') && [h('h3', null, t('sys.factory')), h('p', { class: 'muted small' }, t('sys.factory_h')), keep, h('div', { class: 'row' }, fr)]]);
   }
 

@@ -83,15 +83,17 @@ def test_wifi_kept_cases():
 
 
 def test_user_doing_the_restore_is_not_locked_out():
-    f = _file(users=[{"user": "admin", "role": "user", "disabled": True}])
-    plan = backup.check_restore(f, _current())
+    plan = backup.check_restore(_file(users=[{"user": "admin", "role": "user", "disabled": True}]),
+                                _current())
     assert plan["docs"]["users"]["admin"]["role"] == "admin"
     assert not plan["docs"]["users"]["admin"]["disabled"] and plan["notes"]
     # another admin is demoted only while an enabled admin stays
     cur = _current()
     cur["me"] = "bob"
+    f = _file(users=[{"user": "admin", "role": "user", "disabled": True}])
     e = raises(ValidationError, backup.check_restore, f, cur)
-    assert e.field == "users[0].role"
+    assert e.field == "users[0].role", (e.field, e.message)
+    assert "users" not in f  # consumed as it is checked
 
 
 def _field(f):

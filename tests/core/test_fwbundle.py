@@ -221,7 +221,12 @@ def test_stage_and_install():
             u.feed(data[i:i + 1000])
         u.finish()
         assert stager.bytes == sum(len(d) for _, d in FILES)
-        assert fwbundle.pending_romfs(stage)
+        # verified but not committed: boot.py would not write it (a power cut here is harmless)
+        assert fwbundle.staged_romfs(stage) and not fwbundle.pending_romfs(stage)
+        assert fwbundle.finish_romfs(_Rom(), stage, log=lambda s: None) is False
+        assert _read(stage + "/romfs.part") == FILES[0][1]
+        fwbundle.commit_romfs(stage)
+        assert fwbundle.pending_romfs(stage) and not fwbundle.staged_romfs(stage)
         done = list(fwbundle.install_files(stage, target))
         assert "lib/gateway/gone.mpy" in done and "www/old.css.gz" in done
         for name, d in FILES:

@@ -208,7 +208,8 @@ def check_restore(doc, current):
 
     ``current``: {"serial", "mqtt" (stored or None), "wifi" (stored or None), "users" (records),
     "me" (the user doing the restore), "taken_ports" (the web server's)}. Nothing is saved
-    here; ValidationError on the first problem, its field named as in the file.
+    here; ValidationError on the first problem, its field named as in the file. ``doc`` is
+    consumed: each document leaves it once checked, so the heap holds one copy at a time.
     """
     check_header(doc)
     if not any(k in doc for k in DOCS):

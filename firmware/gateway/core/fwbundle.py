@@ -13,11 +13,13 @@ counts the members after the manifest. The board file is not in a bundle (it is 
 The device reads an upload in small chunks (``Unpacker.feed``), checking as it goes: tar header
 checksums, names (only the ones above, no "..", no absolute paths), the manifest first and for
 this board, each member's size and SHA-256, the end-of-archive marker. Members are written into a
-staging tree (``Stager``: /fw.new). Only when the whole upload checked out (and the SHA-256 of the
-whole body matched the X-Firmware-SHA256 header, when given) does ``install_files`` move the staged
-files into place; the staged ROMFS image is written to its partition by ``finish_romfs``, called
-from boot.py at the next boot before any code runs from /rom: the running firmware executes its
-bytecode in place from that partition, so it cannot erase it under itself.
+staging tree (``Stager``: /fw.new; the ROMFS image as romfs.part). Only when the whole upload
+checked out (and the SHA-256 of the whole body matched the X-Firmware-SHA256 header, when given)
+does ``commit_romfs`` name the image romfs.img and ``install_files`` move the staged files into
+place; the image is written to its partition by ``finish_romfs``, called from boot.py at the next
+boot before any code runs from /rom: the running firmware executes its bytecode in place from
+that partition, so it cannot erase it under itself. An upload cut short (even by a power loss)
+never leaves a romfs.img for boot.py.
 
 Nothing here needs more than one chunk of RAM (bounded by the caller, 1 KiB in the web layer).
 """
@@ -30,6 +32,7 @@ from gateway.core.errors import ValidationError
 FORMAT = 1
 MANIFEST = "dingate-firmware.json"
 ROMFS = "romfs.img"
+ROMFS_PART = "romfs.part"  # the ROMFS image while it is not verified (boot.py ignores it)
 STAGE = "/fw.new"
 BLOCK = 512
 MAX_MANIFEST = 2048
@@ -343,7 +346,7 @@ class Stager:
         self.bytes = 0
 
     def begin(self, name, size):
-        path = self.root + "/" + name
+        path = self.root + "/" + (ROMFS_PART if name == ROMFS else name)
         mkdirs(path[:path.rfind("/")])
         self._f = open(path, "wb")
 
@@ -380,7 +383,7 @@ def install_files(stage=STAGE, target=""):
                 os.remove(target + "/" + top + "/" + rel)
                 yield top + "/" + rel
     for rel in list(walk(stage)):
-        if rel == ROMFS:
+        if rel in (ROMFS, ROMFS_PART):
             continue
         dest = target + "/" + rel
         if "/" in rel:
@@ -449,6 +452,16 @@ def _put(rom, f, buf, off, mw):
     if r is not None and r < 0:
         raise OSError("ROMFS write failed at %d (%d)" % (off, r))
     return n
+
+
+def staged_romfs(stage=STAGE):
+    """The verified upload carries a ROMFS image (not yet committed for boot.py)."""
+    return exists(stage + "/" + ROMFS_PART)
+
+
+def commit_romfs(stage=STAGE):
+    """The staged image, verified, becomes what boot.py writes at the next boot."""
+    os.rename(stage + "/" + ROMFS_PART, stage + "/" + ROMFS)
 
 
 def pending_romfs(stage=STAGE):

@@ -123,16 +123,15 @@ async def _drain(req, left):
         left -= len(chunk)
 
 
-async def _read_body(req, n, sink):
-    """Feed the body's ``n`` bytes to ``sink`` in chunks; returns what was read."""
-    got = 0
-    while got < n:
-        chunk = await req.stream.read(min(CHUNK, n - got))
+async def _read_body(req, n, sink, got):
+    """Feed the body's ``n`` bytes to ``sink`` in chunks; ``got[0]`` counts what was read (also
+    when ``sink`` raises: what is left is then drained)."""
+    while got[0] < n:
+        chunk = await req.stream.read(min(CHUNK, n - got[0]))
         if not chunk:
-            raise ValidationError(None, "the upload was cut short (%d of %d bytes)" % (got, n))
-        got += len(chunk)
+            raise ValidationError(None, "the upload was cut short (%d of %d bytes)" % (got[0], n))
+        got[0] += len(chunk)
         sink(chunk)
-    return got
 
 
 def _busy(ctx):
@@ -159,11 +158,11 @@ async def restore(ctx, req):
         return error(409, "another upload is in progress")
     ctx.upload_busy = True
     n = req.content_length
-    got = 0
+    got = [0]
     try:
         f = open(RESTORE_TMP, "wb")
         try:
-            got = await _read_body(req, n, f.write)
+            await _read_body(req, n, f.write, got)
         finally:
             f.close()
         gc.collect()
@@ -183,7 +182,7 @@ async def restore(ctx, req):
         doc = None
         _save(ctx, plan["docs"])
     except ValidationError:
-        await _drain(req, n - got)
+        await _drain(req, n - got[0])
         raise
     finally:
         _remove(RESTORE_TMP)
@@ -285,7 +284,7 @@ async def firmware(ctx, req):
         return error(409, "another upload is in progress")
     ctx.upload_busy = True
     stager = fwbundle.Stager()
-    got = 0
+    got = [0]
     try:
         fwbundle.remove_tree(fwbundle.STAGE)
         unpacker = fwbundle.Unpacker(stager, ctx.board.get("name"))
@@ -296,7 +295,7 @@ async def firmware(ctx, req):
             unpacker.feed(chunk)
 
         try:
-            got = await _read_body(req, n, sink)
+            await _read_body(req, n, sink, got)
             manifest = unpacker.finish()
             digest = fwbundle._hex(whole.digest())
             if want is not None and digest != want:
@@ -304,9 +303,12 @@ async def firmware(ctx, req):
                                       "SHA-256 mismatch: the upload is damaged, nothing changed")
         except ValidationError:
             stager.abort()
-            await _drain(req, n - got)
+            await _drain(req, n - got[0])
             raise
-        has_rom = fwbundle.pending_romfs()
+        except BaseException:  # noqa: B036 - MemoryError, OSError, a lost client: drop it all
+            stager.abort()
+            raise
+        has_rom = fwbundle.staged_romfs()
         has_code = fwbundle.exists(fwbundle.STAGE + "/lib")
         rom = _rom_ioctl()
         in_rom = _runs_from_rom()
@@ -321,16 +323,19 @@ async def firmware(ctx, req):
                 raise ValidationError("firmware", "this device runs its code from ROMFS: the "
                                       "bundle needs its romfs.img")
         if has_rom:
+            part = fwbundle.STAGE + "/" + fwbundle.ROMFS_PART
             if rom is None or not in_rom:
-                fwbundle.remove_tree(fwbundle.STAGE + "/" + fwbundle.ROMFS)  # code from /lib here
+                os.remove(part)  # this device runs its code from /lib
                 has_rom = False
             else:
-                size = os.stat(fwbundle.STAGE + "/" + fwbundle.ROMFS)[6]
+                size = os.stat(part)[6]
                 cap = fwbundle.rom_capacity(rom)
                 if size > cap:
                     stager.abort()
                     raise ValidationError("firmware", "the ROMFS image (%d bytes) is larger than "
                                           "this device's partition (%d bytes)" % (size, cap))
+                # the commit point: from here boot.py writes the image at the next boot
+                fwbundle.commit_romfs()
         # from here on the device changes: the littlefs files now, the ROMFS at the next boot
         count = 0
         for _ in fwbundle.install_files():
