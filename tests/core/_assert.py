@@ -1,4 +1,4 @@
-"""Assertion helpers shared by the core tests on CPython and MicroPython (no pytest there)."""
+"""Helpers shared by the core tests on CPython and MicroPython (no pytest there)."""
 
 
 def raises(exc, fn, *args, **kwargs):
@@ -12,3 +12,24 @@ def raises(exc, fn, *args, **kwargs):
 
 def approx(a, b, rel=1e-6, abs_=1e-9):
     return abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))
+
+
+def tmpdir(prefix="dgt_"):
+    """A new empty directory under /tmp (both interpreters: no tempfile module on MicroPython)."""
+    import os
+
+    d = "/tmp/" + prefix + "".join("%02x" % b for b in os.urandom(6))
+    os.mkdir(d)
+    return d
+
+
+def rmtree(d):
+    import os
+
+    for n in os.listdir(d):
+        p = d + "/" + n
+        try:
+            os.remove(p)
+        except OSError:
+            rmtree(p)
+    os.rmdir(d)

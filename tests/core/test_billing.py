@@ -1,8 +1,8 @@
 """Billing: hourly read schedule, local month-ends (DST), consumption DIFF, reset, persistence."""
 
-import os
 
-from _assert import raises
+from _assert import raises, tmpdir
+from _assert import rmtree as _rmtree
 
 from gateway.core import tz
 from gateway.core.billing import Billing, next_billing_read
@@ -12,19 +12,9 @@ PARIS = "Europe/Paris"
 
 
 def _tmpdir():
-    d = "/tmp/dgt_bill_" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(d)
-    return d
+    return tmpdir("dgt_bill_")
 
 
-def _rmtree(d):
-    for n in os.listdir(d):
-        p = d + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(d)
 
 
 def test_next_billing_read_schedule():

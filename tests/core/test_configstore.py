@@ -2,7 +2,8 @@
 
 import os
 
-from _assert import raises
+from _assert import raises, tmpdir
+from _assert import rmtree as _rmtree
 
 from gateway.core.configstore import ConfigStore
 from gateway.core.errors import ValidationError
@@ -10,19 +11,9 @@ from gateway.core.settings import SETTINGS_DEFAULTS, validate_settings
 
 
 def _tmpdir():
-    d = "/tmp/dgt_cfg_" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(d)
-    return d
+    return tmpdir("dgt_cfg_")
 
 
-def _rmtree(d):
-    for n in os.listdir(d):
-        p = d + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(d)
 
 
 def _write(path, data):

@@ -2,25 +2,16 @@
 
 import os
 
-from _assert import raises
+from _assert import raises, tmpdir
+from _assert import rmtree as _rmtree
 
 from gateway.core.eventlog import TYPES, EventLog
 
 
 def _tmpdir():
-    d = "/tmp/dgt_ev_" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(d)
-    return d
+    return tmpdir("dgt_ev_")
 
 
-def _rmtree(d):
-    for n in os.listdir(d):
-        p = d + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(d)
 
 
 def test_log_and_query_newest_first():

@@ -6,9 +6,8 @@ The bundles here are made by a small tar writer below (MicroPython has no tarfil
 import binascii
 import hashlib
 import json
-import os
 
-from _assert import raises
+from _assert import raises, tmpdir
 
 from gateway.core import fwbundle
 from gateway.core.errors import ValidationError
@@ -87,9 +86,7 @@ def _bundle(files=FILES, **kw):
 
 
 def _tmpdir():
-    d = "/tmp/dgt_fw_" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(d)
-    return d
+    return tmpdir("dgt_fw_")
 
 
 def _read(path):

@@ -1,9 +1,9 @@
 """History: raw rows, aggregation by 15m/1h/1d (DIFF of counters, mean of the rest), CSV, JSON."""
 
 import json
-import os
 
-from _assert import approx, raises
+from _assert import approx, raises, tmpdir
+from _assert import rmtree as _rmtree
 
 from gateway.core import history as H
 from gateway.core import tz
@@ -14,19 +14,9 @@ PARIS = "Europe/Paris"
 
 
 def _tmpdir():
-    d = "/tmp/dgt_hist_" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(d)
-    return d
+    return tmpdir("dgt_hist_")
 
 
-def _rmtree(d):
-    for n in os.listdir(d):
-        p = d + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(d)
 
 
 def _ring(d, t0, n, step, wh_per_step=100, other=None):

@@ -1,9 +1,9 @@
 """Outbox cursors over the ring, and the recorder service that feeds them."""
 
-import os
 import sys
 
-from _assert import raises
+from _assert import raises, tmpdir
+from _assert import rmtree as _rmtree
 
 if sys.implementation.name == "micropython" and ".frozen" not in sys.path:
     sys.path.append(".frozen")  # asyncio is frozen in the unix port; MICROPYPATH hides it
@@ -19,19 +19,9 @@ T0 = 1735689600  # 2025-01-01 00:00 UTC
 
 
 def _tmpdir():
-    d = "/tmp/dgt_ob_" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(d)
-    return d
+    return tmpdir("dgt_ob_")
 
 
-def _rmtree(d):
-    for n in os.listdir(d):
-        p = d + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(d)
 
 
 def _fill(ring, n, start=0):

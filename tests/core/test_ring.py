@@ -2,7 +2,8 @@
 
 import os
 
-from _assert import raises
+from _assert import raises, tmpdir
+from _assert import rmtree as _rmtree
 
 from gateway.core import records as R
 from gateway.core.ring import Ring, id_parts
@@ -11,19 +12,9 @@ T0 = 1735689600
 
 
 def _tmpdir():
-    d = "/tmp/dgt_ring_" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(d)
-    return d
+    return tmpdir("dgt_ring_")
 
 
-def _rmtree(d):
-    for n in os.listdir(d):
-        p = d + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(d)
 
 
 def _batches(n, meters=("1", "2", "3"), start=0, step=900):
