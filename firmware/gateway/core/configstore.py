@@ -39,7 +39,7 @@ def mkdirs(path):
         p += "/"
 
 
-def _exists(path):
+def exists(path):
     try:
         os.stat(path)
         return True
@@ -128,10 +128,10 @@ class ConfigStore:
             self._gen[name] = gen
             return data, "ok"
         except (OSError, ValueError, TypeError, KeyError) as e:
-            if _exists(cur):
+            if exists(cur):
                 errors.append("current: %s" % _errtext(e))
         # an interrupted save: tmp complete and current not yet renamed into place
-        if not _exists(cur):
+        if not exists(cur):
             try:
                 data, gen = self._read(tmp, validator)
                 os.rename(tmp, cur)
@@ -139,7 +139,7 @@ class ConfigStore:
                 self.problems.append((name, "recovered", "completed an interrupted save"))
                 return data, "recovered"
             except (OSError, ValueError, TypeError, KeyError):
-                if _exists(tmp):  # a save cut short before it completed: never acknowledged
+                if exists(tmp):  # a save cut short before it completed: never acknowledged
                     _remove(tmp)
                     self.problems.append((name, "discarded", "removed an incomplete save"))
         try:
@@ -153,7 +153,7 @@ class ConfigStore:
                 pass
             return data, "fallback"
         except (OSError, ValueError, TypeError, KeyError) as e:
-            if _exists(bak):
+            if exists(bak):
                 errors.append("bak: %s" % _errtext(e))
         if errors:
             self.problems.append((name, "corrupt", "; ".join(errors)))
@@ -173,7 +173,7 @@ class ConfigStore:
         gen = self._gen.get(name, 0) + 1
         text = _dumps({"v": SCHEMA, "gen": gen, "data": data})
         self.bytes_written += write_file(tmp, text)
-        if _exists(cur):
+        if exists(cur):
             try:
                 self._read(cur, None)
                 os.rename(cur, bak)  # the current copy is good: it becomes the last good one

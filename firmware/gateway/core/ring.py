@@ -28,6 +28,7 @@ an HTTP export, the MQTT outbox) reads its next frame again; one that finds the 
 import os
 
 from gateway.core import records as R
+from gateway.core.configstore import mkdirs
 
 HEADER = R.SEG_HEADER
 MAX_SEGMENT = 2 << 20
@@ -40,19 +41,6 @@ def make_id(seq, off, idx):
 def id_parts(sid):
     """(seq, frame offset, index in frame) of a sample id."""
     return sid >> 32, (sid >> 10) & 0x3FFFFF, sid & 0x3FF
-
-
-def mkdirs(path):
-    p = "/" if path.startswith("/") else ""
-    for part in path.strip("/").split("/"):
-        if not part:
-            continue
-        p = p + part
-        try:
-            os.mkdir(p)
-        except OSError:
-            pass
-        p += "/"
 
 
 def file_size(name):

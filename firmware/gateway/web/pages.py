@@ -1,8 +1,7 @@
 """The page: static files from /www (gzipped by the build), served with Content-Encoding."""
-import os
-
 from microdot import Response
 
+from gateway.core.configstore import exists
 from gateway.web.http import error
 
 WWW = "/www"
@@ -10,17 +9,9 @@ TYPES = {"html": "text/html; charset=UTF-8", "js": "application/javascript", "cs
          "svg": "image/svg+xml", "json": "application/json", "ico": "image/x-icon", "png": "image/png"}
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def static(name):
     path = WWW + "/" + name + ".gz"
-    if ".." in name or not _exists(path):
+    if ".." in name or not exists(path):
         return error(404, "not found")
     ctype = TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
     res = Response.send_file(path, content_type=ctype, compressed=True)
