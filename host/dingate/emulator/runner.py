@@ -211,6 +211,8 @@ class Emulator:
             **serial)
         pump = asyncio.ensure_future(
             self._repl_pump(self.proc.stdout) if self.repl_port else self._pump(self.proc.stdout))
+        if self.repl_port:
+            asyncio.ensure_future(self._repl_resume(self.proc))
         self._restart = None
         while self.proc.returncode is None:
             try:
@@ -301,6 +303,8 @@ class Emulator:
     # reset ends the process with code 5 (friendly) or 6 (raw REPL) and the next start resumes in
     # that mode; a hard reset, a crash or the watchdog boot normally (friendly: main.py runs).
     async def _repl_start(self):
+        self._repl_pending = b""
+        self._repl_intr_pending = False
         self._repl_mode = "friendly"
         self._repl_client = None
         self._repl_intr_at = -1.0
@@ -359,7 +363,10 @@ class Emulator:
     async def _repl_feed(self, data):
         proc = self.proc
         if proc is None or proc.returncode is not None or proc.stdin is None:
-            return  # the device is resetting: the bytes are lost, as on a UART
+            # the device is resetting: keep what the host sends meanwhile (bounded), as a USB
+            # CDC port holds it until the board is back, and give it to the new boot
+            self._repl_pending = (self._repl_pending + data)[-4096:]
+            return
         try:
             proc.stdin.write(data)
             await proc.stdin.drain()
@@ -371,6 +378,7 @@ class Emulator:
         Ctrl-C counts once (a second SIGINT before the first is handled would end the port)."""
         proc = self.proc
         if proc is None or proc.returncode is not None:
+            self._repl_intr_pending = True  # delivered once the device is back (_repl_resume)
             return
         now = asyncio.get_running_loop().time()
         if now - self._repl_intr_at < 0.2 and self._repl_intr_at >= 0:
@@ -386,6 +394,16 @@ class Emulator:
                 pass
 
         asyncio.ensure_future(deliver())
+
+    async def _repl_resume(self, proc):
+        """After a reset: the Ctrl-C and bytes the host sent while the device was down."""
+        await self.hw.booted.wait()
+        if self._repl_intr_pending:
+            self._repl_intr_pending = False
+            self._repl_interrupt()
+        data, self._repl_pending = self._repl_pending, b""
+        if data and proc is self.proc:
+            await self._repl_feed(data)
 
     def _repl_cook(self, chunk):
         """\n -> \r\n, as the board's console prints (a \r\n split across chunks stays one)."""
