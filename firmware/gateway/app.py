@@ -61,6 +61,24 @@ class Device:
         if self.mqtt is not None:
             self.mqtt.post_event({"ts": self.now(), "type": type, "source": source, "text": text})
 
+    def load_genset_modules(self):
+        """The generator's modules, resident from now on (imported outside any on-demand call)."""
+        import gateway.core.genset  # noqa: F401
+        import gateway.services.genset  # noqa: F401
+
+    def start_genset(self):
+        """The generator was just configured: start its service outside the request."""
+        async def start():
+            if self.genset is not None:
+                return
+            self.load_genset_modules()
+            self.genset = ondemand.call("gateway.services.genset_setup", "build", self, True)
+            if self.genset:
+                self.meters.on_cycle.append(self.genset.wake)
+                self.tasks.spawn("genset", self.genset.run)
+
+        asyncio.create_task(start())
+
     def apply_mqtt(self):
         """The MQTT settings changed: restart the uplink outside the request (its modules
         must not be loaded inside an on-demand API call)."""

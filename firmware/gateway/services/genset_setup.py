@@ -1,8 +1,6 @@
 """Build the generator service from the board file and the stored configuration."""
 from gateway.core import tz
-from gateway.core.genset import GensetController
 from gateway.drivers.relay import Relay
-from gateway.services.genset import GensetService
 
 
 def _pin_conf(items, name):
@@ -12,13 +10,22 @@ def _pin_conf(items, name):
     return None
 
 
-def build(dev):
+def configured(cfg):
+    """A stored genset configuration that asks for control (else the service is not loaded)."""
+    return bool(cfg) and (cfg.get("mode", "off") != "off" or bool(cfg.get("soc_source")))
+
+
+def build(dev, force=False):
+    """The GensetService, or None when the board has no genset relay or (unless ``force``) the
+    generator is not configured: then the contact is only held open and nothing else loads."""
     board = dev.board
     relay_conf = _pin_conf(board.get("relays", []), "genset")
     if relay_conf is None:
         return None
     relay = Relay(relay_conf["pin"], relay_conf.get("normally_closed", False),
                   relay_conf.get("active_high", True))
+    if not force and not configured(dev.store.load("genset")):
+        return None
 
     def local_minutes(now):
         p = tz.get(dev.settings["timezone"]).parts(now)
@@ -32,6 +39,9 @@ def build(dev):
         pin = Pin(fb["pin"], Pin.IN)
         level = 1 if fb.get("active_high", True) else 0
         read_feedback = lambda: pin.value() == level  # noqa: E731
+
+    from gateway.core.genset import GensetController
+    from gateway.services.genset import GensetService
 
     store = dev.store
     ctrl = GensetController(store.load("genset") or {}, store.load("genset_state"), local_minutes)

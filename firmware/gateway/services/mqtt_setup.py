@@ -34,7 +34,7 @@ class MqttRunner:
     def command(self, name, value):
         """MQTT <base>/cmd/genset/mode: validated like PUT /api/genset."""
         if self.dev.genset is None:
-            raise ValueError("no generator relay on this board")
+            raise ValueError("generator control is not configured")
         old = self.dev.genset.controller.config["mode"]
         cfg = self.dev.genset.set_config({"mode": value})
         self.dev.event("genset", "genset", "mode %s -> %s by MQTT" % (old, cfg["mode"]))

@@ -2,11 +2,32 @@
 from gateway.web.http import json_body
 
 
+def _idle_view(ctx, reason):
+    """The configuration and state while no generator service runs (not configured yet)."""
+    from gateway.core.genset import validate_genset
+
+    d = validate_genset(ctx.store.load("genset") or {})
+    d.update({"relay": False, "contact": False, "running_since": None, "state": "stopped",
+              "reason": reason})
+    return d
+
+
 def get(ctx, req):
+    if ctx.genset is None:
+        return _idle_view(ctx, "generator control not configured")
     return ctx.genset.status()
 
 
 def put(ctx, req):
+    if ctx.genset is None:  # first configuration: validate, save, start the service
+        from gateway.core.genset import validate_genset
+
+        cfg = validate_genset(json_body(req), ctx.store.load("genset"))
+        ctx.store.save("genset", cfg)
+        ctx.event("config", "genset", "generator control configured by %s (mode %s)" % (
+            req.g.session["user"], cfg["mode"]))
+        ctx.start_genset()
+        return _idle_view(ctx, "starting")
     old_mode = ctx.genset.controller.config["mode"]
     cfg = ctx.genset.set_config(json_body(req))
     who = req.g.session["user"]
