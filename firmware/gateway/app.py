@@ -42,7 +42,9 @@ class Device:
         self.sessions = auth.Sessions(self.identity["session_secret"].encode())
         self.throttle = auth.LoginThrottle()
         check = lambda d: ondemand.call("gateway.core.settings", "validate_settings", d)  # noqa: E731
-        self.settings = self.store.load("settings", check) or check({})
+        # a new device takes the board's NTP server (the emulator's has none: no internet there)
+        self.settings = self.store.load("settings", check) or check(
+            {"ntp_server": board.get("ntp_server", "pool.ntp.org")})
         mem("settings")
         self.radio = Radio()
         self.wifi = WifiService(self.radio, self.store, self.ap_ssid(), self.identity["ap_password"],
@@ -132,7 +134,7 @@ class Device:
         return {"serial": self.identity["serial"], "mac": self.radio.mac(), "firmware": VERSION,
                 "board": self.board.get("name"), "ap_ssid": self.ap_ssid(), "time": self.now(),
                 "timezone": self.settings["timezone"], "uptime_s": self.uptime_s(),
-                "reset_cause": self.reset_cause}
+                "reset_cause": self.reset_cause, "clock": self.clock.public()}
 
     def save_settings(self, data):
         self.settings = ondemand.call("gateway.core.settings", "validate_settings", data,
@@ -281,6 +283,12 @@ async def run():
     dev.modbus_tcp = None
     tasks.spawn("modbus_tcp_start", dev.restart_modbus_tcp, restart=False)
     tasks.spawn("wifi", dev.wifi.run)
+    # the clock: NTP through the station (settings "ntp_server", at connect and every 6 h) and
+    # PUT /api/system/time ("set from this phone"); GET /api/system shows dev.clock.public()
+    from gateway.services.clock import Clock
+
+    dev.clock = Clock(dev)
+    tasks.spawn("clock", dev.clock.run)
     tasks.spawn("web", lambda: _serve_http(dev))
     tasks.spawn("panel", dev.panel.run)
     if board.get("dns_port"):

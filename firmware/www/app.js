@@ -991,8 +991,15 @@
     if (st._err) addTo(set, failBox(st._err));
     if (st.timezone) S.tz = st.timezone;
     S.location = st.location;
-    put(about, h('h2', null, t('sys.about')), sy._err ? failBox(sy._err) : kv([[t('sys.serial'), sy.serial], [t('sys.mac'), sy.mac], [t('sys.firmware'), sy.firmware], [t('sys.board'), sy.board],
-      [t('sys.ap'), sy.ap_ssid], [t('sys.time'), when(sy.time)], [t('f.timezone'), sy.timezone || st.timezone], [t('sys.uptime'), duration(sy.uptime_s)]].map(([k, v]) => [k, v ?? '—'])));
+    // the clock: device time, what set it, and "set from this phone" (sites without internet)
+    const setT = btn('set-time', t('clk.set'));
+    const drawAbout = (c = sy.clock || {}) => put(about, h('h2', null, t('sys.about')), sy._err ? failBox(sy._err) : [kv([[t('sys.serial'), sy.serial], [t('sys.mac'), sy.mac], [t('sys.firmware'), sy.firmware], [t('sys.board'), sy.board],
+      [t('sys.ap'), sy.ap_ssid], [t('sys.time'), when(sy.time)], [t('clk.src'), c.source && t('clk.' + c.source) + (c.last_sync ? ' · ' + when(c.last_sync) : '')], c.ntp_error && [t('clk.err'), c.ntp_error],
+      [t('f.timezone'), sy.timezone || st.timezone], [t('sys.uptime'), duration(sy.uptime_s)]].filter(Boolean).map(([k, v]) => [k, v ?? '—'])), h('div', { class: 'row' }, setT)]);
+    setT.onclick = async () => {
+      try { Object.assign(sy, await api('PUT', '/api/system/time', { time: Math.round(Date.now() / 1000) })); drawAbout(); toast(t('clk.done')); } catch (e) { if (!e.gone) toast(e.message, true); }
+    };
+    drawAbout();
     const tzs = TZ.includes(st.timezone) || !st.timezone ? TZ : TZ.concat(st.timezone);
     const f = h('form', { id: 'settings', novalidate: true },
       h('div', { class: 'cols' },
@@ -1000,7 +1007,8 @@
         fld('set', 'csv_separator', t('f.csv_separator'), { opts: [[';', '; ' + t('sep.semi')], [',', ', ' + t('sep.comma')]], value: st.csv_separator }),
         fld('set', 'csv_decimal', t('f.csv_decimal'), { opts: [[',', ', ' + t('sep.comma')], ['.', '. ' + t('sep.dot')]], value: st.csv_decimal }),
         fld('set', 'timezone', t('f.timezone'), { opts: tzs, value: st.timezone || 'UTC' }),
-        fld('set', 'location', t('f.location'), { value: st.location || '', hint: t('set.loc_h'), a: { maxlength: '31' } })),
+        fld('set', 'location', t('f.location'), { value: st.location || '', hint: t('set.loc_h'), a: { maxlength: '31' } }),
+        fld('set', 'ntp_server', t('f.ntp_server'), { value: st.ntp_server ?? '', hint: t('set.ntp_h'), a: { maxlength: '253', autocapitalize: 'off', spellcheck: 'false' } })),
       h('div', { class: 'row' }, submit('save-settings', t('b.save'))));
     onSubmit(f, async (d) => {
       await api('PUT', '/api/settings', d);
@@ -1241,7 +1249,9 @@
       'ws.connected': 'Connected', 'ws.connecting': 'Connecting', 'ws.wrong_password': 'Wrong Wi-Fi key', 'ws.no_ap_found': 'Network not found', 'ws.idle': 'Idle', 'ws.failed': 'Connection failed',
       'mqtt.set': 'set', 'mqtt.keep': 'Leave empty to keep the saved password.', 'mqtt.state': 'Broker', 'mqtt.disc': 'Disconnected',
       'sys.about': 'About', 'sys.settings': 'Settings', 'sys.maint': 'Reset Manager', 'sys.serial': 'Serial number', 'sys.mac': 'MAC', 'sys.firmware': 'Firmware',
-      'sys.board': 'Board', 'sys.ap': 'Access point', 'sys.time': 'Device time', 'sys.uptime': 'Uptime', 'sep.semi': 'semicolon', 'sep.comma': 'comma', 'sep.dot': 'point',
+      'sys.board': 'Board', 'sys.ap': 'Access point', 'sys.time': 'Device time', 'sys.uptime': 'Uptime',
+      'clk.src': 'Clock set by', 'clk.ntp': 'NTP', 'clk.manual': 'hand', 'clk.unset': 'nobody yet', 'clk.err': 'NTP problem',
+      'clk.set': 'Set from this phone', 'clk.done': 'Clock set', 'f.ntp_server': 'NTP server', 'set.ntp_h': 'host or host:port; empty: no NTP.', 'sep.semi': 'semicolon', 'sep.comma': 'comma', 'sep.dot': 'point',
       'set.loc_h': 'Up to 31 characters; used in export file names.', 'sys.reboot': 'Restart', 'sys.reboot_q': 'Restart the gateway now? Readings pause for about a minute.',
       'sys.restarting': 'Restarting', 'sys.wait': 'The gateway is restarting. This page reloads when it is back.', 'sys.manual': 'The gateway has not come back. Rejoin its Wi-Fi and reload the page.',
       'sys.backup_t': 'Backup and restore', 'sys.backup_h': 'The backup holds the configuration (no passwords).', 'sys.backup': 'Download backup', 'sys.restore_f': 'Backup file',
@@ -1312,7 +1322,9 @@
       'ws.connected': 'Connecté', 'ws.connecting': 'Connexion', 'ws.wrong_password': 'Clé Wi-Fi incorrecte', 'ws.no_ap_found': 'Réseau introuvable', 'ws.idle': 'Inactif', 'ws.failed': 'Échec de connexion',
       'mqtt.set': 'défini', 'mqtt.keep': 'Laisser vide pour garder le mot de passe enregistré.', 'mqtt.state': 'Broker', 'mqtt.disc': 'Déconnecté',
       'sys.about': 'À propos', 'sys.settings': 'Réglages', 'sys.maint': 'Gestion des réinitialisations', 'sys.serial': 'Numéro de série', 'sys.mac': 'MAC', 'sys.firmware': 'Micrologiciel',
-      'sys.board': 'Carte', 'sys.ap': 'Point d’accès', 'sys.time': 'Heure de l’appareil', 'sys.uptime': 'En marche depuis', 'sep.semi': 'point-virgule', 'sep.comma': 'virgule', 'sep.dot': 'point',
+      'sys.board': 'Carte', 'sys.ap': 'Point d’accès', 'sys.time': 'Heure de l’appareil', 'sys.uptime': 'En marche depuis',
+      'clk.src': 'Horloge réglée par', 'clk.manual': 'la main', 'clk.unset': 'personne encore', 'clk.err': 'Problème NTP',
+      'clk.set': 'Régler depuis ce téléphone', 'clk.done': 'Horloge réglée', 'f.ntp_server': 'Serveur NTP', 'set.ntp_h': 'hôte ou hôte:port ; vide : pas de NTP.', 'sep.semi': 'point-virgule', 'sep.comma': 'virgule', 'sep.dot': 'point',
       'set.loc_h': '31 caractères au plus ; utilisé dans le nom des fichiers exportés.', 'sys.reboot': 'Redémarrer', 'sys.reboot_q': 'Redémarrer la passerelle maintenant ? Les relevés s’interrompent environ une minute.',
       'sys.restarting': 'Redémarrage', 'sys.wait': 'La passerelle redémarre. Cette page se recharge à son retour.', 'sys.manual': 'La passerelle n’est pas revenue. Rejoignez son Wi-Fi et rechargez la page.',
       'sys.backup_t': 'Sauvegarde et restauration', 'sys.backup_h': 'La sauvegarde contient la configuration (sans les mots de passe).', 'sys.backup': 'Télécharger la sauvegarde', 'sys.restore_f': 'Fichier de sauvegarde',
@@ -1383,7 +1395,9 @@
       'ws.connected': 'Verbonden', 'ws.connecting': 'Verbinden', 'ws.wrong_password': 'Verkeerde wifi-sleutel', 'ws.no_ap_found': 'Netwerk niet gevonden', 'ws.idle': 'Inactief', 'ws.failed': 'Verbinding mislukt',
       'mqtt.set': 'ingesteld', 'mqtt.keep': 'Leeg laten om het opgeslagen wachtwoord te behouden.', 'mqtt.state': 'Broker', 'mqtt.disc': 'Niet verbonden',
       'sys.about': 'Over', 'sys.settings': 'Instellingen', 'sys.maint': 'Resetbeheer', 'sys.serial': 'Serienummer', 'sys.mac': 'MAC', 'sys.firmware': 'Firmware',
-      'sys.board': 'Bord', 'sys.ap': 'Toegangspunt', 'sys.time': 'Tijd van het toestel', 'sys.uptime': 'Actief sinds', 'sep.semi': 'puntkomma', 'sep.comma': 'komma', 'sep.dot': 'punt',
+      'sys.board': 'Bord', 'sys.ap': 'Toegangspunt', 'sys.time': 'Tijd van het toestel', 'sys.uptime': 'Actief sinds',
+      'clk.src': 'Klok gezet door', 'clk.manual': 'de hand', 'clk.unset': 'nog niemand', 'clk.err': 'NTP-probleem',
+      'clk.set': 'Instellen vanaf deze telefoon', 'clk.done': 'Klok ingesteld', 'f.ntp_server': 'NTP-server', 'set.ntp_h': 'host of host:poort; leeg: geen NTP.', 'sep.semi': 'puntkomma', 'sep.comma': 'komma', 'sep.dot': 'punt',
       'set.loc_h': 'Maximaal 31 tekens; gebruikt in de namen van exportbestanden.', 'sys.reboot': 'Herstarten', 'sys.reboot_q': 'De gateway nu herstarten? De metingen pauzeren ongeveer een minuut.',
       'sys.restarting': 'Herstarten', 'sys.wait': 'De gateway herstart. Deze pagina herlaadt zodra hij terug is.', 'sys.manual': 'De gateway is niet teruggekomen. Maak opnieuw verbinding met zijn wifi en herlaad de pagina.',
       'sys.backup_t': 'Back-up en herstel', 'sys.backup_h': 'De back-up bevat de configuratie (zonder wachtwoorden).', 'sys.backup': 'Back-up downloaden', 'sys.restore_f': 'Back-upbestand',

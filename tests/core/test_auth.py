@@ -320,6 +320,17 @@ def test_session_expired_ones_make_room_first():
     assert s.check(old, 13) is None
 
 
+def test_session_shift_with_the_clock():
+    s = auth.Sessions(SECRET, ttl_s=100)
+    t = s.new("bob", "installer", 1000)
+    year = 365 * 86400
+    s.shift(year)  # the clock was set a year forward: the session keeps its 100 s
+    assert s.check(t, 1050 + year) is not None
+    s.shift(-2 * year)  # and back: it does not live a year longer
+    assert s.check(t, 1099 - year) is not None
+    assert s.check(t, 1100 - year) is None
+
+
 def test_session_secret_required():
     raises(ValueError, auth.Sessions, b"short")
 
@@ -365,6 +376,17 @@ def test_throttle_block_not_shortened_by_failures():
     t.failure("k", 0)
     t.failure("k", 50)
     assert t.allowed("k", 60) == (False, 90)
+
+
+def test_throttle_shift_with_the_clock():
+    t = auth.LoginThrottle(free_failures=0, base_s=100, max_s=100, forget_s=900)
+    t.failure("k", 0)
+    t.shift(-10**9)  # the clock went back: still blocked 100 s, not for 31 years
+    assert t.allowed("k", 50 - 10**9) == (False, 50)
+    assert t.allowed("k", 100 - 10**9) == (True, 0)
+    t.failure("j", 0)
+    t.shift(5000)  # forward: the block ends when it would have, the entry is not forgotten
+    assert t.allowed("j", 5050) == (False, 50)
 
 
 def test_throttle_bounded_lru():

@@ -184,3 +184,21 @@ def test_settings_validation():
     cur = validate_settings({"location": "Site A", "csv_separator": ","})
     s = validate_settings({"sample_interval_s": 60}, base=cur)
     assert s["location"] == "Site A" and s["csv_separator"] == "," and s["sample_interval_s"] == 60
+
+
+def test_settings_ntp_server():
+    assert validate_settings({})["ntp_server"] == "pool.ntp.org"
+    for v, want in (("", ""), ("  ", ""), ("time.cloudflare.com", "time.cloudflare.com"),
+                    (" 0.be.pool.ntp.org ", "0.be.pool.ntp.org"), ("192.168.1.1", "192.168.1.1"),
+                    ("127.0.0.1:12345", "127.0.0.1:12345"), ("ntp-1.example:123", "ntp-1.example:123"),
+                    ("localhost:1", "localhost:1"), ("a." * 126 + "b", "a." * 126 + "b")):
+        assert validate_settings({"ntp_server": v})["ntp_server"] == want, v
+    for v in (None, 123, ["pool.ntp.org"], "ntp://pool.ntp.org", "pool ntp.org", "pool.ntp.org.",
+              ".pool", "-a.example", "a-.example", "a..b", "host:", "host:0", "host:65536",
+              "host:12a", "host:+1", "host:1:2", "::1", "[::1]:123", "x" * 64 + ".example",
+              "a." * 127 + "b", "pool_ntp.org", "pool.ntp.org/x", "h\u00e9.example"):
+        e = raises(ValidationError, validate_settings, {"ntp_server": v})
+        assert e.field == "ntp_server", (v, e.field)
+    # kept through a partial update
+    cur = validate_settings({"ntp_server": "10.0.0.1:1123"})
+    assert validate_settings({"location": "x"}, base=cur)["ntp_server"] == "10.0.0.1:1123"

@@ -160,6 +160,26 @@ def test_setup_button_window():
     assert s.state == "sta"
 
 
+def test_clock_set_during_setup_or_grace_keeps_the_time_left():
+    year = 365 * 86400
+    s = sup()
+    run(s, 0, 100, True, True)
+    s.tick(100, True, True, IP, user_setup_requested=True)
+    s.shift(26 * year)  # the installer sets the clock from the phone (RTC was at 2000)
+    t = 26 * year
+    assert run(s, t + 101, t + 400, True, True) == (True, True)  # the window is not cut short
+    assert s.state == "setup" and s.status(t + 150)["setup_left_s"] == 250
+    assert s.tick(t + 400, True, True, IP) == (False, True)
+    s2 = sup()
+    s2.tick(0, False, False)
+    s2.config_changed(100)
+    run(s2, 100, 110, True, False)
+    s2.tick(110, True, True, IP)  # connected: the AP stays 30 s (grace)...
+    s2.shift(-year)  # ...even when NTP sets the clock back
+    assert run(s2, 111 - year, 140 - year, True, True) == (True, True)
+    assert s2.tick(140 - year, True, True, IP) == (False, True)
+
+
 def test_setup_press_restarts_window_and_unconfigured_setup():
     s = sup()
     s.tick(0, False, False)

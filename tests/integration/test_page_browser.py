@@ -4,6 +4,7 @@ switch language. Screenshots are kept in build/test-artifacts/."""
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -96,3 +97,27 @@ def test_login_add_meter_join_wifi_switch_language(page, gateway, artifacts):
     pg.wait_for_function("document.documentElement.lang === 'fr'")
     pg.screenshot(path=os.path.join(artifacts, "06-french.png"))
     assert pg.evaluate("window.__xss") is None and not pg.dialogs
+
+
+def test_system_page_sets_the_clock_from_the_phone(page, gateway, artifacts):
+    pg = page
+    _login(pg, gateway)
+    pg.goto(gateway.url + "/#/system")
+    pg.wait_for_selector("[data-action=set-time]")
+    assert pg.locator("#settings input[name=ntp_server]").input_value() == ""  # emulator: no internet
+    t0 = time.time()
+    pg.click("[data-action=set-time]")
+    rtc = gateway.wait_for(lambda: (gateway.hw()["rtc_set"] or {}).get("at", 0) >= t0
+                           and gateway.hw()["rtc_set"], timeout=10, what="rtc_set")
+    assert abs(rtc["time"] - pg.evaluate("Date.now() / 1000")) < 5  # the phone's clock
+    pg.wait_for_selector("dl.kv dd >> text=/^hand · /")  # "Clock set by: hand · <time>"
+    pg.screenshot(path=os.path.join(artifacts, "07-system-clock.png"))
+    # the NTP server field: errors land next to it, a good value is saved
+    pg.fill("#settings input[name=ntp_server]", "ntp://pool.ntp.org")
+    pg.click("[data-action=save-settings]")
+    pg.wait_for_selector("#settings .err[data-field=ntp_server]")
+    pg.fill("#settings input[name=ntp_server]", "127.0.0.1:9")
+    pg.click("[data-action=save-settings]")
+    gateway.wait_for(lambda: gateway.api("GET", "/api/settings").json()["ntp_server"] == "127.0.0.1:9",
+                     timeout=10, what="ntp_server saved")
+    assert not pg.dialogs

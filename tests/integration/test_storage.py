@@ -61,7 +61,11 @@ def test_samples_are_recorded_in_order(recording):
 def test_csv_export_matches_json_rows(recording):
     emu, ids, t0, _ = recording
     to = int(time.time()) - 10
-    rows = emu.api("GET", "/api/history?meter=%s&from=%d&to=%d" % (ids[0], t0, to)).json()
+    q = "/api/history?meter=%s&from=%d&to=%d" % (ids[0], t0, to)
+    # samples before ``to`` may still be in RAM for one flush period: wait until they are on flash
+    emu.wait_for(lambda: emu.api("GET", q).json()[-1]["ts"] >= to - 5, timeout=30,
+                 what="the period flushed")
+    rows = emu.api("GET", q).json()
     r = emu.api("GET", "/api/export.csv?meter=%s&from=%d&to=%d" % (ids[0], t0, to))
     assert r.status_code == 200
     assert "Residence_Les_Pins" in r.headers["Content-Disposition"]

@@ -151,6 +151,11 @@ class Sessions:
             return None
         return {"user": v[0], "role": v[1], "csrf": v[2]}
 
+    def shift(self, d):
+        """The clock was set ``d`` seconds forward (or back): expiries move with it."""
+        for v in self._s.values():
+            v[3] += d
+
     def revoke(self, token):
         """End one session (logout). Unknown or forged tokens are ignored."""
         sid = self._sid(token)
@@ -263,6 +268,12 @@ class LoginThrottle:
         until = now + delay
         e[1] = max(e[1], until)
         return delay
+
+    def shift(self, d):
+        """The clock was set ``d`` seconds forward (or back): blocks and ages move with it."""
+        for e in self._t.values():
+            e[1] += d
+            e[2] += d
 
     def success(self, key):
         """A successful login clears the key."""

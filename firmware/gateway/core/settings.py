@@ -15,6 +15,7 @@ SETTINGS_DEFAULTS = {
     "csv_decimal": ",",
     "timezone": tz.DEFAULT,
     "location": "",
+    "ntp_server": "pool.ntp.org",  # "" = no NTP; "host" or "host:port" (IPv4 or a name)
 }
 
 
@@ -27,6 +28,29 @@ def _int(d, key, lo, hi):
             raise ValidationError(key, "%s must be an integer" % key)
     if v < lo or v > hi:
         raise ValidationError(key, "%s must be between %d and %d" % (key, lo, hi))
+    return v
+
+
+def _ntp_server(v):
+    """"" (off), "host" or "host:port": a DNS name or an IPv4 address (the ESP32 has no IPv6)."""
+    if not isinstance(v, str):
+        raise ValidationError("ntp_server", "ntp_server must be text")
+    v = v.strip()
+    if not v:
+        return v
+    if len(v) > 253:
+        raise ValidationError("ntp_server", "ntp_server must be at most 253 characters")
+    host, sep, port = v.partition(":")
+    if sep:
+        if not port.isdigit() or len(port) > 5 or not 0 < int(port) < 65536:
+            raise ValidationError("ntp_server", "the port must be a number from 1 to 65535")
+    for label in host.split("."):
+        if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
+            raise ValidationError("ntp_server", "not a host name or IPv4 address (host or host:port)")
+        for c in label:
+            if not ("a" <= c.lower() <= "z" or "0" <= c <= "9" or c == "-"):
+                raise ValidationError("ntp_server",
+                                      "not a host name or IPv4 address (host or host:port)")
     return v
 
 
@@ -61,4 +85,5 @@ def validate_settings(d, base=None):
     for c in loc:
         if ord(c) < 0x20 or c in "\x7f/\\":
             raise ValidationError("location", "location contains a forbidden character")
+    out["ntp_server"] = _ntp_server(out["ntp_server"])
     return out

@@ -135,6 +135,14 @@ class WifiSupervisor:
         self._outputs(now)
         return self.ap_on, self.sta_connect
 
+    def shift(self, d):
+        """The clock was set ``d`` seconds forward (or back): the timers keep their time left."""
+        self.since += d
+        for name in ("_down_since", "_up_since", "_ap_off_at", "_setup_until"):
+            v = getattr(self, name)
+            if v is not None:
+                setattr(self, name, v + d)
+
     # -- internals ---------------------------------------------------------------------------
 
     def _enter(self, state, now):

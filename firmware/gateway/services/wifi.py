@@ -45,6 +45,12 @@ class WifiService:
         self.sup.request_setup(self.clock())
         self.wake.set()
 
+    def shift(self, d):
+        """The clock was set ``d`` seconds forward (or back) (gateway.services.clock)."""
+        if self._last_try is not None:
+            self._last_try += d
+        self.sup.shift(d)
+
     def step(self):
         """One supervision tick: read the radio, decide, apply."""
         now = self.clock()

@@ -24,6 +24,21 @@ def factory_reset(ctx, req):
     return {"ok": True}
 
 
+TIME_MIN = 1577836800  # 2020-01-01 00:00:00 UTC
+TIME_MAX = 4133980799  # 2100-12-31 23:59:59 UTC
+
+
+def set_time(ctx, req):
+    """"Set from this phone": {"time": Unix seconds}. An integer is best: an ESP32 reads a JSON
+    fraction as a single-precision float, good to about 2 minutes."""
+    t = json_body(req).get("time")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not TIME_MIN <= t <= TIME_MAX:
+        raise ValidationError("time", "time must be Unix seconds between 2020 and 2100")
+    secs = int(t)
+    ctx.clock.set(secs, int((t - secs) * 1000000), "manual", req.g.session["user"])
+    return {"time": ctx.now(), "clock": ctx.clock.public()}
+
+
 def get_settings(ctx, req):
     return ctx.settings
 
@@ -45,6 +60,7 @@ def events(ctx, req):
 ROUTES = (
     ("GET", "system", "installer", system),
     ("GET", "system/tasks", "installer", tasks),
+    ("PUT", "system/time", "installer", set_time),
     ("POST", "system/reboot", "installer", reboot),
     ("POST", "system/factory-reset", "admin", factory_reset),
     ("GET", "settings", "user", get_settings),

@@ -4,6 +4,7 @@ The firmware's fake `machine`/`network` modules (emulator/mpy/) talk to Hardware
 TCP connection of newline-delimited JSON.
 """
 import asyncio
+import calendar
 import json
 import time
 
@@ -80,6 +81,7 @@ class HardwareServer:
         self.booted = asyncio.Event()
         self.wdt_timeout_ms = None
         self.wdt_last = None
+        self.rtc_set = None  # the last machine.RTC().datetime(...) setting (the host clock stays)
         self._server = None
         for _name, b in board.get("buttons", {}).items():
             self.inputs[b["pin"]] = 0 if b.get("active_high") else 1  # released
@@ -128,6 +130,7 @@ class HardwareServer:
                      "networks": self.wifi.scan()},
             "bus": self.line.stats() if self.line else None,
             "boots": self.boots,
+            "rtc_set": self.rtc_set,
         }
 
     def button_pressed(self, name):
@@ -183,6 +186,10 @@ class HardwareServer:
             self.wdt_last = time.monotonic()
         elif "wdt_feed" in msg:
             self.wdt_last = time.monotonic()
+        elif "rtc" in msg:
+            y, mo, d, _wd, hh, mi, ss, us = msg["rtc"]
+            self.rtc_set = {"time": calendar.timegm((y, mo, d, hh, mi, ss)) + us / 1e6,
+                            "at": time.time(), "datetime": msg["rtc"]}
         elif "boot" in msg:
             self.boots += 1
             self.booted.set()

@@ -93,8 +93,13 @@ class WDT:
 
 
 class RTC:
+    """Reads the host's clock; a setting goes to the host (snapshot "rtc_set"), not to the clock."""
+
     def datetime(self, dt=None):
-        t = time.localtime()
+        if dt is not None:
+            _emu.send({"rtc": list(dt)})
+            return
+        t = time.gmtime()
         return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
 
 
