@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 
+from gateway.core.configstore import exists, mkdirs
 from gateway.core.errors import ValidationError
 
 FORMAT = 1
@@ -296,22 +297,6 @@ def _isdir(path):
         return os.stat(path)[0] & 0x4000 != 0
     except OSError:
         return False
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def mkdirs(path):
-    p = ""
-    for part in path.strip("/").split("/"):
-        p += "/" + part
-        if not _isdir(p):
-            os.mkdir(p)
 
 
 def remove_tree(path):
