@@ -5,6 +5,7 @@ import os
 
 from gateway import VERSION
 from gateway.core import auth, ondemand
+from gateway.core.configstore import remove_tree
 from gateway.core.eventlog import EventLog
 from gateway.core.ticks import sleep_ms, ticks_diff, unix_time
 from gateway.drivers import panel_io, system
@@ -31,21 +32,17 @@ class Device:
         self.started = unix_time()
         self.reset_cause = system.reset_cause()
         self.store = Store()
-        mem("store")
         self.events = EventLog(DATA + "/events", clock=self.now)
-        mem("events")
         self.sessions = None
         self.users = Users(self.store, self.revoke_user)
         self.identity = ondemand.call("gateway.services.identity", "load_identity",
                                       self.store, self.users, system.mac_hex())
-        mem("identity")
         self.sessions = auth.Sessions(self.identity["session_secret"].encode())
         self.throttle = auth.LoginThrottle()
         check = lambda d: ondemand.call("gateway.core.settings", "validate_settings", d)  # noqa: E731
         # a new device takes the board's NTP server (the emulator's has none: no internet there)
         self.settings = self.store.load("settings", check) or check(
             {"ntp_server": board.get("ntp_server", "pool.ntp.org")})
-        mem("settings")
         self.radio = Radio()
         self.wifi = WifiService(self.radio, self.store, self.ap_ssid(), self.identity["ap_password"],
                                 events=self.event)
@@ -127,9 +124,6 @@ class Device:
                 out.append(h)
         return out
 
-    def wifi_status(self):
-        return self.wifi.public()
-
     def system_info(self):
         return {"serial": self.identity["serial"], "mac": self.radio.mac(), "firmware": VERSION,
                 "board": self.board.get("name"), "ap_ssid": self.ap_ssid(), "time": self.now(),
@@ -153,7 +147,9 @@ class Device:
         for name in ("meters", "bus", "genset", "users", "wifi", "mqtt", "modbus_tcp", "settings"):
             self.store.delete(name)
         if not keep_data:
-            _rmtree(DATA, keep=(DATA + "/cfg",))
+            for name in os.listdir(DATA):
+                if name != "cfg":  # the configuration was handled above, document by document
+                    remove_tree(DATA + "/" + name)
         self.event("system", "device", "factory reset (data %s)" % ("kept" if keep_data else "erased"))
         self.request_reboot("factory reset")
 
@@ -176,18 +172,6 @@ class Device:
         elif action == "factory_reset":
             self.panel.resetting = True
             self.factory_reset(keep_data=True)
-
-
-def _rmtree(path, keep=()):
-    for name in os.listdir(path):
-        p = path + "/" + name
-        if p in keep:
-            continue
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-            os.rmdir(p)
 
 
 async def _serve_http(dev):
@@ -226,11 +210,6 @@ async def _captive_dns(dev):
     await dns.serve()
 
 
-def ondemand_build(name, dev):
-    """Run ``name.build(dev)``: the builder module is dropped after, what it built stays."""
-    return ondemand.call(name, "build", dev)
-
-
 def mem(stage):
     """Boot log line with the heap in use after ``stage`` (the console shows where RAM goes)."""
     gc.collect()
@@ -263,7 +242,8 @@ async def run():
     import gateway.drivers.relay  # noqa: F401
     import gateway.services.genset  # noqa: F401  resident: the builder below is not
 
-    dev.genset = ondemand_build("gateway.services.genset_setup", dev)
+    # the builder module is dropped after the call; what it built stays
+    dev.genset = ondemand.call("gateway.services.genset_setup", "build", dev)
     if dev.genset:
         dev.meters.on_cycle.append(dev.genset.wake)
     mem("genset")

@@ -47,6 +47,25 @@ def exists(path):
         return False
 
 
+def is_dir(path):
+    try:
+        return os.stat(path)[0] & 0x4000 != 0
+    except OSError:
+        return False
+
+
+def remove_tree(path):
+    """Remove a file or a directory with everything in it (nothing if it does not exist)."""
+    if not exists(path):
+        return
+    if not is_dir(path):
+        os.remove(path)
+        return
+    for name in os.listdir(path):
+        remove_tree(path + "/" + name)
+    os.rmdir(path)
+
+
 def _remove(path):
     try:
         os.remove(path)

@@ -27,7 +27,8 @@ import hashlib
 import json
 import os
 
-from gateway.core.configstore import exists, mkdirs
+from gateway.core.configstore import exists, mkdirs, remove_tree
+from gateway.core.configstore import is_dir as _isdir
 from gateway.core.errors import ValidationError
 
 FORMAT = 1
@@ -291,24 +292,6 @@ def _hex(b):
 
 
 # --- files ---------------------------------------------------------------------------------------
-
-def _isdir(path):
-    try:
-        return os.stat(path)[0] & 0x4000 != 0
-    except OSError:
-        return False
-
-
-def remove_tree(path):
-    if not exists(path):
-        return
-    if not _isdir(path):
-        os.remove(path)
-        return
-    for name in os.listdir(path):
-        remove_tree(path + "/" + name)
-    os.rmdir(path)
-
 
 def walk(root, rel=""):
     """Relative paths of the files under ``root`` (depth first; directories not listed)."""
