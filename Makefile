@@ -6,11 +6,11 @@ HTTP_PORT ?= 8080
 CONTROL_PORT ?= 8081
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run test test-core test-mp test-props test-integration bench build lint clean system-deps
+.PHONY: setup run test test-ha test-core test-mp test-props test-integration bench soak build lint clean system-deps
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml host/setup_deps.py host/system-packages.txt
+$(STAMP): pyproject.toml host/setup_deps.py host/system-packages.txt bench/wasm32/package.json
 	bash host/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
@@ -42,11 +42,20 @@ test: build lint
 	@echo "== property, fuzz and integration tests (CPython driving the emulator) =="
 	$(PY) -m pytest -q tests/props tests/integration
 
+# Home Assistant end to end (its own virtualenv .venv-ha, installed here; a few minutes)
+test-ha: build
+	$(PY) -m dingate.testing.homeassistant install
+	$(PY) -m pytest -q tests/ha
+
 lint: setup
 	$(VENV)/bin/ruff check firmware host tests bench
 
 bench: build
 	$(PY) -m bench
+
+# 30 minutes of the WROOM tier's life in the emulator (tests/integration/test_soak.py; make test runs 3)
+soak: build
+	DINGATE_SOAK_S=1800 $(PY) -m pytest -q -rxX tests/integration/test_soak.py
 
 clean:
 	rm -rf build .dingate

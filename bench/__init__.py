@@ -6,7 +6,10 @@ Sections (each a module with ``run(...)`` returning a flat dict of named figures
                   peer: pymodbus' async client on the same line (pymodbus_peer.py)
 - ``rtu_tps``     transactions/s of our RTU master vs umodbus' host on the MicroPython unix port,
                   one dead meter of 4; event-loop stalls of both (mp_rtu.py, rtu_line.py)
-- ``http_load``   API p95 latency while 32 meters (4 dead) are polled; peak heap of the firmware
+- ``http_load``   API p95 latency while 32 meters (4 dead) are polled; the heap mark meanwhile
+- ``heap_peak``   heap.py: the true heap peak (``heap_peak_bytes``) under the WROOM tier's load
+                  (32 meters, MQTT + discovery, API clients); heap32.py: ESP32 bytes per board
+                  (32-bit WebAssembly MicroPython + decision 0003), README's memory figures
 - ``storage``     storage_bench.py: flash bytes per stored reading, days per MiB, bytes per hour
 - ``mqtt_fleet``  mqtt_fleet.py: 20 MicroPython gateways publishing to a local mosquitto
 

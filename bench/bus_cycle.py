@@ -46,7 +46,7 @@ def run_gateway(cycles=5, heapsize=None, strict=True):
             if b["cycles"] not in samples and b["cycle_ms"]:
                 samples[b["cycles"]] = b["cycle_ms"]
             time.sleep(1.5)
-        heap.append(gw.status()["mem_alloc"])
+        heap.append(gw.status()["mem_peak"])
         line = gw.line_stats()
         boot = gw.boot_mem()
         gw.check_heap()

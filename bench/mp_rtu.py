@@ -59,7 +59,8 @@ async def monitor():
 
 
 def make_ours():
-    from gateway.services.rtu import RtuMaster, UartPort
+    from gateway.drivers.uart_port import UartPort
+    from gateway.services.rtu import RtuMaster
 
     uart = machine.UART(UART_ID, baudrate=9600, bits=8, parity=None, stop=1, tx=TX, rx=RX,
                         timeout=0, txbuf=256, rxbuf=512)
@@ -79,7 +80,8 @@ def make_gateway():
     uart = machine.UART(UART_ID, baudrate=9600, bits=8, parity=None, stop=1, tx=TX, rx=RX,
                         timeout=0, txbuf=256, rxbuf=512)
     de = machine.Pin(DE, machine.Pin.OUT, value=0)
-    from gateway.services.rtu import RtuMaster, UartPort
+    from gateway.drivers.uart_port import UartPort
+    from gateway.services.rtu import RtuMaster
 
     bus = {"timeout_ms": TIMEOUT_MS, "retries": RETRIES}
     master = RtuMaster(UartPort(uart, de), bus)

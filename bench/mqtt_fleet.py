@@ -19,10 +19,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+
+from dingate import paths
+from dingate.testing.emuproc import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -32,7 +34,7 @@ WORKER = r"""
 import sys
 import time
 import asyncio
-from gateway.services.mqtt import MQTTClient
+from gateway.lib.mqtt import MQTTClient
 
 PORT, GID, BURST, RATE, SECONDS = [int(x) for x in sys.argv[1:6]]
 cmds = []
@@ -95,27 +97,17 @@ asyncio.run(main())
 
 
 def _micropython():
-    for cand in (os.environ.get("MICROPYTHON"), os.path.join(ROOT, ".venv", "bin", "micropython"),
-                 shutil.which("micropython"),
-                 os.path.join(os.path.dirname(sys.executable), "micropython")):
-        if cand and os.path.exists(cand):
-            return cand
-    raise RuntimeError("MicroPython unix port not found (set MICROPYTHON)")
+    exe = paths.micropython()
+    if exe is None:
+        raise RuntimeError("MicroPython unix port not found (set MICROPYTHON)")
+    return exe
 
 
 def _mosquitto():
-    m = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not os.path.exists(m):
+    m = paths.mosquitto()
+    if m is None:
         raise RuntimeError("mosquitto not found (Debian package 'mosquitto')")
     return m
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def _pct(values, p):
@@ -183,7 +175,7 @@ def run(gateways=20, burst=400, rate=10, seconds=3):
     t_start = time.monotonic()
     deadline = t_start + HARD_LIMIT_S
     tmp = tempfile.mkdtemp(prefix="mqtt-fleet-")
-    port = _free_port()
+    port = free_port()
     conf = os.path.join(tmp, "mosquitto.conf")
     with open(conf, "w") as f:
         f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)

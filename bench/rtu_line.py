@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from dingate import boards
+from dingate import boards, paths
 from dingate.emulator import bus, line, scenario
 from dingate.emulator.hardware import HardwareServer, Wifi
 from dingate.paths import EMULATOR_MPY, FIRMWARE
@@ -27,8 +27,8 @@ MP_HEAP = "1024k"  # standalone scripts: the firmware's heap cap is not what is 
 
 
 def micropython():
-    exe = os.path.join(VENV_BIN, "micropython")
-    if not os.path.exists(exe):
+    exe = paths.micropython()
+    if exe is None:
         raise RuntimeError("micropython (unix port) not found in the venv: run `make setup`")
     return exe
 

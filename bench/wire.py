@@ -25,14 +25,14 @@ from gateway.core import modbus, profiles, registers
 REQUEST_BYTES = 8  # address, function, register (2), count (2), CRC (2)
 
 
-def char_time(baud=9600, parity="N", stop=1, bits=8):
-    """Seconds one character takes on the line."""
-    return (1 + bits + (0 if parity == "N" else 1) + stop) / baud
+def char_time(baud=9600, parity="N", stop=1):
+    """Seconds one character takes on the line (the firmware's own rule: core/modbus.char_bits)."""
+    return modbus.char_bits(parity, stop) / baud
 
 
 def silence(baud=9600, parity="N", stop=1):
     """The mandatory 3.5-character inter-frame silence (1.75 ms above 19200 baud)."""
-    return 3.5 * char_time(baud, parity, stop) if baud <= 19200 else 0.00175
+    return 3.5 * char_time(baud, parity, stop) if baud <= 19200 else modbus.silence_us(baud) / 1e6
 
 
 def response_bytes(function, count):

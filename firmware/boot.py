@@ -2,23 +2,31 @@
 import gc
 import os
 
-try:
-    os.stat("/fw.new/romfs.img")
-except OSError:
-    pass
-else:
-    # A firmware update (POST /api/firmware) left a new ROMFS image: write it now, before any
-    # code runs in place from /rom, then boot it. The update already put the same code in /lib.
-    import vfs
+if [n for n in os.listdir("/") if n in ("fw.new", "fw.ready", "fw.old", "fw.undo", "fw.done")]:
+    # A firmware update (POST /api/firmware) was committed, or a switch was cut short: finish
+    # it (gateway/core/fwswitch.py, resumable), before any application code is imported.
+    from gateway.core import fwswitch
 
-    try:
-        vfs.umount("/rom")
-    except OSError:
-        pass
-    from gateway.core.fwbundle import finish_romfs  # from /lib now that /rom is gone
+    _state = fwswitch.switch()
+    del fwswitch
+    if _state == "romfs":
+        # every file is switched: write the new ROMFS image now, with the new code from /lib
+        # (nothing may run in place from /rom while its partition is rewritten)
+        import sys
 
-    finish_romfs(getattr(vfs, "rom_ioctl", None))
-    import machine
+        import vfs
 
-    machine.reset()
+        for _m in [m for m in sys.modules if m.startswith("gateway")]:
+            del sys.modules[_m]
+        try:
+            vfs.umount("/rom")
+        except OSError:
+            pass
+        from gateway.core.fwbundle import finish_romfs
+
+        finish_romfs(getattr(vfs, "rom_ioctl", None))
+    if _state is not None:
+        import machine
+
+        machine.reset()
 gc.collect()

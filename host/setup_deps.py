@@ -38,6 +38,29 @@ def fetch(requirement, package):
     sys.exit("setup: could not unpack %s from its sdist" % requirement)
 
 
+WASM32 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "wasm32")
+
+
+def npm_install(folder=WASM32):
+    """The 32-bit MicroPython (WebAssembly port, npm) that `make bench` measures heap with
+    (bench/heap32.py): installed into bench/wasm32/node_modules from its package.json."""
+    npm = shutil.which("npm")
+    if npm is None:
+        print("setup: npm not found: the 32-bit heap figures of `make bench` need Node.js + npm")
+        return
+    stamp = os.path.join(folder, "node_modules", ".dingate-stamp")
+    with open(os.path.join(folder, "package.json")) as f:
+        want = f.read()
+    if os.path.exists(stamp) and open(stamp).read() == want:
+        return
+    subprocess.run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--silent"],
+                   cwd=folder, check=True)
+    with open(stamp, "w") as f:
+        f.write(want)
+    print("setup: npm packages of %s installed" % folder)
+
+
 if __name__ == "__main__":
     for req, pkg in SDISTS.items():
         fetch(req, pkg)
+    npm_install()

@@ -5,13 +5,14 @@ import os
 
 from gateway import VERSION
 from gateway.core import auth, ondemand
-from gateway.core.configstore import remove_tree
+from gateway.core.configstore import DOCS, remove_tree
 from gateway.core.eventlog import EventLog
 from gateway.core.ticks import sleep_ms, ticks_diff, unix_time
 from gateway.drivers import panel_io, system
 from gateway.drivers.board import load_board
 from gateway.drivers.watchdog import Watchdog
 from gateway.drivers.wifi import AP_IP, Radio
+from gateway.services import heapmark
 from gateway.services.panel import PanelService
 from gateway.services.store import Store
 from gateway.services.tasks import Tasks
@@ -20,15 +21,33 @@ from gateway.services.wifi import WifiService
 
 DATA = "/data"
 GC_EVERY_BYTES = 8192
+# The declared resident set (core/ondemand.py): loaded by run() before any task starts, with
+# everything boot imported, and never unloaded. Optional services add theirs when they start
+# (services/optional.py); everything else is loaded on demand, per call.
+RESIDENT = ("gateway.drivers.rs485", "gateway.services.meters", "gateway.web.captive",
+            "gateway.web.pages", "gateway.services.storage", "gateway.services.alarms",
+            "gateway.services.optional", "gateway.services.mqtt_setup", "gateway.services.clock",
+            "gateway.web.server")
 
 
 class Device:
     """What the services and the web layer share: board, stores, identity, accounts, tasks."""
 
     def __init__(self, board):
+        # every attribute is declared here; run() fills the services in, nothing else adds any
         self.board = board
-        self.mqtt = None  # set once the services exist (gateway.app.run)
-        self.genset = None
+        self.mqtt = None  # the MQTT optional service (services/mqtt_setup.py), set by run()
+        self.genset = None  # the running generator service, set by its slot (services/optional.py)
+        self.services = {}  # optional services by name: start(dev) / stop() / apply(config)
+        self.meters = None  # services/meters.py MeterService
+        self.storage = None  # services/storage.py: ring, recorder, billing
+        self.panel = None  # services/panel.py: LEDs and the PRG button
+        self.clock = None  # services/clock.py: NTP and "set from this phone"
+        self.alarms = None  # services/alarms.py: inverter alarms into the event log
+        self.web = None  # the HTTP app once it listens (its reaper's beats: web/guard.py)
+        self.before_reboot = []  # callables run before a requested reset (flush the storage)
+        self.upload_busy = False  # a backup restore or firmware upload is being received
+        self.live_streams = []  # open live-event streams (web/api_live.py)
         self.started = unix_time()
         self.reset_cause = system.reset_cause()
         self.store = Store()
@@ -38,8 +57,12 @@ class Device:
         self.identity = ondemand.call("gateway.services.identity", "load_identity",
                                       self.store, self.users, system.mac_hex())
         self.sessions = auth.Sessions(self.identity["session_secret"].encode())
+        # login back-off per (client IP, user) and, more lenient, per user (gateway.web.api_login)
         self.throttle = auth.LoginThrottle()
-        check = lambda d: ondemand.call("gateway.core.settings", "validate_settings", d)  # noqa: E731
+        self.user_throttle = auth.LoginThrottle(free_failures=10, base_s=2, max_s=60)
+        self.login_stats = [0, 0]  # failed logins, throttled attempts since boot
+        # the stored document as the base: keys an older firmware kept are dropped, not refused
+        check = lambda d: ondemand.call("gateway.core.settings", "validate_settings", {}, d)  # noqa: E731
         # a new device takes the board's NTP server (the emulator's has none: no internet there)
         self.settings = self.store.load("settings", check) or check(
             {"ntp_server": board.get("ntp_server", "pool.ntp.org")})
@@ -60,41 +83,17 @@ class Device:
         if self.mqtt is not None:
             self.mqtt.post_event({"ts": self.now(), "type": type, "source": source, "text": text})
 
-    def load_genset_modules(self):
-        """The generator's modules, resident from now on (imported outside any on-demand call)."""
-        import gateway.core.genset  # noqa: F401
-        import gateway.services.genset  # noqa: F401
+    @property
+    def modbus_tcp(self):
+        """The Modbus TCP server (services/modbus_tcp.py) while enabled, else None."""
+        svc = self.services.get("modbus_tcp")
+        return svc.running if svc is not None else None
 
-    def start_genset(self):
-        """The generator was just configured: start its service outside the request."""
-        async def start():
-            if self.genset is not None:
-                return
-            self.load_genset_modules()
-            self.genset = ondemand.call("gateway.services.genset_setup", "build", self, True)
-            if self.genset:
-                self.meters.on_cycle.append(self.genset.wake)
-                self.tasks.spawn("genset", self.genset.run)
-
-        asyncio.create_task(start())
-
-    def apply_mqtt(self):
-        """The MQTT settings changed: restart the uplink outside the request (its modules
-        must not be loaded inside an on-demand API call)."""
-        asyncio.create_task(self.mqtt.restart())
-
-    # ---- Modbus TCP server (read-only, for a SCADA): its code is loaded only once enabled
-    def apply_modbus_tcp(self):
-        """The Modbus TCP settings changed: (re)start the server outside the request (its
-        modules must not be loaded inside an on-demand API call)."""
-        asyncio.create_task(self.restart_modbus_tcp())
-
-    async def restart_modbus_tcp(self):
-        if self.modbus_tcp is None and not (self.store.load("modbus_tcp") or {}).get("enabled"):
-            return
-        from gateway.services.modbus_tcp import apply
-
-        await apply(self)
+    def apply(self, name):
+        """The stored configuration of optional service ``name`` changed: apply it outside the
+        request (its modules must not be loaded inside an on-demand API call), supervised."""
+        svc = self.services[name]
+        self.tasks.spawn(name + "_apply", lambda: svc.apply(self.store.load(name)), restart=False)
 
     # Users calls back here when accounts change, before the session table exists at boot
     def revoke_user(self, name):
@@ -131,10 +130,10 @@ class Device:
                 "reset_cause": self.reset_cause, "clock": self.clock.public()}
 
     def save_settings(self, data):
-        self.settings = ondemand.call("gateway.core.settings", "validate_settings", data,
-                                      self.settings)
-        self.store.save("settings", self.settings)
-        if getattr(self, "storage", None):
+        new = ondemand.call("gateway.core.settings", "validate_settings", data, self.settings)
+        self.store.save("settings", new)  # validate -> save -> apply: a failed save changes nothing
+        self.settings = new
+        if self.storage is not None:
             self.storage.set_zone(self.settings["timezone"])
         return self.settings
 
@@ -144,7 +143,7 @@ class Device:
 
     def factory_reset(self, keep_data=True):
         """Configuration wiped (identity and the provisioned admin kept); data kept unless asked."""
-        for name in ("meters", "bus", "genset", "users", "wifi", "mqtt", "modbus_tcp", "settings"):
+        for name in DOCS:
             self.store.delete(name)
         if not keep_data:
             for name in os.listdir(DATA):
@@ -179,6 +178,7 @@ async def _serve_http(dev):
 
     http = dev.board.get("http", {})
     app = build_app(dev)
+    dev.web = app  # its reaper's rounds are the web service's heartbeat (gateway.web.guard)
     gc.collect()
     print("http: listening on %s:%d" % (http.get("host", "0.0.0.0"), http.get("port", 80)))
     await app.start_server(host=http.get("host", "0.0.0.0"), port=http.get("port", 80))
@@ -186,9 +186,16 @@ async def _serve_http(dev):
 
 async def _watchdog(dev):
     wdt = Watchdog(dev.board.get("watchdog_ms", 0))
+    # a task stalled again within an hour of a watchdog reset: another reset would not help
+    # (a lasting fault, not a wedge), so the device stays up for its page and logs it
+    again = dev.reset_cause == "watchdog"
     while True:
-        wdt.feed()
+        # fed only while every essential task makes progress (gateway.services.tasks)
+        if dev.tasks.check() or (again and dev.uptime_s() < 3600):
+            wdt.feed()
+        heapmark.sample()  # the heap at its fullest: just before the collection
         gc.collect()
+        heapmark.collected()
         await asyncio.sleep(1)
 
 
@@ -203,7 +210,7 @@ async def _reboot_on_request(dev):
 
 
 async def _captive_dns(dev):
-    from gateway.services.captive_dns import CaptiveDNS  # only boards that serve DNS load it
+    CaptiveDNS = ondemand.keep("gateway.services.captive_dns").CaptiveDNS  # boards with DNS only
 
     dns = CaptiveDNS(AP_IP, port=dev.board["dns_port"])
     dns.open()
@@ -217,17 +224,26 @@ def mem(stage):
 
 
 async def run():
+    # collect after every few KB allocated, from the start: small, frequent collections keep the
+    # heap unfragmented and its high-water mark (gateway.services.heapmark) near the live heap
+    gc.threshold(GC_EVERY_BYTES)
     mem("start")
+    ondemand.keep_loaded()  # what boot.py and this module imported
+    ondemand.keep(*RESIDENT)
+    mem("resident")
     board = load_board()
     dev = Device(board)
     mem("device")
-    dev.before_reboot = []
     dev.event("system", "device", "boot (%s), firmware %s" % (dev.reset_cause, VERSION))
+    switched = ondemand.call("gateway.core.fwswitch", "take_result")  # what boot.py did
+    if switched:
+        dev.event("system", "firmware", switched)
     leds, button = panel_io.from_board(board)
     dev.panel = PanelService(leds, button, dev.panel_state, dev.panel_action)
     mem("panel")
     from gateway.drivers import rs485
     from gateway.services.meters import MeterService
+    from gateway.services.optional import GensetSlot, ModbusTcpService
     from gateway.web import captive, pages
 
     dev.meters = MeterService(dev.store, lambda bus: rs485.open_port(board, bus), events=dev.event)
@@ -237,31 +253,33 @@ async def run():
     from gateway.services.storage import Storage
 
     dev.storage = Storage(dev.meters.poller.readings, lambda: dev.settings, events=dev.event)
+    dev.storage.billing.config = lambda: dev.store.load("billing") or {}  # tariffs at a month close
     dev.before_reboot.append(dev.storage.before_reboot)
     mem("storage")
-    import gateway.drivers.relay  # noqa: F401
-    import gateway.services.genset  # noqa: F401  resident: the builder below is not
-
-    # the builder module is dropped after the call; what it built stays
-    dev.genset = ondemand.call("gateway.services.genset_setup", "build", dev)
-    if dev.genset:
-        dev.meters.on_cycle.append(dev.genset.wake)
-    mem("genset")
     from gateway.services.mqtt_setup import MqttRunner
 
+    # the optional services: each starts from its stored configuration in a task of its own
     dev.mqtt = MqttRunner(dev)
     dev.mqtt_connected = dev.mqtt.connected
+    dev.services = {"genset": GensetSlot(), "mqtt": dev.mqtt, "modbus_tcp": ModbusTcpService()}
+    await dev.services["genset"].start(dev)  # before the tasks: the relay is held open at once
+    mem("genset")
+    from gateway.services.alarms import AlarmMonitor  # inverter alarms into the event log
+
+    dev.alarms = AlarmMonitor(dev.meters.poller, lambda: dev.meters.meters, dev.event,
+                              lambda: dev.settings.get("language", "en"))
+    dev.meters.on_cycle.append(dev.alarms.check)
+    dev.meters.on_change.append(dev.mqtt.meters_changed)
     tasks = dev.tasks
-    tasks.spawn("poller", dev.meters.poller.run)
+    tasks.spawn("poller", dev.meters.poller.run, progress=lambda: dev.meters.poller.cycles,
+                stall_s=300)
     tasks.spawn("meter_events", dev.meters.watch)
-    tasks.spawn("recorder", dev.storage.recorder.run)
-    tasks.spawn("mqtt_start", dev.mqtt.restart, restart=False)
-    if dev.genset:
-        tasks.spawn("genset", dev.genset.run)
-    # Modbus TCP server (read-only, for a SCADA): started here only when enabled in
-    # /api/modbus-tcp; otherwise none of its code is in the heap (services/modbus_tcp.py)
-    dev.modbus_tcp = None
-    tasks.spawn("modbus_tcp_start", dev.restart_modbus_tcp, restart=False)
+    tasks.spawn("recorder", dev.storage.recorder.run, progress=lambda: dev.storage.recorder.loops)
+    # MQTT uplink, Modbus TCP server (read-only, for a SCADA): started only when configured;
+    # otherwise none of their code is in the heap
+    for name in ("mqtt", "modbus_tcp"):
+        svc = dev.services[name]
+        tasks.spawn(name + "_start", lambda svc=svc: svc.start(dev), restart=False)
     tasks.spawn("wifi", dev.wifi.run)
     # the clock: NTP through the station (settings "ntp_server", at connect and every 6 h) and
     # PUT /api/system/time ("set from this phone"); GET /api/system shows dev.clock.public()
@@ -269,16 +287,15 @@ async def run():
 
     dev.clock = Clock(dev)
     tasks.spawn("clock", dev.clock.run)
-    tasks.spawn("web", lambda: _serve_http(dev))
+    tasks.spawn("web", lambda: _serve_http(dev), progress=lambda: dev.web and dev.web.beats)
     tasks.spawn("panel", dev.panel.run)
     if board.get("dns_port"):
         tasks.spawn("dns", lambda: _captive_dns(dev))
     tasks.spawn("watchdog", lambda: _watchdog(dev))
+    tasks.spawn("heapmark", heapmark.run)
     tasks.spawn("reboot", lambda: _reboot_on_request(dev), restart=False)
     print("dingate %s ready: serial %s, AP %s" % (VERSION, dev.identity["serial"], dev.ap_ssid()))
     await asyncio.sleep(1)
-    # collect after every few KB allocated: small, frequent collections keep the heap unfragmented
-    gc.threshold(GC_EVERY_BYTES)
     mem("running")
     while True:
         await asyncio.sleep(3600)

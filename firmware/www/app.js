@@ -1,6 +1,7 @@
 /* dingate web page: one file, no framework, no build step, no external requests.
    Everything that comes from the device is data: the DOM is built with createElement/textContent
-   only (never innerHTML). Strings go through t(); see the L table at the end of the file. */
+   only (never innerHTML). Strings go through t(k, {params}); the catalogues are www/lang-<code>.json (one per language, same
+   keys in each: tests/integration/test_page_i18n.py checks it), only the chosen one is loaded. */
 'use strict';
 (() => {
   const D = document;
@@ -8,25 +9,37 @@
   const $$ = (s, r = D) => [...r.querySelectorAll(s)];
 
   /* ---------- language ---------- */
-  let L; // filled at the end of the file
+  const LANGS = { en: 'English', fr: 'Français', nl: 'Nederlands' };
+  let L = {}; // the strings of the language shown (www/lang-<code>.json)
   let lang = 'en';
   function pickLang() {
     let s = null;
     try { s = localStorage.getItem('lang'); } catch { /* private mode */ }
-    if (L[s]) return s;
+    if (LANGS[s]) return s;
     for (const l of navigator.languages || [navigator.language || '']) {
       const k = String(l).slice(0, 2).toLowerCase();
-      if (L[k]) return k;
+      if (LANGS[k]) return k;
     }
     return 'en';
   }
+  async function loadLang(k) {
+    let d = null;
+    try { const r = await fetch('/static/lang-' + k + '.json'); if (r.ok) d = await r.json(); } catch { /* offline */ }
+    if (!d && k !== 'en') return loadLang('en');
+    L = d || {};
+    lang = k;
+    D.documentElement.lang = k;
+  }
+  const has = (k) => k in L;
+  // Intl locale: English dates as en-GB (day first, 24 h), not US
+  const loc = () => (lang === 'en' ? 'en-GB' : lang);
   const t = (k, v) => {
-    let s = L[lang][k] ?? L.en[k] ?? k;
+    let s = L[k] ?? k;
     if (v) s = s.replace(/\{(\w+)\}/g, (m, n) => (v[n] ?? m));
     return s;
   };
   const fmtCache = {};
-  const nfmt = (d) => fmtCache[lang + d] || (fmtCache[lang + d] = new Intl.NumberFormat(lang, { maximumFractionDigits: d }));
+  const nfmt = (d) => fmtCache[lang + d] || (fmtCache[lang + d] = new Intl.NumberFormat(loc(), { maximumFractionDigits: d }));
   const num = (x, d = 1) => (typeof x === 'number' && isFinite(x) ? nfmt(d).format(x) : '—');
   const withUnit = (x, u, d) => (typeof x === 'number' ? num(x, d) + (u ? '\u202f' + u : '') : '—');
   function power(w) {
@@ -36,14 +49,15 @@
   function when(ts) {
     if (!ts) return '—';
     const o = { dateStyle: 'short', timeStyle: 'medium' };
-    try { return new Intl.DateTimeFormat(lang, { ...o, timeZone: S.tz }).format(ts * 1000); } catch {
-      return new Intl.DateTimeFormat(lang, o).format(ts * 1000);
+    try { return new Intl.DateTimeFormat(loc(), { ...o, timeZone: S.tz }).format(ts * 1000); } catch {
+      return new Intl.DateTimeFormat(loc(), o).format(ts * 1000);
     }
   }
   function duration(s) {
     if (typeof s !== 'number') return '—';
+    if (s < 60) return Math.round(s) + '\u202fs';
     const d = Math.floor(s / 86400), hh = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-    return (d ? d + t('u.d') + ' ' : '') + (d || hh ? hh + t('u.h') + ' ' : '') + m + t('u.min');
+    return (d ? d + '\u202f' + t('u.d') + ' ' : '') + (d || hh ? hh + '\u202f' + t('u.h') + ' ' : '') + m + '\u202f' + t('u.min');
   }
 
   /* ---------- DOM helpers ---------- */
@@ -156,7 +170,7 @@
       if (e.type === 'checkbox') v = e.checked;
       else if (e.type === 'number' || e.dataset.n) {
         if (e.value.trim() === '') continue;
-        v = Number(e.value);
+        v = Number(e.value) * (Number(e.dataset.mul) || 1); // data-mul: minutes typed, seconds sent
       } else v = e.value;
       setPath(o, e.name, v);
     }
@@ -166,13 +180,40 @@
     $$('.err', form).forEach((e) => e.remove());
     $$('[aria-invalid]', form).forEach((e) => e.removeAttribute('aria-invalid'));
   }
+  // a field's label: its label in the form, else built from the path ("meters[1].address" -> "Meter 2 — Address")
+  function fieldLabel(f, form) {
+    const el = form && [...form.elements].find((x) => x.name === f);
+    const lb = el && (el.id ? $(`label[for="${CSS.escape(el.id)}"]`, form) : $('legend', el));
+    if (lb) return lb.textContent;
+    const out = [];
+    for (const p of String(f).match(/[^.[\]]+|\[\d+\]/g) || []) {
+      if (p[0] === '[') out.push((out.pop() || '') + ' ' + (Number(p.slice(1, -1)) + 1));
+      else out.push(has('f.' + p) ? t('f.' + p) : p);
+    }
+    return out.join(' — ');
+  }
+  // the words of a refused request: its code and params in the reader's language (err.<code>),
+  // else a translated generic text (the server's own text only in English)
+  function errText(e, form) {
+    const field = e.field ? fieldLabel(e.field, form) : '';
+    if (e.code && has('err.' + e.code)) {
+      const p = { ...(e.params || {}), field };
+      if (p.other) p.other = fieldLabel(p.other, form);
+      for (const k in p) if (typeof p[k] === 'number') p[k] = num(p[k], 3);
+      return t('err.' + e.code, p);
+    }
+    if (lang === 'en' && e.srv) return e.srv;
+    if (e.status === 400) return field ? t('err.invalid', { field }) : t('err.bad');
+    return has('e.' + e.status) ? t('e.' + e.status) : e.srv ? t('e.http', { s: e.status }) : e.message;
+  }
   function showErr(form, err) {
-    const msg = h('small', { class: 'err', role: 'alert', 'data-field': err.field || null }, err.message || String(err));
+    const msg = h('small', { class: 'err', role: 'alert', 'data-field': err.field || null }, (err.status && err.field ? errText(err, form) : err.message) || String(err));
     let f = err.field, el = null;
     while (f && !(el = [...form.elements].find((x) => x.name === f))) {
       const m = f.match(/^(.+)(\.[^.[\]]+|\[\d+\])$/);
       f = m && m[1];
     }
+    if (!el) el = $('input[type=file]', form); // a field of an uploaded file: next to the file input
     if (!el) { form.prepend(msg); msg.scrollIntoView({ block: 'nearest' }); return; }
     const det = el.closest('details');
     if (det) det.open = true;
@@ -197,7 +238,7 @@
 
   /* ---------- API ---------- */
   const S = { me: null, csrf: '', tz: undefined, meters: [] };
-  const RANK = { user: 1, installer: 2, admin: 3 };
+  const RANK = { tenant: 0.5, user: 1, installer: 2, admin: 3 };
   const can = (r) => (RANK[S.me && S.me.role] || 0) >= RANK[r];
 
   // One request at a time: the gateway loads API modules on demand and has little heap.
@@ -231,10 +272,14 @@
       await new Promise((ok) => setTimeout(ok, 700));
       return call(method, path, body, ctype, tries + 1);
     }
-    const e = new Error((d && typeof d.error === 'string' && d.error) || t('e.http', { s: r.status }));
+    const e = new Error(t('e.http', { s: r.status }));
     e.status = r.status;
+    e.srv = d && typeof d.error === 'string' && d.error;
     e.field = d && d.field;
+    e.code = d && d.code;
+    e.params = d && d.params;
     e.data = d || {};
+    e.message = errText(e);
     if (r.status === 401 && path !== '/api/login' && S.me) {
       e.gone = true;
       S.me = null;
@@ -256,15 +301,47 @@
     system: 'M3 6h10v2H3zm14 0h4v2h-4zM13 3h4v8h-4zM3 16h4v2H3zm8 0h10v2H11zM7 13h4v8H7z',
     events: 'M3 5h3v3H3zm5 0h13v3H8zm-5 6h3v3H3zm5 0h13v3H8zm-5 6h3v3H3zm5 0h13v3H8z',
     users: 'M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zm-8 9c0-4.5 3.5-7 8-7s8 2.5 8 7z',
+    more: 'M4 6h16v2H4zm0 5h16v2H4zm0 5h16v2H4z',
   };
-  const PAGES = [['home', 'user'], ['readings', 'user'], ['meters', 'installer'], ['genset', 'installer'],
+  const PAGES = [['home', 'tenant'], ['readings', 'tenant'], ['meters', 'installer'], ['genset', 'installer'],
     ['network', 'installer'], ['system', 'installer'], ['events', 'installer'], ['users', 'admin']];
-  const cur = { gen: 0, timers: [] };
+  const cur = { gen: 0, timers: [], closers: [] };
   const alive = (g) => g === cur.gen;
   function stopPage() {
     cur.gen++;
     cur.timers.forEach(clearTimeout);
     cur.timers = [];
+    (cur.closers || []).forEach((f) => f());
+    cur.closers = [];
+  }
+  // the PRG button's Wi-Fi setup window, while open: a note on top of the page (pushed by /api/live)
+  function setupNote(left) {
+    let n = $('#setup-note');
+    if (left == null) { if (n) n.remove(); return; }
+    if (!n) { n = h('p', { id: 'setup-note', class: 'note', role: 'status' }); $('#main').prepend(n); }
+    n.textContent = t('prg.note', { t: duration(left) });
+  }
+  // live(on, ms): the device pushes readings/genset/status (Server-Sent Events, GET /api/live) while
+  // this page is shown; when the stream is refused (too many clients) or keeps failing, on.poll()
+  // runs every ms instead. #main[data-live] says which ('sse' | 'poll').
+  function live(on, ms) {
+    const g = cur.gen, m = $('#main');
+    let es = null, fails = 0;
+    const close = () => { if (es) { es.close(); es = null; } };
+    cur.closers.push(close);
+    const fallback = () => { close(); if (!alive(g)) return; m.dataset.live = 'poll'; poll(on.poll, ms); };
+    if (!window.EventSource) return fallback();
+    es = new EventSource('/api/live');
+    const hear = (k) => es.addEventListener(k, (e) => {
+      fails = 0;
+      m.dataset.live = 'sse';
+      if (!alive(g) || !on[k]) return;
+      try { on[k](JSON.parse(e.data)); } catch { /* a bad message is skipped */ }
+    });
+    ['readings', 'genset', 'status'].forEach(hear);
+    es.addEventListener('status', (e) => { try { setupNote(JSON.parse(e.data).setup_left_s); } catch { /* skipped */ } });
+    es.addEventListener('end', () => { close(); get('/api/me').catch(() => {}); }); // session over: the login shows
+    es.onerror = () => { if (!es || es.readyState === 2 || ++fails > 2) fallback(); };
   }
   // poll(fn, ms): run fn now and every ms while this page is shown (skipped while the tab is hidden)
   function poll(fn, ms) {
@@ -279,16 +356,15 @@
   const later = (fn, ms) => cur.timers.push(setTimeout(fn, ms));
 
   function langBar() {
-    return h('div', { class: 'langs', role: 'group', 'aria-label': t('lang') }, Object.keys(L).map((k) => {
-      const b = btn('lang-' + k, k.toUpperCase(), { class: 'lb', lang: k, 'aria-pressed': String(k === lang), title: L[k]._name });
+    return h('div', { class: 'langs', role: 'group', 'aria-label': t('lang') }, Object.keys(LANGS).map((k) => {
+      const b = btn('lang-' + k, k.toUpperCase(), { class: 'lb', lang: k, 'aria-pressed': String(k === lang), title: LANGS[k] });
       b.onclick = () => setLang(k);
       return b;
     }));
   }
-  function setLang(k) {
-    lang = k;
+  async function setLang(k) {
+    await loadLang(k);
     try { localStorage.setItem('lang', k); } catch { /* ignore */ }
-    D.documentElement.lang = k;
     if (S.me && !S.me.must_change) shell(); else if (S.me) showChange(); else showLogin();
   }
   function route() {
@@ -308,8 +384,17 @@
     const who = h('a', { href: '#/account', class: 'who', 'data-action': 'account', title: t('nav.account') }, S.me.user, h('small', null, t('role.' + S.me.role)));
     const out = btn('logout', [icon('M10 3H4v18h6v-2H6V5h4zm6 4l-1.4 1.4 2.6 2.6H9v2h8.2l-2.6 2.6L16 17l5-5z'), h('span', { class: 'lbl' }, t('b.logout'))], { class: 'btn ghost', title: t('b.logout') });
     out.onclick = logout;
-    const nav = h('nav', { class: 'tabs', 'aria-label': t('nav') }, PAGES.filter((x) => can(x[1])).map(([p]) =>
-      h('a', { href: '#/' + p, 'data-page': p, 'aria-current': p === page ? 'page' : null }, icon(IC[p]), h('span', null, t('nav.' + p)))));
+    // phones: at most 5 slots in the bottom bar, the rest behind "More" (a menu); wide screens: a side column
+    const pages = PAGES.filter((x) => can(x[1])).map((x) => x[0]);
+    const nMain = pages.length > 5 ? 4 : pages.length;
+    const link = (p) => h('a', { href: '#/' + p, 'data-page': p, 'aria-current': p === page ? 'page' : null }, icon(IC[p]), h('span', null, t('nav.' + p)));
+    const menu = h('div', { class: 'menu', id: 'nav-menu' }, pages.slice(nMain).map(link));
+    const more = nMain < pages.length && btn('nav-more', [icon(IC.more), h('span', null, t('nav.more'))], { class: 'more', 'aria-expanded': 'false', 'aria-controls': 'nav-menu' });
+    const nav = h('nav', { class: 'tabs', 'aria-label': t('nav') }, pages.slice(0, nMain).map(link), more, menu);
+    if (more) {
+      more.onclick = () => { const o = !nav.classList.contains('open'); nav.classList.toggle('open', o); more.setAttribute('aria-expanded', String(o)); };
+      menu.onclick = () => { nav.classList.remove('open'); more.setAttribute('aria-expanded', 'false'); };
+    }
     app.className = 'shell';
     put(app, 
       h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dingate'), langBar(), who, out),
@@ -321,6 +406,8 @@
     stopPage();
     const [page, sub] = route();
     $$('.tabs a').forEach((a) => (a.dataset.page === page ? a.setAttribute('aria-current', 'page') : a.removeAttribute('aria-current')));
+    const mb = $('.tabs .more');
+    if (mb) mb.classList.toggle('cur', !!$('#nav-menu [aria-current]'));
     const m = $('#main');
     put(m, h('h1', null, t('nav.' + page)));
     m.dataset.page = page;
@@ -421,28 +508,68 @@
 
   /* ---------- pages ---------- */
   const PG = {};
-  const ROLES = ['grid', 'pv', 'battery', 'load', 'sub'];
+  const ROLES = ['grid', 'pv', 'battery', 'genset', 'load', 'sub'];
   const QU = { voltage: 'V', current: 'A', power_w: 'W', frequency_hz: 'Hz', power_factor: '', import_kwh: 'kWh', export_kwh: 'kWh', soc_pct: '%' };
   const QN = ['voltage_l1', 'voltage_l2', 'voltage_l3', 'current_l1', 'current_l2', 'current_l3', 'power_w', 'frequency_hz', 'power_factor', 'import_kwh', 'export_kwh', 'soc_pct'];
   const qBase = (q) => q.replace(/_l[123]$/, '');
-  const qLabel = (q) => { const b = qBase(q), k = 'q.' + b; return L.en[k] ? t(k) + (b !== q ? ' ' + q.slice(-2).toUpperCase() : '') : q; };
-  const qUnit = (q) => QU[qBase(q)] ?? '';
-  const qDec = (q) => (/kwh/.test(q) ? 2 : q === 'power_factor' ? 3 : /power_w/.test(q) ? 0 : 1);
-  const qVal = (q, v) => (q === 'power_w' ? power(v) : withUnit(v, qUnit(q), qDec(q)));
+  const qLabel = (q) => { const b = qBase(q), k = 'q.' + b; return has(k) ? t(k) + (b !== q ? ' ' + q.slice(-2).toUpperCase() : '') : q.replace(/_/g, ' '); };
+  // the unit of a quantity not in QU from its name's suffix (battery_v -> V): a unit is always shown
+  const SUF = [[/_kwh$/, 'kWh'], [/_wh$/, 'Wh'], [/_kw$/, 'kW'], [/_w$/, 'W'], [/_var$/, 'var'], [/_va$/, 'VA'], [/_v$/, 'V'], [/_a$/, 'A'], [/_hz$/, 'Hz'], [/_(pct|percent)$/, '%'], [/_c$/, '°C'], [/_m3$/, 'm³'], [/_s$/, 's']];
+  const qUnit = (q) => QU[qBase(q)] ?? (SUF.find(([r]) => r.test(q)) || [0, ''])[1];
+  const qDec = (q) => (/kwh/.test(q) ? 2 : q === 'power_factor' ? 3 : /power_w|_w$/.test(q) ? 0 : 1);
+  const qVal = (q, v) => (q === 'power_w' || /_w$/.test(q) ? power(v) : withUnit(v, qUnit(q), qDec(q)));
 
   /* Home: energy flow, battery, genset, live meters */
+  // flowOf(meters, readings, genRuns): the energy balance in W from the meters' roles.
+  // Signs of power_w: grid > 0 imports, battery > 0 charges, pv and genset produce (either sign).
+  // Sources = grid import + PV + battery discharge + genset; the house takes what the other sinks
+  // (export, battery charge) leave: house = sources - export - charge, so the numbers add up.
+  // Meters with role "load"/"sub" are parts of the house (listed, the rest is "other"); without any
+  // source meter the house is the sum of the "load" meters. A running generator without its own
+  // meter gets the power the measured loads need (estimated).
+  function flowOf(ms, rd, genRuns) {
+    const sum = {}, has = {}, parts = [];
+    for (const mt of ms) {
+      if (mt.enabled === false) continue;
+      const role = mt.role || 'sub', r = rd[mt.id] || {}, v = r.values || {};
+      has[role] = true;
+      if (!(r.status === 'ok' || r.status === 'partial') || typeof v.power_w !== 'number') continue;
+      const w = role === 'pv' || role === 'genset' ? Math.abs(v.power_w) : v.power_w;
+      sum[role] = (sum[role] || 0) + w;
+      if (role === 'load' || role === 'sub') parts.push({ id: mt.id, name: mt.name, role, w });
+    }
+    const f = { grid: sum.grid, pv: sum.pv, battery: sum.battery, genset: sum.genset, has, parts, est: {} };
+    const g = sum.grid || 0, b = sum.battery || 0;
+    let gen = sum.genset || 0;
+    const measured = sum.load;
+    if (genRuns && !has.genset && measured != null) { // unmetered generator: what the loads need
+      gen = Math.max(0, measured + Math.max(-g, 0) + Math.max(b, 0) - Math.max(g, 0) - (sum.pv || 0) - Math.max(-b, 0));
+      f.genset = gen;
+      f.est.genset = true;
+    }
+    f.in = Math.max(g, 0) + (sum.pv || 0) + Math.max(-b, 0) + gen;
+    const sinks = Math.max(-g, 0) + Math.max(b, 0);
+    if (has.grid || has.pv || has.battery || f.genset != null) {
+      f.load = Math.max(0, f.in - sinks);
+      f.est.load = measured == null;
+    } else f.load = measured;
+    f.out = sinks + (f.load || 0);
+    const known = parts.reduce((a, x) => a + x.w, 0);
+    f.other = f.load != null && parts.length ? Math.max(0, f.load - known) : null;
+    return f;
+  }
   PG.home = async (m, sub, g) => {
     const nodes = {}, lines = {};
-    const POS = { pv: [50, 13], grid: [14, 50], load: [86, 50], battery: [50, 87] };
+    const POS = { pv: [25, 13], genset: [75, 13], grid: [14, 55], load: [86, 55], battery: [50, 88] };
     const svg = sv('svg', { viewBox: '0 0 100 100', class: 'lines', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
     for (const r in POS) {
       lines[r] = sv('line', { x1: POS[r][0], y1: POS[r][1], x2: 50, y2: 50 });
       addTo(svg, lines[r]);
       nodes[r] = { v: h('b', null, '—'), sub: h('small', null, '') };
-      const n = h('div', { class: 'node n-' + r, id: 'flow-' + r, style: `left:${POS[r][0]}%;top:${POS[r][1]}%` }, h('span', null, t('role.' + r)), nodes[r].v, nodes[r].sub);
-      nodes[r].el = n;
+      nodes[r].el = h('div', { class: 'node n-' + r, id: 'flow-' + r, style: `left:${POS[r][0]}%;top:${POS[r][1]}%` }, h('span', null, t('flow.' + r)), nodes[r].v, nodes[r].sub);
     }
-    const flow = h('div', { class: 'flow', role: 'group', 'aria-label': t('home.flow') }, svg, Object.values(nodes).map((n) => n.el), h('div', { class: 'hub' }, icon(IC.genset)));
+    const flowEl = h('div', { class: 'flow', id: 'flow', role: 'group', 'aria-label': t('home.flow') }, svg, Object.values(nodes).map((n) => n.el), h('div', { class: 'hub' }, icon(IC.home)));
+    const partsEl = h('ul', { class: 'parts', id: 'flow-parts' });
     const soc = h('b', { class: 'big' }, '—');
     const gauge = h('div', { class: 'gauge', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-label': t('q.soc_pct') }, h('i'));
     const batt = card(t('home.battery'), h('div', { class: 'socrow' }, gauge, soc));
@@ -452,40 +579,43 @@
     const list = h('div', { class: 'grid' });
     const hint = h('p', { class: 'muted', hidden: true }, t('home.norole'));
     const upd = h('p', { class: 'muted small', 'aria-live': 'off' });
-    addTo(m, card(null, flow, hint), h('div', { class: 'grid two' }, batt, gen), h('h2', { class: 'sec' }, t('home.meters')), list, upd);
-    let n = 0, genOk = true;
+    addTo(m, card(null, flowEl, partsEl, hint), h('div', { class: 'grid two' }, batt, gen), h('h2', { class: 'sec' }, t('home.meters')), list, upd);
+    let n = 0, gs = null, rd = null;
     try { await loadMeters(); } catch (e) { if (!e.gone) addTo(m, failBox(e)); return; }
     if (!alive(g)) return;
-    poll(async () => {
-      if (n++ % 20 === 19) await loadMeters();
-      const rd = (await get('/api/readings')) || {};
-      if (!alive(g)) return;
-      const sum = {}, hasRole = {};
+    const DIR = { grid: ['home.import', 'home.export'], battery: ['home.charge', 'home.discharge'] };
+    const drawFlow = () => {
+      if (!rd) return; // nothing to say before the first readings
+      const f = flowOf(S.meters, rd, !!(gs && gs.relay));
+      for (const r in nodes) {
+        const w = f[r], has = typeof w === 'number', nd = nodes[r];
+        nd.v.textContent = has && !(f.est[r] && w < 5) ? power(Math.abs(w)) : '—';
+        nd.el.dataset.w = has ? String(Math.round(w)) : '';
+        const idle = !has || Math.abs(w) < 5;
+        nd.sub.textContent = f.est[r] ? t(r === 'genset' && w < 5 ? 'gs.s.running' : 'home.est') : !has ? (f.has[r] ? t('st.offline') : '') : idle ? '' : DIR[r] ? t(w > 0 ? DIR[r][0] : DIR[r][1]) : r === 'genset' ? t('gs.s.running') : '';
+        nd.el.classList.toggle('none', !has);
+        // the generator appears when it has a meter or runs; the other nodes are always drawn
+        const shown = r !== 'genset' || f.has.genset || (gs && gs.relay);
+        nd.el.hidden = !shown;
+        lines[r].style.display = shown ? '' : 'none';
+        const inward = r === 'grid' || r === 'battery' ? w < 0 === (r === 'battery') : r !== 'load';
+        lines[r].setAttribute('class', idle ? 'idle' : inward ? 'in' : 'out');
+      }
+      flowEl.dataset.in = String(Math.round(f.in));
+      flowEl.dataset.out = String(Math.round(f.out));
+      put(partsEl, f.parts.length > 0 && f.load != null && [...f.parts.map((x) => [x.name, x.w]), f.other != null && [t('flow.other'), f.other]].filter(Boolean).map(([nm, w]) =>
+        h('li', null, h('span', null, nm), h('i', { style: `width:${f.load > 0 ? Math.min(100, Math.max(0, w) / f.load * 100) : 0}%` }), h('b', null, power(w)))));
+      hint.hidden = !!Object.keys(f.has).some((k) => k !== 'sub');
+    };
+    const onReadings = (r) => {
+      rd = r || {};
       let socV = null, last = 0;
       for (const mt of S.meters) {
-        const r = rd[mt.id] || {}, v = r.values || {};
-        if (r.ts > last) last = r.ts;
-        if (mt.role) hasRole[mt.role] = true;
-        if (mt.role && r.status === 'ok' && typeof v.power_w === 'number') sum[mt.role] = (sum[mt.role] || 0) + v.power_w;
+        const x = rd[mt.id] || {}, v = x.values || {};
+        if (x.ts > last) last = x.ts;
         if (typeof v.soc_pct === 'number' && (socV == null || mt.role === 'battery')) socV = v.soc_pct;
       }
-      // signs: grid > 0 imports, pv > 0 produces, battery > 0 charges, load > 0 consumes
-      let est = false;
-      if (!hasRole.load && (hasRole.grid || hasRole.pv)) {
-        sum.load = (sum.grid || 0) + (sum.pv || 0) - (sum.battery || 0);
-        est = true;
-      }
-      const dirTxt = { grid: ['home.import', 'home.export'], battery: ['home.charge', 'home.discharge'], pv: ['home.produce', ''], load: ['home.consume', ''] };
-      for (const r in nodes) {
-        const w = sum[r], has = typeof w === 'number';
-        nodes[r].v.textContent = has ? power(Math.abs(w)) : '—';
-        const dt = dirTxt[r];
-        nodes[r].sub.textContent = !has ? (hasRole[r] ? t('st.offline') : '') : r === 'load' && est ? t('home.est') : Math.abs(w) < 5 ? '' : t(w > 0 ? dt[0] : dt[1] || dt[0]);
-        nodes[r].el.classList.toggle('none', !has);
-        const inward = r === 'grid' || r === 'pv' ? w > 0 : w < 0; // energy flowing towards the hub
-        lines[r].setAttribute('class', !has || Math.abs(w) < 5 ? 'idle' : inward ? 'in' : 'out');
-      }
-      hint.hidden = !!Object.keys(hasRole).length;
+      drawFlow();
       batt.hidden = socV == null;
       if (socV != null) {
         soc.textContent = withUnit(socV, '%', 0);
@@ -496,15 +626,25 @@
       put(list, ...S.meters.map((mt) => meterLive(mt, rd[mt.id] || {})));
       if (!S.meters.length) addTo(list, h('p', { class: 'muted' }, t('meters.none')));
       upd.textContent = last ? t('home.updated', { t: when(last) }) : '';
-      if (genOk) {
-        try {
-          const gs = await get('/api/genset');
-          if (!alive(g)) return;
-          gen.hidden = false;
-          put(gen, h('h2', null, t('nav.genset')), gensetState(gs, true));
-        } catch (e) { genOk = e.status !== 403 && e.status !== 404; }
-      }
+    };
+    const onGenset = (x) => {
+      gs = { ...(gs || {}), ...x };
+      gen.hidden = false;
+      put(gen, h('h2', null, t('nav.genset')), gensetState(gs, true));
+      drawFlow();
+    };
+    try { onGenset(await get('/api/genset')); } catch (e) { if (e.gone) return; }
+    if (!alive(g)) return;
+    live({
+      readings: onReadings, genset: onGenset,
+      poll: async () => {
+        if (n++ % 20 === 19) await loadMeters();
+        const r = await get('/api/readings');
+        if (alive(g)) onReadings(r);
+        if (gs) { const x = await get('/api/genset'); if (alive(g)) onGenset(x); }
+      },
     }, 3000);
+    onReadings(await get('/api/readings'));
   };
   function meterLive(mt, r) {
     const v = r.values || {};
@@ -520,14 +660,128 @@
       h('div', { class: 'relay ' + (on ? 'on' : 'off'), id: 'genset-relay' }, h('span', null, t('gs.relay')), h('b', null, on ? t('gs.closed') : t('gs.open'))),
       kv([[t('gs.state'), t('gs.s.' + gs.state) === 'gs.s.' + gs.state ? String(gs.state ?? '—') : t('gs.s.' + gs.state)],
         [t('gs.mode'), t('gs.m.' + gs.mode)],
-        [t('gs.reason'), h('span', { id: 'genset-reason' }, gs.reason || '—')],
+        [t('gs.reason'), h('span', { id: 'genset-reason' }, devText(gs.reason) || '—')],
         gs.running_since && [t('gs.since'), when(gs.running_since)],
         !compact && gs.run_hours != null && [t('gs.hours'), withUnit(gs.run_hours, t('u.h'), 1)],
         !compact && gs.starts != null && [t('gs.starts'), num(gs.starts, 0)]]));
   }
 
+  /* Charts (Readings page): /api/history with a step, drawn as inline SVG. Tap or drag on a chart
+     (or use the arrow keys) to read a value. */
+  const VIEWS = { // view: [step, span in s, quantities, kind]
+    power: ['15m', 86400, ['power_w'], 'line'],
+    hour: ['1h', 2 * 86400, ['import_kwh', 'export_kwh'], 'bars'],
+    day: ['1d', 31 * 86400, ['import_kwh', 'export_kwh'], 'bars'],
+    month: ['1mo', 365 * 86400, ['import_kwh', 'export_kwh'], 'bars'],
+  };
+  function tfmt(ts, step) {
+    const o = step === '1mo' ? { month: 'short', year: '2-digit' } : step === '1d' ? { day: 'numeric', month: 'short' } : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+    try { return new Intl.DateTimeFormat(loc(), { ...o, timeZone: S.tz }).format(ts * 1000); } catch { return new Intl.DateTimeFormat(loc(), o).format(ts * 1000); }
+  }
+  // drawChart(rows, view) -> <svg>: a line (power) or bars (energy in, out below the axis)
+  function drawChart(rows, view) {
+    const [step, , qs, kind] = VIEWS[view];
+    const W = 300, H = 180, L0 = 38, R0 = 6, T0 = 18, B0 = 20;
+    const vals = rows.map((r) => qs.map((q, i) => (typeof r[q] === 'number' ? r[q] * (i ? -1 : 1) : null)));
+    const flat = vals.flat().filter((x) => x != null);
+    let hi = Math.max(0, ...flat), lo = Math.min(0, ...flat);
+    if (hi === lo) hi = lo + 1;
+    const mag = 10 ** Math.floor(Math.log10((hi - lo) / 3)), tick = [1, 2, 5, 10].map((k) => k * mag).find((x) => (hi - lo) / x <= 4);
+    hi = Math.ceil(hi / tick) * tick; lo = Math.floor(lo / tick) * tick;
+    const n = rows.length, bw = (W - L0 - R0) / Math.max(n, 1);
+    const x = (i) => L0 + (i + 0.5) * bw, y = (v) => T0 + (hi - v) / (hi - lo) * (H - T0 - B0);
+    const unit = kind === 'line' ? 'W' : 'kWh';
+    const big = kind === 'line' && Math.max(hi, -lo) >= 10000, scale = big ? 1000 : 1;
+    const svg = sv('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', tabindex: '0', 'data-n': n, 'aria-label': t('ch.' + view) });
+    for (let v = lo; v <= hi + tick / 2; v += tick) {
+      addTo(svg, sv('line', { x1: L0, x2: W - R0, y1: y(v), y2: y(v), class: v === 0 ? 'ax' : 'grid' }),
+        sv('text', { x: L0 - 3, y: y(v) + 3, class: 'yl' }, num(v / scale + 0, tick / scale < 1 ? 1 : 0)));
+    }
+    addTo(svg, sv('text', { x: 2, y: 10, class: 'un' }, big ? 'kW' : unit));
+    const every = Math.ceil(n / 4);
+    rows.forEach((r, i) => { if (i % every === 0) addTo(svg, sv('text', { x: x(i), y: H - 5, class: 'xl' }, tfmt(r.ts, step))); });
+    if (kind === 'line') {
+      let d = '';
+      const ok = (i) => i >= 0 && i < n && vals[i][0] != null;
+      vals.forEach((v, i) => {
+        if (!ok(i)) return;
+        d += (ok(i - 1) ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v[0]).toFixed(1);
+        if (!ok(i - 1) && !ok(i + 1)) addTo(svg, sv('circle', { cx: x(i), cy: y(v[0]), r: 2.5, class: 'dot' })); // a lone point
+      });
+      addTo(svg, sv('path', { d, class: 'ln' }));
+    } else {
+      vals.forEach((v, i) => v.forEach((w, k) => {
+        if (w == null || w === 0) return;
+        addTo(svg, sv('rect', { x: x(i) - bw * 0.4, width: bw * 0.8, y: Math.min(y(w), y(0)), height: Math.abs(y(w) - y(0)), class: k ? 'b2' : 'b1' }));
+      }));
+    }
+    // reading a value: pointer (touch or mouse) or keys move a cursor; the value shows above the chart
+    const cur = sv('line', { y1: T0, y2: H - B0, class: 'cur', visibility: 'hidden' });
+    const out = h('p', { class: 'readout', 'aria-live': 'polite' }, '\u00a0');
+    addTo(svg, cur);
+    let at = -1;
+    const pick = (i) => {
+      if (!n) return;
+      at = Math.max(0, Math.min(n - 1, i));
+      cur.setAttribute('x1', x(at)); cur.setAttribute('x2', x(at)); cur.setAttribute('visibility', 'visible');
+      const r = rows[at];
+      out.textContent = tfmt(r.ts, step === '1mo' || step === '1d' ? step : '15m') + ' · ' + qs.map((q) => (typeof r[q] === 'number' ? qLabel(q) + ' ' + (kind === 'line' ? power(r[q]) : withUnit(r[q], 'kWh', 2)) : null)).filter(Boolean).join(' · ');
+    };
+    const fromEv = (e) => { const b = svg.getBoundingClientRect(); pick(Math.floor(((e.clientX - b.left) / b.width * W - L0) / bw)); };
+    svg.addEventListener('pointerdown', (e) => { fromEv(e); svg.setPointerCapture && svg.setPointerCapture(e.pointerId); });
+    svg.addEventListener('pointermove', (e) => { if (e.buttons || e.pointerType === 'mouse') fromEv(e); });
+    svg.addEventListener('keydown', (e) => { if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') { e.preventDefault(); pick(at < 0 ? n - 1 : at + (e.key === 'ArrowLeft' ? -1 : 1)); } });
+    return [out, svg, kind === 'bars' && h('p', { class: 'legend small' }, h('i', { class: 'k1' }), t('q.import_kwh'), ' ', h('i', { class: 'k2' }), t('q.export_kwh'))];
+  }
+  // history of a meter, or of a group (billing groups): the members' rows summed per bucket
+  async function history(sel, from, to, step) {
+    const q = (id) => get(`/api/history?meter=${encodeURIComponent(id)}&from=${from}&to=${to}&step=${step}`).then((r) => r || []);
+    if (!sel.startsWith('g:')) return q(sel);
+    const by = {};
+    for (const id of S.groups[sel.slice(2)] || []) {
+      for (const r of await q(id)) {
+        const o = by[r.ts] || (by[r.ts] = { ts: r.ts });
+        for (const k in r) if (k !== 'ts' && typeof r[k] === 'number') o[k] = (o[k] || 0) + r[k];
+      }
+    }
+    return Object.values(by).sort((a, b) => a.ts - b.ts);
+  }
+  function chartCard(g) {
+    const box = h('div', { class: 'chartbox', id: 'chart' });
+    const c = card(t('ch.title'));
+    if (!S.meters.length) return c;
+    const groups = Object.keys(S.groups || {}).filter(Boolean).sort();
+    const f = h('form', { id: 'chart-form', class: 'cols', novalidate: true },
+      fld('ch', 'meter', t('f.meter'), { opts: S.meters.map((x) => [x.id, x.name]).concat(groups.map((x) => ['g:' + x, t('ch.group', { g: x })])) }),
+      fld('ch', 'view', t('ch.view'), { opts: Object.keys(VIEWS).map((k) => [k, t('ch.' + k)]) }));
+    let seq = 0; // a newer choice wins over an answer still on its way
+    const load = async () => {
+      const d = collect(f), [step, span] = VIEWS[d.view], my = ++seq;
+      const to = Math.ceil(Date.now() / 1000 / 900) * 900, from = to - span;
+      put(box, loading());
+      try {
+        const rows = await history(String(d.meter), from, to, step);
+        rows.forEach((r) => { for (const k in r) if (k.endsWith('_delta')) r[k.slice(0, -6)] = r[k]; }); // consumption per bucket
+        if (!alive(g) || my !== seq) return;
+        put(box, rows.length ? drawChart(rows, d.view) : h('p', { class: 'muted' }, t('ch.none')));
+        box.dataset.view = d.view;
+      } catch (e) { if (!e.gone) put(box, failBox(e)); }
+    };
+    f.addEventListener('change', load);
+    f.addEventListener('submit', (e) => e.preventDefault());
+    addTo(c, f, box);
+    load();
+    return c;
+  }
+
   /* Readings: billing and export */
   PG.readings = async (m, sub, g) => {
+    try { await loadMeters(); } catch (e) { if (!e.gone) addTo(m, failBox(e)); return; }
+    const bc = await opt('/api/billing/config'); // billing groups: a chart per group
+    S.groups = {};
+    for (const [id, x] of Object.entries(bc.meters || {})) if (x && x.group) (S.groups[x.group] = S.groups[x.group] || []).push(id);
+    if (!alive(g)) return;
+    addTo(m, chartCard(g));
     const box = h('div', null, loading());
     const exp = card(t('exp.title'));
     addTo(m, box, exp);
@@ -540,24 +794,47 @@
       if (!bl.length) addTo(box, h('p', { class: 'muted' }, t('bill.none')));
     }
     exportForm(exp);
+    if (can('user')) billTotals(m, g);
+    if (can('installer')) billConfig(m, g);
   };
   function monthName(ym) {
     const [y, mo] = String(ym).split('-').map(Number);
     if (!y || !mo) return String(ym);
-    return new Intl.DateTimeFormat(lang, { month: 'short', year: 'numeric', timeZone: 'UTC' }).format(Date.UTC(y, mo - 1, 15));
+    return new Intl.DateTimeFormat(loc(), { month: 'short', year: 'numeric', timeZone: 'UTC' }).format(Date.UTC(y, mo - 1, 15));
   }
+  // Billing (MEGA style): index = counter reading, *_kwh_delta = consumption (DIFF) of a month.
+  const money = (x, cur) => {
+    if (typeof x !== 'number') return '—';
+    try { return new Intl.NumberFormat(loc(), { style: 'currency', currency: cur || 'EUR' }).format(x); } catch { return num(x, 2) + '\u202f' + (cur || ''); }
+  };
   function billCard(b) {
-    const c = b.current || {};
-    const months = (b.months || []).slice(0, 12);
-    const head = h('tr', null, [t('bill.month'), t('q.import_kwh'), 'DIFF', t('q.export_kwh'), 'DIFF'].map((x) => h('th', { scope: 'col' }, x)));
-    const rows = months.map((r) => h('tr', null, h('th', { scope: 'row' }, monthName(r.month)),
-      h('td', null, num(r.import_kwh, 2)), h('td', { class: 'diff' }, num(r.import_diff, 2)),
-      h('td', null, num(r.export_kwh, 2)), h('td', { class: 'diff' }, num(r.export_diff, 2))));
+    const c = b.current || {}, cm = b.current_month || {};
+    const months = (b.months || []).slice(0, 11);
+    const q = b.quantity || 'import_kwh', elec = q === 'import_kwh', u = elec ? 'kWh' : 'm³';
+    if (!elec) return withReset(volCard(b, q, u, months, stBtn0(b)), b);
+    // electricity: counter 1 = import (Wh+), counter 2 = export (Wh-)
+    const stBtn = stBtn0(b);
+    const head = h('tr', null, [t('bill.month'), t('bill.imp_idx'), t('bill.diff_imp'), t('bill.exp_idx'), t('bill.diff_exp'), ''].map((x) => h('th', { scope: 'col' }, x)));
+    const rows = months.map((r) => h('tr', { 'data-month': r.month }, h('th', { scope: 'row' }, monthName(r.month)),
+      h('td', null, num(r.import_kwh, 2)), h('td', { class: 'diff' }, num(r.import_kwh_delta, 2)),
+      h('td', null, num(r.export_kwh, 2)), h('td', { class: 'diff' }, num(r.export_kwh_delta, 2)),
+      h('td', null, stBtn(r.month))));
     const el = card(null,
       h('div', { class: 'mhead' }, h('h2', null, b.name || meterName(b.meter))),
-      kv([[t('bill.first'), when(b.first_init)], [t('bill.cur_imp'), withUnit(c.import_kwh, 'kWh', 2)], [t('bill.cur_exp'), withUnit(c.export_kwh, 'kWh', 2)]]),
+      !b.current && h('p', { class: 'note', 'data-role': 'first-read' }, t('bill.first_read', { t: when(b.next_read) })),
+      kv([[t('bill.first'), when(b.first_init)],
+        [t('bill.cur_imp'), withUnit(c.import_kwh, 'kWh', 2)], [t('bill.cur_exp'), withUnit(c.export_kwh, 'kWh', 2)],
+        b.current && [t('bill.last_read'), when(c.ts)],
+        b.current && [t('bill.month_imp') + ' (' + monthName(cm.month) + ')', withUnit(cm.import_kwh_delta, 'kWh', 2)],
+        b.current && [t('bill.month_exp'), withUnit(cm.export_kwh_delta, 'kWh', 2)],
+        cm.cost && [t('bill.month_cost'), money(cm.cost.total, cm.cost.currency)]]),
+      b.current && h('div', { class: 'row' }, stBtn(cm.month)),
       months.length ? h('div', { class: 'tbl' }, h('table', null, h('caption', null, t('bill.caption')), h('thead', null, head), h('tbody', null, rows))) : h('p', { class: 'muted' }, t('bill.nomonths')));
     el.dataset.meter = b.meter;
+    el.classList.add('bill');
+    return withReset(el, b);
+  }
+  function withReset(el, b) {
     if (can('installer')) {
       const r = btn('reset-billing', t('bill.reset'), { class: 'btn danger', 'data-id': b.meter });
       r.onclick = async () => {
@@ -571,6 +848,134 @@
       addTo(el, h('div', { class: 'row' }, r));
     }
     return el;
+  }
+  // Totals per group of the running month (meters excluded from totals shown, not added).
+  async function billTotals(m, g) {
+    let tt;
+    try { tt = await get('/api/billing/totals'); } catch (e) { return; }
+    if (!alive(g) || !tt || !tt.groups || !tt.groups.length) return;
+    const rows = tt.groups.map((gr) => h('tr', null, h('th', { scope: 'row' }, gr.group || t('bill.nogroup')), h('td', { class: 'diff' }, withUnit(gr.kwh_delta, 'kWh', 1))));
+    rows.push(h('tr', null, h('th', { scope: 'row' }, t('bill.total_all')), h('td', { class: 'diff' }, withUnit(tt.total_kwh_delta, 'kWh', 1))));
+    addTo(m, card(t('bill.totals') + (tt.month ? ' (' + monthName(tt.month) + ')' : ''), h('div', { class: 'tbl' }, h('table', { id: 'bill-totals' }, h('tbody', null, rows)))));
+  }
+  // Installer: currency, tariffs (base + one off-peak period by time windows), meters' tenants,
+  // tariffs, groups and common areas -> PUT /api/billing/config.
+  async function billConfig(m, g) {
+    let cfg;
+    try { cfg = (await get('/api/billing/config')) || {}; } catch (e) { return; }
+    if (!alive(g)) return;
+    const tfs = (cfg.tariffs || []).slice();
+    tfs.push({});
+    const kinds = ['electricity', 'gas', 'water'].map((k) => [k, t('bill.k.' + k)]);
+    const tfBox = (tf, i) => {
+      const p = `tariffs.${i}.`, per = (tf.periods || [])[0] || {};
+      return h('fieldset', { class: 'tariff' }, h('legend', null, t('bill.tariff_n', { n: i + 1 })), h('div', { class: 'cols' },
+        fld('bc', p + 'name', t('bill.t_name'), { value: tf.name || '' }),
+        fld('bc', p + 'kind', t('bill.kind'), { opts: kinds, value: tf.kind || 'electricity' }),
+        fld('bc', p + 'base_name', t('bill.base_name'), { value: tf.base_name || '', a: { placeholder: 'HP' } }),
+        fld('bc', p + 'price', t('bill.price'), { type: 'number', value: tf.price ?? '', a: { step: 'any', min: 0 } }),
+        fld('bc', p + 'periods.0.name', t('bill.per_name'), { value: per.name || '', a: { placeholder: 'HC' } }),
+        fld('bc', p + 'periods.0.price', t('bill.per_price'), { type: 'number', value: per.price ?? '', a: { step: 'any', min: 0 } }),
+        fld('bc', p + 'periods.0.windows', t('bill.windows'), { value: (per.windows || []).join(', '), hint: t('bill.windows_h') }),
+        fld('bc', p + 'export_price', t('bill.export_price'), { type: 'number', value: tf.export_price ?? '', a: { step: 'any', min: 0 } }),
+        fld('bc', p + 'monthly_fee', t('bill.fee'), { type: 'number', value: tf.monthly_fee ?? '', a: { step: 'any', min: 0 } }),
+        fld('bc', p + 'vat_pct', t('bill.vat'), { type: 'number', value: tf.vat_pct ?? '', a: { step: 'any', min: 0, max: 100 } })));
+    };
+    const names = [['', t('bill.none_t')]].concat((cfg.tariffs || []).map((x) => [x.name, x.name]));
+    const mBox = (mt) => {
+      const c = (cfg.meters || {})[mt.id] || {}, p = `meters.${mt.id}.`;
+      return h('fieldset', { class: 'bmeter', 'data-meter': mt.id }, h('legend', null, mt.name), h('div', { class: 'cols' },
+        fld('bc', p + 'tenant', t('bill.m_tenant'), { value: c.tenant || '' }),
+        fld('bc', p + 'tariff', t('bill.m_tariff'), { opts: names, value: c.tariff || '' }),
+        fld('bc', p + 'group', t('bill.m_group'), { value: c.group || '' }),
+        fld('bc', p + 'common_share_pct', t('bill.m_share'), { type: 'number', value: c.common_share_pct ?? '', a: { step: 'any', min: 0, max: 100 } })),
+        fld('bc', p + 'exclude_from_totals', t('bill.m_excl'), { type: 'checkbox', value: c.exclude_from_totals }),
+        fld('bc', p + 'common', t('bill.m_common'), { type: 'checkbox', value: c.common }));
+    };
+    const f = h('form', { id: 'billing-config', novalidate: true },
+      fld('bc', 'currency', t('bill.currency'), { value: cfg.currency || 'EUR', a: { maxlength: 3, autocapitalize: 'characters' } }),
+      tfs.map(tfBox), S.meters.map(mBox), h('div', { class: 'row' }, submit('save-billing', t('b.save'))));
+    onSubmit(f, async (d) => {
+      d.tariffs = (d.tariffs || []).filter((x, i) => x && (x.name || i < tfs.length - 1)).map((x, i) => {
+        const old = (cfg.tariffs || [])[i] || {};
+        const per = ((x.periods || [])[0]) || {};
+        const wins = String(per.windows || '').split(',').map((w) => w.trim()).filter(Boolean);
+        x.periods = per.name || wins.length ? [{ name: per.name, price: per.price ?? 0, windows: wins }].concat((old.periods || []).slice(1)) : [];
+        return x;
+      });
+      d.meters = Object.fromEntries(Object.entries(d.meters || {}));
+      cfg = await api('PUT', '/api/billing/config', d);
+      toast(t('saved'));
+      show();
+    });
+    addTo(m, card(t('bill.cfg'), f));
+  }
+  function stBtn0(b) {
+    return (month, part) => {
+      const x = btn('statement', t('bill.statement'), { class: 'btn small', 'data-month': month, 'data-id': b.meter });
+      x.onclick = () => showStatement(b.meter, month, part);
+      return x;
+    };
+  }
+  // A gas or water meter: one volume counter (index and consumption in m³).
+  function volCard(b, q, u, months, stBtn) {
+    const c = b.current || {}, cm = b.current_month || {};
+    const head = h('tr', null, [t('bill.month'), t('bill.vidx'), t('bill.vdiff'), ''].map((x) => h('th', { scope: 'col' }, x)));
+    const rows = months.map((r) => h('tr', { 'data-month': r.month }, h('th', { scope: 'row' }, monthName(r.month)),
+      h('td', null, num(r[q], 3)), h('td', { class: 'diff' }, num(r[q + '_delta'], 3)), h('td', null, stBtn(r.month))));
+    const el = card(null,
+      h('div', { class: 'mhead' }, h('h2', null, (b.name || meterName(b.meter)) + ' · ' + t('bill.k.' + q.replace('_m3', '')))),
+      !b.current && h('p', { class: 'note', 'data-role': 'first-read' }, t('bill.first_read', { t: when(b.next_read) })),
+      kv([[t('bill.first'), when(b.first_init)], [t('bill.vidx'), withUnit(c[q], u, 3)],
+        b.current && [t('bill.last_read'), when(c.ts)],
+        b.current && [t('bill.vmonth') + ' (' + monthName(cm.month) + ')', withUnit(cm[q + '_delta'], u, 3)],
+        cm.cost && [t('bill.month_cost'), money(cm.cost.total, cm.cost.currency)]]),
+      b.current && h('div', { class: 'row' }, stBtn(cm.month)),
+      months.length ? h('div', { class: 'tbl' }, h('table', null, h('thead', null, head), h('tbody', null, rows))) : h('p', { class: 'muted' }, t('bill.nomonths')));
+    el.dataset.meter = b.meter;
+    el.classList.add('bill');
+    return el;
+  }
+  // The monthly statement, printable on A4 (app.css @media print shows only #statement).
+  async function showStatement(meter, month, part) {
+    const q = new URLSearchParams({ meter, month });
+    if (part) q.set('part', part);
+    let st;
+    try { st = await get('/api/statements?' + q); } catch (e) { if (!e.gone) toast(e.message, true); return; }
+    const old = $('#statement');
+    if (old) old.remove();
+    const c = st.cost || {}, ccy = c.currency;
+    const sq = st.quantity || 'import_kwh', su = st.unit === 'm3' ? 'm³' : 'kWh';
+    const label = (ln) => (ln.kind === 'energy' ? t('stm.k.energy', { n: ln.label === 'base' ? '' : ln.label }).trim() : t('stm.k.' + ln.kind));
+    const unit = (u) => (u === 'month' ? '' : u === 'm3' ? 'm³' : u);
+    const lines = (c.lines || []).map((ln) => h('tr', { 'data-kind': ln.kind }, h('th', { scope: 'row' }, label(ln)),
+      h('td', null, ln.unit === 'month' ? num(ln.quantity * 100, 1) + ' %' : withUnit(ln.quantity, unit(ln.unit), 3)),
+      h('td', null, money(ln.price, ccy)), h('td', { class: 'amt' }, money(ln.amount, ccy))));
+    const sum = (k, v, cls) => h('tr', { class: cls }, h('th', { scope: 'row', colspan: '3' }, k), h('td', { class: 'amt' }, money(v, ccy)));
+    const close = btn('close-statement', t('stm.close'), { class: 'btn' });
+    const print = btn('print-statement', t('stm.print'), { class: 'btn pri' });
+    const csvA = h('a', { class: 'btn', href: '/api/statements.csv?' + q, 'data-action': 'statement-csv', download: '' }, 'CSV');
+    const title = t('stm.title', { m: monthName(st.month) }) + (st.part > 1 ? ' (' + t('stm.part', { n: st.part }) + ')' : '');
+    const box = h('section', { id: 'statement', class: 'stmt', role: 'dialog', 'aria-label': title, 'data-closed': String(!!st.closed) },
+      h('h2', null, title),
+      !st.closed && h('p', { class: 'note' }, t('stm.open')),
+      kv([[t('stm.location'), st.location || '—'], [t('stm.tenant'), st.tenant || '—'], [t('stm.meter'), (st.name || meterName(st.meter))],
+        [t('stm.period'), when(st.from) + ' – ' + when(st.to)],
+        [t('stm.idx_start'), withUnit(st.index_start && st.index_start[sq], su, 3)],
+        [t('stm.idx_end'), withUnit(st.index_end && st.index_end[sq], su, 3)],
+        [t('stm.consumption'), withUnit(st[sq], su, 3) + ' (' + (st.periods || []).map((p) => (p.name === 'base' ? '' : p.name + ' ') + num(p.kwh ?? p.m3, 3)).join(' · ') + ')'],
+        typeof st.export_kwh === 'number' && st.export_kwh > 0 && [t('stm.export'), withUnit(st.export_kwh, 'kWh', 3)]]),
+      c.tariff === false ? h('p', { class: 'muted' }, t('stm.notariff')) : h('div', { class: 'tbl' }, h('table', { class: 'stm-lines' },
+        h('thead', null, h('tr', null, [t('stm.line'), t('stm.qty'), t('stm.price'), t('stm.amount')].map((x) => h('th', { scope: 'col' }, x)))),
+        h('tbody', null, lines),
+        h('tfoot', null, sum(t('stm.subtotal'), c.subtotal), sum(t('stm.vat', { p: num(c.vat_pct, 2) }), c.vat), sum(t('stm.total'), c.total, 'total')))),
+      h('div', { class: 'row noprint' }, print, csvA, close));
+    close.onclick = () => { box.remove(); D.body.classList.remove('has-stmt'); };
+    cur.closers.push(close.onclick);
+    print.onclick = () => window.print();
+    D.body.classList.add('has-stmt');
+    D.body.append(box);
+    box.scrollIntoView();
   }
   function exportForm(box) {
     const day = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
@@ -610,7 +1015,8 @@
     const addB = btn('add-meter', '+ ' + t('meters.add'), { class: 'btn pri' });
     addB.onclick = () => meterEditor(ed, null);
     const bus = card(t('bus.title'));
-    addTo(m, h('div', { class: 'row' }, addB), ed, list, bus);
+    const scan = card(t('scan.title'));
+    addTo(m, h('div', { class: 'row' }, addB), ed, list, bus, scan);
     let rd = {};
     const draw = () => {
       put(list, ...S.meters.map((mt) => meterRow(mt, rd[mt.id] || {}, ed)));
@@ -619,8 +1025,12 @@
     PG.meters.redraw = async () => { await loadMeters(); draw(); };
     try { await loadMeters(); } catch (e) { if (!e.gone) put(list, failBox(e)); return; }
     if (!alive(g)) return;
+    // the device library (GET /api/profiles): the profile choices of the meter form
+    try { S.profiles = S.profiles || (await get('/api/profiles')) || []; } catch (e) { S.profiles = []; }
+    if (!alive(g)) return;
     draw();
     busForm(bus);
+    scanCard(scan, ed);
     let first = true;
     poll(async () => {
       if (first) { first = false; return; }
@@ -640,7 +1050,9 @@
     const c = mt.counters || r.counters;
     const ts = mt.last_ok || (r.status === 'ok' && r.ts) || mt.ts;
     return [h('div', null, badge(r.status || mt.status || (mt.enabled === false ? 'disabled' : 'none'))),
-      kv([[t('meters.last'), when(ts)], mt.error && (r.status || mt.status) !== 'ok' && [t('st.error'), mt.error]]),
+      kv([[t('meters.last'), when(ts)], mt.error && (r.status || mt.status) !== 'ok' && [t('st.error'), devText(mt.error)],
+        mt.failing && [t('meters.failing'), mt.failing.map(([f, a, n]) => 'FC' + f + ' ' + a + '+' + n).join(', ')],
+        mt.plan && [t('meters.plan'), t('meters.plan_v', { n: mt.plan.length })]]),
       c && h('p', { class: 'muted small cnt' }, t('meters.counters') + ': ' + ['requests', 'timeouts', 'crc_errors', 'exceptions'].filter((k) => k in c).map((k) => t('cnt.' + k) + '\u00a0' + num(c[k], 0)).join(' · '))];
   }
   function meterRow(mt, r, ed) {
@@ -668,7 +1080,7 @@
       if (r && r.ok) {
         const v = r.values || {};
         put(res, h('p', { class: 'ok' }, '✓ ' + t('meters.test_ok')), kv(Object.keys(v).map((q) => [qLabel(q), qVal(q, v[q])])));
-      } else put(res, h('p', { class: 'err' }, '✗ ' + ((r && r.error) || t('meters.test_bad'))));
+      } else put(res, h('p', { class: 'err' }, '✗ ' + ((r && devText(r.error)) || t('meters.test_bad'))));
     } catch (e) { if (!e.gone) put(res, h('p', { class: 'err' }, '✗ ' + e.message)); }
     b.disabled = false;
   }
@@ -706,9 +1118,17 @@
     u.addEventListener('input', () => delete u.dataset.auto);
     addTo(box, fs);
   }
-  function meterEditor(ed, mt) {
+  const DEVK = [['timeout_ms', 10, 10000], ['retries', 0, 5], ['turnaround_ms', 0, 1000], ['max_registers', 1, 125]];
+  const OWN_PROF = ['sdm120', 'sdm630', 'generic'];  // profiles with a translated label
+  function profileOpts(cur) {
+    const lib = (S.profiles || []).map((p) => [p.name, OWN_PROF.includes(p.name) ? t('prof.' + p.name) : p.title]);
+    const opts = lib.length ? lib : OWN_PROF.map((x) => [x, t('prof.' + x)]);
+    if (cur && !opts.some((o) => o[0] === cur)) opts.push([cur, cur]);
+    return opts;
+  }
+  function meterEditor(ed, mt, preset) {
     const isNew = !mt;
-    mt = mt || { enabled: true, profile: 'sdm120' };
+    mt = mt || { enabled: true, profile: 'sdm120', ...preset };
     ed.dataset.id = isNew ? '' : mt.id;
     const regs = h('div', { class: 'regs' });
     const addR = btn('add-register', '+ ' + t('reg.add'), { class: 'btn small' });
@@ -722,9 +1142,12 @@
       h('div', { class: 'cols' },
         fld('meter', 'name', t('f.name'), { value: mt.name || '', hint: t('meters.name_h'), a: { maxlength: '31' } }),
         fld('meter', 'address', t('f.address'), { type: 'number', value: mt.address ?? '', hint: '1–247', a: { min: '1', max: '247', required: true, inputmode: 'numeric' } }),
-        fld('meter', 'profile', t('f.profile'), { opts: ['sdm120', 'sdm630', 'generic'].map((x) => [x, t('prof.' + x)]), value: mt.profile }),
+        fld('meter', 'profile', t('f.profile'), { opts: profileOpts(mt.profile), value: mt.profile }),
         fld('meter', 'role', t('f.role'), { opts: [['', t('role.none')]].concat(ROLES.map((x) => [x, t('role.' + x)])), value: mt.role || '' })),
       fld('meter', 'enabled', t('f.enabled'), { type: 'checkbox', value: mt.enabled !== false }),
+      // this device's own bus timing (empty: the profile's or the bus's value)
+      h('details', { class: 'devbus' }, h('summary', null, t('meters.devbus')), h('p', { class: 'muted small' }, t('meters.devbus_h')),
+        h('div', { class: 'cols' }, DEVK.map(([k, lo, hi]) => fld('meter', k, t('f.' + k), { type: 'number', value: mt[k] ?? '', a: { min: lo, max: hi, inputmode: 'numeric' } })))),
       regFs,
       h('div', { class: 'row' }, submit('save-meter', t('b.save')),
         !isNew && btn('test-meter', t('b.test'), { 'data-id': mt.id }),
@@ -744,6 +1167,7 @@
     onSubmit(f, async (d) => {
       if (!d.name.trim()) delete d.name;
       if (d.role === '') { if (isNew || !mt.role) delete d.role; else d.role = null; }
+      for (const [k] of DEVK) if (!(k in d) && mt[k] != null) d[k] = null; // emptied: back to the default
       if (d.registers) {
         d.registers = d.registers.filter(Boolean);
         d.registers.forEach((r) => { const v = String(r.register).trim(); r.register = /^\d+$/.test(v) ? Number(v) : v; });
@@ -775,6 +1199,44 @@
     addTo(box, h('p', { class: 'muted small' }, t('bus.hint')), f);
   }
 
+  // Meters > bus scan: what answers on the line, each with an "add" for the profile detected
+  function scanCard(box, ed) {
+    const out = h('div', { id: 'scan-result', 'aria-live': 'polite' });
+    const range = { type: 'number', a: { min: '1', max: '247', inputmode: 'numeric' } };
+    const f = h('form', { id: 'scan', novalidate: true },
+      h('div', { class: 'cols' }, fld('scan', 'from', t('scan.from'), { ...range, value: 1 }), fld('scan', 'to', t('scan.to'), { ...range, value: 247 })),
+      fld('scan', 'line', t('scan.line'), { type: 'checkbox', value: false, hint: t('scan.line_h') }),
+      h('div', { class: 'row' }, submit('scan-bus', t('scan.start'))));
+    const go = $('[data-action=scan-bus]', f);
+    const show = (st) => {
+      const known = new Set(S.meters.map((x) => x.address));
+      const rows = (st.found || []).map((f) => h('li', { class: 'row', 'data-address': String(f.address) },
+        h('span', null, '#' + f.address + ' · ' + (f.profile ? t('prof.' + f.profile) === 'prof.' + f.profile ? f.profile : t('prof.' + f.profile) : t('scan.unknown'))),
+        h('span', { class: 'muted small' }, f.detail || ''),
+        !known.has(f.address) && Object.assign(btn('scan-add', t('scan.add'), { class: 'btn small', 'data-address': String(f.address) }), {
+          onclick: () => meterEditor(ed, null, { address: f.address, profile: f.profile || 'generic' }),
+        })));
+      put(out, st.running ? h('p', null, h('progress', { max: '1', value: String(st.progress || 0) }), ' ', t('scan.running', { p: num(100 * (st.progress || 0), 0) })) : '',
+        rows.length ? h('ul', { class: 'plain' }, rows) : (!st.running && st.progress ? h('p', { class: 'muted' }, t('scan.none')) : ''),
+        (st.line || []).map((l) => h('p', { class: 'line-found' }, t('scan.line_found', { s: l.baud + ' 8' + l.parity + l.stop, a: l.addresses.join(', ') }))));
+      go.disabled = !!st.running;
+    };
+    const watch = () => {
+      const g = cur.gen;
+      const tick = async () => {
+        if (!alive(g)) return;
+        let st;
+        try { st = await get('/api/bus/scan'); } catch { return; }
+        show(st || {});
+        if (st && st.running) later(tick, 1000);
+      };
+      later(tick, 1000);
+    };
+    onSubmit(f, async (d) => { show(await api('POST', '/api/bus/scan', d)); watch(); });
+    addTo(box, h('p', { class: 'muted small' }, t('scan.hint')), f, out);
+    get('/api/bus/scan').then((st) => { if (st) { show(st); if (st.running) watch(); } }).catch(() => {});
+  }
+
   /* Genset */
   PG.genset = async (m, sub, g) => {
     const st = card(t('gs.now'));
@@ -799,31 +1261,56 @@
     later(() => poll(async () => { const x = await get('/api/genset'); if (alive(g)) drawState(x); }, 3000), 3000);
   };
   function gensetForm(box, gs) {
-    const src = gs.soc_source || {};
+    const src = gs.soc_source || {}, vo = gs.voltage || {}, fb = gs.feedback || {};
     const qh = gs.quiet_hours;
-    const sec = (k) => fld('gs', k, t('f.' + k), { type: 'number', value: gs[k], a: { min: '0', step: '1', inputmode: 'numeric' } });
-    const qOn = fld('gs', 'quiet_on', t('f.quiet_hours'), { type: 'checkbox', value: !!qh && qh.enabled !== false });
+    const mOpts = (none) => [['', none]].concat(S.meters.map((x) => [x.id, x.name]));
+    const qOpts = (cur, base) => [...new Set(base.concat(cur ? [cur] : []))].map((q) => [q, qLabel(q) + (qUnit(q) ? ' (' + qUnit(q) + ')' : '')]);
+    // durations: minutes for the long ones (typed in min, sent in s), seconds for the short ones
+    const mins = (k, lb, extra) => fld('gs', k, t(lb) + ' (' + t('u.min') + ')', { type: 'number', value: gs[k] == null ? '' : gs[k] / 60, hint: extra, a: { min: '0', step: 'any', inputmode: 'decimal', 'data-mul': '60' } });
+    const secs = (k, lb, v) => fld('gs', k, t(lb) + ' (s)', { type: 'number', value: v, a: { min: '0', step: '1', inputmode: 'numeric' } });
+    const chk = (k, lb, v) => { const c = fld('gs', k, t(lb), { type: 'checkbox', value: v }); return c; };
+    const qOn = chk('quiet_on', 'f.quiet_hours', !!qh && qh.enabled !== false);
     const qTimes = h('div', { class: 'cols' },
       fld('gs', 'quiet_hours.start', t('f.qh_start'), { type: 'time', value: (qh && qh.start) || '22:00' }),
       fld('gs', 'quiet_hours.end', t('f.qh_end'), { type: 'time', value: (qh && qh.end) || '07:00' }));
     const qcb = $('input', qOn);
     qcb.removeAttribute('name');
+    const vOn = chk('voltage.enabled', 'gs.v_on', !!vo.enabled);
+    const vBox = h('div', { class: 'cols' },
+      fld('gs', 'voltage.meter', t('f.v_meter'), { opts: mOpts(t('gs.same')), value: vo.meter != null ? String(vo.meter) : '' }),
+      fld('gs', 'voltage.quantity', t('f.quantity'), { opts: qOpts(vo.quantity, ['battery_v', 'voltage_l1']), value: vo.quantity || 'battery_v' }),
+      fld('gs', 'voltage.start_v', t('f.start_v'), { type: 'number', value: vo.start_v, a: { min: '0', step: 'any' } }),
+      fld('gs', 'voltage.stop_v', t('f.stop_v'), { type: 'number', value: vo.stop_v, a: { min: '0', step: 'any' } }),
+      secs('voltage.start_delay_s', 'f.start_delay', vo.start_delay_s), secs('voltage.stop_delay_s', 'f.stop_delay', vo.stop_delay_s));
+    const fOn = chk('feedback.enabled', 'gs.fb_on', !!fb.enabled);
+    const fBox = h('div', { class: 'cols' },
+      secs('feedback.timeout_s', 'f.fb_timeout', fb.timeout_s),
+      fld('gs', 'feedback.retries', t('f.fb_retries'), { type: 'number', value: fb.retries, a: { min: '0', max: '10' } }),
+      secs('feedback.retry_pause_s', 'f.fb_pause', fb.retry_pause_s));
     const f = h('form', { id: 'genset-form', novalidate: true },
-      h('div', { class: 'cols' },
-        fld('gs', 'soc_source.meter', t('f.soc_meter'), { opts: [['', t('gs.nosrc')]].concat(S.meters.map((x) => [x.id, x.name])), value: src.meter != null ? String(src.meter) : '' }),
-        fld('gs', 'soc_source.quantity', t('f.quantity'), { value: src.quantity || 'soc_pct', a: { list: 'gqlist', autocapitalize: 'none' } }),
-        fld('gs', 'start_soc', t('f.start_soc'), { type: 'number', value: gs.start_soc, a: { min: '0', max: '100' } }),
-        fld('gs', 'stop_soc', t('f.stop_soc'), { type: 'number', value: gs.stop_soc, a: { min: '0', max: '100' } }),
-        sec('min_run_s'), sec('min_rest_s'), sec('max_run_s'), sec('warmup_s'), sec('cooldown_s'),
-        fld('gs', 'on_source_loss', t('f.on_source_loss'), { opts: ['stop', 'start', 'keep'].map((x) => [x, t('loss.' + x)]), value: gs.on_source_loss || 'stop' })),
-      h('datalist', { id: 'gqlist' }, QN.map((q) => h('option', { value: q }))),
+      h('fieldset', { class: 'plain', name: 'soc_source' }, h('legend', null, t('gs.soc')),
+        h('div', { class: 'cols' },
+          fld('gs', 'soc_source.meter', t('f.soc_meter'), { opts: mOpts(t('gs.nosrc')), value: src.meter != null ? String(src.meter) : '' }),
+          fld('gs', 'soc_source.quantity', t('f.quantity'), { opts: qOpts(src.quantity, ['soc_pct']), value: src.quantity || 'soc_pct' }),
+          fld('gs', 'start_soc', t('f.start_soc'), { type: 'number', value: gs.start_soc, a: { min: '0', max: '100' } }),
+          fld('gs', 'stop_soc', t('f.stop_soc'), { type: 'number', value: gs.stop_soc, a: { min: '0', max: '100' } }),
+          fld('gs', 'on_source_loss', t('f.on_source_loss'), { opts: ['stop', 'start', 'keep'].map((x) => [x, t('loss.' + x)]), value: gs.on_source_loss || 'stop' }))),
+      h('fieldset', { class: 'plain', name: 'voltage' }, h('legend', null, t('f.voltage')), vOn, vBox),
+      h('fieldset', { class: 'plain', name: 'times' }, h('legend', null, t('gs.times')),
+        h('div', { class: 'cols' }, mins('min_run_s', 'f.min_run'), mins('min_rest_s', 'f.min_rest'), mins('max_run_s', 'f.max_run', t('gs.zero_none')),
+          gs.manual_run_s != null && mins('manual_run_s', 'f.manual_run', t('gs.zero_mode')),
+          secs('warmup_s', 'f.warmup', gs.warmup_s), secs('cooldown_s', 'f.cooldown', gs.cooldown_s))),
+      h('fieldset', { class: 'plain', name: 'feedback' }, h('legend', null, t('f.feedback')), h('p', { class: 'muted small' }, t('gs.fb_h')), fOn, fBox),
       h('fieldset', { class: 'plain', name: 'quiet_hours' }, h('legend', null, t('f.quiet_hours')), qOn, qTimes),
       h('div', { class: 'row' }, submit('save-genset', t('b.save'))));
-    const syncQ = () => { qTimes.hidden = !qcb.checked; $$('input', qTimes).forEach((e) => { e.disabled = !qcb.checked; }); };
-    qcb.onchange = syncQ;
-    syncQ();
+    // a switched-off part hides its fields (they are not sent)
+    const toggle = (cb, boxEl) => { const sync = () => { boxEl.hidden = !cb.checked; $$('input,select', boxEl).forEach((e) => { e.disabled = !cb.checked; }); }; cb.addEventListener('change', sync); sync(); };
+    toggle(qcb, qTimes);
+    toggle($('input', vOn), vBox);
+    toggle($('input', fOn), fBox);
     onSubmit(f, async (d) => {
       d.soc_source = d.soc_source && d.soc_source.meter ? d.soc_source : null;
+      if (d.voltage && d.voltage.meter === '') d.voltage.meter = null;
       if (!qcb.checked) d.quiet_hours = null;
       else if (qh && 'enabled' in qh) d.quiet_hours.enabled = true;
       await api('PUT', '/api/genset', d);
@@ -833,11 +1320,15 @@
   }
 
   /* Network: Wi-Fi and MQTT */
+  // subTabs(m, 'system', [[key, label]...], sub): the section links; returns the section shown
+  function subTabs(m, page, list, sub) {
+    const cur = list.some((x) => x[0] === sub) ? sub : list[0][0];
+    addTo(m, h('div', { class: 'subtabs', role: 'tablist' }, list.map(([k, l]) =>
+      h('a', { href: '#/' + page + '/' + k, role: 'tab', 'data-action': 'tab-' + k, 'aria-selected': String(cur === k) }, l))));
+    return cur;
+  }
   PG.network = (m, sub, g) => {
-    const tabs = h('div', { class: 'subtabs', role: 'tablist' }, [['wifi', 'Wi-Fi'], ['mqtt', 'MQTT']].map(([k, l]) =>
-      h('a', { href: '#/network/' + k, role: 'tab', 'data-action': 'tab-' + k, 'aria-selected': String((sub || 'wifi') === k) }, l)));
-    addTo(m, tabs);
-    (sub === 'mqtt' ? mqttPage : wifiPage)(m, g);
+    (subTabs(m, 'network', [['wifi', t('src.wifi')], ['mqtt', 'MQTT']], sub) === 'mqtt' ? mqttPage : wifiPage)(m, g);
   };
   function bars(rssi) {
     const lv = rssi >= -55 ? 4 : rssi >= -67 ? 3 : rssi >= -78 ? 2 : 1;
@@ -900,6 +1391,7 @@
     const drawStat = (w) => {
       const ap = w.ap || {}, sta = w.sta || {};
       put(stat, h('h2', null, t('wifi.status')), kv([
+        w.setup_left_s != null && [t('prg.win'), h('b', { id: 'setup-window' }, t('prg.left', { t: duration(w.setup_left_s) }))],
         [t('wifi.mode'), String(w.mode || '—').toUpperCase()],
         [t('wifi.ap'), [ap.ssid || '—', ' · ', ap.on === false ? t('wifi.off') : t('wifi.on')]],
         [t('wifi.sta'), sta.ssid ? [sta.ssid, ' · ', wsText(sta.status)] : t('wifi.nosta')],
@@ -974,20 +1466,27 @@
       toast(t('saved'));
       show();
     });
+    const s = d.state || {};
     put(box, h('h2', null, 'MQTT'),
-      ('connected' in d || d.status) && kv([[t('mqtt.state'), d.status ? String(d.status) : d.connected ? t('ws.connected') : t('mqtt.disc')]]), f);
+      kv([[t('mqtt.state'), h('span', { id: 'mqtt-state', class: s.connected ? 'ok' : d.host ? 'err' : 'muted' }, !d.host ? t('mqtt.off') : s.connected ? t('ws.connected') : t('mqtt.disc'))],
+        d.host && s.last_error && [t('mqtt.last_error'), h('span', { id: 'mqtt-error' }, s.last_error)],
+        d.host && s.connects != null && [t('mqtt.connects'), num(s.connects, 0)],
+        d.host && s.samples != null && [t('mqtt.samples'), num(s.samples, 0)]]), f);
   }
 
   /* System */
   const TZ = ['Europe/Paris', 'Europe/Brussels', 'Europe/Amsterdam', 'Europe/Luxembourg', 'Europe/London', 'UTC'];
   PG.system = async (m, sub, g) => {
+    sub = subTabs(m, 'system', [['general', t('sys.general')], ['modbus', t('sys.mbtcp')], ['maint', t('sys.maint')]], sub);
+    if (sub === 'modbus') return mbtcpPage(m, g);
     const about = card(t('sys.about'), loading());
     const set = card(t('sys.settings'));
     const maint = card(t('sys.maint'));
-    addTo(m, about, set, maint);
+    addTo(m, about, sub === 'general' && set, sub === 'maint' && maint);
     let sy, st;
     try { [sy, st] = await Promise.all([opt('/api/system'), opt('/api/settings')]); } catch { return; }
     if (!alive(g)) return;
+    if (sub === 'maint') { about.remove(); return maintenance(maint, sy); }
     if (st._err) addTo(set, failBox(st._err));
     if (st.timezone) S.tz = st.timezone;
     S.location = st.location;
@@ -1017,8 +1516,24 @@
       toast(t('saved'));
     });
     if (!st._err) addTo(set, f);
-    maintenance(maint, sy);
   };
+  // System > Modbus TCP: the read-only Modbus TCP server (register map in docs/modbus-tcp-map.md)
+  async function mbtcpPage(m, g) {
+    const box = card(t('sys.mbtcp'), loading());
+    addTo(m, box);
+    let d;
+    try { d = (await get('/api/modbus-tcp')) || {}; } catch (e) { if (!e.gone) put(box, failBox(e)); return; }
+    if (!alive(g)) return;
+    const s = d.state || {};
+    const f = h('form', { id: 'mbtcp-form', novalidate: true },
+      fld('mb', 'enabled', t('mb.enabled'), { type: 'checkbox', value: d.enabled }),
+      h('div', { class: 'cols' }, fld('mb', 'port', t('f.port'), { type: 'number', value: d.port ?? 502, a: { min: '1', max: '65535' } })),
+      h('div', { class: 'row' }, submit('save-mbtcp', t('b.save'))));
+    onSubmit(f, async (x) => { await api('PUT', '/api/modbus-tcp', x); toast(t('saved')); show(); });
+    put(box, h('h2', null, t('sys.mbtcp')), h('p', { class: 'muted small' }, t('mb.hint')),
+      kv([[t('mb.state'), s.running ? t('mb.running', { p: s.port }) : t('mb.stopped')], [t('mb.clients'), num(s.clients, 0)],
+        [t('mb.requests'), num(s.requests, 0)], s.error && [t('st.error'), s.error]]), f);
+  }
   function waitBack(msg) {
     stopPage();
     const p = h('p', { class: 'note', role: 'status' }, msg);
@@ -1044,7 +1559,11 @@
         let d = null;
         try { d = JSON.parse(x.responseText); } catch { /* not json */ }
         if (x.status >= 200 && x.status < 300) res(d);
-        else rej(Object.assign(new Error((d && d.error) || t('e.http', { s: x.status })), { status: x.status, field: d && d.field }));
+        else {
+          const e = Object.assign(new Error(''), { status: x.status, srv: d && d.error, field: d && d.field, code: d && d.code, params: d && d.params });
+          e.message = errText(e);
+          rej(e);
+        }
       };
       x.onerror = () => rej(new Error(t('e.net')));
       x.send(file);
@@ -1107,6 +1626,7 @@
     const addB = btn('add-user', '+ ' + t('users.add'), { class: 'btn pri' });
     addB.onclick = () => userEditor(ed, null, draw);
     addTo(m, h('div', { class: 'row' }, addB), ed, list);
+    try { await loadMeters(); } catch (e) { if (e.gone) return; }
     async function draw() {
       let us;
       try { us = (await get('/api/users')) || []; } catch (e) { if (!e.gone) put(list, failBox(e)); return; }
@@ -1127,6 +1647,12 @@
     }
     draw();
   };
+  // A tenant's meters: one checkbox per meter (the tenant sees only these).
+  function tenantMeters(u) {
+    const mine = (u && u.meters) || [];
+    return h('fieldset', { id: 'tenant-meters', class: 'checks' }, h('legend', null, t('usr.meters')),
+      S.meters.map((mt) => h('label', null, h('input', { type: 'checkbox', name: 'tmeter', value: mt.id, checked: mine.includes(mt.id) }), ' ' + mt.name)));
+  }
   function userEditor(ed, u, done) {
     const isNew = !u;
     const f = h('form', { id: 'user-form', class: 'card edit', novalidate: true },
@@ -1134,13 +1660,20 @@
       h('div', { class: 'cols' },
         isNew && fld('usr', 'user', t('f.user'), { a: { autocapitalize: 'none', autocomplete: 'off', spellcheck: 'false', required: true } }),
         fld('usr', 'password', isNew ? t('f.password') : t('f.new_password'), { type: 'password', hint: isNew ? null : t('users.keep'), a: { autocomplete: 'new-password' } }),
-        fld('usr', 'role', t('f.role'), { opts: ['user', 'installer', 'admin'].map((r) => [r, t('role.' + r)]), value: isNew ? 'user' : u.role })),
+        fld('usr', 'role', t('f.role'), { opts: ['tenant', 'user', 'installer', 'admin'].map((r) => [r, t('role.' + r)]), value: isNew ? 'user' : u.role })),
+      tenantMeters(u),
       !isNew && fld('usr', 'disabled', t('users.disabled'), { type: 'checkbox', value: u.disabled }),
       fld('usr', 'must_change', t('users.must'), { type: 'checkbox', value: isNew ? true : u.must_change }),
       h('div', { class: 'row' }, submit('save-user', t('b.save')), btn('cancel-user', t('b.cancel'), { class: 'btn ghost' })));
     $('[data-action=cancel-user]', f).onclick = () => put(ed);
+    const tm = $('#tenant-meters', f), roleSel = $('select[name=role]', f);
+    const showTm = () => { tm.hidden = roleSel.value !== 'tenant'; tm.disabled = tm.hidden; };
+    roleSel.addEventListener('change', showTm);
+    showTm();
     onSubmit(f, async (d) => {
       if (!isNew && !d.password) delete d.password;
+      delete d.tmeter;
+      if (d.role === 'tenant') d.meters = $$('input[name=tmeter]:checked', f).map((x) => x.value);
       await api(isNew ? 'POST' : 'PUT', isNew ? '/api/users' : '/api/users/' + encodeURIComponent(u.user), d);
       toast(t('saved'));
       put(ed);
@@ -1151,15 +1684,68 @@
     $('input', f).focus({ preventScroll: true });
   }
 
+  /* Device texts: event-log entries and the generator's reason come in English from the device.
+     Known shapes are said in the reader's language (ev.* / rs.* keys) with their values kept;
+     an unknown text is shown as sent. [pattern, key, names of the captured values] */
+  const stT = (x) => (has('st.' + x) ? t('st.' + x) : x);
+  const gsT = (x) => (has('gs.s.' + x) ? t('gs.s.' + x) : has('gs.m.' + x) ? t('gs.m.' + x) : x);
+  const secT = (x) => duration(Number(x));
+  const EVT = [
+    [/^boot \((.+)\), firmware (.+)$/, 'ev.boot', 'c v'],
+    [/^reboot: (.+)$/, 'ev.reboot', 'r'],
+    [/^mode (\w+) -> (\w+) by (.+)$/, 'ev.mode', 'a b u', { a: gsT, b: gsT }],
+    [/^(\w+) → (\w+): (.+)$/, 'ev.gstate', 'a b r', { a: gsT, b: gsT, r: (x) => devText(x) }],
+    [/^start: (.+)$/, 'ev.start', 'r', { r: (x) => devText(x) }],
+    [/^stop after (\d+) s: (.+)$/, 'ev.stop', 'd r', { d: secT, r: (x) => devText(x) }],
+    [/^generator control configured by (\S+) \(mode (\w+)\)$/, 'ev.gsconf', 'u m', { m: gsT }],
+    [/^user (.+) (created|changed|deleted) by (.+)$/, 'ev.user_', 'n x u'],
+    [/^meter (.+) (added|changed|deleted)\b.*$/, 'ev.meter_', 'n x'],
+    [/^(.+) logged in from (.+)$/, 'ev.login', 'u ip'],
+    [/^.*\bchanged by (\S+).*$/, 'ev.changed', 'u'],
+    [/^PRG: (.+)$/, 'ev.prg', 'a', { a: (x) => (has('prg.' + x) ? t('prg.' + x) : x) }],
+    [/^clock set by (.+) from the page \(([+-]?\d+) s\)$/, 'ev.clock', 'u d', { d: secT }],
+    [/^Wi-Fi (\S+) -> (\S+)$/, 'ev.wifi', 'a b'],
+    [/^(.+): (\w+) -> (\w+)(?: \((.+)\))?$/, 'ev.status', 'n a b e', { a: stT, b: stT }],
+    [/^min (rest|run) (\d+) s not reached \((\d+) s left\)$/, 'rs.min_', 'x n l', { n: secT, l: secT }],
+    [/^warm-up (\d+)\/(\d+) s$/, 'rs.warm', 'a b', { a: secT, b: secT }],
+    [/^cool-down, (\d+) s left$/, 'rs.cool', 'l', { l: secT }],
+    [/^waiting for running feedback \((\d+)\/(\d+) s\)$/, 'rs.fb', 'a b', { a: secT, b: secT }],
+    [/^start retry (\d+)\/(\d+) in (\d+) s$/, 'rs.retry', 'a b l', { l: secT }],
+    [/^quiet hours → stop$/, 'rs.q_stop', ''],
+    [/^quiet hours: no start$/, 'rs.q_nostart', ''],
+    [/^(not evaluated yet|generator control not configured|starting|reboot while running|stopped by reboot|manual run)$/, 'rs.', 'x', { x: (x) => x.replace(/ /g, '_') }],
+    [/^error: (.+)$/, 'rs.error', 'e'],
+    [/^mode (\w+)$/, 'rs.mode', 'm', { m: gsT }],
+    [/^(\d+) FC(\d+) (0x\w+) x(\d+): no response \((\d+) attempts?, (\d+) ms each\)$/, 'mb.noresp', 'a f r n k ms'],
+    [/^(\d+) FC(\d+) (0x\w+) x(\d+): no response within (\d+) ms$/, 'mb.noresp1', 'a f r n ms'],
+    [/^bad CRC in reply from (\d+).*$/, 'mb.crc', 'a'],
+    [/^.*exception (\d+) \((.+)\)$/, 'mb.exc', 'c x'],
+  ];
+  function devText(txt) {
+    if (typeof txt !== 'string' || !txt) return txt ?? '';
+    if (txt.includes('; ')) return txt.split('; ').map(devText).join('; ');
+    for (const [re, key, names, fns = {}] of EVT) {
+      const mt = txt.match(re);
+      if (!mt) continue;
+      const v = {};
+      names.split(' ').forEach((n, i) => { if (n) v[n] = fns[n] ? fns[n](mt[i + 1]) : mt[i + 1] ?? ''; });
+      const k = key.endsWith('_') || key === 'rs.' ? key + (v.x || '') : key;
+      if (has(k)) return t(k, v).replace(/ \(\)$/, '');
+    }
+    return txt;
+  }
+  const srcT = (x) => { const m = /^meter (.+)$/.exec(x || ''); return m ? t('f.meters') + ' ' + meterName(m[1]) : has('src.' + x) ? t('src.' + x) : x ?? ''; };
+
   /* Events */
   PG.events = async (m, sub, g) => {
+    await loadMeters().catch(() => {}); // meter names for the sources
     const list = h('ol', { class: 'events', id: 'event-list' });
     const r = btn('refresh', t('b.refresh'));
     const types = new Set();
     const sel = h('select', { id: 'ev-type', name: 'type', 'aria-label': t('f.type') });
     const fill = () => {
       const v = sel.value;
-      put(sel, h('option', { value: '' }, t('ev.all')), ...[...types].sort().map((x) => h('option', { value: x }, x)));
+      put(sel, h('option', { value: '' }, t('ev.all')), ...[...types].sort().map((x) => h('option', { value: x }, has('evt.' + x) ? t('evt.' + x) : x)));
       sel.value = v;
     };
     fill();
@@ -1174,7 +1760,7 @@
         ev.forEach((e) => e.type && types.add(String(e.type)));
         if (types.size !== n) fill();
         put(list, ...ev.map((e) => h('li', { class: 'ev t-' + String(e.type || '').replace(/\W/g, '') },
-          h('time', null, when(e.ts)), h('span', { class: 'badge' }, e.type ?? ''), h('span', { class: 'src' }, e.source ?? ''), h('p', null, e.text ?? ''))));
+          h('time', null, when(e.ts)), h('span', { class: 'badge' }, has('evt.' + e.type) ? t('evt.' + e.type) : e.type ?? ''), h('span', { class: 'src' }, srcT(e.source)), h('p', null, devText(e.text)))));
         if (!ev.length) addTo(list, h('li', { class: 'muted' }, t('ev.none')));
       } catch (e) { if (!e.gone) put(list, h('li', null, failBox(e))); }
       r.disabled = false;
@@ -1189,230 +1775,5 @@
     addTo(m, card(null, kv([[t('f.user'), S.me.user], [t('f.role'), t('role.' + S.me.role)]])), pwForm(false));
   };
 
-  /* ---------- strings ---------- */
-  L = {
-    en: {
-      _name: 'English', lang: 'Language', nav: 'Pages', 'nav.home': 'Home', 'nav.readings': 'Readings', 'nav.meters': 'Meters', 'nav.genset': 'Genset',
-      'nav.network': 'Network', 'nav.system': 'System', 'nav.events': 'Events', 'nav.users': 'Users', 'nav.account': 'My account',
-      loading: 'Loading…', saved: 'Saved', done: 'Done', 'e.net': 'Cannot reach the gateway', 'e.http': 'Error {s}', 'e.required': 'Required',
-      'e.file': 'Choose a file', 'e.json': 'This file is not a JSON backup',
-      'b.ok': 'OK', 'b.cancel': 'Cancel', 'b.login': 'Log in', 'b.logout': 'Log out', 'b.save': 'Save', 'b.test': 'Test', 'b.edit': 'Edit',
-      'b.delete': 'Delete', 'b.retry': 'Retry', 'b.refresh': 'Refresh', 'b.show': 'Show password', 'b.change_password': 'Change password',
-      'login.title': 'Log in to the gateway', 'login.bad': 'Wrong user or password', 'login.wait': 'Too many attempts. Try again in {n} s.',
-      'login.expired': 'Your session has ended. Please log in again.',
-      'pw.title': 'Change my password', 'pw.forced': 'Choose a new password', 'pw.why': 'This account still has its initial password. Choose your own before going on.',
-      'pw.mismatch': 'The two passwords differ', 'pw.done': 'Password changed',
-      'f.user': 'User name', 'f.password': 'Password', 'f.old_password': 'Current password', 'f.new_password': 'New password', 'f.password2': 'New password again',
-      'f.name': 'Name', 'f.address': 'Address', 'f.profile': 'Profile', 'f.role': 'Role', 'f.enabled': 'Enabled', 'f.quantity': 'Quantity', 'f.function': 'Function',
-      'f.register': 'Register', 'f.type': 'Type', 'f.word_order': 'Word order', 'f.scale': 'Scale', 'f.unit': 'Unit',
-      'f.baud': 'Baud rate', 'f.parity': 'Parity', 'f.stop': 'Stop bits', 'f.timeout_ms': 'Timeout (ms)', 'f.retries': 'Retries',
-      'f.meter': 'Meter', 'f.from': 'From', 'f.to': 'To', 'f.step': 'Step', 'f.format': 'Format',
-      'f.soc_meter': 'SOC source meter', 'f.start_soc': 'Start at SOC ≤ (%)', 'f.stop_soc': 'Stop at SOC ≥ (%)', 'f.min_run_s': 'Minimum run (s)',
-      'f.min_rest_s': 'Minimum rest (s)', 'f.max_run_s': 'Maximum run (s, 0 = none)', 'f.warmup_s': 'Warm-up (s)', 'f.cooldown_s': 'Cool-down (s)',
-      'f.quiet_hours': 'Quiet hours', 'f.qh_start': 'Start', 'f.qh_end': 'End', 'f.on_source_loss': 'If the SOC source is lost',
-      'f.ssid': 'Network name (SSID)', 'f.wifi_key': 'Wi-Fi key', 'f.ip': 'IP address', 'f.netmask': 'Netmask', 'f.gateway': 'Gateway', 'f.dns': 'DNS',
-      'f.host': 'Broker host', 'f.port': 'Port', 'f.tls': 'TLS', 'f.base_topic': 'Base topic', 'f.discovery': 'Home Assistant discovery',
-      'f.sample_interval_s': 'Sample interval (s, ≥ 5)', 'f.csv_separator': 'CSV field separator', 'f.csv_decimal': 'CSV decimal mark', 'f.timezone': 'Time zone', 'f.location': 'Location',
-      'role.user': 'User', 'role.installer': 'Installer', 'role.admin': 'Administrator', 'role.none': '(none)',
-      'role.grid': 'Grid', 'role.pv': 'PV', 'role.battery': 'Battery', 'role.load': 'Load', 'role.sub': 'Sub-meter',
-      'st.ok': 'OK', 'st.offline': 'Offline', 'st.error': 'Error', 'st.disabled': 'Disabled', 'st.none': 'No data',
-      'q.voltage': 'Voltage', 'q.current': 'Current', 'q.power_w': 'Power', 'q.frequency_hz': 'Frequency', 'q.power_factor': 'Power factor',
-      'q.import_kwh': 'Import', 'q.export_kwh': 'Export', 'q.soc_pct': 'State of charge',
-      'u.d': 'd', 'u.h': 'h', 'u.min': 'min',
-      'home.flow': 'Energy flow', 'home.battery': 'Battery', 'home.meters': 'Meters', 'home.import': 'Import', 'home.export': 'Export',
-      'home.charge': 'Charging', 'home.discharge': 'Discharging', 'home.produce': 'Producing', 'home.consume': 'Consumption', 'home.est': 'Estimated',
-      'home.norole': 'Give meters a role (grid, PV, battery, load) on the Meters page to see the energy flow.', 'home.updated': 'Updated {t}',
-      'gs.relay': 'Relay', 'gs.closed': 'ON (closed)', 'gs.open': 'OFF (open)', 'gs.state': 'State', 'gs.mode': 'Mode', 'gs.reason': 'Reason', 'gs.since': 'Running since',
-      'gs.hours': 'Run hours', 'gs.starts': 'Starts', 'gs.now': 'Generator now', 'gs.cfg': 'Automatic start and stop', 'gs.nosrc': '(no SOC source)',
-      'gs.hint': 'Start when the battery SOC falls to the start level, stop when it reaches the stop level. Times in seconds.',
-      'gs.m.auto': 'Auto', 'gs.m.on': 'On', 'gs.m.off': 'Off',
-      'gs.s.stopped': 'Stopped', 'gs.s.warmup': 'Warming up', 'gs.s.running': 'Running', 'gs.s.cooldown': 'Cooling down', 'gs.s.retry': 'Retrying start', 'gs.s.error': 'Error',
-      'loss.stop': 'Stop', 'loss.start': 'Start', 'loss.keep': 'Keep as is',
-      'meters.add': 'Add a meter', 'meters.edit': 'Edit {n}', 'meters.none': 'No meter yet.', 'meters.last': 'Last communication', 'meters.counters': 'Counters',
-      'meters.testing': 'Reading the meter…', 'meters.test_ok': 'The meter answered', 'meters.test_bad': 'No answer', 'meters.del': 'Delete the meter',
-      'meters.del_q': 'Delete “{n}”? Its configuration is removed.', 'meters.name_h': '4–31 characters; empty = a default name',
-      'cnt.requests': 'requests', 'cnt.timeouts': 'timeouts', 'cnt.crc_errors': 'CRC errors', 'cnt.exceptions': 'exceptions',
-      'prof.sdm120': 'Eastron SDM120 (1-phase)', 'prof.sdm630': 'Eastron SDM630 (3-phase)', 'prof.generic': 'Generic Modbus',
-      'reg.title': 'Registers', 'reg.add': 'Add a register', 'reg.del': 'Remove', 'reg.n': 'Register {n}', 'reg.f3': '3 – holding', 'reg.f4': '4 – input',
-      'wo.big': 'Big (high word first)', 'wo.little': 'Little (low word first)',
-      'bus.title': 'RS485 bus', 'bus.hint': '8 data bits. All meters on the bus must use the same settings.', 'par.N': 'None', 'par.E': 'Even', 'par.O': 'Odd',
-      'bill.none': 'No billing data yet.', 'bill.month': 'Month', 'bill.first': 'First init',
-      'bill.cur_imp': 'Import now', 'bill.cur_exp': 'Export now', 'bill.caption': 'Monthly readings and consumption (DIFF), kWh', 'bill.nomonths': 'No monthly reading yet.',
-      'bill.reset': 'Reset for a new tenant', 'bill.reset_ok': 'Reset', 'bill.reset_q': 'Restart billing of “{n}” for a new tenant? Its readings start again from now and a new first init time is recorded; the configuration is kept. This cannot be undone.',
-      'exp.title': 'Export', 'exp.download': 'Download', 'exp.bad': 'Choose a meter and a period of at most 400 days.', 'step.raw': 'Raw samples', 'step.1mo': '1 month', 'step.1d': '1 day',
-      'wifi.status': 'Connection', 'wifi.list': 'List connection', 'wifi.scan': 'Scan', 'wifi.scanning': 'Scanning…', 'wifi.none': 'No network found.',
-      'wifi.signal': 'Signal {n} of 4', 'wifi.secured': 'Secured', 'wifi.open': 'Open', 'wifi.static': 'Static IP (optional)', 'wifi.static_h': 'Leave empty or 0.0.0.0 for DHCP.',
-      'wifi.forget': 'Forget this network', 'wifi.forget_q': 'Forget {s}? The gateway stays reachable on its own access point.',
-      'wifi.connect': 'Connect', 'wifi.connecting': 'Connecting to {s}…', 'wifi.connected': 'Connected to {s}, IP {ip}', 'wifi.timeout': 'No result after 60 s.',
-      'wifi.lost': 'The gateway does not answer. Rejoin its Wi-Fi and reload this page.', 'wifi.mode': 'Mode', 'wifi.ap': 'Access point', 'wifi.sta': 'Router link',
-      'wifi.nosta': 'Not configured', 'wifi.rssi': 'Signal', 'wifi.on': 'on', 'wifi.off': 'off',
-      'ws.connected': 'Connected', 'ws.connecting': 'Connecting', 'ws.wrong_password': 'Wrong Wi-Fi key', 'ws.no_ap_found': 'Network not found', 'ws.idle': 'Idle', 'ws.failed': 'Connection failed',
-      'mqtt.set': 'set', 'mqtt.keep': 'Leave empty to keep the saved password.', 'mqtt.state': 'Broker', 'mqtt.disc': 'Disconnected',
-      'sys.about': 'About', 'sys.settings': 'Settings', 'sys.maint': 'Reset Manager', 'sys.serial': 'Serial number', 'sys.mac': 'MAC', 'sys.firmware': 'Firmware',
-      'sys.board': 'Board', 'sys.ap': 'Access point', 'sys.time': 'Device time', 'sys.uptime': 'Uptime',
-      'clk.src': 'Clock set by', 'clk.ntp': 'NTP', 'clk.manual': 'hand', 'clk.unset': 'nobody yet', 'clk.err': 'NTP problem',
-      'clk.set': 'Set from this phone', 'clk.done': 'Clock set', 'f.ntp_server': 'NTP server', 'set.ntp_h': 'host or host:port; empty: no NTP.', 'sep.semi': 'semicolon', 'sep.comma': 'comma', 'sep.dot': 'point',
-      'set.loc_h': 'Up to 31 characters; used in export file names.', 'sys.reboot': 'Restart', 'sys.reboot_q': 'Restart the gateway now? Readings pause for about a minute.',
-      'sys.restarting': 'Restarting', 'sys.wait': 'The gateway is restarting. This page reloads when it is back.', 'sys.manual': 'The gateway has not come back. Rejoin its Wi-Fi and reload the page.',
-      'sys.backup_t': 'Backup and restore', 'sys.backup_h': 'The backup holds the configuration (no passwords).', 'sys.backup': 'Download backup', 'sys.restore_f': 'Backup file',
-      'sys.restore': 'Restore', 'sys.restore_q': 'Replace the current configuration with this backup?',
-      'sys.fw': 'Firmware update', 'sys.fw_f': 'Firmware file', 'sys.fw_h': 'The gateway restarts after the update.', 'sys.fw_q': 'Install {n}? Do not power off the gateway.',
-      'sys.fw_done': 'Update sent. The gateway restarts; this page reloads when it is back.',
-      'sys.factory': 'Factory reset', 'sys.factory_h': 'Erases the configuration, users and Wi-Fi settings.', 'sys.keep': 'Keep billing data and history',
-      'sys.factory_q1': 'Erase the configuration? Billing data is kept. This cannot be undone.', 'sys.factory_q0': 'Erase the configuration AND all billing data? This cannot be undone.',
-      'users.add': 'Add a user', 'users.edit': 'Edit {n}', 'users.del': 'Delete the user', 'users.del_q': 'Delete the user “{n}”?', 'users.disabled': 'Disabled',
-      'users.must': 'Must change password at next login', 'users.keep': 'Leave empty to keep the password.',
-      'ev.all': 'All types', 'ev.none': 'No event.',
-    },
-    fr: {
-      _name: 'Français', lang: 'Langue', nav: 'Pages', 'nav.home': 'Accueil', 'nav.readings': 'Relevés', 'nav.meters': 'Compteurs', 'nav.genset': 'Groupe',
-      'nav.network': 'Réseau', 'nav.system': 'Système', 'nav.events': 'Journal', 'nav.users': 'Comptes', 'nav.account': 'Mon compte',
-      loading: 'Chargement…', saved: 'Enregistré', done: 'Fait', 'e.net': 'La passerelle ne répond pas', 'e.http': 'Erreur {s}', 'e.required': 'Obligatoire',
-      'e.file': 'Choisissez un fichier', 'e.json': 'Ce fichier n’est pas une sauvegarde JSON',
-      'b.ok': 'OK', 'b.cancel': 'Annuler', 'b.login': 'Se connecter', 'b.logout': 'Déconnexion', 'b.save': 'Enregistrer', 'b.test': 'Tester', 'b.edit': 'Modifier',
-      'b.delete': 'Supprimer', 'b.retry': 'Réessayer', 'b.refresh': 'Actualiser', 'b.show': 'Afficher le mot de passe', 'b.change_password': 'Changer le mot de passe',
-      'login.title': 'Connexion à la passerelle', 'login.bad': 'Utilisateur ou mot de passe incorrect', 'login.wait': 'Trop de tentatives. Réessayez dans {n} s.',
-      'login.expired': 'Votre session a expiré. Reconnectez-vous.',
-      'pw.title': 'Changer mon mot de passe', 'pw.forced': 'Choisissez un nouveau mot de passe', 'pw.why': 'Ce compte a encore son mot de passe initial. Choisissez le vôtre pour continuer.',
-      'pw.mismatch': 'Les deux mots de passe diffèrent', 'pw.done': 'Mot de passe changé',
-      'f.user': 'Nom d’utilisateur', 'f.password': 'Mot de passe', 'f.old_password': 'Mot de passe actuel', 'f.new_password': 'Nouveau mot de passe', 'f.password2': 'Confirmez le nouveau mot de passe',
-      'f.name': 'Nom', 'f.address': 'Adresse', 'f.profile': 'Profil', 'f.role': 'Rôle', 'f.enabled': 'Activé', 'f.quantity': 'Grandeur', 'f.function': 'Fonction',
-      'f.register': 'Registre', 'f.type': 'Type', 'f.word_order': 'Ordre des mots', 'f.scale': 'Multiplicateur', 'f.unit': 'Unité',
-      'f.baud': 'Débit (bauds)', 'f.parity': 'Parité', 'f.stop': 'Bits de stop', 'f.timeout_ms': 'Délai de réponse (ms)', 'f.retries': 'Nouvelles tentatives',
-      'f.meter': 'Compteur', 'f.from': 'Du', 'f.to': 'Au', 'f.step': 'Pas', 'f.format': 'Format',
-      'f.soc_meter': 'Compteur source du SOC', 'f.start_soc': 'Démarrer à SOC ≤ (%)', 'f.stop_soc': 'Arrêter à SOC ≥ (%)', 'f.min_run_s': 'Marche minimale (s)',
-      'f.min_rest_s': 'Repos minimal (s)', 'f.max_run_s': 'Marche maximale (s, 0 = aucune)', 'f.warmup_s': 'Préchauffage (s)', 'f.cooldown_s': 'Refroidissement (s)',
-      'f.quiet_hours': 'Heures silencieuses', 'f.qh_start': 'Début', 'f.qh_end': 'Fin', 'f.on_source_loss': 'Si la source SOC est perdue',
-      'f.ssid': 'Nom du réseau (SSID)', 'f.wifi_key': 'Clé Wi-Fi', 'f.ip': 'Adresse IP', 'f.netmask': 'Masque', 'f.gateway': 'Passerelle', 'f.dns': 'DNS',
-      'f.host': 'Serveur (broker)', 'f.port': 'Port', 'f.tls': 'TLS', 'f.base_topic': 'Topic de base', 'f.discovery': 'Découverte Home Assistant',
-      'f.sample_interval_s': 'Intervalle d’échantillonnage (s, ≥ 5)', 'f.csv_separator': 'Séparateur CSV', 'f.csv_decimal': 'Séparateur décimal CSV', 'f.timezone': 'Fuseau horaire', 'f.location': 'Site (LOCATION)',
-      'role.user': 'Utilisateur', 'role.installer': 'Installateur', 'role.admin': 'Administrateur', 'role.none': '(aucun)',
-      'role.grid': 'Réseau', 'role.pv': 'PV', 'role.battery': 'Batterie', 'role.load': 'Charge', 'role.sub': 'Sous-compteur',
-      'st.ok': 'OK', 'st.offline': 'Hors ligne', 'st.error': 'Erreur', 'st.disabled': 'Désactivé', 'st.none': 'Pas de donnée',
-      'q.voltage': 'Tension', 'q.current': 'Courant', 'q.power_w': 'Puissance', 'q.frequency_hz': 'Fréquence', 'q.power_factor': 'Facteur de puissance',
-      'q.import_kwh': 'Soutirage', 'q.export_kwh': 'Injection', 'q.soc_pct': 'État de charge',
-      'u.d': 'j', 'u.h': 'h', 'u.min': 'min',
-      'home.flow': 'Flux d’énergie', 'home.battery': 'Batterie', 'home.meters': 'Compteurs', 'home.import': 'Soutirage', 'home.export': 'Injection',
-      'home.charge': 'En charge', 'home.discharge': 'En décharge', 'home.produce': 'Production', 'home.consume': 'Consommation', 'home.est': 'Estimée',
-      'home.norole': 'Attribuez un rôle aux compteurs (réseau, PV, batterie, charge) dans la page Compteurs pour voir le flux d’énergie.', 'home.updated': 'Mis à jour {t}',
-      'gs.relay': 'Relais', 'gs.closed': 'MARCHE (fermé)', 'gs.open': 'ARRÊT (ouvert)', 'gs.state': 'État', 'gs.mode': 'Mode', 'gs.reason': 'Raison', 'gs.since': 'En marche depuis',
-      'gs.hours': 'Heures de marche', 'gs.starts': 'Démarrages', 'gs.now': 'Groupe électrogène', 'gs.cfg': 'Démarrage et arrêt automatiques', 'gs.nosrc': '(pas de source SOC)',
-      'gs.hint': 'Démarre quand le SOC de la batterie descend au seuil de démarrage, s’arrête quand il atteint le seuil d’arrêt. Durées en secondes.',
-      'gs.m.auto': 'Auto', 'gs.m.on': 'Marche', 'gs.m.off': 'Arrêt',
-      'gs.s.stopped': 'Arrêté', 'gs.s.warmup': 'Préchauffage', 'gs.s.running': 'En marche', 'gs.s.cooldown': 'Refroidissement', 'gs.s.retry': 'Nouvel essai de démarrage', 'gs.s.error': 'Erreur',
-      'loss.stop': 'Arrêter', 'loss.start': 'Démarrer', 'loss.keep': 'Ne rien changer',
-      'meters.add': 'Ajouter un compteur', 'meters.edit': 'Modifier {n}', 'meters.none': 'Aucun compteur.', 'meters.last': 'Dernière communication', 'meters.counters': 'Compteurs d’erreurs',
-      'meters.testing': 'Lecture du compteur…', 'meters.test_ok': 'Le compteur a répondu', 'meters.test_bad': 'Pas de réponse', 'meters.del': 'Supprimer le compteur',
-      'meters.del_q': 'Supprimer « {n} » ? Sa configuration est effacée.', 'meters.name_h': '4 à 31 caractères ; vide = nom par défaut',
-      'cnt.requests': 'requêtes', 'cnt.timeouts': 'sans réponse', 'cnt.crc_errors': 'erreurs CRC', 'cnt.exceptions': 'exceptions',
-      'prof.sdm120': 'Eastron SDM120 (monophasé)', 'prof.sdm630': 'Eastron SDM630 (triphasé)', 'prof.generic': 'Modbus générique',
-      'reg.title': 'Registres', 'reg.add': 'Ajouter un registre', 'reg.del': 'Retirer', 'reg.n': 'Registre {n}', 'reg.f3': '3 – holding', 'reg.f4': '4 – input',
-      'wo.big': 'Big (mot fort d’abord)', 'wo.little': 'Little (mot faible d’abord)',
-      'bus.title': 'Bus RS485', 'bus.hint': '8 bits de données. Tous les compteurs du bus doivent avoir les mêmes réglages.', 'par.N': 'Aucune', 'par.E': 'Paire', 'par.O': 'Impaire',
-      'bill.none': 'Pas encore de données de facturation.', 'bill.month': 'Mois', 'bill.first': 'Première initialisation',
-      'bill.cur_imp': 'Index soutirage', 'bill.cur_exp': 'Index injection', 'bill.caption': 'Index mensuels et consommation (DIFF), kWh', 'bill.nomonths': 'Pas encore de relevé mensuel.',
-      'bill.reset': 'Remise à zéro nouveau locataire', 'bill.reset_ok': 'Remettre à zéro', 'bill.reset_q': 'Redémarrer la facturation de « {n} » pour un nouveau locataire ? Les relevés repartent de maintenant et une nouvelle date de première initialisation est enregistrée ; la configuration est conservée. Action irréversible.',
-      'exp.title': 'Export', 'exp.download': 'Télécharger', 'exp.bad': 'Choisissez un compteur et une période de 400 jours au plus.', 'step.raw': 'Échantillons bruts', 'step.1mo': '1 mois', 'step.1d': '1 jour',
-      'wifi.status': 'Connexion', 'wifi.list': 'Liste des connexions', 'wifi.scan': 'Rechercher', 'wifi.scanning': 'Recherche…', 'wifi.none': 'Aucun réseau trouvé.',
-      'wifi.signal': 'Signal {n} sur 4', 'wifi.secured': 'Sécurisé', 'wifi.open': 'Ouvert', 'wifi.static': 'IP fixe (facultatif)', 'wifi.static_h': 'Laisser vide ou 0.0.0.0 pour le DHCP.',
-      'wifi.forget': 'Oublier ce réseau', 'wifi.forget_q': 'Oublier {s} ? La passerelle reste joignable sur son propre point d’accès.',
-      'wifi.connect': 'Se connecter', 'wifi.connecting': 'Connexion à {s}…', 'wifi.connected': 'Connecté à {s}, IP {ip}', 'wifi.timeout': 'Pas de résultat après 60 s.',
-      'wifi.lost': 'La passerelle ne répond plus. Rejoignez son Wi-Fi et rechargez la page.', 'wifi.mode': 'Mode', 'wifi.ap': 'Point d’accès', 'wifi.sta': 'Liaison box',
-      'wifi.nosta': 'Non configurée', 'wifi.rssi': 'Signal', 'wifi.on': 'actif', 'wifi.off': 'inactif',
-      'ws.connected': 'Connecté', 'ws.connecting': 'Connexion', 'ws.wrong_password': 'Clé Wi-Fi incorrecte', 'ws.no_ap_found': 'Réseau introuvable', 'ws.idle': 'Inactif', 'ws.failed': 'Échec de connexion',
-      'mqtt.set': 'défini', 'mqtt.keep': 'Laisser vide pour garder le mot de passe enregistré.', 'mqtt.state': 'Broker', 'mqtt.disc': 'Déconnecté',
-      'sys.about': 'À propos', 'sys.settings': 'Réglages', 'sys.maint': 'Gestion des réinitialisations', 'sys.serial': 'Numéro de série', 'sys.mac': 'MAC', 'sys.firmware': 'Micrologiciel',
-      'sys.board': 'Carte', 'sys.ap': 'Point d’accès', 'sys.time': 'Heure de l’appareil', 'sys.uptime': 'En marche depuis',
-      'clk.src': 'Horloge réglée par', 'clk.manual': 'la main', 'clk.unset': 'personne encore', 'clk.err': 'Problème NTP',
-      'clk.set': 'Régler depuis ce téléphone', 'clk.done': 'Horloge réglée', 'f.ntp_server': 'Serveur NTP', 'set.ntp_h': 'hôte ou hôte:port ; vide : pas de NTP.', 'sep.semi': 'point-virgule', 'sep.comma': 'virgule', 'sep.dot': 'point',
-      'set.loc_h': '31 caractères au plus ; utilisé dans le nom des fichiers exportés.', 'sys.reboot': 'Redémarrer', 'sys.reboot_q': 'Redémarrer la passerelle maintenant ? Les relevés s’interrompent environ une minute.',
-      'sys.restarting': 'Redémarrage', 'sys.wait': 'La passerelle redémarre. Cette page se recharge à son retour.', 'sys.manual': 'La passerelle n’est pas revenue. Rejoignez son Wi-Fi et rechargez la page.',
-      'sys.backup_t': 'Sauvegarde et restauration', 'sys.backup_h': 'La sauvegarde contient la configuration (sans les mots de passe).', 'sys.backup': 'Télécharger la sauvegarde', 'sys.restore_f': 'Fichier de sauvegarde',
-      'sys.restore': 'Restaurer', 'sys.restore_q': 'Remplacer la configuration actuelle par cette sauvegarde ?',
-      'sys.fw': 'Mise à jour du micrologiciel', 'sys.fw_f': 'Fichier du micrologiciel', 'sys.fw_h': 'La passerelle redémarre après la mise à jour.', 'sys.fw_q': 'Installer {n} ? Ne coupez pas l’alimentation.',
-      'sys.fw_done': 'Mise à jour envoyée. La passerelle redémarre ; cette page se recharge à son retour.',
-      'sys.factory': 'Réinitialisation usine', 'sys.factory_h': 'Efface la configuration, les utilisateurs et les réglages Wi-Fi.', 'sys.keep': 'Conserver les données de facturation et l’historique',
-      'sys.factory_q1': 'Effacer la configuration ? Les données de facturation sont conservées. Action irréversible.', 'sys.factory_q0': 'Effacer la configuration ET toutes les données de facturation ? Action irréversible.',
-      'users.add': 'Ajouter un utilisateur', 'users.edit': 'Modifier {n}', 'users.del': 'Supprimer l’utilisateur', 'users.del_q': 'Supprimer l’utilisateur « {n} » ?', 'users.disabled': 'Désactivé',
-      'users.must': 'Doit changer son mot de passe à la prochaine connexion', 'users.keep': 'Laisser vide pour garder le mot de passe.',
-      'ev.all': 'Tous les types', 'ev.none': 'Aucun évènement.',
-    },
-    nl: {
-      _name: 'Nederlands', lang: 'Taal', nav: 'Pagina’s', 'nav.home': 'Start', 'nav.readings': 'Metingen', 'nav.meters': 'Meters', 'nav.genset': 'Aggregaat',
-      'nav.network': 'Netwerk', 'nav.system': 'Systeem', 'nav.events': 'Logboek', 'nav.users': 'Gebruikers', 'nav.account': 'Mijn account',
-      loading: 'Laden…', saved: 'Opgeslagen', done: 'Klaar', 'e.net': 'De gateway is niet bereikbaar', 'e.http': 'Fout {s}', 'e.required': 'Verplicht',
-      'e.file': 'Kies een bestand', 'e.json': 'Dit bestand is geen JSON-back-up',
-      'b.ok': 'OK', 'b.cancel': 'Annuleren', 'b.login': 'Inloggen', 'b.logout': 'Uitloggen', 'b.save': 'Opslaan', 'b.test': 'Testen', 'b.edit': 'Wijzigen',
-      'b.delete': 'Verwijderen', 'b.retry': 'Opnieuw', 'b.refresh': 'Vernieuwen', 'b.show': 'Wachtwoord tonen', 'b.change_password': 'Wachtwoord wijzigen',
-      'login.title': 'Inloggen op de gateway', 'login.bad': 'Verkeerde gebruiker of wachtwoord', 'login.wait': 'Te veel pogingen. Probeer opnieuw over {n} s.',
-      'login.expired': 'Uw sessie is verlopen. Log opnieuw in.',
-      'pw.title': 'Mijn wachtwoord wijzigen', 'pw.forced': 'Kies een nieuw wachtwoord', 'pw.why': 'Dit account heeft nog het beginwachtwoord. Kies uw eigen wachtwoord om verder te gaan.',
-      'pw.mismatch': 'De twee wachtwoorden verschillen', 'pw.done': 'Wachtwoord gewijzigd',
-      'f.user': 'Gebruikersnaam', 'f.password': 'Wachtwoord', 'f.old_password': 'Huidig wachtwoord', 'f.new_password': 'Nieuw wachtwoord', 'f.password2': 'Nieuw wachtwoord herhalen',
-      'f.name': 'Naam', 'f.address': 'Adres', 'f.profile': 'Profiel', 'f.role': 'Rol', 'f.enabled': 'Ingeschakeld', 'f.quantity': 'Grootheid', 'f.function': 'Functie',
-      'f.register': 'Register', 'f.type': 'Type', 'f.word_order': 'Woordvolgorde', 'f.scale': 'Vermenigvuldiger', 'f.unit': 'Eenheid',
-      'f.baud': 'Baudrate', 'f.parity': 'Pariteit', 'f.stop': 'Stopbits', 'f.timeout_ms': 'Time-out (ms)', 'f.retries': 'Herhalingen',
-      'f.meter': 'Meter', 'f.from': 'Van', 'f.to': 'Tot', 'f.step': 'Stap', 'f.format': 'Formaat',
-      'f.soc_meter': 'Meter voor de SOC', 'f.start_soc': 'Starten bij SOC ≤ (%)', 'f.stop_soc': 'Stoppen bij SOC ≥ (%)', 'f.min_run_s': 'Minimale looptijd (s)',
-      'f.min_rest_s': 'Minimale rusttijd (s)', 'f.max_run_s': 'Maximale looptijd (s, 0 = geen)', 'f.warmup_s': 'Opwarmen (s)', 'f.cooldown_s': 'Afkoelen (s)',
-      'f.quiet_hours': 'Stille uren', 'f.qh_start': 'Begin', 'f.qh_end': 'Einde', 'f.on_source_loss': 'Als de SOC-bron wegvalt',
-      'f.ssid': 'Netwerknaam (SSID)', 'f.wifi_key': 'Wifi-sleutel', 'f.ip': 'IP-adres', 'f.netmask': 'Netmasker', 'f.gateway': 'Gateway', 'f.dns': 'DNS',
-      'f.host': 'Broker', 'f.port': 'Poort', 'f.tls': 'TLS', 'f.base_topic': 'Basistopic', 'f.discovery': 'Home Assistant-discovery',
-      'f.sample_interval_s': 'Meetinterval (s, ≥ 5)', 'f.csv_separator': 'CSV-scheidingsteken', 'f.csv_decimal': 'CSV-decimaalteken', 'f.timezone': 'Tijdzone', 'f.location': 'Locatie',
-      'role.user': 'Gebruiker', 'role.installer': 'Installateur', 'role.admin': 'Beheerder', 'role.none': '(geen)',
-      'role.grid': 'Net', 'role.pv': 'PV', 'role.battery': 'Batterij', 'role.load': 'Verbruik', 'role.sub': 'Tussenmeter',
-      'st.ok': 'OK', 'st.offline': 'Offline', 'st.error': 'Fout', 'st.disabled': 'Uitgeschakeld', 'st.none': 'Geen gegevens',
-      'q.voltage': 'Spanning', 'q.current': 'Stroom', 'q.power_w': 'Vermogen', 'q.frequency_hz': 'Frequentie', 'q.power_factor': 'Arbeidsfactor',
-      'q.import_kwh': 'Afname', 'q.export_kwh': 'Teruglevering', 'q.soc_pct': 'Laadtoestand',
-      'u.d': 'd', 'u.h': 'u', 'u.min': 'min',
-      'home.flow': 'Energiestroom', 'home.battery': 'Batterij', 'home.meters': 'Meters', 'home.import': 'Afname', 'home.export': 'Teruglevering',
-      'home.charge': 'Laden', 'home.discharge': 'Ontladen', 'home.produce': 'Productie', 'home.consume': 'Verbruik', 'home.est': 'Geschat',
-      'home.norole': 'Geef de meters een rol (net, PV, batterij, verbruik) op de pagina Meters om de energiestroom te zien.', 'home.updated': 'Bijgewerkt {t}',
-      'gs.relay': 'Relais', 'gs.closed': 'AAN (gesloten)', 'gs.open': 'UIT (open)', 'gs.state': 'Toestand', 'gs.mode': 'Modus', 'gs.reason': 'Reden', 'gs.since': 'Draait sinds',
-      'gs.hours': 'Draaiuren', 'gs.starts': 'Starts', 'gs.now': 'Aggregaat nu', 'gs.cfg': 'Automatisch starten en stoppen', 'gs.nosrc': '(geen SOC-bron)',
-      'gs.hint': 'Start als de SOC van de batterij tot het startniveau daalt, stopt bij het stopniveau. Tijden in seconden.',
-      'gs.m.auto': 'Auto', 'gs.m.on': 'Aan', 'gs.m.off': 'Uit',
-      'gs.s.stopped': 'Gestopt', 'gs.s.warmup': 'Opwarmen', 'gs.s.running': 'Draait', 'gs.s.cooldown': 'Afkoelen', 'gs.s.retry': 'Nieuwe startpoging', 'gs.s.error': 'Fout',
-      'loss.stop': 'Stoppen', 'loss.start': 'Starten', 'loss.keep': 'Zo laten',
-      'meters.add': 'Meter toevoegen', 'meters.edit': '{n} wijzigen', 'meters.none': 'Nog geen meter.', 'meters.last': 'Laatste communicatie', 'meters.counters': 'Tellers',
-      'meters.testing': 'Meter uitlezen…', 'meters.test_ok': 'De meter antwoordde', 'meters.test_bad': 'Geen antwoord', 'meters.del': 'Meter verwijderen',
-      'meters.del_q': '“{n}” verwijderen? De configuratie wordt gewist.', 'meters.name_h': '4–31 tekens; leeg = standaardnaam',
-      'cnt.requests': 'verzoeken', 'cnt.timeouts': 'time-outs', 'cnt.crc_errors': 'CRC-fouten', 'cnt.exceptions': 'excepties',
-      'prof.sdm120': 'Eastron SDM120 (1-fase)', 'prof.sdm630': 'Eastron SDM630 (3-fase)', 'prof.generic': 'Generiek Modbus',
-      'reg.title': 'Registers', 'reg.add': 'Register toevoegen', 'reg.del': 'Verwijderen', 'reg.n': 'Register {n}', 'reg.f3': '3 – holding', 'reg.f4': '4 – input',
-      'wo.big': 'Big (hoog woord eerst)', 'wo.little': 'Little (laag woord eerst)',
-      'bus.title': 'RS485-bus', 'bus.hint': '8 databits. Alle meters op de bus moeten dezelfde instellingen gebruiken.', 'par.N': 'Geen', 'par.E': 'Even', 'par.O': 'Oneven',
-      'bill.none': 'Nog geen factuurgegevens.', 'bill.month': 'Maand', 'bill.first': 'Eerste initialisatie',
-      'bill.cur_imp': 'Stand afname', 'bill.cur_exp': 'Stand teruglevering', 'bill.caption': 'Maandstanden en verbruik (DIFF), kWh', 'bill.nomonths': 'Nog geen maandstand.',
-      'bill.reset': 'Resetten voor nieuwe huurder', 'bill.reset_ok': 'Resetten', 'bill.reset_q': 'De facturatie van “{n}” herstarten voor een nieuwe huurder? De metingen beginnen opnieuw vanaf nu en een nieuwe eerste initialisatie wordt vastgelegd; de configuratie blijft behouden. Dit kan niet ongedaan worden gemaakt.',
-      'exp.title': 'Export', 'exp.download': 'Downloaden', 'exp.bad': 'Kies een meter en een periode van hoogstens 400 dagen.', 'step.raw': 'Ruwe metingen', 'step.1mo': '1 maand', 'step.1d': '1 dag',
-      'wifi.status': 'Verbinding', 'wifi.list': 'Lijst verbindingen', 'wifi.scan': 'Zoeken', 'wifi.scanning': 'Zoeken…', 'wifi.none': 'Geen netwerk gevonden.',
-      'wifi.signal': 'Signaal {n} van 4', 'wifi.secured': 'Beveiligd', 'wifi.open': 'Open', 'wifi.static': 'Vast IP (optioneel)', 'wifi.static_h': 'Leeg of 0.0.0.0 voor DHCP.',
-      'wifi.forget': 'Dit netwerk vergeten', 'wifi.forget_q': '{s} vergeten? De gateway blijft bereikbaar via zijn eigen toegangspunt.',
-      'wifi.connect': 'Verbinden', 'wifi.connecting': 'Verbinden met {s}…', 'wifi.connected': 'Verbonden met {s}, IP {ip}', 'wifi.timeout': 'Geen resultaat na 60 s.',
-      'wifi.lost': 'De gateway antwoordt niet. Maak opnieuw verbinding met zijn wifi en herlaad de pagina.', 'wifi.mode': 'Modus', 'wifi.ap': 'Toegangspunt', 'wifi.sta': 'Routerverbinding',
-      'wifi.nosta': 'Niet ingesteld', 'wifi.rssi': 'Signaal', 'wifi.on': 'aan', 'wifi.off': 'uit',
-      'ws.connected': 'Verbonden', 'ws.connecting': 'Verbinden', 'ws.wrong_password': 'Verkeerde wifi-sleutel', 'ws.no_ap_found': 'Netwerk niet gevonden', 'ws.idle': 'Inactief', 'ws.failed': 'Verbinding mislukt',
-      'mqtt.set': 'ingesteld', 'mqtt.keep': 'Leeg laten om het opgeslagen wachtwoord te behouden.', 'mqtt.state': 'Broker', 'mqtt.disc': 'Niet verbonden',
-      'sys.about': 'Over', 'sys.settings': 'Instellingen', 'sys.maint': 'Resetbeheer', 'sys.serial': 'Serienummer', 'sys.mac': 'MAC', 'sys.firmware': 'Firmware',
-      'sys.board': 'Bord', 'sys.ap': 'Toegangspunt', 'sys.time': 'Tijd van het toestel', 'sys.uptime': 'Actief sinds',
-      'clk.src': 'Klok gezet door', 'clk.manual': 'de hand', 'clk.unset': 'nog niemand', 'clk.err': 'NTP-probleem',
-      'clk.set': 'Instellen vanaf deze telefoon', 'clk.done': 'Klok ingesteld', 'f.ntp_server': 'NTP-server', 'set.ntp_h': 'host of host:poort; leeg: geen NTP.', 'sep.semi': 'puntkomma', 'sep.comma': 'komma', 'sep.dot': 'punt',
-      'set.loc_h': 'Maximaal 31 tekens; gebruikt in de namen van exportbestanden.', 'sys.reboot': 'Herstarten', 'sys.reboot_q': 'De gateway nu herstarten? De metingen pauzeren ongeveer een minuut.',
-      'sys.restarting': 'Herstarten', 'sys.wait': 'De gateway herstart. Deze pagina herlaadt zodra hij terug is.', 'sys.manual': 'De gateway is niet teruggekomen. Maak opnieuw verbinding met zijn wifi en herlaad de pagina.',
-      'sys.backup_t': 'Back-up en herstel', 'sys.backup_h': 'De back-up bevat de configuratie (zonder wachtwoorden).', 'sys.backup': 'Back-up downloaden', 'sys.restore_f': 'Back-upbestand',
-      'sys.restore': 'Herstellen', 'sys.restore_q': 'De huidige configuratie vervangen door deze back-up?',
-      'sys.fw': 'Firmware-update', 'sys.fw_f': 'Firmwarebestand', 'sys.fw_h': 'De gateway herstart na de update.', 'sys.fw_q': '{n} installeren? Schakel de gateway niet uit.',
-      'sys.fw_done': 'Update verzonden. De gateway herstart; deze pagina herlaadt zodra hij terug is.',
-      'sys.factory': 'Fabrieksinstellingen', 'sys.factory_h': 'Wist de configuratie, gebruikers en wifi-instellingen.', 'sys.keep': 'Factuurgegevens en historiek behouden',
-      'sys.factory_q1': 'De configuratie wissen? Factuurgegevens blijven behouden. Dit kan niet ongedaan worden gemaakt.', 'sys.factory_q0': 'De configuratie EN alle factuurgegevens wissen? Dit kan niet ongedaan worden gemaakt.',
-      'users.add': 'Gebruiker toevoegen', 'users.edit': '{n} wijzigen', 'users.del': 'Gebruiker verwijderen', 'users.del_q': 'De gebruiker “{n}” verwijderen?', 'users.disabled': 'Uitgeschakeld',
-      'users.must': 'Moet bij de volgende login het wachtwoord wijzigen', 'users.keep': 'Leeg laten om het wachtwoord te behouden.',
-      'ev.all': 'Alle types', 'ev.none': 'Geen gebeurtenis.',
-    },
-  };
-
-  lang = pickLang();
-  D.documentElement.lang = lang;
-  boot();
+  loadLang(pickLang()).then(boot);
 })();

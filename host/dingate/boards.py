@@ -1,8 +1,17 @@
-"""Board files (boards/<name>.json): pins, UART, flash partition, heap class."""
+"""Board files (boards/<name>.json): chip, stock image, flash layout, heap budget, pins.
+
+docs/decisions/0007-board-tiers.md says where the numbers come from.
+"""
 import json
 import os
 
 from .paths import BOARDS
+
+# 64-bit emulator bytes per ESP32 byte for the same objects (docs/decisions/0003): code executed
+# in place from ROMFS leaves mostly pointers in the heap (1.77); code loaded from the filesystem
+# brings its bytecode and strings, which keep their size (1.40).
+HEAP_RATIO_64BIT = {"romfs": 1.77, "filesystem": 1.40}
+EMULATED_HARDWARE_BYTES = 16384  # the emulated machine/network modules (C modules on the chip)
 
 
 class BoardError(Exception):
@@ -14,13 +23,30 @@ def names():
 
 
 def load(name):
-    path = os.path.join(BOARDS, name + ".json")
+    """A board by name (boards/<name>.json), or a board file's path (a board of one's own)."""
+    path = name if name.endswith(".json") else os.path.join(BOARDS, name + ".json")
     if not os.path.exists(path):
         raise BoardError("unknown board %r (known: %s)" % (name, ", ".join(names())))
     with open(path) as f:
         board = json.load(f)
     board["_path"] = path
     return board
+
+
+def is_chip(board):
+    """A real chip (esptool can flash it), not the emulator's own board."""
+    return board.get("chip") not in (None, "emulator")
+
+
+def code_location(board):
+    """Where the firmware's code lives on this board: "romfs" or "filesystem"."""
+    return board.get("code", "romfs")
+
+
+def flash_size(board):
+    """Flash size in bytes ("16MB" -> 16777216)."""
+    text = str(board["flash"]["size"]).upper()
+    return int(text[:-2]) * 1024 * 1024 if text.endswith("MB") else int(text, 0)
 
 
 def fs_geometry(board):
@@ -33,13 +59,22 @@ def fs_geometry(board):
 
 
 def romfs_geometry(board):
-    """(offset, size) of the board's ROMFS partition, where the code executes in place."""
+    """(offset, size) of the board's ROMFS partition, where the code executes in place;
+    (None, 0) on a board whose stock image has none (code on the filesystem)."""
     flash = board["flash"]
+    if "romfs_offset" not in flash:
+        return None, 0
     return int(flash["romfs_offset"], 0), int(flash["romfs_size"], 0)
 
 
 def heapsize_arg(board):
     """The -X heapsize= value for the emulator: the board's heap, plus what the emulated
-    hardware modules take (on the chip machine/network are C modules: no heap)."""
+    hardware modules take (on the chip machine/network are C modules: no heap).
+
+    The emulator board's budget is in 64-bit bytes already; a chip's is in ESP32 bytes and is
+    converted with the measured ratio for where its code runs from (HEAP_RATIO_64BIT)."""
     heap = board["heap"]
-    return "%dk" % ((int(heap["bytes"]) + int(heap.get("emulated_hardware_bytes", 0))) // 1024)
+    if not is_chip(board):
+        return "%dk" % ((int(heap["bytes"]) + int(heap.get("emulated_hardware_bytes", 0))) // 1024)
+    emulated = int(heap["bytes"]) * HEAP_RATIO_64BIT[code_location(board)]
+    return "%dk" % ((int(emulated) + EMULATED_HARDWARE_BYTES) // 1024)

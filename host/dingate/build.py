@@ -4,14 +4,17 @@ The staging tree build/<board>/fs/ mirrors the board's filesystem:
   /boot.py, /main.py      source (MicroPython runs these two as scripts)
   /lib/gateway/...mpy     our firmware, compiled
   /lib/microdot/...mpy    microdot from its PyPI package, compiled
+  /lib/profiles/*.json    the device library (firmware/profiles), compacted
   /www/...gz              the page, gzipped
   /board.json             the board file
-build/fs.img is that tree as a littlefs2 image (the board's vfs partition). build/romfs.img holds
-/lib again as a ROMFS image for the romfs partition: MicroPython mounts it at /rom and executes
-the bytecode in place from flash, so it costs no heap (docs/decisions/0002-code-in-romfs.md).
-build/firmware.tar is the update bundle the page's "Firmware update" (POST /api/firmware) takes:
-the ROMFS image and the littlefs files the build owns, each with its SHA-256
-(gateway/core/fwbundle.py); build/firmware.tar.sha256 holds the SHA-256 of the whole file, for the
+build/<board>/fs.img is that tree as a littlefs2 image (the board's vfs partition). On a board
+whose code runs from ROMFS (board file "code": "romfs"), build/<board>/romfs.img holds /lib again
+as a ROMFS image for the romfs partition: MicroPython mounts it at /rom and executes the bytecode
+in place from flash, so it costs no heap (docs/decisions/0002-code-in-romfs.md); on a stock-image
+board ("code": "filesystem") the .mpy in /lib are the code. build/<board>/firmware.tar is the
+update bundle the page's "Firmware update" (POST /api/firmware) takes:
+the ROMFS image and the littlefs files the build owns, each with its SHA-256, signed with the
+update key (gateway/core/fwbundle.py, dingate/fwkey.py); firmware.tar.sha256 beside it holds the SHA-256 of the whole file, for the
 X-Firmware-SHA256 header.
 """
 import gzip
@@ -19,12 +22,14 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 
 from . import boards
+from . import manifest as modules_manifest
 from .paths import BUILD, FIRMWARE
 
 MICRODOT_MODULES = ("__init__.py", "microdot.py", "helpers.py", "multipart.py")
@@ -55,13 +60,16 @@ def sources(board):
     """Yield (fs path, source path, how) for every file that goes on the board."""
     for name in SOURCE_FILES:
         yield "/" + name, os.path.join(FIRMWARE, name), "copy"
-    pkg = os.path.join(FIRMWARE, "gateway")
-    for root, dirs, files in os.walk(pkg):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+    for name in sorted(modules_manifest.shipped(board)):  # what the firmware imports
+        fs_path, src = modules_manifest.source_path(name)
+        yield fs_path, src, "mpy"
+    lib = os.path.join(FIRMWARE, "profiles")  # the device library (gateway/core/profiles.py)
+    for root, dirs, files in os.walk(lib):
+        dirs.sort()
         for f in sorted(files):
-            if f.endswith(".py"):
+            if f.endswith(".json"):
                 rel = os.path.relpath(os.path.join(root, f), FIRMWARE)
-                yield "/lib/" + rel[:-3] + ".mpy", os.path.join(root, f), "mpy"
+                yield "/lib/" + rel.replace(os.sep, "/"), os.path.join(root, f), "json"
     md = _microdot_dir()
     for f in MICRODOT_MODULES:
         yield "/lib/microdot/" + f[:-3] + ".mpy", os.path.join(md, f), "mpy"
@@ -106,6 +114,31 @@ def _board_file(board):
     return json.dumps(clean, separators=(",", ":")).encode()
 
 
+def www_lean(src):
+    """A page file as shipped: JSON compact, JavaScript minified by rjsmin (comments and spaces
+    only: names and code unchanged), CSS without comments and indentation, the rest as is."""
+    with open(src, "rb") as f:
+        data = f.read()
+    if src.endswith(".json"):
+        return json.dumps(json.loads(data), ensure_ascii=False, separators=(",", ":")).encode()
+    if src.endswith(".js"):
+        import rjsmin
+
+        return rjsmin.jsmin(data.decode()).encode()
+    if src.endswith(".css"):  # no comment in a CSS string of ours
+        text = re.sub(r"/\*.*?\*/", "", data.decode(), flags=re.S)
+        return "\n".join(ln for ln in (x.strip() for x in text.split("\n")) if ln).encode()
+    return data
+
+
+def www_gzip(src):
+    """The gzipped bytes of a page file on the board (reproducible: no time stamp)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        gz.write(www_lean(src))
+    return buf.getvalue()
+
+
 def render(board, overrides=None):
     """Return {fs path: bytes} for the board's filesystem (the .mpy, page and board file)."""
     cache = os.path.join(BUILD, "mpy-cache")
@@ -115,10 +148,10 @@ def render(board, overrides=None):
         if how == "mpy":
             out[fs_path] = _compile(src, fs_path, cache)
         elif how == "gzip":
-            buf = io.BytesIO()
-            with open(src, "rb") as f, gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
-                gz.write(f.read())
-            out[fs_path] = buf.getvalue()
+            out[fs_path] = www_gzip(src)
+        elif how == "json":  # compact: no indentation on the board
+            with open(src, "rb") as f:
+                out[fs_path] = json.dumps(json.load(f), separators=(",", ":")).encode()
         elif how == "board":
             b = dict(board)
             if overrides:
@@ -175,28 +208,22 @@ def romfs_image(files, size, dirs=("/lib/",)):
 
 
 def bundle_romfs(files, board):
-    """The ROMFS image a firmware bundle carries: the /lib tree. The emulator board's ROM also
-    holds the emulated chip's built-in modules (machine, network, ...: emulator/runner.py), so
-    that a device updated from its page boots the same ROM as a freshly started one."""
-    size = boards.romfs_geometry(board)[1]
-    if board.get("chip") != "emulator":
-        return romfs_image(files, size)
-    from .emulator.runner import FAKES
-    from .paths import EMULATOR_MPY
-
-    rom = dict(files)
-    for name in FAKES:
-        path = "/emu/" + name[:-3] + ".mpy"
-        rom[path] = compile_module(os.path.join(EMULATOR_MPY, name), path)
-    return romfs_image(rom, size, dirs=("/lib/", "/emu/"))
+    """The ROMFS image a firmware bundle carries: the /lib tree; None on a board whose code runs
+    from the filesystem. (The emulated chip's own modules are not in it: they sit in the
+    emulator's chip ROM, emulator/runner.py chip_rom, as machine and network are C modules in
+    the board's MicroPython.)"""
+    if boards.code_location(board) != "romfs":
+        return None  # code on the filesystem: the bundle's /lib files are the code
+    return romfs_image(files, boards.romfs_geometry(board)[1])
 
 
 BUNDLE_SKIP = ("/board.json",)  # the device's own: pins, ports (the emulator rewrites its http)
 
 
-def firmware_bundle(files, rom, board_name, version):
+def firmware_bundle(files, rom, board_name, version, key):
     """The update bundle (bytes): a pax tar of the manifest, ``rom`` (the ROMFS image, or None)
-    and ``files`` (fs path -> bytes) but the board file, each member with its SHA-256."""
+    and ``files`` (fs path -> bytes) but the board file, each member with its SHA-256, the
+    manifest signed with ``key`` (the update key, bytes; None: unsigned, for tests)."""
     from gateway.core import fwbundle
 
     members = []
@@ -205,43 +232,69 @@ def firmware_bundle(files, rom, board_name, version):
     for path in sorted(files):
         if path not in BUNDLE_SKIP:
             members.append((fwbundle.check_name(path.lstrip("/")), files[path]))
+    digest = fwbundle.members_digest()
+    for name, data in members:
+        fwbundle.member(digest, name, _digest(data))
     head = json.dumps({"format": fwbundle.FORMAT, "version": version, "board": board_name,
-                       "files": len(members)}, separators=(",", ":")).encode()
+                       "files": len(members), "members": digest.hexdigest()},
+                      separators=(",", ":")).encode()
+    pax = {"DINGATE.sha256": _digest(head)}
+    if key is not None:
+        pax["DINGATE.hmac"] = fwbundle.sign(key, head)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in [(fwbundle.MANIFEST, head)] + members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o644
-            info.pax_headers = {"DINGATE.sha256": _digest(data)}
+            info.pax_headers = pax if name == fwbundle.MANIFEST else {
+                "DINGATE.sha256": _digest(data)}
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 
-def build(board_name="emulator", out=None):
-    """Build the board's images; returns (fs image path, {fs path: bytes})."""
-    from . import fsimage
+def bundle_path(board_name, build_dir=BUILD):
+    """Where `dingate build` leaves the board's firmware update bundle (README, "Update a running board")."""
+    return os.path.join(build_dir, board_name, "firmware.tar")
+
+
+def build(board_name="emulator", out=None, build_dir=BUILD, update_key=None):
+    """Build the board's images; returns (fs image path, {fs path: bytes}).
+
+    <build_dir>/<board>/: fs/ (the tree), fs.img (its vfs partition), romfs.img (boards whose
+    code runs from ROMFS), firmware.tar and firmware.tar.sha256 (the update bundle). The last
+    build's fs.img (or ``out``), romfs.img and firmware.tar are also left in <build_dir>/.
+    ``update_key``: the key file the bundle is signed with (dingate.fwkey: by default
+    $DINGATE_UPDATE_KEY, else the development key build/update.key, made on first use)."""
+    from . import fsimage, fwkey
 
     board = boards.load(board_name)
+    name = board["name"]
     files = render(board)
     files["/manifest.json"] = json.dumps(manifest(files), indent=0).encode()
-    stage = os.path.join(BUILD, board["name"])
+    stage = os.path.join(build_dir, name)
     write_tree(files, os.path.join(stage, "fs"))
     _off, size, block, count = boards.fs_geometry(board)
     image = fsimage.make_image(files, block, count)
-    rom = romfs_image(files, boards.romfs_geometry(board)[1])
-    os.makedirs(BUILD, exist_ok=True)
-    dest = out or os.path.join(BUILD, "fs.img")
+    rom = None
+    if boards.code_location(board) == "romfs":
+        rom = romfs_image(files, boards.romfs_geometry(board)[1])
     from gateway import VERSION
 
-    bundle = firmware_bundle(files, bundle_romfs(files, board), board["name"], VERSION)
+    key, _key_file = fwkey.load(update_key)
+    bundle = firmware_bundle(files, bundle_romfs(files, board), name, VERSION, key)
     bundle_sha = (_digest(bundle) + "  firmware.tar\n").encode()
-    outputs = ((dest, image), (os.path.join(stage, "fs.img"), image),
-               (os.path.join(BUILD, "romfs.img"), rom), (os.path.join(stage, "romfs.img"), rom),
-               (os.path.join(BUILD, "firmware.tar"), bundle),
-               (os.path.join(BUILD, "firmware.tar.sha256"), bundle_sha),
-               (os.path.join(stage, "firmware.tar"), bundle))
+    dest = out or os.path.join(build_dir, "fs.img")
+    outputs = [(os.path.join(stage, "fs.img"), image), (bundle_path(name, build_dir), bundle),
+               (bundle_path(name, build_dir) + ".sha256", bundle_sha), (dest, image),
+               (os.path.join(build_dir, "firmware.tar"), bundle),
+               (os.path.join(build_dir, "firmware.tar.sha256"), bundle_sha)]
+    if rom is not None:
+        outputs += [(os.path.join(stage, "romfs.img"), rom),
+                    (os.path.join(build_dir, "romfs.img"), rom)]
     for path, data in outputs:
-        with open(path, "wb") as f:
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        with open(tmp, "wb") as f:
             f.write(data)
+        os.replace(tmp, path)  # others read these while a build runs
     return dest, files

@@ -1,28 +1,38 @@
-"""`dingate flash`: MicroPython, the ROMFS image and the filesystem image onto a board, in one go.
+"""`dingate flash`: MicroPython and the gateway's filesystem (and ROMFS) onto a board, in one go.
 
-One esptool `write-flash` call: `--erase-all` erases the whole chip first (no stale data, no old
-Wi-Fi keys or accounts), then MicroPython at the board's micropython.firmware_offset,
-build/<board>/romfs.img at flash.romfs_offset and build/<board>/fs.img at flash.fs_offset are
-written, each verified by esptool against its MD5 (esptool 5 always verifies), with esptool's
-progress bar. The images come from `dingate build --board NAME`.
+One esptool `write-flash` run, with esptool's progress bar and its MD5 verification of every
+region: the MicroPython firmware (a stock image from micropython.org for tier 1 boards, the lean
+dingate image for tier 2) at the board's micropython.firmware_offset, build/<board>/romfs.img at
+flash.romfs_offset on a ROMFS board, and build/<board>/fs.img at the vfs partition's offset
+(flash.fs_offset: where the stock 1.26+ image creates its vfs, docs/decisions/0007).
 
-No MicroPython is downloaded behind the installer's back: the board needs a particular build
-(with ROMFS and our partition table), so --firmware names it, and without it the command says
-which build and where to get it. The firmware file's partition table is checked against the
-board file before anything is erased.
+Before anything is written the firmware file is checked: its image header must name the board's
+chip (always, also with --skip-partition-check), and its partition table must give the board
+file's layout (skipped with --skip-partition-check). Without --firmware the board file's pinned
+official image is downloaded (micropython.url, checked against micropython.sha256; the server
+can be replaced with DINGATE_FIRMWARE_BASE_URL) and kept in build/firmware-cache/.
+
+A `socket://HOST:PORT` port is a serial line over TCP with no reset lines and, in the emulator,
+the chip's ROM bootloader without a flasher stub (`dingate emulate --download-mode`): esptool
+then runs with --before/--after no-reset and --no-stub, and without --erase-all (a stub command
+the ROM loader does not have). An `rfc2217://HOST:PORT` port has the reset lines (`dingate
+emulate --rfc2217-port`): esptool's own reset, --no-stub, no --erase-all. The filesystem image is written up to its last used block
+(build/<board>/fs-used.img): `dingate build` puts the files first, and littlefs never reads a
+block it did not write, so whatever the rest of the partition holds is free space to it.
 """
+import hashlib
 import os
-import struct
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 
-from . import boards
+from . import boards, espimage
 from .paths import BUILD
 
-DEFAULT_BOARD = "esp32-devkitc-max485"
+DEFAULT_BOARD = "esp32s3-devkitc-n16r8-max485"  # tier 1, the stock image
 BAUD = 460800
-PARTITION_TABLE = 0x8000  # where ESP-IDF's bootloader reads the partition table
-ROMFS_SUBTYPE = 0x8F
+BASE_URL_ENV = "DINGATE_FIRMWARE_BASE_URL"
 
 
 class FlashError(Exception):
@@ -34,78 +44,120 @@ def _int(v):
 
 
 def images(board, stage=None):
-    """(romfs.img, fs.img) of the board's last build (build/<board>/, or ``stage``)."""
+    """(romfs.img or None, fs.img) of the board's last build (build/<board>/, or ``stage``)."""
     stage = stage or os.path.join(BUILD, board["name"])
-    return os.path.join(stage, "romfs.img"), os.path.join(stage, "fs.img")
+    rom = os.path.join(stage, "romfs.img") if boards.code_location(board) == "romfs" else None
+    return rom, os.path.join(stage, "fs.img")
+
+
+def is_socket(port):
+    return port.startswith("socket://")
 
 
 def esptool_args(board, port, firmware, romfs_img, fs_img, baud=BAUD):
     """The esptool command line (after `python -m esptool`) that flashes ``board``."""
-    mp = board["micropython"]
     flash = board["flash"]
-    return [
-        "--chip", board["chip"], "--port", port, "--baud", str(baud),
-        "--before", "default-reset", "--after", "hard-reset",
-        "write-flash", "--erase-all", "--flash-size", flash["size"],
-        "0x%x" % _int(mp["firmware_offset"]), firmware,
-        "0x%x" % _int(flash["romfs_offset"]), romfs_img,
-        "0x%x" % _int(flash["fs_offset"]), fs_img,
-    ]
+    plain = is_socket(port)  # no reset lines
+    network = plain or port.startswith("rfc2217://")  # the emulator's ROM loader: no stub
+    args = ["--chip", board["chip"], "--port", port, "--baud", str(baud),
+            "--before", "no-reset" if plain else "default-reset",
+            "--after", "no-reset" if plain else "hard-reset"]
+    if network:
+        args.append("--no-stub")
+    args += ["write-flash"] + ([] if network else ["--erase-all"]) + ["--flash-size", flash["size"],
+                                                                     "0x%x" % _int(board["micropython"]["firmware_offset"]), firmware]
+    if romfs_img:
+        args += ["0x%x" % _int(flash["romfs_offset"]), romfs_img]
+    args += ["0x%x" % _int(flash["fs_offset"]), fs_img]
+    return args
 
 
 def firmware_help(board):
     mp = board.get("micropython", {})
+    if boards.code_location(board) == "filesystem":
+        return (
+            "dingate flash needs MicroPython for board %s: --firmware FILE.bin\n"
+            "  the stock image %s%s, MicroPython >= %s, from %s\n"
+            "  (the board file pins no download: micropython.url/sha256 are unset)" % (
+                board["name"], mp.get("image"), " variant " + mp["variant"] if mp.get("variant") else "",
+                mp.get("min_version", "?"), mp.get("download_page", "micropython.org/download")))
     return (
         "dingate flash needs the MicroPython firmware file for board %s: --firmware FILE.bin\n"
-        "  build: MicroPython %s >= %s, %s\n"
-        "  how:   the MicroPython ESP32 port's build instructions (github.com/micropython/micropython,\n"
-        "         ports/esp32/README.md); then `dingate flash --port PORT --firmware "
-        "build-%s/firmware.bin`\n"
-        "  Stock downloads from micropython.org/download/%s/ do not enable ROMFS yet: the gateway's\n"
-        "  code would not fit the heap. Nothing is downloaded for you." % (board["name"], mp.get("board", "?"), mp.get("min_version", "?"),
-                        mp.get("romfs", ""), mp.get("board", "?"), mp.get("board", "?")))
+        "  build: %s, MicroPython >= %s, %s\n"
+        "  how:   %s\n"
+        "  Stock downloads from micropython.org do not enable ROMFS: the gateway's code would not\n"
+        "  fit this board's heap. Nothing is downloaded for you." % (
+            board["name"], mp.get("image", "?"), mp.get("min_version", "?"), mp.get("romfs", ""),
+            mp.get("build", "the ESP32 port's build instructions (ports/esp32/README.md)")))
 
 
-def partitions(firmware_bytes, firmware_offset):
-    """The ESP-IDF partition table inside a merged firmware image: [(label, type, subtype, offset, size)]."""
-    start = PARTITION_TABLE - firmware_offset
-    out = []
-    for i in range(start, min(len(firmware_bytes), start + 0xC00), 32):
-        entry = firmware_bytes[i:i + 32]
-        if len(entry) < 32 or entry[:2] != b"\xaa\x50":
-            break
-        ptype, subtype, offset, size = struct.unpack_from("<BBII", entry, 2)
-        label = entry[12:28].split(b"\0", 1)[0].decode(errors="replace")
-        out.append((label, ptype, subtype, offset, size))
-    return out
+def _download_url(url):
+    base = os.environ.get(BASE_URL_ENV)
+    if not base:
+        return url
+    return base.rstrip("/") + "/" + os.path.basename(urllib.parse.urlparse(url).path)
 
 
-def check_firmware(board, firmware):
-    """Refuse a firmware file whose partition table does not match the board file's layout."""
-    with open(firmware, "rb") as f:
-        data = f.read()
+def fetch_firmware(board, cache_dir=None, log=print):
+    """The board's pinned official image: downloaded once, checked against its SHA-256."""
+    mp = board.get("micropython", {})
+    url, want = mp.get("url"), (mp.get("sha256") or "").lower()
+    if not url or not want:
+        raise FlashError(firmware_help(board))
+    cache_dir = cache_dir or os.path.join(BUILD, "firmware-cache")
+    os.makedirs(cache_dir, exist_ok=True)
+    path = os.path.join(cache_dir, os.path.basename(urllib.parse.urlparse(url).path))
+    if os.path.exists(path) and _sha256_file(path) == want:
+        return path
+    src = _download_url(url)
+    log("downloading %s" % src)
+    try:
+        with urllib.request.urlopen(src, timeout=60) as resp:
+            data = resp.read()
+    except OSError as e:
+        raise FlashError("cannot download %s: %s (no internet? pass --firmware FILE.bin)" % (src, e))
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise FlashError("%s: SHA-256 %s, but the board file pins %s: refused (not the official "
+                         "image)" % (src, got, want))
+    tmp = path + ".part"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+def _sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def check_firmware(board, data, name, check_layout=True):
+    """Refuse a firmware for another chip (always) and, with ``check_layout``, one whose
+    partition table does not give the board file's layout."""
+    try:
+        espimage.check_chip(data, board["chip"], name)
+        if not check_layout:
+            return
+        table, lay = espimage.check_firmware(board, data)
+    except espimage.ImageError as e:
+        raise FlashError("%s: %s" % (name, e))
     fw_off = _int(board["micropython"]["firmware_offset"])
-    flash = board["flash"]
     romfs_off, romfs_size = boards.romfs_geometry(board)
-    fs_off, fs_size = _int(flash["fs_offset"]), _int(flash["fs_size"])
-    if not data or data[0] != 0xE9:
-        raise FlashError("%s is not an ESP32 firmware image (no 0xE9 image header)" % firmware)
-    if fw_off + len(data) > romfs_off:
-        raise FlashError("%s is %d bytes: it would overwrite the romfs partition at 0x%x" % (
-            firmware, len(data), romfs_off))
-    table = partitions(data, fw_off)
-    if not table:
-        raise FlashError("%s has no partition table at 0x%x: flash a merged MicroPython image "
-                         "(firmware.bin of the ESP32 port's build)" % (firmware, PARTITION_TABLE))
-    rom = [p for p in table if p[1] == 1 and p[2] == ROMFS_SUBTYPE]
-    if not rom or rom[0][3] != romfs_off or rom[0][4] != romfs_size:
+    fs_off, fs_size, _b, _c = boards.fs_geometry(board)
+    first_data = romfs_off if romfs_off is not None else fs_off
+    if fw_off + len(data) > first_data:
+        raise FlashError("%s is %d bytes: it would overwrite the partition at 0x%x" % (
+            name, len(data), first_data))
+    if romfs_off is not None and lay["romfs"] != (romfs_off, romfs_size):
         raise FlashError(
             "%s has no romfs partition (data, subtype 0x8f) at 0x%x of 0x%x bytes; its table:\n%s\n%s"
-            % (firmware, romfs_off, romfs_size, _table_text(table), firmware_help(board)))
-    vfs = [p for p in table if p[3] == fs_off]
-    if not vfs or vfs[0][4] != fs_size:
-        raise FlashError("%s has no filesystem partition at 0x%x of 0x%x bytes; its table:\n%s" % (
-            firmware, fs_off, fs_size, _table_text(table)))
+            % (name, romfs_off, romfs_size, _table_text(table), firmware_help(board)))
+    if lay["vfs"] != (fs_off, fs_size):
+        raise FlashError("%s gives a vfs partition at 0x%x of 0x%x bytes on %s of flash, the board "
+                         "file expects 0x%x of 0x%x; its table:\n%s" % (
+                             name, lay["vfs"][0], lay["vfs"][1], board["flash"]["size"], fs_off,
+                             fs_size, _table_text(table)))
 
 
 def _table_text(table):
@@ -115,31 +167,45 @@ def _table_text(table):
 def check_images(board, romfs_img, fs_img):
     name = board["name"]
     for path in (romfs_img, fs_img):
-        if not os.path.exists(path):
+        if path and not os.path.exists(path):
             raise FlashError("%s is missing: run `dingate build --board %s` first" % (path, name))
-    _off, romfs_size = boards.romfs_geometry(board)
-    if os.path.getsize(romfs_img) > romfs_size:
-        raise FlashError("%s does not fit the romfs partition (%d bytes)" % (romfs_img, romfs_size))
+    if romfs_img and os.path.getsize(romfs_img) > boards.romfs_geometry(board)[1]:
+        raise FlashError("%s does not fit the romfs partition" % romfs_img)
     _off, fs_size, _b, _c = boards.fs_geometry(board)
     if os.path.getsize(fs_img) != fs_size:
         raise FlashError("%s is not the size of the filesystem partition (%d bytes): rebuild it"
                          % (fs_img, fs_size))
 
 
+def trimmed(fs_img, block):
+    """The filesystem image without its trailing erased blocks (a file beside it)."""
+    with open(fs_img, "rb") as f:
+        data = f.read()
+    end = len(data)
+    erased = b"\xff" * block
+    while end > block and data[end - block:end] == erased:
+        end -= block
+    out = fs_img[:-4] + "-used.img"
+    with open(out, "wb") as f:
+        f.write(data[:end])
+    return out
+
+
 def flash(port, board_name=DEFAULT_BOARD, firmware=None, baud=BAUD, check=True, run=subprocess.call,
-          stage=None):
+          stage=None, log=print):
     """Flash the board; returns esptool's exit code (``run`` runs the command line)."""
     board = boards.load(board_name)
-    if board.get("chip") in (None, "emulator") or "firmware_offset" not in board.get("micropython", {}):
+    if not boards.is_chip(board) or "firmware_offset" not in board.get("micropython", {}):
         raise FlashError("board %s is not a chip esptool can flash (the emulator's board runs with "
                          "`dingate emulate`)" % board_name)
     if not firmware:
-        raise FlashError(firmware_help(board))
+        firmware = fetch_firmware(board, log=log)
     if not os.path.exists(firmware):
         raise FlashError("%s: no such file" % firmware)
     romfs_img, fs_img = images(board, stage)
     check_images(board, romfs_img, fs_img)
-    if check:
-        check_firmware(board, firmware)
+    with open(firmware, "rb") as f:
+        check_firmware(board, f.read(), firmware, check_layout=check)
+    fs_img = trimmed(fs_img, boards.fs_geometry(board)[2])  # the rest is erased (or free to littlefs)
     args = esptool_args(board, port, firmware, romfs_img, fs_img, baud)
     return run([sys.executable, "-m", "esptool"] + args)

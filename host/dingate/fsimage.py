@@ -1,5 +1,5 @@
 """littlefs2 images of the board's filesystem partition (littlefs-python)."""
-from littlefs import LittleFS
+from littlefs import LittleFS, LittleFSError
 
 # MicroPython's VfsLfs2 mounts whatever geometry the superblock says; these match its mkfs defaults.
 _OPTS = {"read_size": 32, "prog_size": 32, "lookahead_size": 32}
@@ -12,9 +12,25 @@ def _dirs(path):
 
 
 def make_image(files, block_size, block_count):
-    """A fresh formatted image holding ``files`` ({fs path: bytes})."""
-    fs = LittleFS(block_size=block_size, block_count=block_count, **_OPTS)
-    write_files(fs, files)
+    """A fresh formatted image holding ``files`` ({fs path: bytes}).
+
+    The files are written into a small filesystem that is then grown to ``block_count``
+    (lfs_fs_grow): they sit in the first blocks and the rest is erased, so flashing the image
+    only up to its last used block (`dingate flash` over the emulated ROM loader) is enough."""
+    need = sum(-(-len(d) // block_size) + 1 for d in files.values()) + 32
+    small = min(block_count, need)
+    while True:
+        fs = LittleFS(block_size=block_size, block_count=small, **_OPTS)
+        try:
+            write_files(fs, files)
+            break
+        except LittleFSError:
+            if small >= block_count:
+                raise
+            small = min(block_count, small * 2)
+    if small < block_count:
+        fs.context.buffer.extend(b"\xff" * (block_size * (block_count - small)))
+        fs.fs_grow(block_count)
     return bytes(fs.context.buffer)
 
 

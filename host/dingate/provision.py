@@ -2,7 +2,8 @@
 
 A random AP password and a random first admin password are made here (the firmware's own
 gateway.core.passwords: same alphabet, same PBKDF2 hash), written to the board as
-/provision.json {"serial", "ap_password", "admin_hash", "must_change"} through its REPL, and the
+/provision.json {"serial", "ap_password", "admin_hash", "must_change", "update_key"} through its
+REPL (update_key: the key its firmware bundles must be signed with, dingate.fwkey), and the
 board is reset: at boot gateway.services.identity takes the file into its config store and
 deletes it. Only the hash of the admin password goes to the board.
 
@@ -39,12 +40,17 @@ def make_identity(serial, admin_user="admin"):
     }
 
 
-def provision_file(ident):
-    return json.dumps({
+def provision_file(ident, update_key=None):
+    """/provision.json; ``update_key`` (bytes): the key the board's firmware bundles must be
+    signed with (dingate.fwkey)."""
+    doc = {
         "serial": ident["serial"], "ap_password": ident["ap_password"],
         "admin_user": ident["admin_user"],
         "admin_hash": passwords.hash_password(ident["admin_password"]), "must_change": True,
-    }).encode()
+    }
+    if update_key is not None:
+        doc["update_key"] = update_key.hex()
+    return json.dumps(doc).encode()
 
 
 def _wifi_escape(text):
@@ -98,17 +104,26 @@ def write_label(ident, out_dir):
     return path
 
 
-def provision(port, serial=None, out_dir="labels", reset=True):
-    """Provision the board on ``port``; returns the identity (with passwords) and the label path."""
+def provision(port, serial=None, out_dir="labels", reset=True, update_key=None):
+    """Provision the board on ``port``; returns the identity (with passwords) and the label path.
+    ``update_key``: the update key file (dingate.fwkey; default $DINGATE_UPDATE_KEY, else the
+    development key build/update.key)."""
+    from . import fwkey
+
+    try:
+        key, key_file = fwkey.load(update_key)
+    except fwkey.KeyError_ as e:
+        raise ProvisionError(str(e))
     try:
         with Board(port) as dev:
             if serial is None:
                 serial = serial_from_mac(dev.mac_hex())
             ident = make_identity(serial)
-            dev.write_file(PROVISION_FILE, provision_file(ident))
+            dev.write_file(PROVISION_FILE, provision_file(ident, key))
             if reset:
                 dev.reset()
     except RemoteError as e:
         raise ProvisionError(str(e))
     ident["label"] = write_label(ident, out_dir)
+    ident["update_key_file"] = key_file
     return ident

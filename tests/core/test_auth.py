@@ -419,7 +419,12 @@ def test_throttle_clock_callable():
 
 
 def test_roles():
-    assert auth.ROLES == ("admin", "installer", "user")
+    assert auth.ROLES == ("admin", "installer", "user", "tenant")
+    assert auth.role_allows("user", "tenant") and auth.role_allows("tenant", "tenant")
+    assert not auth.role_allows("tenant", "user")
+    assert auth.meter_scope("user", {}) is None
+    assert auth.meter_scope("tenant", {"meters": ["2"]}) == ("2",)
+    assert auth.meter_scope("tenant", None) == ()
     assert auth.role_allows("admin", "admin")
     assert auth.role_allows("admin", "user")
     assert auth.role_allows("installer", "installer")
@@ -459,6 +464,26 @@ def test_validate_create_ok_and_defaults():
         {"user": "boss", "password": "x" * 64, "role": "admin", "must_change": True}, users2()
     )
     assert v["role"] == "admin" and v["must_change"] is True
+
+
+def test_tenant_accounts_are_bound_to_meters():
+    v = accounts.validate_user({"user": "dupont", "password": "secret12", "role": "tenant",
+                                "meters": ["3", 4, "3"]}, users2())
+    assert v["role"] == "tenant" and v["meters"] == ["3", "4"]
+    rec = accounts.make_record(v, iterations=1)
+    assert rec["meters"] == ["3", "4"]
+    assert accounts.public_user("dupont", rec)["meters"] == ["3", "4"]
+    assert auth.meter_scope("tenant", rec) == ("3", "4")
+    for bad in (None, [], "3", [None], ["x" * 33]):
+        assert field_of(accounts.validate_user, {"user": "t1x", "password": "secret12",
+                                                 "role": "tenant", "meters": bad}, users2()) == "meters"
+    # only a tenant is bound to meters; an update keeps the meters it does not mention
+    assert field_of(accounts.validate_user, {"user": "u1x", "password": "secret12",
+                                             "meters": ["1"]}, users2()) == "meters"
+    u = users2()
+    u["dupont"] = rec
+    assert accounts.validate_user({"disabled": True}, u, "dupont")["meters"] == ["3", "4"]
+    assert "meters" not in accounts.validate_user({"role": "user"}, u, "dupont")
 
 
 def test_validate_create_errors():

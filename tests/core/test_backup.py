@@ -51,7 +51,8 @@ def test_full_restore_plan():
     assert [m["id"] for m in d["meters"]] == ["3", "7"]  # ids kept: history and genset use them
     assert "status" not in d["meters"][0] and d["meters"][1]["registers"][0]["register"] == 16
     assert d["genset"]["start_soc"] == 25 and "relay" not in d["genset"]
-    assert d["mqtt"]["host"] == "mqtt.example" and d["mqtt"]["password"] == "mqtt-secret"
+    # another broker than the device's: its password is not carried over (issue 16 item 7)
+    assert d["mqtt"]["host"] == "mqtt.example" and d["mqtt"]["password"] == ""
     u = d["users"]
     assert u["bob"]["role"] == "installer" and u["bob"]["hash"] == HASH + "b"
     assert u["carol"]["disabled"] is True and u["carol"]["hash"] == backup.LOCKED_HASH
@@ -66,7 +67,10 @@ def test_secrets_in_a_file_are_ignored():
                     "netmask": "255.255.255.0", "gateway": "192.168.1.1", "dns": "0.0.0.0"},
               users=[{"user": "bob", "role": "user", "hash": "x", "password": "from-file-pw"}])
     d = backup.check_restore(f, _current())["docs"]
-    assert d["mqtt"]["password"] == "mqtt-secret"
+    assert d["mqtt"]["password"] == ""  # another broker: neither the file's nor the device's
+    same = _file(mqtt={"host": "broker.lan", "user": "gw", "password": "from-file"})
+    # the device's own broker: its password is kept
+    assert backup.check_restore(same, _current())["docs"]["mqtt"]["password"] == "mqtt-secret"
     assert d["wifi"]["password"] == "wifi-secret" and d["wifi"]["ip"] == "192.168.1.50"
     assert d["users"]["bob"]["hash"] == HASH + "b"
 

@@ -57,6 +57,7 @@ class Dev:
         self.started = now - 10
         self.sessions = auth.Sessions(b"0123456789abcdef0123456789abcdef", ttl_s=3600)
         self.throttle = auth.LoginThrottle()
+        self.user_throttle = auth.LoginThrottle()
         self.wifi = Wifi()
 
     def event(self, type, source, text):

@@ -157,10 +157,16 @@ def test_settings_validation():
             "csv_decimal": ".",
             "timezone": "UTC",
             "location": "Résidence Les Pins",
-            "lang": "fr",
         }
     )
-    assert s["sample_interval_s"] == 5 and s["lang"] == "fr" and s["timezone"] == "UTC"
+    assert s["sample_interval_s"] == 5 and s["timezone"] == "UTC"
+    # unknown keys are refused (issue 16 item 8); a stored base loses the ones it had
+    assert raises(ValidationError, validate_settings, {"lang": "fr"}).field == "lang"
+    assert raises(ValidationError, validate_settings, {"x": {"y": [1]}}).field == "x"
+    assert "lang" not in validate_settings({}, {"lang": "fr", "location": "A"})
+    assert validate_settings({}, {"lang": "fr", "location": "A"})["location"] == "A"
+    for v in (1e309, -1e309):
+        assert raises(ValidationError, validate_settings, {"sample_interval_s": v}).field == "sample_interval_s"
     assert validate_settings({"sample_interval_s": 900.0})["sample_interval_s"] == 900
     bad = (
         ({"sample_interval_s": 4}, "sample_interval_s"),

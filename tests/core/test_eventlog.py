@@ -34,7 +34,7 @@ def test_log_and_query_newest_first():
         assert len(log.query(source="meter 3")) == 2
         assert [e["ts"] for e in log.query(since=150)] == [200, 160]
         assert len(log.query(limit=1)) == 1
-        assert set(TYPES) == {"state", "threshold", "config", "comm", "genset", "system"}
+        assert set(TYPES) == {"state", "threshold", "config", "comm", "genset", "system", "alarm"}
         raises(ValueError, log.log, "bogus", "x", "y")
     finally:
         _rmtree(d)

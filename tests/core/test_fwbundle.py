@@ -1,4 +1,5 @@
-"""Firmware bundles: the streaming tar reader, the staging tree, installing, the ROMFS writer.
+"""Firmware bundles: the streaming tar reader, signatures, the staging tree, the switch-over at
+boot with a power cut at every step (gateway.core.fwswitch), the ROMFS writer.
 
 The bundles here are made by a small tar writer below (MicroPython has no tarfile); the host's
 `dingate build` bundle (Python's tarfile) is read by tests/integration/test_backup_restore.py.
@@ -9,8 +10,10 @@ import json
 
 from _assert import raises, tmpdir
 
-from gateway.core import fwbundle
+from gateway.core import fwbundle, fwswitch
 from gateway.core.errors import ValidationError
+
+KEY = b"test-update-key-" + bytes(range(16))
 
 
 def _sha(data):
@@ -52,13 +55,17 @@ def _pax(records):
     return out
 
 
-def _tar(members, sha=True, end=True):
-    """members: (name, bytes) in order; each gets a pax header with its SHA-256."""
+def _tar(members, sha=True, end=True, key=KEY):
+    """members: (name, bytes) in order; each gets a pax header with its SHA-256; the manifest's
+    also its signature under ``key`` (None: unsigned)."""
     out = b""
     for name, data in members:
         if sha is True or (sha and name in sha):
-            rec = _pax([("DINGATE.sha256", _sha(data) if sha is True or sha[name] is None
-                         else sha[name])])
+            recs = [("DINGATE.sha256", _sha(data) if sha is True or sha[name] is None
+                     else sha[name])]
+            if name == fwbundle.MANIFEST and key is not None:
+                recs.append(("DINGATE.hmac", fwbundle.sign(key, data)))
+            rec = _pax(recs)
             out += _header("PaxHeader/" + name[-80:], len(rec), "x") + _pad(rec)
         out += _header(name, len(data), "0") + _pad(data)
     if end:
@@ -66,9 +73,17 @@ def _tar(members, sha=True, end=True):
     return out
 
 
-def _manifest(n, board="emulator", version="9.9.9", fmt=1):
-    return ("dingate-firmware.json", json.dumps({"format": fmt, "version": version,
-                                                 "board": board, "files": n}).encode())
+def _members(files):
+    d = fwbundle.members_digest()
+    for name, data in files:
+        fwbundle.member(d, name, _sha(data))
+    return binascii.hexlify(d.digest()).decode()
+
+
+def _manifest(n, board="emulator", version="9.9.9", fmt=2, files=None):
+    return ("dingate-firmware.json", json.dumps({
+        "format": fmt, "version": version, "board": board, "files": n,
+        "members": _members(files or [])}).encode())
 
 
 FILES = [
@@ -81,8 +96,8 @@ FILES = [
 ]
 
 
-def _bundle(files=FILES, **kw):
-    return _tar([_manifest(len(files), **kw)] + list(files))
+def _bundle(files=FILES, key=KEY, **kw):
+    return _tar([_manifest(len(files), files=files, **kw)] + list(files), key=key)
 
 
 def _tmpdir():
@@ -109,7 +124,7 @@ class _Sink:
         self.files = {}
         self._name = None
 
-    def begin(self, name, size):
+    def begin(self, name, size, sha=None):
         self._name = name
         self.files[name] = b""
 
@@ -120,9 +135,9 @@ class _Sink:
         self._name = None
 
 
-def _unpack(data, chunk=1024, board="emulator"):
+def _unpack(data, chunk=1024, board="emulator", key=KEY, running="0.1.0"):
     sink = _Sink()
-    u = fwbundle.Unpacker(sink, board)
+    u = fwbundle.Unpacker(sink, board, key, running)
     for i in range(0, len(data), chunk):
         u.feed(data[i:i + chunk])
     return u.finish(), sink.files
@@ -157,7 +172,7 @@ def test_member_without_sha_is_refused():
 
 def test_board_and_format_are_checked():
     assert "board" in raises(ValidationError, _unpack, _bundle(board="esp32-other")).message
-    assert "format" in raises(ValidationError, _unpack, _bundle(fmt=2)).message
+    assert "format" in raises(ValidationError, _unpack, _bundle(fmt=1)).message
     # no board given: any board's bundle reads
     _unpack(_bundle(board="esp32-other"), board=None)
 
@@ -202,41 +217,240 @@ def test_not_a_tar():
     raises(ValidationError, _unpack, bytes(data))
 
 
-def test_stage_and_install():
+def test_signature_version_and_members_are_checked():
+    m, files = _unpack(_bundle())
+    assert files == dict(FILES)
+    e = raises(ValidationError, _unpack, _bundle(key=None))
+    assert "not signed" in e.message
+    assert "signature" in raises(ValidationError, _unpack, _bundle(key=b"k" * 32)).message
+    assert "update key" in raises(ValidationError, _unpack, _bundle(), key=None).message
+    e = raises(ValidationError, _unpack, _bundle(version="0.0.9"))
+    assert "older" in e.message
+    _unpack(_bundle(version="0.1.0+rebuilt"))  # the same version again is not a downgrade
+    assert fwbundle.version_key("1.10.2+x") > fwbundle.version_key("1.9.30")
+    # re-packed: a line added to boot.py, the member's own SHA-256 made right, the signed
+    # manifest kept: the members digest no longer matches
+    tampered = [(n, d + b"import evil\n" if n == "boot.py" else d) for n, d in FILES]
+    data = _tar([_manifest(len(FILES), files=FILES)] + tampered)
+    assert "altered" in raises(ValidationError, _unpack, data).message
+    # a member dropped and the count forged in a re-signed manifest needs the key: refused
+    data = _tar([_manifest(len(FILES), files=FILES)] + tampered, key=b"attacker" * 4)
+    assert "signature" in raises(ValidationError, _unpack, data).message
+
+
+def _stage(root, data=None):
+    stager = fwbundle.Stager(root + fwswitch.STAGE, root)
+    u = fwbundle.Unpacker(stager, "emulator", KEY, "0.1.0")
+    data = data or _bundle()
+    for i in range(0, len(data), 1000):
+        u.feed(data[i:i + 1000])
+    u.finish()
+    return stager
+
+
+OLD = {"boot.py": b"old boot", "lib/gateway/app.mpy": b"old", "lib/gateway/gone.mpy": b"stale",
+       "www/old.css.gz": b"stale", "data/cfg/meters.json": b"kept", "board.json": b"kept",
+       "manifest.json": b"old"}
+
+
+def _tree(root):
+    out = {}
+    for rel in fwswitch._files(root):
+        if not rel.startswith("fw."):
+            out[rel] = _read(root + "/" + rel)
+    return out
+
+
+def _old_state():
+    return dict(OLD)
+
+
+def _new_state():
+    new = {"data/cfg/meters.json": b"kept", "board.json": b"kept"}
+    for name, d in FILES:
+        if name != "romfs.img":
+            new[name] = d
+    return new
+
+
+def _fresh(root):
+    fwbundle.remove_tree(root)
+    fwbundle.mkdirs(root)
+    for rel, d in OLD.items():
+        _write(root + "/" + rel, d)
+
+
+def test_stage_commit_switch():
     root = _tmpdir()
     try:
-        stage, target = root + "/fw.new", root + "/fs"
-        _write(target + "/lib/gateway/app.mpy", b"old")
-        _write(target + "/lib/gateway/gone.mpy", b"stale")
-        _write(target + "/www/old.css.gz", b"stale")
-        _write(target + "/data/cfg/meters.json", b"kept")
-        _write(target + "/board.json", b"kept")
-        stager = fwbundle.Stager(stage)
-        u = fwbundle.Unpacker(stager, "emulator")
-        data = _bundle()
-        for i in range(0, len(data), 1000):
-            u.feed(data[i:i + 1000])
-        u.finish()
+        _fresh(root)
+        stager = _stage(root)
         assert stager.bytes == sum(len(d) for _, d in FILES)
-        # verified but not committed: boot.py would not write it (a power cut here is harmless)
-        assert fwbundle.staged_romfs(stage) and not fwbundle.pending_romfs(stage)
-        assert fwbundle.finish_romfs(_Rom(), stage, log=lambda s: None) is False
-        assert _read(stage + "/romfs.part") == FILES[0][1]
-        fwbundle.commit_romfs(stage)
-        assert fwbundle.pending_romfs(stage) and not fwbundle.staged_romfs(stage)
-        done = list(fwbundle.install_files(stage, target))
-        assert "lib/gateway/gone.mpy" in done and "www/old.css.gz" in done
-        for name, d in FILES:
-            if name != "romfs.img":
-                assert _read(target + "/" + name) == d, name
-        assert not fwbundle.exists(target + "/lib/gateway/gone.mpy")
-        assert not fwbundle.exists(target + "/www/old.css.gz")
-        assert _read(target + "/data/cfg/meters.json") == b"kept"
-        assert _read(target + "/board.json") == b"kept"
-        assert not fwbundle.exists(target + "/romfs.img")
-        assert sorted(fwbundle.walk(stage)) == ["romfs.img"]  # for boot.py
+        # verified, not committed: the next boot drops it and changes nothing
+        assert fwswitch.switch(root, log=lambda s: None) is None
+        assert not fwswitch.exists(root + fwswitch.STAGE) and _tree(root) == _old_state()
+        _stage(root)
+        fwswitch.commit(root)
+        assert fwswitch.switch(root, log=lambda s: None) == "romfs"
+        assert _tree(root) == _new_state()  # every file switched before the ROMFS is written
+        rom = _Rom()
+        assert fwbundle.finish_romfs(rom, root, log=lambda s: None) is True
+        assert bytes(rom.part[:len(FILES[0][1])]) == FILES[0][1]
+        assert not fwswitch.exists(root + fwswitch.READY)
+        assert not fwswitch.exists(root + fwswitch.OLD)
+        assert "ROMFS partition written" in fwswitch.take_result(root)
+        assert fwswitch.take_result(root) is None
+        # a refused upload's staging is dropped by abort
+        stager = fwbundle.Stager(root + fwswitch.STAGE)
+        stager.begin("boot.py", 3)
         stager.abort()
-        assert not fwbundle.exists(stage)
+        assert not fwswitch.exists(root + fwswitch.STAGE)
+    finally:
+        fwbundle.remove_tree(root)
+
+
+class PowerCut(BaseException):
+    """Raised at the cut: nothing after it happens (not an Exception: the switch cannot catch it)."""
+
+
+class _CutOS:
+    """``os`` for fwswitch that loses power (or fails, ``fail``) at mutating operation ``cut``."""
+
+    def __init__(self, real, cut, fail=None):
+        self.real = real
+        self.cut = cut
+        self.fail = fail
+        self.ops = 0
+
+    def _op(self, may_fail=False):
+        self.ops += 1
+        if self.fail is not None and self.cut is not None and self.ops >= self.cut and may_fail:
+            self.cut = None
+            raise self.fail("failed at %d" % self.ops)
+        if self.fail is None and self.cut is not None and self.ops >= self.cut:
+            raise PowerCut("cut at %d" % self.ops)  # and nothing reaches the flash after it
+
+    def listdir(self, p):
+        return self.real.listdir(p)
+
+    def stat(self, p):
+        return self.real.stat(p)
+
+    def rename(self, a, b):
+        self._op(True)
+        self.real.rename(a, b)
+
+    def remove(self, p):
+        self._op()
+        self.real.remove(p)
+
+    def mkdir(self, p):
+        self._op()
+        self.real.mkdir(p)
+
+    def rmdir(self, p):
+        self._op()
+        self.real.rmdir(p)
+
+
+def _boot(root, cut=None, fail=None, rom=None):
+    """One boot: fwswitch.switch (then the ROMFS write) with power lost at operation ``cut``."""
+    import os
+
+    fake = _CutOS(os, cut, fail)
+    fwswitch.os = fake
+    real_open = open
+
+    def cut_open(path, mode="r"):
+        if "w" in mode:
+            fake._op()
+        return real_open(path, mode)
+
+    fwswitch.open = cut_open
+    try:
+        state = fwswitch.switch(root, log=lambda s: None)
+        if state == "romfs":
+            assert _tree(root) == _new_state(), "ROMFS written before every file was switched"
+            fwbundle.finish_romfs(rom or _Rom(), root, log=lambda s: None)
+        return state, fake.ops
+    finally:
+        fwswitch.os = os
+        del fwswitch.open
+
+
+def test_power_cut_at_every_step_boots_old_or_new_whole():
+    root = _tmpdir()
+    try:
+        _fresh(root)
+        _stage(root)
+        fwswitch.commit(root)
+        _state, total = _boot(root)  # an uncut switch: how many flash operations it makes
+        assert total > 10 and _tree(root) == _new_state()
+        for cut in range(1, total + 1):
+            _fresh(root)
+            _stage(root)
+            fwswitch.commit(root)
+            try:
+                _boot(root, cut)
+                raise AssertionError("no cut at %d" % cut)
+            except PowerCut:
+                pass
+            for _ in range(3):  # the next boots finish it
+                if _boot(root)[0] is None:
+                    break
+            assert _tree(root) == _new_state(), cut
+            for name in ("STAGE", "READY", "OLD", "UNDO", "DONE"):
+                assert not fwswitch.exists(root + getattr(fwswitch, name)), (cut, name)
+    finally:
+        fwbundle.remove_tree(root)
+
+
+def test_unchanged_files_are_not_staged_and_stay():
+    root = _tmpdir()
+    try:
+        _fresh(root)
+        same = dict(FILES)["lib/gateway/core/new.mpy"]
+        _write(root + "/lib/gateway/core/new.mpy", same)  # installed already, identical
+        stager = _stage(root)
+        assert stager.kept == 1
+        assert not fwswitch.exists(root + fwswitch.STAGE + "/lib/gateway/core/new.mpy")
+        assert stager.bytes == sum(len(d) for n, d in FILES) - len(same)
+        fwswitch.commit(root)
+        assert fwswitch.switch(root, log=lambda s: None) == "romfs"
+        assert _tree(root) == _new_state()  # the kept file was neither moved away nor lost
+        fwbundle.finish_romfs(_Rom(), root, log=lambda s: None)
+        assert _tree(root) == _new_state()
+    finally:
+        fwbundle.remove_tree(root)
+
+
+def test_staging_keeps_the_spare_flash():
+    root = _tmpdir()
+    try:
+        _fresh(root)
+        free = [36000]
+        stager = fwbundle.Stager(root + fwswitch.STAGE, root, spare=32768, free=lambda: free[0])
+        u = fwbundle.Unpacker(stager, "emulator", KEY, "0.1.0")
+        e = raises(fwbundle.NoRoom, u.feed, _bundle())  # romfs.img: a 4096-byte block > 36000 - 32768
+        assert "not enough flash" in str(e)
+        stager.abort()
+        assert not fwswitch.exists(root + fwswitch.STAGE) and _tree(root) == _old_state()
+    finally:
+        fwbundle.remove_tree(root)
+
+
+def test_failed_switch_rolls_back_to_the_old_firmware():
+    root = _tmpdir()
+    try:
+        for cut in (1, 3, 6, 9, 14):
+            _fresh(root)
+            _stage(root)
+            fwswitch.commit(root)
+            state, _ops = _boot(root, cut, fail=OSError)
+            assert state == "rolled back", (cut, state)
+            assert _tree(root) == _old_state(), cut
+            assert "previous firmware was kept" in fwswitch.take_result(root)
+            assert _boot(root)[0] is None and _tree(root) == _old_state()
     finally:
         fwbundle.remove_tree(root)
 
@@ -296,17 +510,23 @@ def test_write_romfs_header_last():
 def test_finish_romfs_at_boot():
     root = _tmpdir()
     try:
-        stage = root + "/fw.new"
-        assert fwbundle.finish_romfs(_Rom(), stage, log=lambda s: None) is False  # nothing staged
-        _write(stage + "/romfs.img", b"R" * 3000)
+        ready = root + fwswitch.READY
+        assert fwbundle.finish_romfs(_Rom(), root, log=lambda s: None) is False  # nothing staged
+        _write(ready + "/romfs.img", b"R" * 3000)
+        _write(ready + "/lib/x.mpy", b"x")
+        _write(ready + fwswitch.MARK, b"")
+        # files still waiting: the image is not written
+        assert fwbundle.finish_romfs(_Rom(), root, log=lambda s: None) is False
+        fwbundle.remove_tree(ready + "/lib")
         rom = _Rom()
         logs = []
-        assert fwbundle.finish_romfs(rom, stage, log=logs.append) is True
-        assert bytes(rom.part[:3000]) == b"R" * 3000 and not fwbundle.exists(stage)
+        assert fwbundle.finish_romfs(rom, root, log=logs.append) is True
+        assert bytes(rom.part[:3000]) == b"R" * 3000 and not fwswitch.exists(ready)
         assert "written" in logs[0]
         # no rom_ioctl: the image is dropped (no boot loop), the boot goes on from /lib
-        _write(stage + "/romfs.img", b"R" * 3000)
-        assert fwbundle.finish_romfs(None, stage, log=logs.append) is False
-        assert not fwbundle.exists(stage) and "rom_ioctl" in logs[-1]
+        _write(ready + "/romfs.img", b"R" * 3000)
+        _write(ready + fwswitch.MARK, b"")
+        assert fwbundle.finish_romfs(None, root, log=logs.append) is False
+        assert not fwswitch.exists(ready) and "rom_ioctl" in logs[-1]
     finally:
         fwbundle.remove_tree(root)

@@ -2,7 +2,8 @@
 from _assert import raises
 
 from gateway.core.errors import ValidationError
-from gateway.core.genset import DEFAULTS, GensetController, _in_window, validate_genset
+from gateway.core.genset import GensetController, _in_window
+from gateway.core.genset_config import DEFAULTS, validate_genset
 
 T0 = 1800000000
 SRC = {"meter": "1", "quantity": "soc_pct"}

@@ -17,7 +17,8 @@ METERS = [
 COMMON_KEYS = {"name", "unique_id", "availability", "availability_mode", "device", "origin",
                "state_topic", "value_template", "entity_category"}
 ALLOWED = {
-    "sensor": COMMON_KEYS | {"device_class", "state_class", "unit_of_measurement", "options"},
+    "sensor": COMMON_KEYS | {"device_class", "state_class", "unit_of_measurement", "options",
+                             "suggested_display_precision"},
     "select": COMMON_KEYS | {"command_topic", "options"},
     "binary_sensor": COMMON_KEYS | {"payload_on", "payload_off", "device_class"},
 }
@@ -63,6 +64,25 @@ def test_keys_are_documented_names():
         assert cfg["origin"]["name"] == "dingate"
         if "device_class" in cfg and comp == "sensor":
             assert cfg["device_class"] in SENSOR_CLASSES
+
+
+def test_display_precision_is_the_catalogued_decimals():
+    from gateway.core.quantities import decimals
+
+    seen = 0
+    for _topic, cfg in _all():
+        if cfg.get("device_class") == "enum":
+            assert "suggested_display_precision" not in cfg  # a text state
+            continue
+        if "state_class" in cfg:
+            q = cfg["value_template"].split("value_json.")[1].split()[0]
+            assert cfg["suggested_display_precision"] == decimals(q), cfg["unique_id"]
+            seen += 1
+    assert seen == 9
+    m = {"id": "9", "name": "Heat", "quantities": [("heat_kwh", "kWh"), ("flow_l", "L")]}
+    heat, flow = [json.loads(p) for _t, p in list(H.meter_configs(BASE, DEV, "1", m))[:2]]
+    assert (heat["device_class"], heat["state_class"]) == ("energy", "total_increasing")
+    assert "device_class" not in flow and flow["state_class"] == "total_increasing"
 
 
 def test_device_block():
@@ -120,7 +140,7 @@ def test_meter_status_entity():
     topic, cfg = _by_uid(_all())["dingate_GW1_m3_meter_status"]
     assert topic == "homeassistant/sensor/dingate_GW1/m3_meter_status/config"
     assert cfg["device_class"] == "enum"
-    assert cfg["options"] == ["ok", "offline", "error", "disabled"]
+    assert cfg["options"] == ["ok", "partial", "offline", "error", "disabled"]
     assert cfg["entity_category"] == "diagnostic"
     assert cfg["state_topic"] == "dingate/GW1/meter/3/status"
 

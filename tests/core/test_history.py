@@ -77,7 +77,8 @@ def test_hourly_sum_equals_total():
         r = _ring(d, t0, 6 * 10, 600, wh_per_step=37)
         rows = list(H.rows(r, "1", tz.epoch(2025, 1, 10), tz.epoch(2025, 1, 10, 10), "1h", PARIS))
         assert len(rows) == 10
-        total = sum(x["import_kwh"] for x in rows)
+        total = sum(x["import_kwh_delta"] for x in rows)  # a consumption, not an index
+        assert "import_kwh" not in rows[0] and "power_w" in rows[0]
         assert approx(total, (60 - 1) * 0.037)  # first to last sample
         assert rows[0]["ts"] == tz.epoch(2025, 1, 10)
     finally:
@@ -97,12 +98,12 @@ def test_daily_diff_across_dst_day():
             z.from_local(2025, 3, 31),
         ]
         # the 30th has 23 hours: 92 quarter hours; the 31st closes on the April 1st 00:00 sample
-        assert [round(x["import_kwh"] * 1000) for x in rows] == [9600, 9200, 9600]
+        assert [round(x["import_kwh_delta"] * 1000) for x in rows] == [9600, 9200, 9600]
         # the 31st alone gives the same difference (the closing sample is looked up past "to")
         rows = list(
             H.rows(r, "1", z.from_local(2025, 3, 31), z.from_local(2025, 4, 1), "1d", PARIS)
         )
-        assert len(rows) == 1 and round(rows[0]["import_kwh"] * 1000) == 9600
+        assert len(rows) == 1 and round(rows[0]["import_kwh_delta"] * 1000) == 9600
     finally:
         _rmtree(d)
 
@@ -117,8 +118,8 @@ def test_monthly_step_local_months():
             H.rows(r, "1", z.from_local(2025, 1, 1), z.from_local(2025, 3, 1), "1mo", PARIS)
         )
         assert [x["ts"] for x in rows] == [z.from_local(2025, 1, 1), z.from_local(2025, 2, 1)]
-        assert round(rows[0]["import_kwh"] * 1000) == 400  # 22:00 -> first Feb sample at 00:00
-        assert round(rows[1]["import_kwh"] * 1000) == 700
+        assert round(rows[0]["import_kwh_delta"] * 1000) == 400  # 22:00 -> first Feb sample
+        assert round(rows[1]["import_kwh_delta"] * 1000) == 700
     finally:
         _rmtree(d)
 
@@ -155,7 +156,7 @@ def test_csv_french_excel_and_english():
                 r, "1", t0, t0 + 2700, "15m", PARIS, ",", ".", quantities=["import_kwh", "power_w"]
             )
         )
-        assert lines[0] == "ts,time,import_kwh,power_w\r\n"
+        assert lines[0] == "ts,time,import_kwh_delta,power_w\r\n"  # 15-min consumption
         assert lines[1] == "%d,2025-07-01 12:00,0.1,400\r\n" % t0
         # "," as separator and as decimal: numbers are quoted
         lines = list(H.csv_lines(r, "1", t0, t0 + 900, sep=",", decimal=",", zone=PARIS))
@@ -176,7 +177,7 @@ def test_json_stream_parses():
         text = "".join(H.json_chunks(r, "1", t0, t0 + 8 * 900, "1h", PARIS))
         rows = json.loads(text)
         assert [x["ts"] for x in rows] == [t0, t0 + 3600]
-        assert rows[0]["import_kwh"] == 0.4 and rows[1]["import_kwh"] == 0.3
+        assert rows[0]["import_kwh_delta"] == 0.4 and rows[1]["import_kwh_delta"] == 0.3
         assert json.loads("".join(H.json_chunks(r, "1", 0, 10))) == []
         assert H.row_json(5, {"import_kwh": 123456789}) == '{"ts":5,"import_kwh":123456.789}'
     finally:

@@ -205,3 +205,23 @@ def test_role_defaults_to_sub_and_is_checked():
     assert m["role"] == "pv"
     e = raises(ValidationError, validate_meter, {"address": 3, "profile": "sdm120", "role": "x"}, [])
     assert e.field == "role"
+
+
+def test_register_maps_in_use_are_bounded():
+    from gateway.core import profiles
+    from gateway.core.meters import MAX_PROFILES
+
+    existing = []
+    names = [n for n in profiles.names() if n not in profiles.BUILTIN]
+    for i, name in enumerate(names[:MAX_PROFILES]):
+        existing.append(validate_meter({"address": i + 1, "profile": name}, existing))
+    e = raises(ValidationError, validate_meter, {"address": 40, "profile": names[MAX_PROFILES]},
+               existing)
+    assert e.field == "profile"
+    e = raises(ValidationError, validate_meter, {"address": 41, "profile": "sunspec",
+                                                 "sunspec": [[1, 40004], [203, 40072]]}, existing)
+    assert e.field == "profile"
+    # one more meter of a profile in use, or a generic one, is fine
+    validate_meter({"address": 42, "profile": names[0]}, existing)
+    validate_meter({"address": 43, "profile": "generic", "registers": [
+        {"quantity": "power_w", "register": 1}]}, existing)

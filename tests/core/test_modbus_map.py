@@ -73,7 +73,7 @@ def test_layout_is_the_documented_one():
         "voltage_l1", "voltage_l2", "voltage_l3", "current_l1", "current_l2", "current_l3",
         "power_w", "frequency_hz", "power_factor", "import_kwh", "export_kwh", "soc_pct",
         "battery_v")  # fmt: skip
-    assert mm.STATUS_CODES == {"ok": 0, "offline": 1, "error": 2, "disabled": 3}
+    assert mm.STATUS_CODES == {"ok": 0, "offline": 1, "error": 2, "disabled": 3, "partial": 4}
 
 
 def test_whole_block_of_an_ok_meter():

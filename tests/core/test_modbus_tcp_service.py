@@ -73,14 +73,18 @@ def test_client_limit_idle_timeout_and_stop():
         for _ in range(2):
             conns.append(await asyncio.open_connection("127.0.0.1", srv.port))
             await request(conns[-1][0], conns[-1][1], 1, 1, 4, 0, 1)  # surely accepted
+        await request(conns[1][0], conns[1][1], 2, 1, 4, 0, 1)  # the first is now the idlest
         r3, w3 = await asyncio.open_connection("127.0.0.1", srv.port)
-        assert await closed_by_peer(r3)  # one too many
+        # one too many: it takes the place of the connection idle the longest (issue 16 item 17)
+        assert (await request(r3, w3, 3, 1, 4, 0, 1))[9:] == b"\x00\x00"
+        assert await closed_by_peer(conns[0][0])
         assert srv.refused == 1 and srv.status()["clients"] == 2
-        w3.close()
+        assert (await request(conns[1][0], conns[1][1], 4, 1, 4, 0, 1))[9:] == b"\x00\x00"
         # silent for longer than idle_s: both closed, their slots free again
-        assert await closed_by_peer(conns[0][0]) and await closed_by_peer(conns[1][0])
+        assert await closed_by_peer(conns[1][0]) and await closed_by_peer(r3)
         for _, w in conns:
             w.close()
+        w3.close()
         r, w = await asyncio.open_connection("127.0.0.1", srv.port)
         assert (await request(r, w, 5, 1, 4, 0, 1))[9:] == b"\x00\x00"
         await srv.stop()  # closes the live connection too

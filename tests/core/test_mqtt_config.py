@@ -72,7 +72,8 @@ def test_password_is_write_only():
 
 def test_absent_or_empty_password_keeps_stored():
     stored = C.validate({"host": "b", "user": "u", "password": "pw1"}, None, "x")
-    assert C.validate({"port": 1884}, stored, "x")["password"] == "pw1"
+    assert C.validate({"keepalive": 30}, stored, "x")["password"] == "pw1"
+    assert C.validate({"port": 1883, "host": "b"}, stored, "x")["password"] == "pw1"  # same broker
     assert C.validate({"password": ""}, stored, "x")["password"] == "pw1"
     assert C.validate({"password": None}, stored, "x")["password"] == "pw1"
     assert C.validate({"password": "pw2"}, stored, "x")["password"] == "pw2"
@@ -147,3 +148,17 @@ def test_partial_update_keeps_other_keys():
     cfg = C.validate({"keepalive": 20}, stored, "x")
     assert cfg["host"] == "b" and cfg["port"] == 1999 and cfg["discovery"] is False
     assert cfg["keepalive"] == 20
+
+
+def test_a_new_destination_drops_the_stored_password():
+    """Issue 16 item 7: an installer cannot redirect the stored password to his own host."""
+    stored = C.validate({"host": "b", "user": "u", "password": "pw1"}, None, "x")
+    assert C.validate({"host": "evil.example"}, stored, "x")["password"] == ""
+    assert C.validate({"port": 1884}, stored, "x")["password"] == ""
+    assert C.validate({"host": "c", "password": "pw2"}, stored, "x")["password"] == "pw2"
+    assert C.public_view(C.validate({"host": "evil.example"}, stored, "x"))["password_set"] is False
+
+
+def test_huge_numbers_are_400_not_500():
+    for v in (1e309, -1e309, float("nan")):
+        raises(ValidationError, C.validate, {"port": v}, None, "x")

@@ -1,8 +1,8 @@
 """MQTT 3.1.1 packet codec, stream reader and topic rules (CPython and MicroPython)."""
 from _assert import raises
 
+from dingate.testing import mqtt_server_packets as S
 from gateway.core import mqtt_packets as P
-from gateway.core import mqtt_server_packets as S
 
 
 class FakeStream:

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from dingate import boards, build, fsimage
+from dingate import boards, build, fsimage, fwkey
 from dingate.testing.emuproc import EmulatorProcess
 
 ADMIN_PW = "restore-Admin-pw-31"
@@ -232,8 +232,9 @@ def test_restore_brings_back_the_backup_and_keeps_the_secrets(emu):
     assert "restored" in json.dumps(_ok(emu.api("GET", "/api/events?limit=20")))
 
 
-def _bundle(version, board="emulator", patch=None):
-    """A firmware bundle of the current tree whose VERSION is ``version``."""
+def _bundle(version, board="emulator", patch=None, key=True):
+    """A firmware bundle of the current tree whose VERSION is ``version``, signed with the test
+    session's update key (tests/conftest.py; ``key``: another key, or None: unsigned)."""
     b = boards.load("emulator")
     files = build.render(b)
     with open(os.path.join(ROOT, "firmware", "gateway", "__init__.py")) as f:
@@ -244,7 +245,9 @@ def _bundle(version, board="emulator", patch=None):
         f.write(src)
     files["/lib/gateway/__init__.mpy"] = build.compile_module(tmp, "/lib/gateway/__init__.mpy")
     files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
-    data = build.firmware_bundle(files, build.bundle_romfs(files, b), board, version)
+    if key is True:
+        key = fwkey.load()[0]
+    data = build.firmware_bundle(files, build.bundle_romfs(files, b), board, version, key)
     return patch(data) if patch else data
 
 
@@ -253,6 +256,25 @@ def _upload(emu, data, sha=None):
     if sha is not None:
         headers["X-Firmware-SHA256"] = sha
     return emu.session.post(emu.url + "/api/firmware", data=data, headers=headers, timeout=90)
+
+
+def _tamper(data):
+    """The bundle re-packed with a line added to boot.py (its own SHA-256 made right, the signed
+    manifest kept), as someone without the key would."""
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, \
+            tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as dst:
+        for info in src.getmembers():
+            body = src.extractfile(info).read()
+            if info.name == "boot.py":
+                body += b"print('owned')\n"
+                info.size = len(body)
+                info.pax_headers = {"DINGATE.sha256": hashlib.sha256(body).hexdigest()}
+            dst.addfile(info, io.BytesIO(body))
+    return out.getvalue()
 
 
 def _flip(data, marker):
@@ -278,14 +300,25 @@ def test_firmware_upload_refused_changes_nothing(emu):
     assert r.status_code == 400 and r.json()["field"] == "firmware", r.text
     r = _upload(emu, b"not a bundle" * 100)
     assert r.status_code == 400 and r.json()["field"] == "firmware", r.text
+    # signatures: unsigned, signed with another key, tampered, older than the running firmware
+    r = _upload(emu, _bundle("9.9.9", key=None))
+    assert r.status_code == 400 and "not signed" in r.json()["error"], r.text
+    r = _upload(emu, _bundle("9.9.9", key=os.urandom(32)))
+    assert r.status_code == 400 and "signature" in r.json()["error"], r.text
+    r = _upload(emu, _tamper(data))
+    assert r.status_code == 400 and "altered" in r.json()["error"], r.text
+    r = _upload(emu, _bundle("0.0.9"))
+    assert r.status_code == 400 and "downgrade" in r.json()["error"], r.text
+    events = json.dumps(_ok(emu.api("GET", "/api/events?limit=50")))
+    assert "update refused" in events and "not signed" in events
     # nothing changed: version, the page, no staging left, still running
     after = _ok(emu.api("GET", "/api/firmware"))
     assert {k: v for k, v in after.items() if k != "free_bytes"} == \
         {k: v for k, v in info.items() if k != "free_bytes"}
     assert _ok(emu.api("GET", "/api/status"))["firmware"] == "0.1.0"
     assert emu.session.get(emu.url + "/static/app.js", timeout=10).content == page
-    assert _device_file(emu, "/fw.new/romfs.img") is None
-    assert _device_file(emu, "/fw.new/dingate-firmware.json") is None
+    for path in ("/fw.new/romfs.img", "/fw.ready/romfs.img", "/fw.new/boot.py", "/fw.ready/boot.py"):
+        assert _device_file(emu, path) is None, path
     assert "firmware update" not in emu.log()
 
 
@@ -300,7 +333,65 @@ def test_firmware_update_is_installed(emu):
                  == "0.1.0+update-test", timeout=60, what="the new firmware")
     log = emu.log()
     assert "ROMFS partition written" in log, log
-    _relogin(emu, ADMIN_PW2)  # the configuration and accounts survive an update
+    _relogin_any(emu)  # the configuration and accounts survive an update
     assert [m["name"] for m in _ok(emu.api("GET", "/api/meters"))] == ["grid", "battery"]
     assert emu.session.get(emu.url + "/", timeout=10).status_code == 200
+    for path in ("/fw.new", "/fw.ready", "/fw.old", "/fw.done"):
+        assert _device_file(emu, path + "/romfs.img") is None, path
+    assert "update installed" in json.dumps(_ok(emu.api("GET", "/api/events?limit=50")))
+
+
+def _power_cut(emu):
+    boots = _boots(emu)
+    assert emu.hw_post("/api/hw/power", {"action": "cycle"}).status_code == 200
+    _wait_reboot(emu, boots)
+    emu.session = requests.Session()
+
+
+def _version(emu):
+    return requests.get(emu.url + "/api/status", timeout=5).json()["firmware"]
+
+
+def test_power_cut_during_an_update_boots_old_or_new_whole(emu):
+    """The emulator's power cut (SIGKILL: nothing flushed) while the upload streams, and right
+    after the commit before the device rebooted; every step of the switch itself is cut in
+    tests/core/test_fwbundle.py."""
+    before = _version(emu)
+    data = _bundle("0.1.1+cut-test")
+    import socket
+    from urllib.parse import urlparse
+
+    u = urlparse(emu.url)
+    cookie = "; ".join("%s=%s" % kv for kv in emu.session.cookies.get_dict().items())
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    csrf = emu.session.headers.get("X-CSRF-Token", "")
+    s.sendall(("POST /api/firmware HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nX-CSRF-Token: %s"
+               "\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+               % (u.netloc, cookie, csrf, len(data))).encode() + data[:len(data) // 2])
+    # (a littlefs file shows on flash once closed: romfs.img, the first member, is always staged;
+    # a stalled upload is dropped by the server after its body deadline: cut before that)
+    emu.wait_for(lambda: _device_file(emu, "/fw.new/romfs.img") is not None,
+                 timeout=30, interval=0.5, what="the upload being staged")
+    _power_cut(emu)
+    s.close()
+    assert _version(emu) == before  # the old firmware, whole; the partial upload dropped
     assert _device_file(emu, "/fw.new/romfs.img") is None
+    _relogin_any(emu)
+    res = _ok(_upload(emu, data))
+    assert res["version"] == "0.1.1+cut-test"
+    _power_cut(emu)  # committed, the power lost before the device rebooted by itself
+    emu.wait_for(lambda: _version(emu) == "0.1.1+cut-test", timeout=60, what="the new firmware")
+    _relogin_any(emu)
+    assert _ok(emu.api("GET", "/api/firmware"))["version"] == "0.1.1+cut-test"
+    for path in ("/fw.new", "/fw.ready", "/fw.old", "/fw.done"):
+        assert _device_file(emu, path + "/boot.py") is None, path
+
+
+def _relogin_any(emu):
+    """Log in again with whichever admin password the earlier tests of the module left."""
+    for pw in (ADMIN_PW2, ADMIN_PW):
+        emu.session = requests.Session()
+        r = emu.api("POST", "/api/login", {"user": "admin", "password": pw})
+        if r.status_code == 200:
+            return
+    raise AssertionError("no admin password works: %s" % r.text)

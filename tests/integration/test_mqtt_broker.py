@@ -22,10 +22,11 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 if FIRMWARE not in sys.path:
     sys.path.insert(0, FIRMWARE)
 
+from dingate import paths  # noqa: E402
 from dingate.testing.broker import Broker  # noqa: E402
 from gateway.core import mqtt_config  # noqa: E402
 from gateway.core.errors import ValidationError  # noqa: E402
-from gateway.services.mqtt import MQTTClient, make_ssl_context  # noqa: E402
+from gateway.lib.mqtt import MQTTClient, make_ssl_context  # noqa: E402
 from gateway.services.uplink import Uplink  # noqa: E402
 
 paho = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is needed for the subscriber")
@@ -36,8 +37,7 @@ pytestmark = pytest.mark.skipif(
     MOSQUITTO is None,
     reason="mosquitto binary not found: install the Debian package 'mosquitto' (make setup does)")
 
-MICROPYTHON = os.environ.get("MICROPYTHON") or shutil.which("micropython") or (
-    os.path.join(os.path.dirname(sys.executable), "micropython"))
+MICROPYTHON = paths.micropython() or "micropython (not installed)"
 NIGHTLY = os.environ.get("DINGATE_NIGHTLY") == "1"
 OUTAGE_S = float(os.environ.get("DINGATE_MQTT_OUTAGE_S") or (45 if NIGHTLY else 5))
 
@@ -99,15 +99,25 @@ class Sub:
         self.msgs = []
         self.lock = threading.Lock()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # every SUBACK of the latest connect is in
+        self._pending = set()
         self.c = paho.Client(paho.CallbackAPIVersion.VERSION2,
                              client_id=client_id or "sub-%d" % id(self), clean_session=clean)
         self.c.reconnect_delay_set(0.1, 0.5)
         self.topics = topics
 
         def on_connect(c, ud, flags, rc, props):
-            for t in self.topics:
-                c.subscribe(t, 1)
+            self.subscribed.clear()
+            with self.lock:
+                for t in self.topics:
+                    self._pending.add(c.subscribe(t, 1)[1])
             self.connected.set()
+
+        def on_subscribe(c, ud, mid, reason_codes, props):
+            with self.lock:
+                self._pending.discard(mid)
+                if not self._pending:
+                    self.subscribed.set()
 
         def on_message(c, ud, m):
             with self.lock:
@@ -115,10 +125,11 @@ class Sub:
 
         self.c.on_connect = on_connect
         self.c.on_message = on_message
+        self.c.on_subscribe = on_subscribe
         self.c.connect("127.0.0.1", port, keepalive=10)
         self.c.loop_start()
         assert self.connected.wait(10), "subscriber did not connect"
-        time.sleep(0)  # subscriptions are sent from on_connect; SUBACK checked by the tests' polls
+        assert self.subscribed.wait(10), "subscriptions not acknowledged"
 
     def on(self, topic):
         with self.lock:
@@ -223,8 +234,11 @@ def test_publish_subscribe_roundtrip(broker):
     assert sub.payloads("rt/big") == [big]
     assert sub.payloads("rt/status")[0] == b"online"
     assert got == [("rt/in/x", b"from-paho", False)]
-    # graceful close: no last will
-    time.sleep(0.2)
+    # graceful close: no last will. The broker handles the close before the probe sent after
+    # it (one event loop), so the probe coming back means a will would be here already
+    n = len(sub.on("rt/probe"))
+    sub.publish("rt/probe", b"after-close")
+    wait_until(lambda: len(sub.on("rt/probe")) > n, 5, "probe after the close")
     assert b"offline" not in sub.payloads("rt/status")
     sub.close()
 
@@ -424,6 +438,8 @@ def test_commands_live_values_and_genset_state(broker):
 
     def on_command(name, value):
         calls.append((name, value))
+        if name != "genset/mode":  # the command table is the handler's (services/mqtt_commands)
+            raise ValueError("unknown command")
         if value not in ("auto", "on", "off"):
             raise ValidationError("mode", "must be auto, on or off")
         state["mode"] = value
@@ -467,7 +483,7 @@ def test_commands_live_values_and_genset_state(broker):
         return n, len(calls)
 
     n_before, n_after = run(main())
-    assert n_before == n_after == 3  # the unknown command never reaches the handler
+    assert n_before == n_after == 4  # the retained command left while away is never run
     res = [json.loads(p) for p in sub.payloads("dg/T1/cmd/result")]
     assert res[0] == {"ok": True, "cmd": "genset/mode", "value": "on"}
     assert res[1]["ok"] is False and res[1]["field"] == "mode" and "auto" in res[1]["error"]
@@ -543,7 +559,7 @@ def test_discovery_published_and_deleted_meters_cleared(broker):
 MP_SCRIPT = r"""
 import sys
 import asyncio
-from gateway.services.mqtt import MQTTClient
+from gateway.lib.mqtt import MQTTClient
 from gateway.services.uplink import Uplink
 from gateway.core import mqtt_config
 
@@ -662,7 +678,7 @@ def _make_certs(d):
 MP_TLS_SCRIPT = r"""
 import sys
 import asyncio
-from gateway.services.mqtt import MQTTClient, make_ssl_context
+from gateway.lib.mqtt import MQTTClient, make_ssl_context
 
 async def main():
     ca = open(sys.argv[2]).read()

@@ -81,6 +81,34 @@ def test_samples_are_published_with_ts_and_quantities(site):
     assert emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["connected"], timeout=10)
 
 
+def test_published_values_are_rounded(site):
+    """Live states carry what the meter resolves (a float32: 7 significant digits, 0.97 not
+    0.9700000286102295), samples the catalogued decimals (quantities.round_value / decimals)."""
+    from gateway.core.quantities import decimals
+
+    emu, _b, sub = site
+
+    def payloads(kind):
+        with sub.lock:
+            return [json.loads(p) for t, p, _r in sub.msgs
+                    if t.startswith(BASE + "/meter/") and t.endswith("/" + kind)]
+
+    states = emu.wait_for(lambda: payloads("state"), timeout=60, what="live states")
+    samples = emu.wait_for(lambda: payloads("sample"), timeout=60, what="samples")
+    checked = 0
+    for d in states:
+        for k, v in d.items():
+            if isinstance(v, float) and k != "ts":
+                assert float("%.7g" % v) == v, (k, v)
+                checked += 1
+    for d in samples:
+        for k, v in d.items():
+            if isinstance(v, float) and k not in ("ts", "id"):
+                assert round(v, decimals(k)) == v, (k, v)
+                checked += 1
+    assert checked >= 10, (states[:1], samples[:1])
+
+
 def test_home_assistant_discovery_is_retained(site):
     emu, _b, sub = site
     emu.wait_for(lambda: any(t.startswith("homeassistant/") and t.endswith("/config") for t in sub.topics()),
@@ -113,3 +141,50 @@ def test_broker_outage_loses_nothing(site):
             first.append(s["ts"])
         assert seen[s["id"]] == s  # a repeat carries the same id and content
     assert first == sorted(first)  # delivered in the order recorded
+
+
+def _command(sub, topic, payload, timeout=10):
+    """Publish a command with a request id and wait for its result on <base>/cmd/result."""
+    req = "r%d" % (len(sub.msgs) + int(time.time() * 1000) % 100000)
+    body = payload if isinstance(payload, dict) else {"value": payload}
+    sub.c.publish(BASE + "/cmd/" + topic, json.dumps(dict(body, req=req)), qos=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for t, p, _r in list(sub.msgs):
+            if t == BASE + "/cmd/result" and p and json.loads(p).get("req") == req:
+                return json.loads(p)
+        time.sleep(0.05)
+    raise AssertionError("no result for %s" % topic)
+
+
+def test_remote_commands_are_acknowledged_and_validated(site):
+    emu, _b, sub = site
+    emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["connected"], timeout=30)
+    r = _command(sub, "settings/sample_interval_s", 7)
+    assert r == {"ok": True, "cmd": "settings/sample_interval_s", "value": 7, "req": r["req"]}
+    assert emu.api("GET", "/api/settings").json()["sample_interval_s"] == 7
+    bad = _command(sub, "settings/sample_interval_s", 1)
+    assert bad["ok"] is False and bad["field"] == "sample_interval_s"
+    assert emu.api("GET", "/api/settings").json()["sample_interval_s"] == 7  # unchanged
+    meter = emu.api("GET", "/api/meters").json()[1]["id"]
+    r = _command(sub, "meter/%s/enabled" % meter, False)
+    assert r["ok"] is True, r
+    assert emu.api("GET", "/api/meters/" + meter).json()["enabled"] is False
+    assert _command(sub, "meter/%s/enabled" % meter, True)["ok"] is True
+    assert emu.api("GET", "/api/meters/" + meter).json()["enabled"] is True
+    assert _command(sub, "meter/99/enabled", True)["field"] == "meter"
+    r = _command(sub, "genset/start", 600)
+    assert r["ok"] is False and "not configured" in r["error"]
+    assert _command(sub, "relay/unknown", 1)["error"] == "unknown command"
+    assert _command(sub, "settings/sample_interval_s", 5)["ok"] is True
+    events = emu.api("GET", "/api/events").json()
+    assert any("by MQTT" in e["text"] for e in events), events[-5:]
+
+
+def test_remote_commands_are_rate_limited(site):
+    emu, _b, sub = site
+    # 25 in a row: at most one new minute begins among them, so at most 2 x 12 get through
+    results = [_command(sub, "meter/99/enabled", True) for _ in range(25)]
+    limited = [r for r in results if "too many commands" in r.get("error", "")]
+    assert limited, results
+    assert all(not r["ok"] for r in results)

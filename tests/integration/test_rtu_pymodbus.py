@@ -13,7 +13,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import threading
 import time
 
@@ -24,14 +23,15 @@ from pymodbus.framer import FramerType  # noqa: E402
 from pymodbus.server import ModbusTcpServer  # noqa: E402
 from pymodbus.simulator import DataType, SimData, SimDevice  # noqa: E402
 
+from dingate import paths  # noqa: E402
+from dingate.testing.rtu_stream import open_tcp  # noqa: E402
 from gateway.core import modbus  # noqa: E402
 from gateway.core.meters import validate_bus, validate_meter  # noqa: E402
 from gateway.services.poller import Poller  # noqa: E402
-from gateway.services.rtu import RtuMaster, char_us, open_tcp, silence_us  # noqa: E402
+from gateway.services.rtu import RtuMaster, char_us, silence_us  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MICROPYTHON = os.environ.get(
-    "MICROPYTHON", os.path.join(os.path.dirname(sys.executable), "micropython"))
+MICROPYTHON = paths.micropython() or "micropython (not installed)"
 SILENT = 9
 NOW = 1795000000
 
@@ -244,8 +244,9 @@ def test_dead_device_backs_off_and_costs_one_timeout(bus):
         return durations, master.counters(SILENT)["requests"], poller.readings()
 
     durations, dead_requests, readings = asyncio.run(main())
-    # cycles 1-2: 2 attempts each; offline from then on; probed (1 attempt) every 4th cycle
-    assert dead_requests == 2 + 2 + 1 + 1  # cycles 1, 2, 6, 10
+    # cycles 1-2: 2 attempts each; offline from then on; probed (1 attempt) after 4 cycles,
+    # then twice as far apart (the next probe would be in cycle 14)
+    assert dead_requests == 2 + 2 + 1  # cycles 1, 2, 6
     assert readings["5"]["status"] == "offline" and readings["1"]["status"] == "ok"
     probe, skip = durations[5], durations[6]
     assert probe >= 0.060 and skip < probe  # a probe costs one timeout, the others go on
@@ -341,7 +342,8 @@ class ScriptedMaster:
     def counters(self, address):
         return {}
 
-    async def read_registers(self, address, function, register, count, retries=None):
+    async def read_registers(self, address, function, register, count, retries=None,
+                             timeout_ms=None, pause_ms=0):
         self.calls.append((address, retries))
         steps = self.script[address]
         step = steps.pop(0) if len(steps) > 1 else steps[0]
@@ -363,7 +365,9 @@ def test_poller_status_rules():
     one = [{"quantity": "power_w", "function": 4, "register": 0, "type": "f32"}]
     for a in (1, 2, 3):  # one request per meter and cycle
         ms.append(validate_meter({"address": a, "profile": "generic", "registers": one}, ms))
-    poller = Poller(master, ms, BUS, clock=lambda: clock[0], offline_after=3, probe_every=2)
+    # the clock moves 10 s a cycle: a 10 s poll interval (readings do not go "stale")
+    poller = Poller(master, ms, dict(BUS, interval_ms=10000), clock=lambda: clock[0],
+                    offline_after=3, probe_every=2)
     history = []
 
     async def main():
@@ -382,7 +386,8 @@ def test_poller_status_rules():
     assert m1[3] == ("offline", 1040, False)  # 3rd failure
     calls1 = [[c for c in h[1] if c[0] == 1] for h in history]
     assert calls1[3] == [(1, None)]
-    assert calls1[4] == [] and calls1[5] == [(1, 0)] and calls1[6] == [] and calls1[7] == [(1, 0)]
+    # probed after 2 cycles, then 4 cycles apart (back-off doubles)
+    assert calls1[4] == [] and calls1[5] == [(1, 0)] and calls1[6] == calls1[7] == calls1[8] == []
     assert m1[7] == ("offline", 1040, False) and m1[8] == ("offline", 1040, False)
     assert [h[0]["2"][0] for h in history[:3]] == ["error"] * 3 and history[0][0]["2"][1] == 1010
     m3 = [h[0]["3"] for h in history]
@@ -519,7 +524,9 @@ MP_SCRIPT = r"""
 import io, json, select, socket, sys, time
 import asyncio
 from gateway.core.meters import validate_bus
-from gateway.services.rtu import RtuMaster, UartPort, open_tcp
+from dingate.testing.rtu_stream import open_tcp
+from gateway.drivers.uart_port import UartPort
+from gateway.services.rtu import RtuMaster
 from gateway.services.poller import Poller
 
 with open(sys.argv[1]) as f:
@@ -621,7 +628,8 @@ def test_micropython_polls_the_same_line(bus, tmp_path):
     script.write_text(MP_SCRIPT)
     cfg = tmp_path / "cfg.json"  # a file: this unix port dies on long command-line arguments
     cfg.write_text(json.dumps({"port": bus.port, "meters": make_meters(), "bus": BUS, "now": NOW}))
-    env = dict(os.environ, MICROPYPATH=".frozen:" + os.path.join(ROOT, "firmware"))
+    env = dict(os.environ, MICROPYPATH=":".join([".frozen", os.path.join(ROOT, "firmware"),
+                                                 os.path.join(ROOT, "host")]))
     proc = subprocess.run([MICROPYTHON, str(script), str(cfg)], capture_output=True,
                           text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr + proc.stdout

@@ -9,7 +9,7 @@ MicroPython unix port, with the emulator's fake ``machine`` (host/dingate/emulat
 The null modem between the two is the emulator's own RS485 line (emulator/line.py ``Line``, real
 byte timing: a request ends after 3.5 characters of silence, the answer is paced one character
 time per byte) with a small frame backend, ``SlaveLink``, whose far side is the slave's UART.
-Our master (CPython, ``open_tcp``/``StreamPort``: the rtu.py code the firmware runs) connects to
+Our master (CPython, rtu.py, the code the firmware runs, over ``dingate.testing.rtu_stream``) connects to
 the line. The line and the slave's I/O run in a background thread with their own event loop.
 
 Findings about umodbus 2.3.7 as an RTU slave (each is asserted below as it behaves, with the
@@ -47,16 +47,16 @@ import time
 
 import pytest
 
-from dingate import boards
+from dingate import boards, paths
 from dingate.emulator.bus import Reply
 from dingate.emulator.hardware import HardwareServer, Wifi
 from dingate.emulator.line import Line, LineSettings
 from dingate.paths import EMULATOR_MPY
+from dingate.testing.rtu_stream import open_tcp
 from gateway.core import modbus
-from gateway.services.rtu import RtuMaster, open_tcp
+from gateway.services.rtu import RtuMaster
 
-MICROPYTHON = os.environ.get(
-    "MICROPYTHON", os.path.join(os.path.dirname(sys.executable), "micropython"))
+MICROPYTHON = paths.micropython() or "micropython (not installed)"
 MP_LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(sys.executable))), "mp-lib")
 
 if not os.path.exists(os.path.join(MP_LIB, "umodbus", "serial.py")):
@@ -557,7 +557,7 @@ def test_absent_address_times_out_cleanly(bridge):
     assert err == "%d FC3 0x0000 x1: no response (2 attempts, 100 ms each)" % ABSENT
     assert c == {"requests": 2, "ok": 0, "timeouts": 2, "crc_errors": 0, "exceptions": 0,
                  "wrong_frames": 0}
-    assert 0.2 <= elapsed < 1.5
+    assert elapsed >= 0.2  # both attempts waited their timeout (how long beyond: bench bus_dead)
     bridge.wait_idle()
 
     # the frames for another address did not upset the slave: it still answers its own

@@ -84,7 +84,7 @@ def test_aggregated_history_sums_to_the_raw_difference(recording):
     emu, ids, t0, _ = recording
     raw = _rows(emu, ids[0], t0)
     hourly = _rows(emu, ids[0], t0, step="1h")
-    total = sum(r["import_kwh"] for r in hourly)
+    total = sum(r["import_kwh_delta"] for r in hourly)  # consumption columns say so
     assert total == pytest.approx(raw[-1]["import_kwh"] - raw[0]["import_kwh"], abs=1e-3)
 
 

@@ -25,6 +25,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import gateway.core.genset_config  # noqa: F401  kept loaded: the controller validates through it
 from gateway.core.genset import GensetController, _in_window
 
 NIGHTLY = os.environ.get("DINGATE_NIGHTLY") == "1"

@@ -25,7 +25,6 @@ seeds for reproduction (the seed is printed on failure).
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 
@@ -386,15 +385,9 @@ main()
 
 
 def _micropython():
-    for p in (
-        os.environ.get("DINGATE_MICROPYTHON"),
-        os.path.join(os.path.dirname(sys.executable), "micropython"),
-        os.path.join(ROOT, ".venv", "bin", "micropython"),
-        shutil.which("micropython"),
-    ):
-        if p and os.path.exists(p):
-            return p
-    return None
+    from dingate.paths import micropython
+
+    return micropython()
 
 
 def _run(tmp_path, seeds, cuts, nops, dump_every):

@@ -3,6 +3,7 @@
 Configuration-time code, loaded on demand (gateway.core.ondemand): the login path needs only
 gateway.core.auth.
 """
+from gateway.core import check
 from gateway.core.auth import ROLES
 from gateway.core.errors import ValidationError
 from gateway.core.passwords import hash_password
@@ -29,21 +30,22 @@ def check_password_rules(password, field="password"):
         raise ValidationError(field, "password must be a string")
     if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
         raise ValidationError(
-            field, "password must be %d-%d characters" % (PASSWORD_MIN, PASSWORD_MAX)
-        )
+            field, "password must be %d-%d characters" % (PASSWORD_MIN, PASSWORD_MAX), "length",
+            {"min": PASSWORD_MIN, "max": PASSWORD_MAX})
     for c in password:
         if ord(c) < 32 or ord(c) == 127:
             raise ValidationError(field, "password contains a control character")
     return password
 
 
-def _bool(data, key, default):
-    v = data.get(key, default)
+
+
+def _flag(data, key, old):
+    """``data[key]`` (true/false) if given, else the old account's flag (False when new)."""
+    v = data.get(key)
     if v is None:
-        return default
-    if v is True or v is False:
-        return v
-    raise ValidationError(key, "must be true or false")
+        return bool(old.get(key)) if old is not None else False
+    return check.boolean(key, v)
 
 
 def _enabled_admins(users, skip=None):
@@ -52,6 +54,9 @@ def _enabled_admins(users, skip=None):
         if name != skip and rec.get("role") == "admin" and not rec.get("disabled"):
             n += 1
     return n
+
+
+MAX_USERS = 40  # one tenant per meter (32) and the site's staff
 
 
 def validate_user(data, existing_users, username=None):
@@ -68,6 +73,9 @@ def validate_user(data, existing_users, username=None):
     if not isinstance(data, dict):
         raise ValidationError("", "object expected")
     if username is None:
+        if len(existing_users) >= MAX_USERS:  # the accounts stay in RAM: bound them
+            raise ValidationError("user", "the device holds at most %d accounts" % MAX_USERS, "range",
+                                  {"min": 1, "max": MAX_USERS})
         name = _check_username(data.get("user"))
         low = name.lower()
         for other in existing_users:
@@ -96,11 +104,10 @@ def validate_user(data, existing_users, username=None):
     if role is None:
         role = old.get("role", "user") if old is not None else "user"
     if role not in ROLES:
-        raise ValidationError("role", "role must be one of admin, installer, user")
-    disabled = _bool(data, "disabled", bool(old.get("disabled")) if old is not None else False)
-    must_change = _bool(
-        data, "must_change", bool(old.get("must_change")) if old is not None else False
-    )
+        raise ValidationError("role", "role must be one of admin, installer, user, tenant")
+    meters = _meters(data, role, old)
+    disabled = _flag(data, "disabled", old)
+    must_change = _flag(data, "must_change", old)
 
     password = data.get("password")
     if old is None:
@@ -123,13 +130,38 @@ def validate_user(data, existing_users, username=None):
     if last_admin and disabled:
         raise ValidationError("disabled", "the last administrator cannot be disabled")
 
-    return {
+    out = {
         "user": name,
         "role": role,
         "disabled": disabled,
         "must_change": must_change,
         "password": password,
     }
+    if meters:
+        out["meters"] = meters
+    return out
+
+
+def _meters(data, role, old):
+    """A tenant's meter ids (list of 1-32 strings); other roles have none."""
+    if role != "tenant":
+        if data.get("meters"):
+            raise ValidationError("meters", "only a tenant is bound to meters")
+        return None
+    m = data.get("meters")
+    if m is None and old is not None:
+        m = old.get("meters")
+    if not isinstance(m, list) or not m or len(m) > 32:
+        raise ValidationError("meters", "a tenant needs a list of 1-32 meter ids")
+    out = []
+    for x in m:
+        if isinstance(x, int) and not isinstance(x, bool):
+            x = str(x)
+        if not isinstance(x, str) or not 0 < len(x) <= 32:
+            raise ValidationError("meters", "meter ids are strings")
+        if x not in out:
+            out.append(x)
+    return out
 
 
 def validate_delete(username, existing_users):
@@ -154,22 +186,28 @@ def make_record(valid, old=None, iterations=None):
         h = old["hash"]
     else:
         raise ValidationError("password", "password required")
-    return {
+    rec = {
         "role": valid["role"],
         "hash": h,
         "disabled": bool(valid["disabled"]),
         "must_change": bool(valid["must_change"]),
     }
+    if valid.get("meters"):
+        rec["meters"] = valid["meters"]
+    return rec
 
 
 def public_user(name, rec):
     """What the API shows of a user: never the hash."""
-    return {
+    out = {
         "user": name,
         "role": rec.get("role", "user"),
         "disabled": bool(rec.get("disabled")),
         "must_change": bool(rec.get("must_change")),
     }
+    if rec.get("meters"):
+        out["meters"] = list(rec["meters"])
+    return out
 
 
 def public_list(users):

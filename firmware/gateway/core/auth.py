@@ -87,16 +87,19 @@ class Sessions:
     A token is 64 hex characters: a random 16-byte session id and the first 16 bytes of
     HMAC-SHA256(secret, id), so forged or altered tokens are rejected before any lookup and
     tokens are cookie/URL safe. Sessions expire ``ttl_s`` after creation (absolute), can be
-    revoked one by one or per user, and at most ``max_sessions`` live at once (the oldest is
-    evicted). Each session has its own random ``csrf`` token (32 hex chars).
+    revoked one by one or per user, and at most ``max_sessions`` live at once. A user holds at
+    most ``max_per_user`` (a new login ends that user's oldest); a full table loses the oldest
+    session of the user holding the most, so one account's logins cannot log another out.
+    Each session has its own random ``csrf`` token (32 hex chars).
     """
 
-    def __init__(self, secret, ttl_s=3600 * 8, max_sessions=16):
+    def __init__(self, secret, ttl_s=3600 * 8, max_sessions=16, max_per_user=4):
         if not secret or len(secret) < 16:
             raise ValueError("secret too short")
         self._ipad, self._opad = _pad_keys(bytes(secret))
         self.ttl_s = ttl_s
         self.max_sessions = max_sessions
+        self.max_per_user = max_per_user
         self._s = {}  # sid hex -> [user, role, csrf, expires, seq]
         self._seq = 0
 
@@ -127,16 +130,36 @@ class Sessions:
     def new(self, user, role, now):
         """Create a session for ``user``/``role``; returns its token."""
         self.purge(now)
+        while self._count(user) >= self.max_per_user:
+            self._evict(user)
         while len(self._s) >= self.max_sessions:
-            oldest = None
+            top = 0
+            for v in self._s.values():
+                top = max(top, self._count(v[0]))
+            oldest = None  # the oldest session of the users holding the most
             for k, v in self._s.items():
-                if oldest is None or v[4] < self._s[oldest][4]:
+                if self._count(v[0]) == top and (oldest is None or v[4] < self._s[oldest][4]):
                     oldest = k
             del self._s[oldest]
         sid = _hex(os.urandom(16))
         self._seq += 1
         self._s[sid] = [user, role, _hex(os.urandom(16)), now + self.ttl_s, self._seq]
         return sid + self._mac(sid)
+
+    def _count(self, user):
+        n = 0
+        for v in self._s.values():
+            if v[0] == user:
+                n += 1
+        return n
+
+    def _evict(self, user):
+        """End ``user``'s oldest session."""
+        oldest = None
+        for k, v in self._s.items():
+            if v[0] == user and (oldest is None or v[4] < self._s[oldest][4]):
+                oldest = k
+        del self._s[oldest]
 
     def check(self, token, now):
         """{"user", "role", "csrf"} of a live session, or None (unknown/expired/forged/revoked)."""
@@ -233,6 +256,16 @@ class LoginThrottle:
             e = None
         return e
 
+    def attempt(self, key, now=None):
+        """Check and count one login attempt *before* the password is hashed, so concurrent
+        attempts cannot all pass: (True, 0) to go on (it stands as a failure until
+        ``success(key)``), else (False, retry_after_s) and nothing is counted."""
+        now = self._now(now)
+        ok, retry = self.allowed(key, now)
+        if ok:
+            self.failure(key, now)
+        return ok, retry
+
     def allowed(self, key, now=None):
         """(True, 0) when a login attempt from ``key`` may proceed, else (False, retry_after_s)."""
         now = self._now(now)
@@ -284,12 +317,21 @@ class LoginThrottle:
 # ---------------------------------------------------------------------------------------------
 # Roles and users
 
-ROLES = ("admin", "installer", "user")
-_RANK = {"admin": 3, "installer": 2, "user": 1}
+ROLES = ("admin", "installer", "user", "tenant")
+_RANK = {"admin": 3, "installer": 2, "user": 1, "tenant": 0}
 
 
 def role_allows(role, need):
-    """True when ``role`` is at least ``need`` (admin > installer > user); unknown -> False."""
+    """True when ``role`` is at least ``need`` (admin > installer > user > tenant); unknown ->
+    False. A route open to "tenant" must also narrow what it shows with ``meter_scope``."""
     r = _RANK.get(role)
     n = _RANK.get(need)
     return r is not None and n is not None and r >= n
+
+
+def meter_scope(role, record):
+    """The meter ids a session may see: None = all; for a tenant, the ids bound to its account
+    (``record`` = the stored user, ``{"meters": [...]}``), an empty tuple if none or unknown."""
+    if role != "tenant":
+        return None
+    return tuple((record or {}).get("meters") or ())

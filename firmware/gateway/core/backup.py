@@ -11,7 +11,7 @@ The file is one JSON object::
      "mqtt": {...}, "modbus_tcp": {...}, "wifi": {"ssid": ..., "ip": ...} | null,
      "users": [{...}, ...]}
 
-Secrets are write-only (CONTRACT section 3), so the backup carries none: no password hash, no
+Secrets are write-only (docs/openapi.yaml), so the backup carries none: no password hash, no
 Wi-Fi key, no MQTT password, no AP password, no session secret (``identity`` is not backed up at
 all: the serial is there for information only). A restore therefore keeps the device's own
 secrets; secret keys found in a file (edited by hand) are ignored, never stored.
@@ -38,11 +38,12 @@ Everything is checked before anything is saved: the first error is raised as Val
 with the field in the file ("meters[2].address", "genset.start_soc", ...).
 """
 from gateway.core import ondemand
+from gateway.core.configstore import BACKUP_DOCS
 from gateway.core.errors import ValidationError
 
 FORMAT = "dingate-backup"
 VERSION = 1
-DOCS = ("settings", "bus", "meters", "genset", "mqtt", "modbus_tcp", "wifi", "users")
+DOCS = BACKUP_DOCS  # the configuration documents a backup carries (core/configstore.py)
 SECRETS_NOTE = ("no secrets: user passwords, the Wi-Fi key, the MQTT password and the device's "
                 "AP password and session secret stay on the device")
 LOCKED_HASH = "!"  # no password can match it (gateway.core.passwords only accepts its own scheme)
@@ -70,11 +71,12 @@ def public_users(records):
 
 def _prefixed(name, exc):
     f = exc.field
+    code, params = getattr(exc, "code", None), getattr(exc, "params", None)
     if f is None or f == "":
-        return ValidationError(name, exc.message)
+        return ValidationError(name, exc.message, code, params)
     if f.startswith("["):
-        return ValidationError(name + f, exc.message)
-    return ValidationError(name + "." + f, exc.message)
+        return ValidationError(name + f, exc.message, code, params)
+    return ValidationError(name + "." + f, exc.message, code, params)
 
 
 def _obj(name, v):
@@ -232,7 +234,8 @@ def _restore_doc(name, d, current, plan):
     if name == "settings":
         from gateway.core.settings import validate_settings
 
-        docs[name] = _one(name, validate_settings, _obj(name, d))
+        # as a base: keys an older firmware kept are dropped, not refused
+        docs[name] = _one(name, lambda x: validate_settings({}, x), _obj(name, d))
     elif name == "bus":
         from gateway.core.meters import validate_bus
 
@@ -240,7 +243,7 @@ def _restore_doc(name, d, current, plan):
     elif name == "meters":
         docs[name] = _meters(d)
     elif name == "genset":
-        from gateway.core.genset import validate_genset
+        from gateway.core.genset_config import validate_genset
 
         docs[name] = _one(name, validate_genset, _obj(name, d))
     elif name == "mqtt":

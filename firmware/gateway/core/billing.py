@@ -18,6 +18,11 @@ Flash: ``ch_<id>.json`` per channel (first init, the reading at init, the last 1
 the reading when written) is written atomically when a month closes, on reset and on a new
 channel; it is never rotated away. The hourly current readings of all channels go into one
 ``current.json`` written atomically once per read cycle (one write for all channels).
+
+Costs and statements (gateway.core.statement, loaded on demand by flush()): each read's import
+difference is queued as a span and added to the month's hour-of-week counters; each month close
+and each reset queues a closing that freezes a statement with the tariff of that moment
+(``config()``: the billing configuration, see gateway.core.tariff).
 """
 
 import json
@@ -28,6 +33,7 @@ from gateway.core.configstore import atomic_write, mkdirs, read_file
 from gateway.core.errors import ValidationError
 
 KEEP_MONTHS = 12  # stored month-ends: the 11 shown plus the one before (for their consumption)
+MAX_QUEUE = 1024  # spans/closings waiting for a flash write that keeps failing
 SHOW_MONTHS = 11
 BILLING_MINUTE = 2
 
@@ -80,6 +86,8 @@ class Billing:
         self.problems = []  # (channel or file, detail) found while loading
         self._ch = {}
         self._dirty = False
+        self.queue = []  # spans ("h", ch, t0, t1, wh) and closings ("c", ...) for statement.py
+        self.config = lambda: {}
         mkdirs(self.root)
         self._load()
 
@@ -101,6 +109,8 @@ class Billing:
                     "cur": d.get("cur"),
                     "me": d.get("me") or [],
                 }
+                if d.get("q"):
+                    st["q"] = d["q"]
                 if not isinstance(ch, str) or not isinstance(st["me"], list):
                     raise ValueError("bad channel file")
                 self._ch[ch] = st
@@ -123,10 +133,23 @@ class Billing:
         st = self._ch[ch]
         doc = {"v": 1, "ch": ch, "init": st["init"], "base": st["base"], "cur": st["cur"]}
         doc["me"] = st["me"]
+        if st.get("q"):
+            doc["q"] = st["q"]
         self.bytes_written += atomic_write(self._path(ch), _dumps(doc))
 
     def flush(self):
-        """Persist the current readings of all channels (one atomic write) if they changed."""
+        """Persist the queued spans and closings (gateway.core.statement) and the current
+        readings of all channels (one atomic write) if they changed."""
+        if self.queue:
+            from gateway.core import ondemand
+
+            q = self.queue
+            self.queue = []
+            try:
+                ondemand.call("gateway.core.statement", "apply", self, q)
+            except OSError:
+                self.queue = (q + self.queue)[-MAX_QUEUE:]
+                raise
         if not self._dirty:
             return 0
         cur = {}
@@ -140,19 +163,25 @@ class Billing:
 
     # ---- reads ------------------------------------------------------------------------
 
-    def read(self, ch, ts, import_wh, export_wh=None):
-        """One billing read of channel ch at ts (epoch s); counters in Wh (None = not read).
-        Closes the months whose boundary lies since the previous read (written at once).
-        Returns the list of month keys closed. Reads not newer than the last one are ignored."""
+    def read(self, ch, ts, import_wh, export_wh=None, quantity=None):
+        """One billing read of channel ch at ts (epoch s); counters in Wh (None = not read);
+        ``quantity``: the counter billed when it is not import_kwh ("gas_m3", "water_m3":
+        then in litres). Closes the months whose boundary lies since the previous read (written
+        at once). Returns the list of month keys closed. Reads not newer than the last one are
+        ignored."""
         ch = str(ch)
         ts = int(ts)
         r = [ts, import_wh, export_wh]
         st = self._ch.get(ch)
         if st is None:
             self._ch[ch] = {"init": ts, "base": r, "cur": r, "me": []}
+            if quantity:
+                self._ch[ch]["q"] = quantity
             self._save_channel(ch)
             self._dirty = True
             return []
+        if quantity and not st.get("q"):
+            st["q"] = quantity
         cur = st["cur"]
         closed = []
         if cur is not None and ts <= cur[0]:
@@ -161,6 +190,9 @@ class Billing:
             if st["base"] is None:
                 st["base"] = r
         else:
+            if cur[1] is not None and import_wh is not None and import_wh >= cur[1]:
+                self.queue.append(("h", ch, cur[0], ts, import_wh - cur[1]))
+            ref = self._month_start(st)
             z = self.zone
             b = z.next_month(cur[0])
             while b <= ts:
@@ -174,6 +206,8 @@ class Billing:
                 if not have and (st["init"] is None or b > st["init"]):
                     st["me"].insert(0, [month, pick[0], pick[1], pick[2]])
                     closed.append(month)
+                    self.queue.append(("c", ch, month, ref, list(pick)))
+                    ref = list(pick)
                 b = z.next_month(b)
             if closed:
                 st["me"].sort(key=lambda e: e[0])
@@ -191,13 +225,32 @@ class Billing:
         closed = {}
         for ch in readings:
             v = readings[ch]
-            c = self.read(ch, ts, v[0], v[1] if len(v) > 1 else None)
+            c = self.read(ch, ts, v[0], v[1] if len(v) > 1 else None, v[2] if len(v) > 2 else None)
             if c:
                 closed[ch] = c
         self.flush()
         return closed
 
     # ---- queries / reset --------------------------------------------------------------
+
+    def _month_start(self, st):
+        """The reading the open month starts from: the last month-end, else the first one."""
+        me = st["me"]
+        if me:
+            return [me[0][1], me[0][2], me[0][3]]
+        return list(st["base"]) if st["base"] else None
+
+    def open_month(self, ch):
+        """(month key, start reading, current reading) of the channel's open statement."""
+        st = self._ch.get(str(ch))
+        if st is None or st["cur"] is None:
+            return None
+        return self.zone.month_key(st["cur"][0]), self._month_start(st), list(st["cur"])
+
+    def quantity(self, ch):
+        """The counter channel ch is billed on: "import_kwh" (Wh), "gas_m3"/"water_m3" (litres)."""
+        st = self._ch.get(str(ch))
+        return (st and st.get("q")) or "import_kwh"
 
     def channels(self):
         return sorted(self._ch)
@@ -258,8 +311,12 @@ class Billing:
         if st is None:
             st = {"init": None, "base": None, "cur": None, "me": []}
             self._ch[ch] = st
+        if st["cur"] is not None:  # the outgoing tenant's statement closes now
+            self.queue.append(("c", ch, self.zone.month_key(st["cur"][0]), self._month_start(st),
+                               list(st["cur"]), int(now)))
         st["init"] = int(now)
         st["me"] = []
         st["base"] = st["cur"]
         self._save_channel(ch)
+        self.flush()
         return self.get(ch)

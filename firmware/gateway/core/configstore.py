@@ -1,4 +1,4 @@
-"""Configuration documents (meters, bus, genset, users, wifi, mqtt, settings) as versioned JSON.
+"""Configuration documents (``DOCS``: settings, meters, bus, ...) as versioned JSON.
 
     cs = ConfigStore("/data/cfg")
     cs.save("settings", doc, validator=check)      # atomic, keeps the last good copy
@@ -23,7 +23,11 @@ import json
 import os
 
 SCHEMA = 1
-DOCS = ("meters", "bus", "genset", "users", "wifi", "mqtt", "settings")
+# Every configuration document, the one list: a factory reset deletes them, a backup carries
+# BACKUP_DOCS in this order (not "metrics": it holds the scrape token's hash). Device state
+# (identity, genset_state) is not configuration.
+DOCS = ("settings", "bus", "meters", "genset", "mqtt", "modbus_tcp", "wifi", "users", "metrics")
+BACKUP_DOCS = DOCS[:-1]
 
 
 def mkdirs(path):

@@ -16,7 +16,7 @@ import json
 from gateway.core.configstore import mkdirs
 from gateway.core.records import crc32
 
-TYPES = ("state", "threshold", "config", "comm", "genset", "system")
+TYPES = ("state", "threshold", "config", "comm", "genset", "system", "alarm")
 MAX_TEXT = 160
 MAX_SOURCE = 40
 

@@ -1,25 +1,27 @@
-"""Firmware bundles: what POST /api/firmware takes and `dingate build` writes (build/firmware.tar).
+"""Firmware bundles: what POST /api/firmware takes and `dingate build` writes
+(build/<board>/firmware.tar, the path the build prints).
 
 A bundle is a POSIX tar archive (pax format, no compression) of what `dingate build` puts on a
 board, its members in this order:
 
-  dingate-firmware.json   {"format": 1, "version": "0.2.0", "board": "<board name>", "files": n}
+  dingate-firmware.json   {"format": 2, "version": "0.2.0", "board": "<board name>", "files": n,
+                           "members": "<hex SHA-256 over every later member's name and SHA-256>"}
   romfs.img               the ROMFS partition image: the code, executed in place (optional)
   boot.py, main.py, manifest.json, lib/..., www/...    the littlefs files the build owns
 
-Every member is preceded by a pax header carrying ``DINGATE.sha256`` (its SHA-256, hex); ``files``
-counts the members after the manifest. The board file is not in a bundle (it is the device's).
+Every member is preceded by a pax header carrying ``DINGATE.sha256`` (its SHA-256, hex); the
+manifest's also carries ``DINGATE.hmac``: HMAC-SHA256 of the manifest's bytes under the update
+key (docs/decisions/0006): the signature. Since the manifest names the digest of every member
+(``members_digest``), the signature covers the whole bundle. ``files`` counts the members after
+the manifest. The board file is not in a bundle (it is the device's).
 
 The device reads an upload in small chunks (``Unpacker.feed``), checking as it goes: tar header
-checksums, names (only the ones above, no "..", no absolute paths), the manifest first and for
-this board, each member's size and SHA-256, the end-of-archive marker. Members are written into a
-staging tree (``Stager``: /fw.new; the ROMFS image as romfs.part). Only when the whole upload
-checked out (and the SHA-256 of the whole body matched the X-Firmware-SHA256 header, when given)
-does ``commit_romfs`` name the image romfs.img and ``install_files`` move the staged files into
-place; the image is written to its partition by ``finish_romfs``, called from boot.py at the next
-boot before any code runs from /rom: the running firmware executes its bytecode in place from
-that partition, so it cannot erase it under itself. An upload cut short (even by a power loss)
-never leaves a romfs.img for boot.py.
+checksums, names (only the ones above, no "..", no absolute paths), the manifest first, signed
+with this device's update key, for this board and not older than the running firmware, each
+member's size and SHA-256, the end-of-archive marker, the members digest. Members are written
+into the staging tree /fw.new (``Stager``). Only when the whole upload checked out does
+gateway.core.fwswitch.commit make it the update (one rename); the next boot switches the files
+and then writes the ROMFS image (``finish_romfs``, from boot.py, before any code runs from /rom).
 
 Nothing here needs more than one chunk of RAM (bounded by the caller, 1 KiB in the web layer).
 """
@@ -27,15 +29,15 @@ import hashlib
 import json
 import os
 
-from gateway.core.configstore import exists, mkdirs, remove_tree
-from gateway.core.configstore import is_dir as _isdir
+from gateway.core import fwswitch
+from gateway.core.auth import ct_equal, hmac_sha256
+from gateway.core.configstore import mkdirs, remove_tree
 from gateway.core.errors import ValidationError
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "dingate-firmware.json"
-ROMFS = "romfs.img"
-ROMFS_PART = "romfs.part"  # the ROMFS image while it is not verified (boot.py ignores it)
-STAGE = "/fw.new"
+ROMFS = fwswitch.ROMFS
+STAGE = fwswitch.STAGE
 BLOCK = 512
 MAX_MANIFEST = 2048
 MAX_PAX = 1024
@@ -90,6 +92,36 @@ def check_name(name):
     return name
 
 
+def version_key(text):
+    """"1.2.3+x" -> (1, 2, 3): the numbers a downgrade is judged by (a suffix is ignored)."""
+    out = []
+    for part in text.split("+")[0].split("-")[0].split("."):
+        n = 0
+        for c in part:
+            if not "0" <= c <= "9":
+                break
+            n = n * 10 + ord(c) - 48
+        out.append(n)
+    return tuple(out)
+
+
+def members_digest():
+    """The running digest the manifest's "members" is: ``member(d, name, sha_hex)`` each."""
+    return hashlib.sha256()
+
+
+def member(d, name, sha_hex):
+    d.update(name.encode())
+    d.update(b"\x00")
+    d.update(sha_hex.encode())
+    d.update(b"\n")
+
+
+def sign(key, manifest_bytes):
+    """The manifest's signature (hex), ``key`` the update key (bytes)."""
+    return _hex(hmac_sha256(key, manifest_bytes))
+
+
 def _pax(raw):
     """{key: value} of a pax extended header's records ("<len> key=value\\n")."""
     try:
@@ -113,13 +145,20 @@ def _pax(raw):
 class Unpacker:
     """Push parser: ``feed(bytes)`` as the upload arrives, ``finish()`` at its end.
 
-    ``sink`` gets ``begin(name, size)``, ``write(memoryview)``, ``end(name)`` for every member
-    after the manifest. ``board``: the device's board name (the manifest must name it).
+    ``sink`` gets ``begin(name, size, sha256 hex)``, ``write(memoryview)``, ``end(name)`` for
+    every member after the manifest. ``board``: the device's board name (the manifest must name it, unless
+    None); ``key``: the device's update key (bytes; None: every bundle is refused);
+    ``running``: the running firmware's version (an older bundle is refused).
     """
 
-    def __init__(self, sink, board=None):
+    def __init__(self, sink, board=None, key=None, running=None):
         self.sink = sink
         self.board = board
+        self.key = key
+        self.running = running
+        self._hmac = None  # the manifest's signature from its pax header
+        self._next_hmac = None
+        self._members = members_digest()
         self.manifest = None
         self.count = 0
         self._hdr = bytearray(BLOCK)
@@ -169,6 +208,8 @@ class Unpacker:
         if self.count != self.manifest["files"]:
             raise _bad("the bundle has %d files, its manifest says %d" % (
                 self.count, self.manifest["files"]))
+        if not ct_equal(_hex(self._members.digest()), self.manifest["members"]):
+            raise _bad("the bundle was altered after it was signed (members digest)")
         return self.manifest
 
     # --- internals
@@ -220,9 +261,10 @@ class Unpacker:
             self.count += 1
             if self.count > self.manifest["files"]:
                 raise _bad("the bundle has more files than its manifest says")
-            self.sink.begin(name, size)
+            self.sink.begin(name, size, self._next_sha)
         self._want = self._next_sha
-        self._next_sha = self._next_path = None
+        self._hmac = self._next_hmac
+        self._next_sha = self._next_path = self._next_hmac = None
         self._sha = hashlib.sha256()
         self._start(kind, name, size)
 
@@ -257,6 +299,7 @@ class Unpacker:
                 self._next_sha = sha.lower()
             if "path" in rec:
                 self._next_path = rec["path"]
+            self._next_hmac = rec.get("DINGATE.hmac")
             if "size" in rec:
                 raise _bad("a bundle's members are smaller than 8 GB")
             return
@@ -265,10 +308,22 @@ class Unpacker:
         if got != self._want:
             raise _bad("%s is damaged (SHA-256 mismatch)" % self._name)
         if kind == "manifest":
+            self._check_signature(self._buf)
             self.manifest = self._check_manifest(self._buf)
             self._buf = None
         else:
+            member(self._members, self._name, got)
             self.sink.end(self._name)
+
+    def _check_signature(self, raw):
+        if self.key is None:
+            raise _bad("this device has no update key: provision it (dingate provision) to "
+                       "take signed bundles")
+        if not self._hmac:
+            raise _bad("the bundle is not signed: refused")
+        if not ct_equal(sign(self.key, raw), self._hmac.lower()):
+            raise _bad("bad signature: the bundle was not signed with this device's update "
+                       "key, or was altered")
 
     def _check_manifest(self, raw):
         try:
@@ -284,7 +339,14 @@ class Unpacker:
             raise _bad("%s: version missing" % MANIFEST)
         if self.board is not None and m.get("board") != self.board:
             raise _bad("this bundle is for the board %s, not %s" % (m.get("board"), self.board))
-        return {"format": FORMAT, "version": m["version"], "board": m.get("board"), "files": n}
+        if self.running is not None and version_key(m["version"]) < version_key(self.running):
+            raise _bad("firmware %s is older than the running %s: downgrades are refused" % (
+                m["version"], self.running))
+        members = m.get("members")
+        if not isinstance(members, str) or len(members) != 64:
+            raise _bad("%s: members digest missing" % MANIFEST)
+        return {"format": FORMAT, "version": m["version"], "board": m.get("board"), "files": n,
+                "members": members.lower()}
 
 
 def _hex(b):
@@ -293,38 +355,73 @@ def _hex(b):
 
 # --- files ---------------------------------------------------------------------------------------
 
-def walk(root, rel=""):
-    """Relative paths of the files under ``root`` (depth first; directories not listed)."""
-    base = root + ("/" + rel if rel else "")
-    for name in sorted(os.listdir(base)):
-        r = rel + "/" + name if rel else name
-        if _isdir(root + "/" + r):
-            for x in walk(root, r):
-                yield x
-        else:
-            yield r
+class NoRoom(Exception):
+    """The staged update would leave less than ``spare`` bytes of flash free."""
+
+
+def _same_file(path, size, sha_hex, buf):
+    """The file at ``path`` has ``size`` bytes and SHA-256 ``sha_hex`` (read through ``buf``)."""
+    try:
+        if os.stat(path)[6] != size:
+            return False
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                h.update(memoryview(buf)[:n])
+    except OSError:
+        return False
+    return _hex(h.digest()) == sha_hex
 
 
 class Stager:
-    """A sink for ``Unpacker``: each member written to ``root``/name (the staging tree)."""
+    """A sink for ``Unpacker``: each member written to ``root``/name (the staging tree).
 
-    def __init__(self, root=STAGE):
+    A member identical to the installed file (``target``/name: same size and SHA-256) is not
+    written again: its name goes to ``root``/.keep instead (gateway.core.fwswitch keeps that file
+    in place), so an update stages only what changed. Before each member is written the flash
+    must keep ``spare`` bytes free after it (else ``NoRoom``); ``free()`` tells what is free.
+    """
+
+    def __init__(self, root=STAGE, target="", spare=0, free=None, block=4096):
         self.root = root
+        self.target = target
+        self.spare = spare
+        self.free = free
+        self.block = block
         self._f = None
-        self.bytes = 0
+        self._buf = bytearray(512)
+        self.bytes = 0  # written to the staging tree
+        self.kept = 0  # members identical to the installed files
 
-    def begin(self, name, size):
-        path = self.root + "/" + (ROMFS_PART if name == ROMFS else name)
+    def begin(self, name, size, sha=None):
+        mkdirs(self.root)
+        if name != ROMFS and sha and _same_file(self.target + "/" + name, size, sha, self._buf):
+            with open(self.root + fwswitch.KEEP, "a") as f:
+                f.write(name + "\n")
+            self.kept += 1
+            return
+        if self.free is not None:
+            left = self.free()
+            if left is not None and left - (size + self.block - 1) // self.block * self.block \
+                    < self.spare:
+                raise NoRoom("not enough flash for this update: %s needs %d bytes, %d free "
+                             "(%d kept for data)" % (name, size, left, self.spare))
+        path = self.root + "/" + name
         mkdirs(path[:path.rfind("/")])
         self._f = open(path, "wb")
 
     def write(self, mv):
-        self._f.write(mv)
-        self.bytes += len(mv)
+        if self._f is not None:
+            self._f.write(mv)
+            self.bytes += len(mv)
 
     def end(self, name):
-        self._f.close()
-        self._f = None
+        if self._f is not None:
+            self._f.close()
+            self._f = None
 
     def abort(self):
         if self._f is not None:
@@ -334,34 +431,6 @@ class Stager:
                 pass
             self._f = None
         remove_tree(self.root)
-
-
-def install_files(stage=STAGE, target=""):
-    """Move the staged littlefs files into place (``target`` "" is the filesystem root).
-
-    Files under lib/ and www/ that the bundle does not carry are removed first (the build owns
-    those trees); the ROMFS image stays in the staging tree for ``finish_romfs``. A generator:
-    the caller may yield to its loop between steps. Returns by StopIteration; yields file names.
-    """
-    for top in TOP_DIRS:
-        if not _isdir(stage + "/" + top) or not _isdir(target + "/" + top):
-            continue
-        for rel in list(walk(target + "/" + top)):
-            if not exists(stage + "/" + top + "/" + rel):
-                os.remove(target + "/" + top + "/" + rel)
-                yield top + "/" + rel
-    for rel in list(walk(stage)):
-        if rel in (ROMFS, ROMFS_PART):
-            continue
-        dest = target + "/" + rel
-        if "/" in rel:
-            mkdirs(dest[:dest.rfind("/")])
-        if exists(dest):
-            os.remove(dest)
-        os.rename(stage + "/" + rel, dest)
-        yield rel
-    for top in TOP_DIRS:
-        remove_tree(stage + "/" + top)
 
 
 def rom_capacity(rom):
@@ -422,36 +491,25 @@ def _put(rom, f, buf, off, mw):
     return n
 
 
-def staged_romfs(stage=STAGE):
-    """The verified upload carries a ROMFS image (not yet committed for boot.py)."""
-    return exists(stage + "/" + ROMFS_PART)
-
-
-def commit_romfs(stage=STAGE):
-    """The staged image, verified, becomes what boot.py writes at the next boot."""
-    os.rename(stage + "/" + ROMFS_PART, stage + "/" + ROMFS)
-
-
-def pending_romfs(stage=STAGE):
-    return exists(stage + "/" + ROMFS)
-
-
-def finish_romfs(rom, stage=STAGE, log=print):
-    """At boot (boot.py), before anything runs from /rom: write a staged ROMFS image, then drop
-    it. True when an image was written. A failure drops the image too (no boot loop); a power
-    cut does not, so the next boot writes it again."""
-    path = stage + "/" + ROMFS
-    if not exists(path):
+def finish_romfs(rom, root="", log=print):
+    """At boot (boot.py), once gateway.core.fwswitch.switch() said "romfs" and before anything
+    runs from /rom: write the update's ROMFS image, then drop the update's leftovers. True when
+    the image was written. A failure drops them too (no boot loop: the code then runs from the
+    new /lib); a power cut does not, so the next boot writes the image again."""
+    if not fwswitch.romfs_pending(root):
         return False
+    path = root + fwswitch.READY + "/" + ROMFS
+    size = os.stat(path)[6]
     try:
         if rom is None:
             raise OSError("this MicroPython has no vfs.rom_ioctl")
         for _ in write_romfs(path, rom):
             pass
-        log("firmware: ROMFS partition written (%d bytes)" % os.stat(path)[6])
         ok = True
+        text = "update installed, ROMFS partition written (%d bytes)" % size
     except Exception as e:  # noqa: BLE001 - logged, then the boot goes on
-        log("firmware: ROMFS not written: %s" % e)
         ok = False
-    remove_tree(stage)
+        text = "update installed, but the ROMFS was not written (%s): code runs from /lib" % e
+    fwswitch.done(root)
+    fwswitch.note(root, text, log)
     return ok

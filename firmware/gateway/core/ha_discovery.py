@@ -9,8 +9,12 @@ name (no abbreviations).
 * Per meter and quantity a ``sensor``: state from the live JSON state topic
   ``<base>/meter/<id>/state`` through ``value_template``; energy counters are
   ``device_class: energy`` + ``state_class: total_increasing`` + kWh (Energy dashboard).
+  Classes, unit and ``suggested_display_precision`` (the catalogued ``decimals``) come from
+  core/quantities.py; tests/integration/test_ha_schemas.py validates every config with HA's
+  own MQTT discovery schemas and sensor unit/state-class tables.
   Plus one diagnostic ``enum`` sensor per meter for its link status
-  (``<base>/meter/<id>/status``: ok|offline|error|disabled).
+  (``<base>/meter/<id>/status``: ok|offline|error|disabled). A meter reporting ``alarms``
+  (an inverter with fault registers) has a ``binary_sensor`` (``device_class: problem``) instead.
 * The genset: a ``select`` (auto/on/off, command topic ``<base>/cmd/genset/mode``) and a
   ``binary_sensor`` (``device_class: running``) for the relay, both from ``<base>/genset/state``.
 * Availability: every entity follows ``<base>/status`` (online/offline, retained, last will);
@@ -35,39 +39,19 @@ from gateway.core.mqtt_topics import (  # noqa: F401  (re-exported: the topic na
     node_id,
 )
 from gateway.core.mqtt_topics import safe as _safe
+from gateway.core.quantities import decimals, ha_spec, is_counter
 
 MANUFACTURER = "dingate"
 DEFAULT_MODEL = "DIN-rail energy gateway"
-METER_STATUSES = ("ok", "offline", "error", "disabled")
+METER_STATUSES = ("ok", "partial", "offline", "error", "disabled")
 GENSET_MODES = ("auto", "on", "off")
-
-# quantity|entity name|device_class|state_class|unit_of_measurement, one "\n"-led line each:
-# a constant string read in place (no table of tuples on the heap)
-_SPECS = """
-import_kwh|import energy|energy|total_increasing|kWh
-export_kwh|export energy|energy|total_increasing|kWh
-power_w|power|power|measurement|W
-voltage_l1|voltage L1|voltage|measurement|V
-voltage_l2|voltage L2|voltage|measurement|V
-voltage_l3|voltage L3|voltage|measurement|V
-current_l1|current L1|current|measurement|A
-current_l2|current L2|current|measurement|A
-current_l3|current L3|current|measurement|A
-frequency_hz|frequency|frequency|measurement|Hz
-power_factor|power factor|power_factor|measurement|
-soc_pct|battery|battery|measurement|%
-"""
+PROBLEM = "alarms"  # the quantity announced as a binary_sensor (device_class problem)
+ENERGY_UNITS = ("Wh", "kWh", "MWh")
 
 
 def spec(quantity):
-    """(entity name, device_class, state_class, unit) of a known quantity, else None."""
-    if "|" in quantity or "\n" in quantity:
-        return None
-    k = _SPECS.find("\n%s|" % quantity)
-    if k < 0:
-        return None
-    f = _SPECS[k + 1 : _SPECS.find("\n", k + 1)].split("|")
-    return f[1], f[2] or None, f[3], f[4] or None
+    """(entity name, device_class, state_class, unit) of a catalogued quantity, else None."""
+    return ha_spec(quantity)
 
 
 def device(serial, sw_version, model=DEFAULT_MODEL, name=None, configuration_url=None):
@@ -124,7 +108,7 @@ def _meter_objects(meter):
     mid = "m" + _safe(meter["id"])
     for q in meter.get("quantities") or ():
         name, _ = _quantity(q)
-        yield "sensor", mid + "_" + _safe(name), name
+        yield ("binary_sensor" if name == PROBLEM else "sensor"), mid + "_" + _safe(name), name
     yield "sensor", mid + "_meter_status", None
 
 
@@ -136,7 +120,7 @@ def sensor_config(base, dev, sw_version, node, meter, quantity, unit=None):
     """Config dict of one meter quantity sensor."""
     mid = str(meter["id"])
     sp = spec(quantity)
-    label, dclass, sclass, spec_unit = sp or (quantity.replace("_", " "), None, "measurement", None)
+    label, dclass, sclass, spec_unit = sp or _generic_spec(quantity, unit)
     cfg = _common(base, dev, sw_version,
                   "%s_m%s_%s" % (node, _safe(mid), _safe(quantity)),
                   "%s %s" % (meter.get("name") or ("meter " + mid), label))
@@ -151,10 +135,35 @@ def sensor_config(base, dev, sw_version, node, meter, quantity, unit=None):
     cfg["value_template"] = "{{ value_json.%s }}" % quantity
     if dclass:
         cfg["device_class"] = dclass
-    cfg["state_class"] = sclass
+    if sclass:  # none for a state code (inverter_state): no statistics of its mean
+        cfg["state_class"] = sclass
     u = spec_unit if sp else unit
     if u:
         cfg["unit_of_measurement"] = u
+    cfg["suggested_display_precision"] = decimals(quantity)
+    return cfg
+
+
+def _generic_spec(quantity, unit):
+    """HA classes of a quantity the catalogue does not hold (a generic register's own name):
+    a counter (``_kwh``, ``_m3``, ...) is ``total_increasing``, an energy one in Wh/kWh/MWh
+    also ``device_class: energy`` (usable by the Energy dashboard)."""
+    label = quantity.replace("_", " ")
+    if not is_counter(quantity):
+        return label, None, "measurement", None
+    return label, ("energy" if unit in ENERGY_UNITS else None), "total_increasing", None
+
+
+def problem_config(base, dev, sw_version, node, meter):
+    """Config dict of a meter's "problem" binary sensor: on while the device reports alarms
+    (the quantity ``alarms``, the count of active inverter alarms: core/alarms.py)."""
+    cfg = sensor_config(base, dev, sw_version, node, meter, PROBLEM)
+    cfg.pop("state_class", None)
+    del cfg["suggested_display_precision"]
+    cfg["device_class"] = "problem"
+    cfg["value_template"] = "{{ 'ON' if (value_json.%s | int(0)) > 0 else 'OFF' }}" % PROBLEM
+    cfg["payload_on"] = "ON"
+    cfg["payload_off"] = "OFF"
     return cfg
 
 
@@ -179,6 +188,10 @@ def meter_configs(base, dev, sw_version, meter, prefix=DEFAULT_PREFIX):
     node = dev["identifiers"][0]
     for q in meter.get("quantities") or ():
         name, unit = _quantity(q)
+        if name == PROBLEM:
+            yield (_topic(prefix, "binary_sensor", node, "m%s_%s" % (_safe(meter["id"]), name)),
+                   _dump(problem_config(base, dev, sw_version, node, meter)))
+            continue
         yield (_topic(prefix, "sensor", node, "m%s_%s" % (_safe(meter["id"]), _safe(name))),
                _dump(sensor_config(base, dev, sw_version, node, meter, name, unit)))
     yield (_topic(prefix, "sensor", node, "m%s_meter_status" % _safe(meter["id"])),

@@ -7,7 +7,10 @@
     json_chunks(ring, "3", t_from, t_to, step=None) -> generator of text pieces of a JSON list
     export_filename("Résidence Les Pins", t_from, t_to, zone, step="1h") -> file name
 
-Periods are half-open: t_from <= ts < t_to. Without a step the stored samples are returned.
+Periods are half-open: t_from <= ts < t_to. Without a step the stored samples are returned,
+counters named as the quantity (``import_kwh``: the meter's index). With a step, a counter's
+row value is the consumption over the bucket and its name says so: ``import_kwh_delta``
+(``out_name``), in JSON and CSV alike.
 With a step (15m | 1h | 1d | 1mo, aligned to the local time of ``zone``), a row per bucket that
 has data, ``ts`` = bucket start:
   - counters (import_kwh, export_kwh, other *_kwh/_wh/_m3...): the difference over the bucket,
@@ -155,12 +158,18 @@ def fixed_rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None)
             yield cur, r
 
 
+def out_name(q, step):
+    """The name of quantity q in rows of ``step``: counters aggregated over a bucket are a
+    consumption, "<q>_delta"; samples (no step) and other quantities keep q."""
+    return q + "_delta" if step and R.is_counter(q) else q
+
+
 def rows(ring, meter, t_from, t_to, step=None, zone=None, quantities=None):
-    """Generator of row dicts {"ts": epoch_s, "<quantity>": number}."""
+    """Generator of row dicts {"ts": epoch_s, "<quantity>": number} (names: ``out_name``)."""
     for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, zone, quantities):
         d = {"ts": ts}
         for q in vals:
-            d[q] = R.number(q, vals[q])
+            d[out_name(q, step)] = R.number(q, vals[q])
         yield d
 
 
@@ -194,7 +203,7 @@ def csv_lines(
         quantities = quantities_in(ring, meter, t_from, t_to)
     else:
         quantities = list(quantities)
-    yield sep.join(["ts", "time"] + [_cell(q, sep) for q in quantities]) + "\r\n"
+    yield sep.join(["ts", "time"] + [_cell(out_name(q, step), sep) for q in quantities]) + "\r\n"
     cells = [""] * (len(quantities) + 2)  # reused for every line
     for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, z, quantities):
         cells[0] = str(ts)
@@ -207,8 +216,9 @@ def csv_lines(
         yield sep.join(cells) + "\r\n"
 
 
-def row_json(ts, vals, sep="", order=None):
-    """One row as JSON text with exact numbers, keys sorted after "ts" (``sep`` in front).
+def row_json(ts, vals, sep="", order=None, step=None):
+    """One row as JSON text with exact numbers, keys sorted after "ts" (``sep`` in front),
+    named as ``out_name(q, step)``.
     ``order``: a list the caller keeps between rows: while the rows have the same keys, their
     sorting and the row's format are reused, and a row costs its numbers' text only."""
     if order is None:
@@ -218,7 +228,7 @@ def row_json(ts, vals, sep="", order=None):
         keys = sorted(vals)
         fmt = ['%s{"ts":%d']
         for q in keys:
-            fmt.append(",%s:%%s" % R._jstr(q).replace("%", "%%"))
+            fmt.append(",%s:%%s" % R._jstr(out_name(q, step)).replace("%", "%%"))
         fmt.append("}")
         order[:] = ["".join(fmt), [None] * (n + 2)] + keys
     args = order[1]
@@ -243,7 +253,7 @@ def json_chunks(ring, meter, t_from, t_to, step=None, zone=None, quantities=None
     sep = ""
     order = []
     for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, zone, quantities):
-        yield row_json(ts, vals, sep, order)
+        yield row_json(ts, vals, sep, order, step)
         sep = ",\n"
     yield "]\n"
 

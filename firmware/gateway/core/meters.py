@@ -1,21 +1,39 @@
 """Meter and RS485 bus configuration: validation and normalisation (pure functions).
 
 A normalised meter is ``{"id": "3", "name": "...", "address": 1..247, "profile": "...",
-"enabled": bool}`` plus, for profile ``generic``, ``"registers": [{"quantity", "function",
-"register", "type", "word_order", "scale", "unit"}]`` (CONTRACT §3). Every rejection is a
+"enabled": bool}`` plus the device settings given (``DEVICE_SETTINGS``) and, for profile
+``generic``, ``"registers": [{"quantity", "function", "register", "type", "word_order",
+"scale", "unit"}]`` (docs/openapi.yaml); for profile ``sunspec``, ``"sunspec": [[model id, address],
+...]`` (the models discovery found, core/sunspec.py). Every rejection is a
 ``ValidationError`` whose ``field`` is the offending key (``"registers[2].type"`` for entries).
 """
+from gateway.core import check, profiles
 from gateway.core.errors import ValidationError
 from gateway.core.modbus import BUS_DEFAULTS
-from gateway.core.profiles import PROFILES, QUANTITIES
+from gateway.core.quantities import unit as _unit
 from gateway.core.registers import TYPES, WORD_ORDERS
 
 MAX_METERS = 32
 # what a meter measures, for the home page's energy flow: the grid connection, PV production,
-# the battery, a load, or a sub-meter already counted by another (excluded from totals)
-ROLES = ("grid", "pv", "battery", "load", "sub")
+# the battery, a generator (genset), a load, or a sub-meter already counted by another
+ROLES = ("grid", "pv", "battery", "genset", "load", "sub")
 MAX_REGISTERS_PER_METER = 64
+# what the heap holds: a generic register costs ~300 bytes in the emulator once polled (its
+# spec, its place in the read plan, its value; measured: the 4th meter of 32 registers ran out
+# of heap), so the generic meters together get this many (issue 16 item 9)
+MAX_REGISTERS_TOTAL = 64
 NAME_MIN, NAME_MAX = 4, 31
+# register maps in use at once (library profiles, SunSpec devices): each keeps its read plan in
+# the heap (~2-3 KB on the ESP32)
+MAX_PROFILES = 8
+
+# per-device settings beside the bus ones (absent or null: the profile's default, else the bus's)
+DEVICE_SETTINGS = {
+    "timeout_ms": (10, 10000),
+    "retries": (0, 5),
+    "turnaround_ms": (0, 1000),  # extra pause before each request to this device
+    "max_registers": (1, 125),  # per read request
+}
 
 _BUS_RANGES = {
     "baud": (1200, 115200),
@@ -27,36 +45,12 @@ _BUS_RANGES = {
 }
 
 
-def _int(value, field, lo, hi, hex_ok=False):
-    """An int in lo..hi from an int or a decimal (or "0x..." hex if hex_ok) string."""
-    v = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        v = value
-    elif isinstance(value, str):
-        s = value.strip()
-        if hex_ok and s[:2] in ("0x", "0X"):
-            digits = s[2:].lower()
-            if digits and len(digits) <= 8 and all(c in "0123456789abcdef" for c in digits):
-                v = int(digits, 16)
-        elif s and len(s) <= 10 and s.isdigit():
-            v = int(s)
-    if v is None:
-        raise ValidationError(field, "%s must be an integer" % field)
-    if not lo <= v <= hi:
-        raise ValidationError(field, "%s must be between %d and %d" % (field, lo, hi))
-    return v
 
 
-def _text(value, field, lo, hi):
-    if not isinstance(value, str):
-        raise ValidationError(field, "%s must be text" % field)
-    s = value.strip()
-    if not lo <= len(s) <= hi:
-        raise ValidationError(field, "%s must be %d to %d characters" % (field, lo, hi))
-    for ch in s:
-        if ord(ch) < 32 or ord(ch) == 127:
-            raise ValidationError(field, "%s contains a control character" % field)
-    return s
+
+
+def _map_kind(profile, meter_id):
+    return "sunspec " + meter_id if profile == "sunspec" else profile
 
 
 def next_id(existing):
@@ -92,7 +86,7 @@ def validate_meter(data, existing, meter_id=None):
 
     if data.get("address") is None:
         raise ValidationError("address", "address is required")
-    address = _int(data["address"], "address", 1, 247)
+    address = check.integer("address", data["address"], 1, 247, text=True, signed=False)
     for m in others:
         if m["address"] == address:
             raise ValidationError("address", "address %d is used by %s" % (address, m["name"]))
@@ -103,16 +97,21 @@ def validate_meter(data, existing, meter_id=None):
         name = "meter-%d" % address
         if name in taken:
             name = "%s-%s" % (name, meter_id)
-    name = _text(name, "name", NAME_MIN, NAME_MAX)
+    name = check.text("name", name, NAME_MAX, NAME_MIN, strip=True)
     if name.lower() in taken:
         raise ValidationError("name", "name %s is already used" % name)
 
     profile = data.get("profile")
-    if not isinstance(profile, str) or profile.strip().lower() not in PROFILES:
+    if not isinstance(profile, str) or not profiles.exists(profile.strip().lower()):
         raise ValidationError(
-            "profile", "profile must be one of %s" % ", ".join(sorted(PROFILES))
+            "profile", "profile must be one of %s" % ", ".join(profiles.names())
         )
     profile = profile.strip().lower()
+    if profile != "generic":  # a SunSpec device has a register map of its own
+        kinds = set(_map_kind(m["profile"], m["id"]) for m in others if m["profile"] != "generic")
+        if _map_kind(profile, meter_id) not in kinds and len(kinds) >= MAX_PROFILES:
+            raise ValidationError("profile", "at most %d different device profiles on the bus "
+                                  "(each one's register map stays in memory)" % MAX_PROFILES)
 
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -124,8 +123,34 @@ def validate_meter(data, existing, meter_id=None):
 
     out = {"id": meter_id, "name": name, "address": address, "profile": profile,
            "enabled": enabled, "role": role}
+    for key, (lo, hi) in DEVICE_SETTINGS.items():
+        v = data.get(key)
+        if v is not None and v != "":
+            out[key] = check.integer(key, v, lo, hi, text=True, signed=False)
+    if data.get("faults") is not None and data.get("faults") != []:
+        from gateway.core.alarms import check_faults  # the installer's fault registers
+
+        try:
+            out["faults"] = check_faults(data["faults"])
+        except ValueError as e:
+            raise ValidationError("faults", str(e))
+    if profile == "sunspec" and data.get("sunspec") is not None:
+        from gateway.core.sunspec import check_layout  # the models discovery found
+
+        try:
+            out["sunspec"] = check_layout(data["sunspec"])
+        except ValueError as e:
+            raise ValidationError("sunspec", str(e))
     if profile == "generic":
         out["registers"] = validate_registers(data.get("registers"))
+        used = 0
+        for m in others:
+            used += len(m.get("registers") or ())
+        if used + len(out["registers"]) > MAX_REGISTERS_TOTAL:
+            raise ValidationError(
+                "registers", "the device holds at most %d generic registers in all, %d are used "
+                "by the other meters" % (MAX_REGISTERS_TOTAL, used), "range",
+                {"min": 1, "max": max(MAX_REGISTERS_TOTAL - used, 0)})
     return out
 
 
@@ -151,10 +176,10 @@ def validate_registers(regs):
         if q in seen:
             raise ValidationError(f + "quantity", "quantity %s appears twice" % q)
         seen.add(q)
-        function = _int(r.get("function", 3), f + "function", 3, 4)
+        function = check.integer(f + "function", r.get("function", 3), 3, 4, text=True, signed=False)
         if r.get("register") is None:
             raise ValidationError(f + "register", "register is required")
-        register = _int(r["register"], f + "register", 0, 0xFFFF, hex_ok=True)
+        register = check.integer(f + "register", r["register"], 0, 0xFFFF, text=True, signed=False, hex_ok=True)
         type_ = r.get("type", "u16")
         if type_ not in TYPES:
             raise ValidationError(f + "type", "type must be one of %s" % ", ".join(sorted(TYPES)))
@@ -172,7 +197,7 @@ def validate_registers(regs):
         ):
             raise ValidationError(f + "scale", "scale must be a non-zero number")
         unit = r.get("unit")
-        unit = QUANTITIES.get(q, "") if unit is None else _text(unit, f + "unit", 0, 15)
+        unit = _unit(q) if unit is None else check.text(f + "unit", unit, 15, 0, strip=True)
         out.append({"quantity": q, "function": function, "register": register, "type": type_,
                     "word_order": order, "scale": scale, "unit": unit})
     return out
@@ -209,5 +234,5 @@ def validate_bus(data, current=None):
             out[key] = p[0]
         else:
             lo, hi = _BUS_RANGES[key]
-            out[key] = _int(v, key, lo, hi)
+            out[key] = check.integer(key, v, lo, hi, text=True, signed=False)
     return out

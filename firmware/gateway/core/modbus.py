@@ -289,3 +289,23 @@ def parse_response(request, frame):
     if fc == 5:
         return v == 0xFF00
     return v
+
+
+# ---- line timing (services/rtu.py, the host bench)
+
+
+def char_bits(parity="N", stop=1):
+    """Bits of one character on the line: start, 8 data, parity (unless "N"), stop bits."""
+    return 1 + 8 + (0 if parity == "N" else 1) + stop
+
+
+def char_us(baud, parity="N", stop=1):
+    """Microseconds one character takes on the line (rounded up)."""
+    return (char_bits(parity, stop) * 1000000 + baud - 1) // baud
+
+
+def silence_us(baud, parity="N", stop=1):
+    """Minimum bus silence between frames: 3.5 character times, 1750 us above 19200 baud."""
+    if baud > 19200:
+        return 1750
+    return (7 * char_us(baud, parity, stop) + 1) // 2

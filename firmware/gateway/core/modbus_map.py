@@ -15,6 +15,9 @@ master/slave function), from the readings it already has: it never forwards a re
                 (big-endian), NaN (0x7FC00000) when the meter has no such value
   ====== ===== =====================================================
 
+- **Registers 40000..40178 of a meter's unit id**: the meter as a SunSpec device (common
+  model 1, meter model 201/202/203, end; core/sunspec_map.py), holding or input registers.
+
 - **Unit id 0 or 255 = the gateway itself**: a directory (:data:`DIR_LEN` registers):
   0 map version, 1 number of meters, 2..33 the RS485 address of meter slot 1..32
   (configuration order, 0 = no meter), 34..65 the status of slot 1..32 (0xFFFF = no meter).
@@ -32,25 +35,21 @@ what is not Modbus TCP (protocol id != 0, length out of range): close the connec
 """
 import struct
 
+from gateway.core import sunspec_map
 from gateway.core.modbus import MAX_QUANTITY, READ_HOLDING_REGISTERS, READ_INPUT_REGISTERS
+from gateway.core.quantities import MODBUS_TCP_ORDER
 
 MAP_VERSION = 1
 
-# The documented order: never reorder or insert, append only (bump MAP_VERSION).
-QUANTITIES = (
-    "voltage_l1", "voltage_l2", "voltage_l3",
-    "current_l1", "current_l2", "current_l3",
-    "power_w", "frequency_hz", "power_factor",
-    "import_kwh", "export_kwh",
-    "soc_pct", "battery_v",
-)  # fmt: skip
+# The documented order (the catalogue's; append only, bump MAP_VERSION).
+QUANTITIES = MODBUS_TCP_ORDER
 
 REG_STATUS = 0
 REG_AGE = 1
 REG_VALUES = 2
 BLOCK_LEN = REG_VALUES + 2 * len(QUANTITIES)  # 28 registers per meter
 
-STATUS_CODES = {"ok": 0, "offline": 1, "error": 2, "disabled": 3}
+STATUS_CODES = {"ok": 0, "offline": 1, "error": 2, "disabled": 3, "partial": 4}
 NO_METER = 0xFFFF
 
 GATEWAY_UNITS = (0, 255)
@@ -163,12 +162,29 @@ def exception(header, function, code):
     return bytes(header[0:2]) + bytes((0, 0, 0, 3, header[6], (function | 0x80) & 0xFF, code))
 
 
-def respond(header, pdu, meters, reading, now):
+def _sunspec(header, fc, meter, rd, first, count, serial):
+    """A read of the meter's SunSpec device (core/sunspec_map.py): registers past its end -> 2,
+    the meter model's points of a meter offline or in error -> 11, as for the float block."""
+    if first + count > sunspec_map.LEN:
+        return exception(header, fc, ILLEGAL_DATA_ADDRESS)
+    if (first < sunspec_map.POINTS_END and first + count > sunspec_map.POINTS_FIRST
+            and _status(meter, rd) not in ("ok", "partial")):
+        return exception(header, fc, GATEWAY_TARGET_FAILED)
+    out = bytearray(9)
+    out[0] = header[0]
+    out[1] = header[1]
+    struct.pack_into(">HBBB", out, 4, 3 + 2 * count, header[6], fc, 2 * count)
+    out += sunspec_map.registers(meter, (rd or {}).get("values"), first, count, serial)
+    return out
+
+
+def respond(header, pdu, meters, reading, now, serial=""):
     """The response (bytes) to one request.
 
     ``meters``: the configured meter dicts ("id", "address", "enabled"), in slot order;
     ``reading(meter_id)``: the poller's ``{"status", "ts", "values"}`` of a meter, or None;
-    ``now``: epoch seconds (the clock the readings' ``ts`` use).
+    ``now``: epoch seconds (the clock the readings' ``ts`` use); ``serial``: the gateway's
+    (SunSpec serial numbers).
     """
     fc = pdu[0] if pdu else 0
     if fc != READ_HOLDING_REGISTERS and fc != READ_INPUT_REGISTERS:
@@ -187,10 +203,13 @@ def respond(header, pdu, meters, reading, now):
         m = find_meter(meters, unit)
         if m is None or not m.get("enabled", True):
             return exception(header, fc, GATEWAY_PATH_UNAVAILABLE)
+        if start >= sunspec_map.BASE:
+            return _sunspec(header, fc, m, reading(m["id"]), start - sunspec_map.BASE, count,
+                            serial)
         if start + count > BLOCK_LEN:
             return exception(header, fc, ILLEGAL_DATA_ADDRESS)
         rd = reading(m["id"])
-        if start + count > REG_VALUES and _status(m, rd) != "ok":
+        if start + count > REG_VALUES and _status(m, rd) not in ("ok", "partial"):
             return exception(header, fc, GATEWAY_TARGET_FAILED)
         block = meter_block(rd, now)
     n = 2 * count

@@ -35,12 +35,13 @@ def validate(update, stored=None, taken=()):
         cfg["enabled"] = v
     if "port" in update:
         v = update["port"]
-        if isinstance(v, float) and v == int(v):
+        if isinstance(v, float) and -1e15 < v < 1e15 and v == int(v):  # not inf/nan (1e309)
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int):
             raise ValidationError("port", "must be an integer")
         if v < 1 or v > 65535:
-            raise ValidationError("port", "must be between 1 and 65535")
+            raise ValidationError("port", "must be between 1 and 65535", "range",
+                                  {"min": 1, "max": 65535})
         if v in taken:
             raise ValidationError("port", "port %d is already used by the gateway" % v)
         cfg["port"] = v

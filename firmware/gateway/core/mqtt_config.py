@@ -4,9 +4,11 @@ A stored config is a plain dict with every key of :data:`KEYS`. ``validate(updat
 serial)`` returns the new stored dict (nothing is mutated) or raises
 ``ValidationError(field, message)``. PUT is a partial update: absent keys keep their stored
 value. The password is write-only: :func:`public_view` never returns it (only
-``password_set``), and an absent, ``null`` or empty password keeps the stored one. Setting
-``user`` to "" drops the password too (no authentication).
+``password_set``), and an absent, ``null`` or empty password keeps the stored one, unless the
+request changes ``host`` or ``port``: the stored password is then dropped (it is sent only to the
+broker it was given for). Setting ``user`` to "" drops the password too (no authentication).
 """
+from gateway.core import check
 from gateway.core.errors import ValidationError
 
 DEFAULT_PORT = 1883
@@ -75,55 +77,22 @@ def public_view(cfg):
 
 
 def is_active(cfg):
-    """True when the uplink should run: enabled and a broker host is set."""
-    return bool(cfg.get("enabled")) and bool(cfg.get("host"))
+    """True when the uplink should run: enabled and a broker host is set. A document without
+    "enabled" is enabled: the default (``defaults()``), the one rule for every caller."""
+    return cfg.get("enabled", True) is not False and bool(cfg.get("host"))
 
 
 # ------------------------------------------------------------------ field checks
 
 
-def _bool(field, v):
-    if v is True or v is False:
-        return v
-    raise ValidationError(field, "must be true or false")
 
 
-def _int(field, v, lo, hi):
-    if isinstance(v, bool):
-        raise ValidationError(field, "must be an integer")
-    if isinstance(v, str):
-        s = v.strip()
-        if not s or not (s.isdigit() or (s[0] == "-" and s[1:].isdigit())):
-            raise ValidationError(field, "must be an integer")
-        v = int(s)
-    elif isinstance(v, float):
-        if v != int(v):
-            raise ValidationError(field, "must be an integer")
-        v = int(v)
-    elif not isinstance(v, int):
-        raise ValidationError(field, "must be an integer")
-    if v < lo or v > hi:
-        raise ValidationError(field, "must be between %d and %d" % (lo, hi))
-    return v
 
 
-def _text(field, v, maxlen, allow_empty=True):
-    if v is None:
-        v = ""
-    if not isinstance(v, str):
-        raise ValidationError(field, "must be a string")
-    if not v and not allow_empty:
-        raise ValidationError(field, "must not be empty")
-    if len(v) > maxlen:
-        raise ValidationError(field, "must be at most %d characters" % maxlen)
-    for ch in v:
-        if ord(ch) < 32 or ord(ch) == 127:
-            raise ValidationError(field, "must not contain control characters")
-    return v
 
 
 def _host(v):
-    v = _text("host", v, MAX_HOST).strip()
+    v = check.text("host", v, MAX_HOST, none_ok=True).strip()
     if not v:
         return v
     if "://" in v:
@@ -150,7 +119,7 @@ def _host(v):
 
 def validate_topic_prefix(field, v, allow_empty=False):
     """A topic used as a prefix: no wildcards, no '$' start, no empty level, no trailing '/'."""
-    v = _text(field, v, MAX_TOPIC, allow_empty)
+    v = check.text(field, v, MAX_TOPIC, 0 if allow_empty else 1, none_ok=True)
     if not v:
         return v
     if "+" in v or "#" in v:
@@ -165,7 +134,7 @@ def validate_topic_prefix(field, v, allow_empty=False):
 
 
 def _client_id(v):
-    v = _text("client_id", v, MAX_CLIENT_ID)
+    v = check.text("client_id", v, MAX_CLIENT_ID, none_ok=True)
     for ch in v:
         if not _id_char(ch):
             raise ValidationError("client_id", "use letters, digits, '-', '_' or '.' only")
@@ -194,23 +163,27 @@ def validate(update, stored=None, serial=""):
             raise ValidationError(k, "unknown setting")
     u = update
     if "enabled" in u:
-        cfg["enabled"] = _bool("enabled", u["enabled"])
+        cfg["enabled"] = check.boolean("enabled", u["enabled"])
     if "host" in u:
         cfg["host"] = _host(u["host"])
     if "port" in u:
-        cfg["port"] = DEFAULT_PORT if u["port"] in (None, "") else _int("port", u["port"], 1, 65535)
+        cfg["port"] = DEFAULT_PORT if u["port"] in (None, "") else check.integer("port", u["port"], 1, 65535, text=True)
     if "user" in u:
-        cfg["user"] = _text("user", u["user"], MAX_USER)
+        cfg["user"] = check.text("user", u["user"], MAX_USER, none_ok=True)
         if not cfg["user"]:
             cfg["password"] = ""
+    if cfg["host"] != base["host"] or cfg["port"] != base["port"]:
+        # the password belongs to the broker it was given for: a new destination gets it only
+        # when the same request sets it again (else an installer could redirect it to himself)
+        cfg["password"] = ""
     if "password" in u and u["password"] not in (None, ""):
         if not cfg["user"]:
             raise ValidationError("password", "a password needs a user name")
-        cfg["password"] = _text("password", u["password"], MAX_PASSWORD)
+        cfg["password"] = check.text("password", u["password"], MAX_PASSWORD, none_ok=True)
     if "tls" in u:
-        cfg["tls"] = _bool("tls", u["tls"])
+        cfg["tls"] = check.boolean("tls", u["tls"])
     if "tls_verify" in u:
-        cfg["tls_verify"] = _bool("tls_verify", u["tls_verify"])
+        cfg["tls_verify"] = check.boolean("tls_verify", u["tls_verify"])
     if "ca" in u:
         ca = u["ca"] if u["ca"] is not None else ""
         if not isinstance(ca, str):
@@ -225,16 +198,16 @@ def validate(update, stored=None, serial=""):
         t = validate_topic_prefix("base_topic", u["base_topic"], allow_empty=True)
         cfg["base_topic"] = t or default_base_topic(serial)
     if "discovery" in u:
-        cfg["discovery"] = _bool("discovery", u["discovery"])
+        cfg["discovery"] = check.boolean("discovery", u["discovery"])
     if "discovery_prefix" in u:
         t = validate_topic_prefix("discovery_prefix", u["discovery_prefix"], allow_empty=True)
         cfg["discovery_prefix"] = t or "homeassistant"
     if "client_id" in u:
         cfg["client_id"] = _client_id(u["client_id"]) or default_client_id(serial)
     if "keepalive" in u:
-        cfg["keepalive"] = _int("keepalive", u["keepalive"], 5, 3600)
+        cfg["keepalive"] = check.integer("keepalive", u["keepalive"], 5, 3600, text=True)
     if "clean_session" in u:
-        cfg["clean_session"] = _bool("clean_session", u["clean_session"])
+        cfg["clean_session"] = check.boolean("clean_session", u["clean_session"])
     if "live_interval_s" in u:
-        cfg["live_interval_s"] = _int("live_interval_s", u["live_interval_s"], 0, 86400)
+        cfg["live_interval_s"] = check.integer("live_interval_s", u["live_interval_s"], 0, 86400, text=True)
     return cfg

@@ -10,7 +10,7 @@ on anything the spec calls a protocol violation. Packet ids are 1..65535.
 
 Only the client's side is here (what the gateway sends and parses); the broker's side (parse
 CONNECT/SUBSCRIBE/UNSUBSCRIBE, build CONNACK/SUBACK/UNSUBACK, split a byte stream into packets,
-match topics) is in gateway.core.mqtt_server_packets, which the gateway never loads.
+match topics) is in dingate.testing.mqtt_server_packets (host side: the gateway never loads it).
 """
 import struct
 

@@ -1,16 +1,59 @@
-"""Modules loaded for one call and unloaded after it.
+"""The resident set, and modules loaded for one call and unloaded after it.
 
 On a board the heap holds every imported module's objects (and, without a ROMFS partition,
-its bytecode too). Configuration-time code (validation, password hashing, discovery payloads,
-exports, most of the API) therefore sits in modules that nothing imports at module level: they
-are loaded for the call and dropped after it, with whatever they imported themselves, so the
-heap holds only what the gateway runs all the time.
+its bytecode too). The gateway therefore keeps two kinds of modules:
+
+* **Resident**: what it runs all the time. ``app.run()`` loads them with ``keep()`` before any
+  task starts (the declared set, app.RESIDENT), an optional service loads its own with ``keep()``
+  when it starts. They are listed in ``resident`` (name -> module) and never unloaded, so no
+  module exists twice (a controller holding one copy while a request loads another).
+* **On demand**: configuration-time code (validation, password hashing, discovery payloads,
+  exports, most of the API) sits in modules nothing imports at module level. ``call`` /
+  ``acall`` / ``scope`` load them for the call and drop them after it, with whatever they
+  imported themselves, and never a resident one.
+
+A synchronous ``call`` drops what it loaded at once (nothing else ran meanwhile). Awaited calls
+(an API request, a discovery announcement) overlap: while one waits, another task makes its
+own. Their modules are dropped when the last awaited call open ends (``_open`` counts them),
+so nothing another call imported meanwhile disappears under it. Code outside any call that
+needs a module for longer than a call uses ``keep()``.
 """
 import gc
 import sys
 
+resident = {}  # name -> module: the resident set, never unloaded
+_pending = []  # modules loaded by calls that ended while another call was open
+_open = [0]
+
+
+def keep(*names):
+    """Import ``names`` as resident (with every module their import loads); returns the last.
+    Synchronous, so nothing another task loads is counted as theirs."""
+    before = set(sys.modules)
+    mod = None
+    for name in names:
+        mod = __import__(name, None, None, ("__name__",))
+    for name in sys.modules:
+        if name not in before or name in names:
+            resident[name] = sys.modules[name]
+    return mod
+
+
+def keep_loaded():
+    """Every module loaded now becomes resident (app.run(): what boot and the app imported)."""
+    for name in sys.modules:
+        resident[name] = sys.modules[name]
+
+
+def duplicates():
+    """Names of resident modules that ``sys.modules`` holds as another object (a second copy
+    loaded after the first was dropped): empty when the resident set is whole."""
+    return [n for n in resident if sys.modules.get(n) is not resident[n]]
+
 
 def unload(name):
+    if name in resident:
+        return
     mod = sys.modules.pop(name, None)
     if mod is None:
         return
@@ -20,25 +63,44 @@ def unload(name):
         delattr(pkg, leaf)
 
 
+def _unload_since(before):
+    """Unload what was loaded since ``before`` (not a resident module); True if anything was."""
+    new = [n for n in sys.modules if n not in before and n not in resident]
+    for name in new:
+        unload(name)
+    return bool(new)
+
+
 def mark():
-    """What is loaded now (give it to release())."""
+    """Open an awaited on-demand call: what is loaded now (give it to release())."""
+    _open[0] += 1
     return set(sys.modules)
 
 
 def release(before):
-    """Unload every module loaded since ``before`` = mark()."""
-    for name in [n for n in sys.modules if n not in before]:
-        unload(name)
+    """Close the call opened by ``before`` = mark(): the modules loaded since are dropped now,
+    or, when another awaited call is still open (it may use them), when the last one ends."""
+    _open[0] -= 1
+    for n in sys.modules:
+        if n not in before and n not in resident and n not in _pending:
+            _pending.append(n)
+    if _open[0] > 0 or not _pending:
+        return
+    for n in _pending:
+        unload(n)
+    del _pending[:]
     gc.collect()
 
 
 def call(name, fn, *args, **kwargs):
-    """``name.fn(*args, **kwargs)`` with ``name`` (and what it imports) loaded for the call only."""
-    before = mark()
+    """``name.fn(*args, **kwargs)`` with ``name`` (and what it imports) loaded for the call only.
+    Synchronous: nothing else runs meanwhile, so what it loads is its own and goes at once."""
+    before = set(sys.modules)
     try:
         return getattr(__import__(name, None, None, (fn,)), fn)(*args, **kwargs)
     finally:
-        release(before)
+        if _unload_since(before):
+            gc.collect()
 
 
 async def acall(name, fn, *args, **kwargs):

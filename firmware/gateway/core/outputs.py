@@ -15,6 +15,7 @@ Output config (``validate_output`` fills in defaults):
 ``pin_level()`` turns that into the GPIO level for a given relay wiring. ``now_ms`` is a
 ``ticks_ms()`` value (wrap-around safe).
 """
+from gateway.core import check
 from gateway.core.errors import ValidationError
 from gateway.core.ticks import ticks_add, ticks_diff
 
@@ -28,17 +29,14 @@ OUTPUT_DEFAULTS = {"contact": "no", "mode": "maintained", "on_ms": 1000, "off_ms
 
 
 def _ms(field, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or int(v) != v:
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not -1e15 < v < 1e15
+            or int(v) != v):  # nan and +-inf (1e309) fail the range
         raise ValidationError(field, "must be a whole number of milliseconds")
     if v < MIN_MS or v > MAX_MS:
         raise ValidationError(field, "must be between %d and %d ms" % (MIN_MS, MAX_MS))
     return int(v)
 
 
-def _choice(field, v, choices):
-    if v not in choices:
-        raise ValidationError(field, "must be one of %s" % ", ".join(choices))
-    return v
 
 
 def validate_output(cfg, current=None):
@@ -53,11 +51,11 @@ def validate_output(cfg, current=None):
         m.update(current)
     m.update(cfg)
     return {
-        "contact": _choice("contact", m["contact"], CONTACTS),
-        "mode": _choice("mode", m["mode"], OUTPUT_MODES),
+        "contact": check.choice("contact", m["contact"], CONTACTS),
+        "mode": check.choice("mode", m["mode"], OUTPUT_MODES),
         "on_ms": _ms("on_ms", m["on_ms"]),
         "off_ms": _ms("off_ms", m["off_ms"]),
-        "edges": _choice("edges", m["edges"], EDGES),
+        "edges": check.choice("edges", m["edges"], EDGES),
     }
 
 

@@ -158,36 +158,40 @@ def generate_password(n=12):
     return "".join(out)
 
 
-# A well-formed hash nobody's password matches: unknown users cost the same time as known ones.
+# A well-formed hash nobody's password matches: a failed login costs one PBKDF2 at the standard
+# cost whatever failed (unknown name, disabled account, restored "!" account, corrupt hash), so
+# timing reveals neither which users exist nor which are locked.
 _DUMMY = None
+
+
+def _checked_hash(rec, password):
+    """(stored hash to verify, password text): the dummy hash when the record has no usable one."""
+    global _DUMMY
+    stored = rec.get("hash") if isinstance(rec, dict) else None
+    p = _parse_hash(stored)
+    if p is None:
+        if _DUMMY is None:
+            _DUMMY = "%s$%d$%s$%s" % (SCHEME, ITERATIONS, _b64e(b"\x00" * 16), _b64e(b"\x00" * 32))
+        stored = _DUMMY
+    return stored, password if isinstance(password, str) else ""
+
+
+def _result(rec, ok, stored):
+    if rec is None or not ok or stored is _DUMMY or rec.get("disabled"):
+        return None
+    return rec
 
 
 def authenticate(users, name, password):
     """The user's record when ``name``/``password`` log in (known, enabled, password right),
-    else None. Unknown names still run one PBKDF2 so timing does not reveal which users exist."""
-    global _DUMMY
+    else None, at the same cost either way."""
     rec = users.get(name) if isinstance(name, str) else None
-    if rec is None:
-        if _DUMMY is None:
-            _DUMMY = "%s$%d$%s$%s" % (SCHEME, ITERATIONS, _b64e(b"\x00" * 16), _b64e(b"\x00" * 32))
-        verify_password(password if isinstance(password, str) else "", _DUMMY)
-        return None
-    ok = verify_password(password, rec.get("hash"))
-    if not ok or rec.get("disabled"):
-        return None
-    return rec
+    stored, pw = _checked_hash(rec, password)
+    return _result(rec, verify_password(pw, stored), stored)
 
 
 async def authenticate_async(users, name, password, slice_n=256):
     """authenticate() that yields to the asyncio loop while hashing."""
-    global _DUMMY
     rec = users.get(name) if isinstance(name, str) else None
-    if rec is None:
-        if _DUMMY is None:
-            _DUMMY = "%s$%d$%s$%s" % (SCHEME, ITERATIONS, _b64e(b"\x00" * 16), _b64e(b"\x00" * 32))
-        await verify_password_async(password if isinstance(password, str) else "", _DUMMY, slice_n)
-        return None
-    ok = await verify_password_async(password, rec.get("hash"), slice_n)
-    if not ok or rec.get("disabled"):
-        return None
-    return rec
+    stored, pw = _checked_hash(rec, password)
+    return _result(rec, await verify_password_async(pw, stored, slice_n), stored)

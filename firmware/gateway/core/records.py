@@ -3,7 +3,8 @@
 A *sample* is ``(ts, meter, values)``: epoch seconds, the meter id (str) and a dict
 ``{quantity: fixed}`` where ``fixed`` is an integer in the quantity's fixed-point unit
 (``decimals(q)`` decimal places: import_kwh/export_kwh -> 3, i.e. Wh). ``sample()`` converts
-readings (floats) into this form; ``text()`` / ``number()`` convert back exactly.
+readings (floats) into this form; ``text()`` / ``number()`` convert back exactly. The quantities
+and their fixed-point rules are core/quantities.py's; this module is the codec.
 
 Segment file = segment header + frames. A segment is self-contained: its first occurrence of a
 channel carries the channel's definition (meter id, quantity names, decimals) and absolute
@@ -26,6 +27,9 @@ timestamp:
 """
 
 import struct
+
+from gateway.core import quantities as Q
+from gateway.core.quantities import DEFAULT_DECIMALS, STORAGE_CODES  # noqa: F401
 
 try:
     from binascii import crc32 as _crc32
@@ -60,70 +64,14 @@ MAX_PAYLOAD = 65535
 MAX_FRAME_SAMPLES = 1000  # sample ids keep the index in a frame in 10 bits
 KIND_SAMPLES = 1
 
-# code -> quantity (code = index + 1). Codes are stored on flash: only ever append.
-_NAMES = ("import_kwh", "export_kwh", "power_w", "voltage_l1", "voltage_l2", "voltage_l3",
-          "current_l1", "current_l2", "current_l3", "frequency_hz", "power_factor", "soc_pct")
-_DEC = {"import_kwh": 3, "export_kwh": 3, "power_w": 0, "voltage_l1": 1, "voltage_l2": 1,
-        "voltage_l3": 1, "current_l1": 3, "current_l2": 3, "current_l3": 3, "frequency_hz": 2,
-        "power_factor": 3, "soc_pct": 1}  # fmt: skip
-
-DEFAULT_DECIMALS = 3
-_COUNTER_SUFFIXES = ("_kwh", "_wh", "_kvarh", "_varh", "_m3", "_l", "_count")
-
-
-def decimals(q):
-    """Fixed-point decimal places of quantity q (3 for quantities not in the table)."""
-    return _DEC.get(q, DEFAULT_DECIMALS)
-
-
-def is_counter(q):
-    """True for cumulative counters (energy, volume): aggregated as differences, not means."""
-    for s in _COUNTER_SUFFIXES:
-        if q.endswith(s):
-            return True
-    return False
-
-
-_POW10 = [10**i for i in range(10)]
-
-
-def fixed(q, v):
-    """Reading value v (number) -> fixed-point int of quantity q; None if not a finite number."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    d = decimals(q)
-    if isinstance(v, int):
-        return v * _POW10[d]
-    if v != v or v in (float("inf"), float("-inf")):
-        return None
-    x = v * _POW10[d]
-    if x >= 0:
-        return int(x + 0.5)
-    return -int(-x + 0.5)
-
-
-def number(q, i):
-    """Fixed-point int -> number (int when the quantity has no decimals, float otherwise)."""
-    d = decimals(q)
-    if d == 0:
-        return i
-    return i / _POW10[d]
-
-
-def text(q, i, point="."):
-    """Fixed-point int -> exact decimal text, trailing zeros trimmed ("12.5", "-0.003", "7")."""
-    d = decimals(q)
-    if d == 0:
-        return str(i)
-    a = -i if i < 0 else i
-    ip = a // _POW10[d]
-    fp = a - ip * _POW10[d]
-    if fp == 0:
-        return ("-%d" if i < 0 else "%d") % ip
-    while fp % 10 == 0:
-        fp //= 10
-        d -= 1
-    return "%s%d%s%0*d" % ("-" if i < 0 else "", ip, point, d, fp)
+# quantity codes, decimals, counters and the fixed-point rules: the catalogue (core/quantities.py)
+_NAMES = STORAGE_CODES
+decimals = Q.decimals
+is_counter = Q.is_counter
+fixed = Q.fixed
+number = Q.number
+text = Q.text
+_POW10 = Q.POW10
 
 
 def sample(ts, meter, values, quantities=None):
@@ -298,7 +246,7 @@ def _define(st, buf, meter, qs):
     put_varint(buf, len(qs))
     decs = []
     for q in qs:
-        c = _NAMES.index(q) + 1 if q in _DEC else 0
+        c = Q.storage_code(q)
         buf.append(c)
         if c == 0:
             qb = q.encode()

@@ -5,7 +5,7 @@ Nothing imports this module at module level: callers go through gateway.core.ond
 heap only while a settings document is being checked (boot, PUT /api/settings).
 """
 
-from gateway.core import tz
+from gateway.core import check, tz
 from gateway.core.errors import ValidationError
 
 SETTINGS_DEFAULTS = {
@@ -16,19 +16,11 @@ SETTINGS_DEFAULTS = {
     "timezone": tz.DEFAULT,
     "location": "",
     "ntp_server": "pool.ntp.org",  # "" = no NTP; "host" or "host:port" (IPv4 or a name)
+    "language": "en",  # of the texts the device writes itself (inverter alarms in the event log)
 }
+LANGUAGES = ("en", "fr", "nl")
 
 
-def _int(d, key, lo, hi):
-    v = d[key]
-    if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, float) and v == int(v):
-            v = int(v)
-        else:
-            raise ValidationError(key, "%s must be an integer" % key)
-    if v < lo or v > hi:
-        raise ValidationError(key, "%s must be between %d and %d" % (key, lo, hi))
-    return v
 
 
 def _ntp_server(v):
@@ -55,21 +47,27 @@ def _ntp_server(v):
 
 
 def validate_settings(d, base=None):
-    """Settings dict -> normalized copy (defaults filled in, unknown keys kept).
-    ``base``: the current settings a partial update (PUT) is merged into.
+    """Settings dict -> normalized copy (defaults filled in).
+    ``base``: the current settings a partial update (PUT) is merged into; its unknown keys
+    (a document stored by an older firmware) are dropped, while an unknown key in ``d`` is
+    refused: the document holds only what the device knows, so it stays small.
     Raises ValidationError(field, message)."""
     if not isinstance(d, dict):
         raise ValidationError("settings", "settings must be an object")
+    for k in d:
+        if k not in SETTINGS_DEFAULTS:
+            raise ValidationError(str(k)[:40], "unknown setting", "unknown")
     out = {}
     for k in SETTINGS_DEFAULTS:
         out[k] = SETTINGS_DEFAULTS[k]
-    if base:
+    if isinstance(base, dict):
         for k in base:
-            out[k] = base[k]
+            if k in SETTINGS_DEFAULTS:
+                out[k] = base[k]
     for k in d:
         out[k] = d[k]
-    out["sample_interval_s"] = _int(out, "sample_interval_s", 5, 86400)
-    out["flush_interval_s"] = _int(out, "flush_interval_s", 1, 86400)
+    out["sample_interval_s"] = check.integer("sample_interval_s", out["sample_interval_s"], 5, 86400)
+    out["flush_interval_s"] = check.integer("flush_interval_s", out["flush_interval_s"], 1, 86400)
     if out["csv_separator"] not in (";", ","):
         raise ValidationError("csv_separator", 'csv_separator must be ";" or ","')
     if out["csv_decimal"] not in (",", "."):
@@ -86,4 +84,6 @@ def validate_settings(d, base=None):
         if ord(c) < 0x20 or c in "\x7f/\\":
             raise ValidationError("location", "location contains a forbidden character")
     out["ntp_server"] = _ntp_server(out["ntp_server"])
+    if out["language"] not in LANGUAGES:
+        raise ValidationError("language", "language must be one of %s" % ", ".join(LANGUAGES))
     return out

@@ -1,14 +1,12 @@
 """The RS485 line: the board's UART and the transceiver's DE/RE pin (MAX485 and alikes)."""
 from machine import UART, Pin
 
-from gateway.services.rtu import UartPort
-
-_PARITY = {"N": None, "E": 0, "O": 1}
+from gateway.drivers.uart_port import UartPort
 
 
 def open_port(board, bus):
     cfg = board["rs485"]
-    uart = UART(cfg["uart"], baudrate=bus["baud"], bits=8, parity=_PARITY[bus["parity"]],
+    uart = UART(cfg["uart"], baudrate=bus["baud"], bits=8, parity=UartPort.PARITY[bus["parity"]],
                 stop=bus["stop"], tx=cfg["tx"], rx=cfg["rx"], timeout=0, txbuf=256, rxbuf=512)
     de = None
     if cfg.get("de") is not None:

@@ -2,6 +2,7 @@
 import network
 
 AP_IP = "192.168.4.1"
+MAX_NETWORKS = 24  # scan results kept (strongest first): a crowded place cannot fill the heap
 
 
 class Radio:
@@ -23,7 +24,7 @@ class Radio:
         return self.sta.active(on)
 
     def scan(self):
-        """[(ssid str, rssi, secure)] strongest first, one entry per SSID."""
+        """[(ssid str, rssi, secure)] strongest first, one entry per SSID, at most MAX_NETWORKS."""
         if not self.sta.active():
             self.sta.active(True)
         best = {}
@@ -36,7 +37,7 @@ class Radio:
                 continue
             if name not in best or rssi > best[name][1]:
                 best[name] = (name, rssi, auth != network.AUTH_OPEN)
-        return sorted(best.values(), key=lambda n: -n[1])
+        return sorted(best.values(), key=lambda n: -n[1])[:MAX_NETWORKS]
 
     def connect(self, ssid, password, static=None):
         self.sta.active(True)

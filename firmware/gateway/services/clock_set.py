@@ -33,6 +33,7 @@ def set_clock(clock, seconds, us, source, by):
         dev.started += d
         dev.sessions.shift(d)
         dev.throttle.shift(d)
+        dev.user_throttle.shift(d)
         dev.wifi.shift(d)
     if source != "ntp":
         dev.event("system", "clock", "clock set by %s from the page (%+d s)" % (by, jump))

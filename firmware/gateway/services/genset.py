@@ -44,7 +44,7 @@ def _reading(readings, meter, quantity):
     if not isinstance(r, dict):
         return None, None, False
     values = r.get("values") or {}
-    return values.get(quantity), r.get("ts"), r.get("status") == "ok"
+    return values.get(quantity), r.get("ts"), r.get("status") in ("ok", "partial")
 
 
 class GensetService:
@@ -84,9 +84,11 @@ class GensetService:
     def set_config(self, cfg):
         """Validate and apply a (partial) genset config (ValidationError -> HTTP 400), save it
         with save_config and wake the loop; returns the full config."""
+        if self._save_config is not None:  # validate -> save -> apply: a failed save changes nothing
+            from gateway.core.genset_config import validate_genset
+
+            self._save_config(validate_genset(cfg, self.controller.config))
         new = self.controller.set_config(cfg)
-        if self._save_config is not None:
-            self._save_config(new)
         self.wake()
         return new
 

@@ -34,11 +34,9 @@ def build(dev, force=False):
     read_feedback = None
     fb = _pin_conf(board.get("inputs", []), "genset_feedback")
     if fb is not None:
-        from machine import Pin
+        from gateway.drivers.digital_input import DigitalInput
 
-        pin = Pin(fb["pin"], Pin.IN)
-        level = 1 if fb.get("active_high", True) else 0
-        read_feedback = lambda: pin.value() == level  # noqa: E731
+        read_feedback = DigitalInput(fb["pin"], fb.get("active_high", True)).active
 
     from gateway.core.genset import GensetController
     from gateway.services.genset import GensetService

@@ -16,12 +16,26 @@ class MeterService:
         self.meters = store.load("meters") or []
         self.bus = _validate("validate_bus", store.load("bus") or {})
         self.master = RtuMaster(port_factory(self.bus), self.bus)
-        self.poller = Poller(self.master, self.meters, self.bus)
+        self.poller = Poller(self.master, self.meters, self.bus, load_plan=self._load_plan,
+                             on_learn=self._keep_plan)
         self.last_ok_ms = None
         self.last_err_ms = None
         self._totals = (0, 0)
         self._status = {}
+        self.scan = None  # the bus scan, once one was asked for
         self.on_cycle = []  # called after every poll cycle (the genset reacts to new readings)
+        self.on_change = []  # called after meters were added, changed or deleted (discovery)
+
+    def _load_plan(self, meter_id):
+        """The read plan learned for a strict device (one small file per meter, read only when
+        the meter is configured)."""
+        return self.store.load("plan-" + meter_id)
+
+    def _keep_plan(self, meter_id, entry):
+        if entry is None:
+            self.store.delete("plan-" + meter_id)
+        else:
+            self.store.save("plan-" + meter_id, entry)
 
     def get(self, meter_id):
         for m in self.meters:
@@ -29,25 +43,26 @@ class MeterService:
                 return m
         return None
 
-    def _apply(self):
-        self.store.save("meters", self.meters)
-        self.poller.configure(self.meters)
+    def _apply(self, meters):
+        """Validate -> save -> apply: when the save fails (503) the running list is unchanged."""
+        self.store.save("meters", meters)
+        self.meters = meters
+        self.poller.configure(meters)
+        for fn in self.on_change:
+            fn()
 
     def create(self, data):
         m = _validate("validate_meter", data, self.meters)
-        self.meters.append(m)
-        self._apply()
+        self._apply(self.meters + [m])
         return m
 
     def update(self, meter_id, data):
         m = _validate("validate_meter", data, self.meters, meter_id)
-        self.meters = [m if x["id"] == meter_id else x for x in self.meters]
-        self._apply()
+        self._apply([m if x["id"] == meter_id else x for x in self.meters])
         return m
 
     def delete(self, meter_id):
-        self.meters = [x for x in self.meters if x["id"] != meter_id]
-        self._apply()
+        self._apply([x for x in self.meters if x["id"] != meter_id])
 
     def set_bus(self, data):
         bus = _validate("validate_bus", data, self.bus)
@@ -58,6 +73,24 @@ class MeterService:
             self.master.port.configure(bus["baud"], bus["parity"], bus["stop"])
         return bus
 
+    def start_scan(self, lo, hi, timeout_ms=None, line=False):
+        """Start a bus scan of addresses ``lo``..``hi`` (run by the poller beside its reads,
+        each address probed with ``timeout_ms``; ``line``: try the usual line settings first);
+        one at a time: a scan under way restarts."""
+        if self.scan is None:
+            from gateway.services.scan import BusScan
+
+            self.scan = BusScan(self.master, lambda: set(m["address"] for m in self.meters))
+        self.scan.probe_timeout_ms = timeout_ms
+        self.scan.start(lo, hi, line)
+        self.poller.extra = self.scan
+        return self.scan.state()
+
+    def scan_state(self):
+        if self.scan is None:
+            return {"running": False, "progress": 0, "found": []}
+        return self.scan.state()
+
     def public(self):
         """GET /api/meters: each meter's configuration with its status and counters (a generator)."""
         stats = self.poller.stats()
@@ -67,6 +100,7 @@ class MeterService:
             if st:
                 d["status"], d["last_ok"], d["error"] = st["status"], st["last_ok"], st["error"]
                 d["counters"] = st["counters"]
+                d["failing"], d["plan"] = st["failing"], st["plan"]
             yield d
 
     def after_cycle(self):

@@ -1,21 +1,32 @@
-"""Start, stop and restart the MQTT uplink from the stored configuration (only when configured:
-an unconfigured gateway keeps none of the MQTT code in its heap)."""
-import asyncio
-
+"""The MQTT uplink as an optional service (services/optional.py): started, stopped and
+restarted from the stored configuration, only when configured (an unconfigured gateway keeps
+none of the MQTT code in its heap)."""
 from gateway import VERSION
+from gateway.core import ondemand
+from gateway.core.ticks import ticks_diff, ticks_ms
+from gateway.services.optional import OptionalService
 
 STORE_KEY = "mqtt"
+COMMANDS_PER_MIN = 12
+UPLINK_TASKS = ("mqtt", "mqtt-forward", "mqtt-live", "mqtt-work", "mqtt-discovery")
 
 
-def _is_active(cfg):
-    return bool(cfg) and cfg.get("enabled", True) is not False and bool(cfg.get("host"))
+class MqttRunner(OptionalService):
+    NAME = STORE_KEY
 
-
-class MqttRunner:
     def __init__(self, dev):
+        super().__init__()
         self.dev = dev
-        self.uplink = None
-        self._lock = asyncio.Lock()
+        self._outbox = None  # the "mqtt" outbox cursor, made on the first start
+        self._window = None  # ticks_ms when the current minute of commands began
+        self._in_window = 0
+
+    @property
+    def uplink(self):
+        return self.running
+
+    def active(self, config):
+        return bool(config) and ondemand.call("gateway.core.mqtt_config", "is_active", config)
 
     def connected(self):
         return self.uplink is not None and self.uplink.client.connected
@@ -31,33 +42,40 @@ class MqttRunner:
         if self.uplink is not None:
             self.uplink.meters_changed()
 
+    def genset_changed(self):
+        """The generator service was started or removed (services/optional.py GensetSlot)."""
+        if self.uplink is not None:
+            g = self.dev.genset
+            self.uplink.genset_changed(g.status if g else None, g is not None)
+
     def command(self, name, value):
-        """MQTT <base>/cmd/genset/mode: validated like PUT /api/genset."""
-        if self.dev.genset is None:
-            raise ValueError("generator control is not configured")
-        old = self.dev.genset.controller.config["mode"]
-        cfg = self.dev.genset.set_config({"mode": value})
-        self.dev.event("genset", "genset", "mode %s -> %s by MQTT" % (old, cfg["mode"]))
-        return cfg["mode"]
+        """MQTT <base>/cmd/<name> (services/mqtt_commands.py, loaded for the command), at most
+        COMMANDS_PER_MIN a minute: a flood cannot wear the flash out."""
+        now = ticks_ms()
+        if self._window is None or ticks_diff(now, self._window) >= 60000:
+            self._window, self._in_window = now, 0
+        if self._in_window >= COMMANDS_PER_MIN:
+            raise ValueError("too many commands: at most %d a minute" % COMMANDS_PER_MIN)
+        self._in_window += 1
+        return ondemand.call("gateway.services.mqtt_commands", "run", self.dev, name, value)
 
     async def restart(self):
-        """Apply the stored configuration: stop the running uplink, start a new one if active."""
-        async with self._lock:
-            if self.uplink is not None:
-                old, self.uplink = self.uplink, None
-                await old.stop()
-            cfg = self.dev.store.load(STORE_KEY) or {}
-            if not _is_active(cfg):
-                return
-            from gateway.services.uplink import Uplink
+        """Apply the stored configuration (stop the running uplink, start a new one if active)."""
+        await self.apply(self.dev.store.load(STORE_KEY))
 
-            dev = self.dev
-            if not hasattr(self, "_outbox"):
-                self._outbox = dev.storage.outbox("mqtt")
-            g = dev.genset
-            self.uplink = Uplink(cfg, dev.identity["serial"], self._outbox, sw_version=VERSION,
-                                 meters=lambda: dev.meters.meters,
-                                 readings=dev.meters.poller.readings,
-                                 genset=g.status if g else None, has_genset=g is not None,
-                                 on_command=self.command)
-            self.uplink.start()
+    async def begin(self, cfg):
+        Uplink = ondemand.keep("gateway.services.uplink").Uplink
+        dev = self.dev
+        if self._outbox is None:
+            self._outbox = dev.storage.outbox("mqtt")
+        g = dev.genset
+        up = Uplink(cfg, dev.identity["serial"], self._outbox, sw_version=VERSION,
+                    meters=lambda: dev.meters.meters, readings=dev.meters.poller.readings,
+                    genset=g.status if g else None, has_genset=g is not None,
+                    on_command=self.command)
+        up.start(dev.tasks.spawn)
+        return up
+
+    async def end(self, uplink):
+        await uplink.stop()
+        self.dev.tasks.forget(*UPLINK_TASKS)

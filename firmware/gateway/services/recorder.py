@@ -22,6 +22,7 @@ from gateway.core import records as R
 from gateway.core.billing import next_billing_read
 
 CLOCK_VALID = 1577836800  # 2020-01-01: earlier means the RTC was not set yet
+BILLED = ("import_kwh", "gas_m3", "water_m3")  # the counter a meter is billed on, first found
 
 
 async def _sleep(s):
@@ -68,6 +69,7 @@ class Recorder:
         self.next_billing = None
         self.last_id = None
         self.dropped = 0  # samples lost because the flash kept failing and RAM was full
+        self.loops = 0  # turns of run(): the supervisor's heartbeat (gateway.services.tasks)
         self.flush_errors = 0
         self.samples_taken = 0
         self._running = False
@@ -100,7 +102,7 @@ class Recorder:
     # ---- actions ---------------------------------------------------------------------
 
     def _fresh(self, reading, now, max_age):
-        if not isinstance(reading, dict) or reading.get("status") != "ok":
+        if not isinstance(reading, dict) or reading.get("status") not in ("ok", "partial"):
             return None
         ts = reading.get("ts")
         if not isinstance(ts, (int, float)) or now - ts > max_age:
@@ -169,12 +171,15 @@ class Recorder:
             cur = {}
             for mid in rd:
                 vals = self._fresh(rd[mid], now, 900)
-                if vals is None or "import_kwh" not in vals:
+                if vals is None:
                     continue
-                imp = R.fixed("import_kwh", vals.get("import_kwh"))
-                exp = R.fixed("export_kwh", vals.get("export_kwh"))
-                if imp is not None:
-                    cur[str(mid)] = (imp, exp)
+                for q in BILLED:  # electricity (import, export), else a gas or water volume
+                    if q in vals:
+                        imp = R.fixed(q, vals.get(q))
+                        exp = R.fixed("export_kwh", vals.get("export_kwh")) if q == "import_kwh" else None
+                        if imp is not None:
+                            cur[str(mid)] = (imp, exp) if q == "import_kwh" else (imp, None, q)
+                        break
             try:
                 closed = self.billing.read_all(when, cur)
                 for mid in closed:
@@ -214,6 +219,7 @@ class Recorder:
             while self._running:
                 now = self.clock()
                 wake = self.step(now)
+                self.loops += 1
                 delay = wake - self.clock()
                 # wake at least every 5 s so a new sample interval takes effect at once
                 await self.sleep(min(max(delay, 0.2), 5))

@@ -9,11 +9,9 @@ The port interface (duck-typed, all methods non-blocking except ``read_some``):
     await port.read_some(n)    wait for input; return 1..n bytes, or b"" if the port is closed
     port.configure(baud, parity, stop)   optional: apply new line settings
 
-Two ports are provided: ``UartPort`` (a MicroPython ``machine.UART`` + optional DE ``Pin``; the UART
-is pollable so ``asyncio.StreamReader(uart)`` waits for input without spinning; create it with
-``timeout=0`` and a ``txbuf`` of at least 256 so ``write`` never blocks) and ``StreamPort`` (an
-asyncio stream pair, e.g. ``await open_tcp(host, port)`` for raw RTU frames over TCP as ser2net or
-pymodbus' RTU framer over TCP speak; used by tests and ``dingate emulate --bus tcp://``).
+The board's port is ``gateway.drivers.uart_port.UartPort`` (a MicroPython ``machine.UART`` +
+optional DE ``Pin``); tests use ``dingate.testing.rtu_stream.StreamPort`` (raw RTU frames over an
+asyncio stream pair, e.g. TCP as ser2net or pymodbus' RTU framer over TCP speak).
 
 Line timing, from the character time (start + 8 data + parity + stop bits at ``baud``):
 - at least 3.5 character times of silence (1.75 ms fixed above 19200 baud) before each request,
@@ -32,23 +30,10 @@ Line timing, from the character time (start + 8 data + parity + stop bits at ``b
 import asyncio
 
 from gateway.core import modbus
-from gateway.core.modbus import BUS_DEFAULTS
+from gateway.core.modbus import BUS_DEFAULTS, char_us, silence_us  # noqa: F401  (line timing)
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_us
 
 COUNTERS = ("requests", "ok", "timeouts", "crc_errors", "exceptions", "wrong_frames")
-
-
-def char_us(baud, parity="N", stop=1):
-    """Microseconds one character takes on the line (8 data bits)."""
-    bits = 1 + 8 + (0 if parity == "N" else 1) + stop
-    return (bits * 1000000 + baud - 1) // baud
-
-
-def silence_us(baud, parity="N", stop=1):
-    """Minimum bus silence between frames: 3.5 character times, 1750 us above 19200 baud."""
-    if baud > 19200:
-        return 1750
-    return (7 * char_us(baud, parity, stop) + 1) // 2
 
 
 def _wait_for_ms(aw, ms):
@@ -80,6 +65,7 @@ class RtuMaster:
         """Apply bus settings (keys of ``modbus.BUS_DEFAULTS``; missing keys take defaults)."""
         b = dict(BUS_DEFAULTS)
         b.update(bus)
+        self.configured = getattr(self, "configured", 0) + 1
         self.baud, self.parity, self.stop = b["baud"], b["parity"], b["stop"]
         self.timeout_ms = b["timeout_ms"]
         self.retries = b["retries"]
@@ -110,8 +96,11 @@ class RtuMaster:
             if a not in keep:
                 del self._counters[a]
 
-    async def request(self, req, retries=None, timeout_ms=None):
+    async def request(self, req, retries=None, timeout_ms=None, pause_ms=0):
         """Send request frame ``req`` and return ``modbus.parse_response``'s value.
+
+        ``retries``/``timeout_ms`` None: the bus's; ``pause_ms``: extra silence before each
+        attempt (a device that needs a longer turnaround than 3.5 characters).
 
         Raises ``modbus.ModbusException`` at once, or after the last attempt the last
         ``modbus.FrameError`` / ``modbus.NoResponse``; ``OSError`` if the port fails.
@@ -123,7 +112,7 @@ class RtuMaster:
         async with self.lock:
             for _ in range(attempts):
                 try:
-                    result = await self._attempt(req, timeout_ms, c)
+                    result = await self._attempt(req, timeout_ms, c, pause_ms)
                 except modbus.ModbusException:
                     c["exceptions"] += 1
                     raise
@@ -144,10 +133,32 @@ class RtuMaster:
             )
         raise err
 
-    async def read_registers(self, address, function, register, count, retries=None):
+    async def probe_line(self, line, address, timeout_ms):
+        """One read of register 0 of ``address`` with other line settings ``line`` ({"baud",
+        "parity", "stop"}), then back to the bus's (a line-settings probe: nothing else is sent
+        meanwhile). True if a well-formed answer (data or an exception) came back."""
+        req = modbus.read_request(address, 3, 0, 1)
+        async with self.lock:
+            saved = {"baud": self.baud, "parity": self.parity, "stop": self.stop,
+                     "timeout_ms": self.timeout_ms, "retries": self.retries}
+            self.configure(dict(saved, **line))
+            mine = self.configured
+            try:
+                await self._attempt(req, timeout_ms, self.counters(address))
+                return True
+            except modbus.ModbusException:
+                return True
+            except modbus.ModbusError:  # silence, or not a frame at these settings
+                return False
+            finally:
+                if self.configured == mine:  # not set anew meanwhile (PUT /api/bus)
+                    self.configure(saved)
+
+    async def read_registers(self, address, function, register, count, retries=None,
+                             timeout_ms=None, pause_ms=0):
         """FC3/FC4 read: a list of ``count`` 16-bit ints."""
         req = modbus.read_request(address, function, register, count)
-        return await self.request(req, retries)
+        return await self.request(req, retries, timeout_ms, pause_ms)
 
     async def read_bits(self, address, function, register, count, retries=None):
         """FC1/FC2 read: a list of ``count`` bools."""
@@ -168,13 +179,14 @@ class RtuMaster:
 
     # ---- one attempt ----
 
-    async def _attempt(self, req, timeout_ms, c):
+    async def _attempt(self, req, timeout_ms, c, pause_ms=0):
         port = self.port
-        wait = self.silence_us - ticks_diff(ticks_us(), self._idle)
+        silence = self.silence_us + 1000 * pause_ms
+        wait = silence - ticks_diff(ticks_us(), self._idle)
         if wait > 0:
             await sleep_ms((wait + 999) // 1000)
             # asyncio's millisecond ticks can wake the task up to 1 ms early: finish exactly
-            wait = self.silence_us - ticks_diff(ticks_us(), self._idle)
+            wait = silence - ticks_diff(ticks_us(), self._idle)
             if wait > 0:
                 _delay_us(wait)
         port.drain_rx()
@@ -255,113 +267,3 @@ class RtuMaster:
             if not chunk:
                 return
             self._idle = ticks_us()
-
-
-class UartPort:
-    """Port over a MicroPython ``machine.UART`` (pollable) and an optional DE/RE output ``Pin``."""
-
-    _PARITY = {"N": None, "E": 0, "O": 1}
-
-    def __init__(self, uart, de=None):
-        self.uart = uart
-        self.de = de
-        self._reader = asyncio.StreamReader(uart)
-        self.set_de(False)
-
-    def write(self, buf):
-        self.uart.write(buf)
-
-    def txdone(self):
-        return self.uart.txdone()
-
-    def set_de(self, on):
-        if self.de is not None:
-            self.de.value(1 if on else 0)
-
-    def drain_rx(self):
-        for _ in range(8):  # bounded: at most 8 buffer-fulls of noise
-            n = self.uart.any()
-            if not n:
-                return
-            self.uart.read(n)
-
-    async def read_some(self, n):
-        return await self._reader.read(n)
-
-    def configure(self, baud, parity, stop):
-        self.uart.init(baudrate=baud, bits=8, parity=self._PARITY[parity], stop=stop)
-
-
-class StreamPort:
-    """Port over an asyncio (reader, writer) pair carrying raw RTU frames (TCP, a pipe...).
-
-    A pump task moves received bytes into a bounded buffer so ``drain_rx`` can discard them
-    without waiting. Create it inside a running event loop; ``close()`` ends it.
-    """
-
-    RX_LIMIT = 512
-
-    def __init__(self, reader, writer):
-        self._r = reader
-        self._w = writer
-        self._rx = b""
-        self._eof = False
-        self._ev = asyncio.Event()
-        self._pump_task = asyncio.create_task(self._pump())
-
-    async def _pump(self):
-        try:
-            while True:
-                data = await self._r.read(256)
-                if not data:
-                    break
-                rx = self._rx + data
-                if len(rx) > self.RX_LIMIT:
-                    rx = rx[-self.RX_LIMIT :]
-                self._rx = rx
-                self._ev.set()
-        except OSError:
-            pass
-        finally:
-            self._eof = True
-            self._ev.set()
-
-    def write(self, buf):
-        self._w.write(buf)
-        if not self.txdone():  # MicroPython keeps what the socket did not take in out_buf
-            asyncio.create_task(self._w.drain())
-
-    def txdone(self):
-        t = getattr(self._w, "transport", None)
-        if t is not None:  # CPython
-            return t.get_write_buffer_size() == 0
-        return not getattr(self._w, "out_buf", b"")
-
-    def set_de(self, on):
-        pass
-
-    def drain_rx(self):
-        self._rx = b""
-
-    async def read_some(self, n):
-        while not self._rx:
-            if self._eof:
-                return b""
-            self._ev.clear()
-            await self._ev.wait()
-        out = self._rx[:n]
-        self._rx = self._rx[n:]
-        return out
-
-    def close(self):
-        self._pump_task.cancel()
-        try:
-            self._w.close()
-        except OSError:
-            pass
-
-
-async def open_tcp(host, port):
-    """``StreamPort`` connected to a raw-RTU TCP endpoint (ser2net raw, pymodbus RTU-over-TCP)."""
-    reader, writer = await asyncio.open_connection(host, port)
-    return StreamPort(reader, writer)

@@ -1,5 +1,5 @@
 """MQTT uplink: store-and-forward of recorded samples, live values, status, genset, commands and
-Home Assistant discovery, over our own client (services/mqtt.py).
+Home Assistant discovery, over our own client (lib/mqtt.py).
 
 Topics (``<base>`` = the configured base_topic, default ``dingate/<serial>``; ``<id>`` = the meter
 id as one topic level):
@@ -10,7 +10,8 @@ id as one topic level):
     <base>/meter/<id>/status      ok|offline|error|disabled        retained, on change and connect
     <base>/genset/state           {"mode","relay","running_since","reason"}  retained, on change
     <base>/events                 event JSON                       QoS 1
-    <base>/cmd/genset/mode        <- "auto"|"on"|"off" or {"mode": ..., "req": ...}
+    <base>/cmd/<name>             <- a command (services/mqtt_commands.py): the value as text,
+                                     or {"value": ..., "req": ...} ({"mode": ...} for genset/mode)
     <base>/cmd/result             -> {"ok": bool, "cmd", "value", "req"?, "error"?, "field"?}
     <base>/discovery              index of the announced discovery configs (retained)
     homeassistant/.../config      discovery (retained), see core/ha_discovery.py
@@ -33,14 +34,13 @@ command subscription is QoS 0 (nothing queued for an offline gateway) and retain
 messages are ignored (a command left retained must not run again at every reconnect).
 """
 import asyncio
-import gc
 import json
 import sys
 
 from gateway.core import mqtt_config, ondemand
 from gateway.core import mqtt_topics as T
 from gateway.core.ticks import ticks_diff, ticks_ms
-from gateway.services.mqtt import MQTTClient, MQTTError, make_ssl_context
+from gateway.lib.mqtt import MQTTClient, MQTTError, make_ssl_context
 
 IS_MPY = sys.implementation.name == "micropython"
 MAX_EVENTS = 32
@@ -79,9 +79,12 @@ def meter_quantities(meter):
     seen = []
     for r in regs:
         name = r.get("quantity")
-        if name and name not in seen:
+        if name and name[0] != "_" and name not in seen:  # "_": hidden (scale factors)
             seen.append(name)
             out.append((name, r.get("unit")) if r.get("unit") else name)
+        elif name and name.startswith("_fault") and "alarms" not in seen:
+            seen.append("alarms")  # fault registers: the count of active alarms (alarms.py)
+            out.append("alarms")
     return out
 
 
@@ -125,7 +128,7 @@ class Uplink:
         self.has_genset = has_genset
         self.prefix = cfg.get("discovery_prefix") or T.DEFAULT_PREFIX
         self.node = T.node_id(serial)
-        self.cmd_filter = self.base + "/cmd/+/+"
+        self.cmd_filter = self.base + "/cmd/#"  # our own /cmd/result is skipped
         self.result_topic = self.base + "/cmd/result"
         self.index_topic = self.base + "/discovery"
         self.announced = False
@@ -166,9 +169,19 @@ class Uplink:
         return out + [("mqtt-forward", self._forward()), ("mqtt-live", self._live()),
                       ("mqtt-work", self._worker()), ("mqtt-discovery", self._discovery())]
 
-    def start(self):
-        """Start the client and the service tasks; returns the tasks."""
-        self._tasks = [self.client.start()]
+    def factories(self):
+        """(name, coroutine function) of every service task but the client's."""
+        return (("mqtt-forward", self._forward), ("mqtt-live", self._live),
+                ("mqtt-work", self._worker), ("mqtt-discovery", self._discovery))
+
+    def start(self, spawn=None):
+        """Start the client and the service tasks; returns the tasks. ``spawn(name, coroutine
+        function)`` runs them under an app's supervisor (services/tasks.py)."""
+        self._tasks = [self.client.start(spawn)]
+        if spawn is not None:
+            for name, factory in self.factories():
+                self._tasks.append(spawn(name, factory))
+            return self._tasks
         for name, coro in self.coroutines(client=False):
             if IS_MPY:
                 t = asyncio.create_task(coro)
@@ -207,6 +220,14 @@ class Uplink:
 
     def meters_changed(self):
         """Meters were added, renamed or deleted: republish discovery and clear stale configs."""
+        self._disc_ev.set()
+        self._tick_ev.set()
+
+    def genset_changed(self, genset, has_genset):
+        """Generator control was configured or removed: announce (or delete) its entities."""
+        self.genset = genset
+        self.has_genset = has_genset
+        self._genset_sent = None
         self._disc_ev.set()
         self._tick_ev.set()
 
@@ -347,7 +368,7 @@ class Uplink:
                 await self.client.publish(T.meter_topic(self.base, mid, "status"), st, 0, True)
                 self._status_sent[mid] = st
             values = entry.get("values")
-            if live and values and st == "ok":
+            if live and values and st in ("ok", "partial"):
                 d = {"meter": str(mid), "ts": entry.get("ts"), "status": st}
                 for k in values:
                     d[k] = values[k]
@@ -404,9 +425,6 @@ class Uplink:
         except Exception:
             await self._result(name, None, req, "payload is not valid UTF-8 text or JSON")
             return
-        if name != "genset/mode":
-            await self._result(name, value, req, "unknown command")
-            return
         if self.on_command is None:
             await self._result(name, value, req, "commands are not supported")
             return
@@ -450,17 +468,13 @@ class Uplink:
         (from the retained index on <base>/discovery), then store the new index.
         core/ha_discovery is loaded for the announcement only (not kept on the heap)."""
         before = ondemand.mark()
-        from gateway.core import ha_discovery as H
-
-        loaded = [n for n in sys.modules if n not in before]  # just those: others may import
-        del before  # modules while this task waits for the broker
         try:
+            from gateway.core import ha_discovery as H
+
             await self._announce_with(H)
         finally:
             H = None
-            for n in loaded:
-                ondemand.unload(n)
-            gc.collect()
+            ondemand.release(before)  # not what other tasks load meanwhile (core/ondemand.py)
 
     async def _announce_with(self, H):
         c = self.client

@@ -92,7 +92,9 @@ class WifiService:
         for k in ("ip", "netmask", "gateway", "dns"):
             if not sta["dhcp"] and k in self.cfg:
                 sta["static_" + k] = self.cfg[k]
-        return {"mode": self.mode(), "state": self.sup.state,
+        until = self.sup._setup_until  # the PRG button's setup window (AP forced on), if open
+        left = max(0, int(until - self.clock())) if until is not None else None
+        return {"mode": self.mode(), "state": self.sup.state, "setup_left_s": left,
                 "ap": {"ssid": self.ap_ssid, "on": self.radio.ap_active()}, "sta": sta}
 
     def mode(self):

@@ -1,10 +1,11 @@
-"""/api/genset (on demand): the generator's configuration and state."""
-from gateway.web.http import json_body
+"""/api/genset (on demand): the generator's configuration and state; DELETE removes generator
+control (the contact opened, its Home Assistant entities deleted; run hours are kept)."""
+from gateway.web.http import error, json_body
 
 
 def _idle_view(ctx, reason):
     """The configuration and state while no generator service runs (not configured yet)."""
-    from gateway.core.genset import validate_genset
+    from gateway.core.genset_config import validate_genset
 
     d = validate_genset(ctx.store.load("genset") or {})
     d.update({"relay": False, "contact": False, "running_since": None, "state": "stopped",
@@ -20,13 +21,13 @@ def get(ctx, req):
 
 def put(ctx, req):
     if ctx.genset is None:  # first configuration: validate, save, start the service
-        from gateway.core.genset import validate_genset
+        from gateway.core.genset_config import validate_genset
 
         cfg = validate_genset(json_body(req), ctx.store.load("genset"))
         ctx.store.save("genset", cfg)
         ctx.event("config", "genset", "generator control configured by %s (mode %s)" % (
             req.g.session["user"], cfg["mode"]))
-        ctx.start_genset()
+        ctx.apply("genset")
         return _idle_view(ctx, "starting")
     old_mode = ctx.genset.controller.config["mode"]
     cfg = ctx.genset.set_config(json_body(req))
@@ -38,7 +39,17 @@ def put(ctx, req):
     return ctx.genset.status()
 
 
+def delete(ctx, req):
+    if ctx.store.load("genset") is None:
+        return error(404, "generator control is not configured")
+    ctx.store.delete("genset")
+    ctx.event("config", "genset", "generator control removed by %s" % req.g.session["user"])
+    ctx.apply("genset")
+    return _idle_view(ctx, "generator control not configured")
+
+
 ROUTES = (
     ("GET", "genset", "user", get),
     ("PUT", "genset", "installer", put),
+    ("DELETE", "genset", "installer", delete),
 )

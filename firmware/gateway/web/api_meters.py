@@ -1,29 +1,70 @@
 """/api/meters and /api/bus (on demand): the RS485 devices, their test read, the line settings."""
-from gateway.web.http import error, json_body, stream
+from gateway.core.errors import ValidationError
+from gateway.web.http import error, forbidden_meter, json_body, meter_scope, stream
 
 
 def list_meters(ctx, req):
-    return stream(ctx.meters.public())
+    sc = meter_scope(ctx, req)
+    if sc is None:
+        return stream(ctx.meters.public())
+    return stream(m for m in ctx.meters.public() if m["id"] in sc)
 
 
-def create(ctx, req):
-    m = ctx.meters.create(json_body(req))
-    ctx.event("config", "meter " + m["id"], "meter %s added (address %d, %s)" % (m["name"], m["address"], m["profile"]))
+async def _sunspec_layout(ctx, body, current=None):
+    """A SunSpec meter added or moved without its ``"sunspec"`` layout: discover it now on the
+    line (400 if no SunSpec device answers at that address)."""
+    if not isinstance(body, dict) or body.get("sunspec") is not None:
+        return
+    cur = current or {}
+    profile = body.get("profile", cur.get("profile"))
+    address = body.get("address", cur.get("address"))
+    if profile != "sunspec" or not isinstance(address, int) or not 1 <= address <= 247:
+        return
+    if cur.get("sunspec") and cur.get("address") == address and cur.get("profile") == profile:
+        return
+    from gateway.core import modbus, sunspec
+
+    master = ctx.meters.poller.master
+
+    async def read(function, register, count):
+        try:
+            return await master.read_registers(address, function, register, count, 0, 300)
+        except (modbus.ModbusError, OSError):
+            return None
+
+    found = await sunspec.discover(read)
+    if not found or not found["models"]:
+        raise ValidationError("profile", "no SunSpec device answers at address %d" % address)
+    body["sunspec"] = found["models"]
+
+
+async def create(ctx, req):
+    body = json_body(req)
+    await _sunspec_layout(ctx, body)
+    m = ctx.meters.create(body)
+    ctx.event("config", "meter " + m["id"], "meter %s added (address %d, %s) by %s" % (
+        m["name"], m["address"], m["profile"], req.g.session["user"]))
     return m, 201
 
 
 def get(ctx, req, mid):
+    sc = meter_scope(ctx, req)
+    if sc is not None and mid not in sc:
+        return forbidden_meter()
     for m in ctx.meters.public():
         if m["id"] == mid:
             return m
     return error(404, "no such meter", "id")
 
 
-def update(ctx, req, mid):
-    if ctx.meters.get(mid) is None:
+async def update(ctx, req, mid):
+    current = ctx.meters.get(mid)
+    if current is None:
         return error(404, "no such meter", "id")
-    m = ctx.meters.update(mid, json_body(req))
-    ctx.event("config", "meter " + mid, "meter %s changed" % m["name"])
+    body = json_body(req)
+    await _sunspec_layout(ctx, body, current)
+    m = ctx.meters.update(mid, body)
+    ctx.event("config", "meter " + mid, "meter %s changed by %s" % (m["name"], req.g.session["user"]))
     return m
 
 
@@ -32,7 +73,7 @@ def delete(ctx, req, mid):
     if m is None:
         return error(404, "no such meter", "id")
     ctx.meters.delete(mid)
-    ctx.event("config", "meter " + mid, "meter %s deleted" % m["name"])
+    ctx.event("config", "meter " + mid, "meter %s deleted by %s" % (m["name"], req.g.session["user"]))
     return {"ok": True}
 
 
@@ -52,17 +93,57 @@ def get_bus(ctx, req):
 
 def put_bus(ctx, req):
     bus = ctx.meters.set_bus(json_body(req))
-    ctx.event("config", "bus", "bus set to %d %s%d" % (bus["baud"], bus["parity"], bus["stop"]))
+    ctx.event("config", "bus", "bus set to %d %s%d by %s" % (bus["baud"], bus["parity"], bus["stop"],
+                                                            req.g.session["user"]))
     return bus
 
 
+def _address(body, key, default):
+    v = body.get(key, default)
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 247:
+        raise ValidationError(key, "%s must be an address 1..247" % key)
+    return v
+
+
+def start_scan(ctx, req):
+    body = json_body(req)
+    if not isinstance(body, dict):
+        raise ValidationError(None, "a scan request must be a JSON object")
+    lo, hi = _address(body, "from", 1), _address(body, "to", 247)
+    if lo > hi:
+        raise ValidationError("to", "to must not be below from")
+    timeout = body.get("timeout_ms")
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)
+                                or not 20 <= timeout <= 2000):
+        raise ValidationError("timeout_ms", "timeout_ms must be 20..2000")
+    line = body.get("line", False)
+    if not isinstance(line, bool):
+        raise ValidationError("line", "line must be true or false")
+    ctx.event("config", "bus", "bus scan of addresses %d..%d by %s" % (lo, hi, req.g.session["user"]))
+    return ctx.meters.start_scan(lo, hi, timeout, line), 202
+
+
+def scan_state(ctx, req):
+    return ctx.meters.scan_state()
+
+
+def list_profiles(ctx, req):
+    """GET /api/profiles: the device library, one file parsed at a time."""
+    from gateway.core import profiles
+
+    return stream(profiles.info(n) for n in profiles.names())
+
+
 ROUTES = (
-    ("GET", "meters", "user", list_meters),
+    ("GET", "meters", "tenant", list_meters),
     ("POST", "meters", "installer", create),
-    ("GET", "meters/<id>", "user", get),
+    ("GET", "meters/<id>", "tenant", get),
     ("PUT", "meters/<id>", "installer", update),
     ("DELETE", "meters/<id>", "installer", delete),
     ("POST", "meters/<id>/test", "installer", test),
     ("GET", "bus", "installer", get_bus),
     ("PUT", "bus", "installer", put_bus),
+    ("POST", "bus/scan", "installer", start_scan),
+    ("GET", "bus/scan", "installer", scan_state),
+    ("GET", "profiles", "tenant", list_profiles),
 )

@@ -2,7 +2,7 @@
 
 GET -> {"enabled", "port", "state": {"running", "port", "clients", "requests", "refused",
 "error"}}; PUT {"enabled"?, "port"?} (installer). The server is (re)started after the answer,
-outside the request (Device.apply_modbus_tcp). Register map: docs/modbus-tcp-map.md.
+outside the request (Device.apply). Register map: docs/modbus-tcp-map.md.
 """
 from gateway.core import modbus_tcp_config as mtc
 from gateway.web.http import json_body
@@ -12,7 +12,7 @@ _IDLE = {"running": False, "port": None, "clients": 0, "requests": 0, "refused":
 
 def _view(ctx):
     out = mtc.validate({}, ctx.store.load(mtc.STORE_KEY))
-    srv = getattr(ctx, "modbus_tcp", None)
+    srv = ctx.modbus_tcp
     out["state"] = srv.status() if srv is not None else _IDLE
     return out
 
@@ -27,7 +27,7 @@ def put(ctx, req):
     ctx.store.save(mtc.STORE_KEY, cfg)
     ctx.event("config", "modbus-tcp", "Modbus TCP server %s, port %d, by %s" % (
         "enabled" if cfg["enabled"] else "disabled", cfg["port"], req.g.session["user"]))
-    ctx.apply_modbus_tcp()
+    ctx.apply("modbus_tcp")
     return _view(ctx)
 
 

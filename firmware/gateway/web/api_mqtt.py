@@ -20,7 +20,7 @@ def put(ctx, req):
     ctx.store.save("mqtt", cfg)
     ctx.event("config", "mqtt", "MQTT settings changed by %s (broker %s)" % (
         req.g.session["user"], cfg.get("host") or "none"))
-    ctx.apply_mqtt()
+    ctx.apply("mqtt")
     return _view(ctx)
 
 

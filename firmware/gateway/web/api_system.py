@@ -11,6 +11,17 @@ def tasks(ctx, req):
     return ctx.tasks.status()
 
 
+def modules(ctx, req):
+    """The modules loaded now (this request's own included) and the resident ones that exist
+    twice (core/ondemand.py): the same before and after any other request."""
+    import sys
+
+    from gateway.core import ondemand
+
+    return {"modules": sorted(sys.modules), "resident": len(ondemand.resident),
+            "duplicates": ondemand.duplicates()}
+
+
 def reboot(ctx, req):
     ctx.request_reboot("reboot requested by %s" % req.g.session["user"])
     return {"ok": True}
@@ -20,6 +31,7 @@ def factory_reset(ctx, req):
     data = json_body(req)
     if data.get("confirm") is not True:
         raise ValidationError("confirm", "a factory reset cannot be undone: send confirm true")
+    ctx.event("config", "device", "factory reset requested by %s" % req.g.session["user"])
     ctx.factory_reset(keep_data=data.get("keep_data", True) is not False)
     return {"ok": True}
 
@@ -60,6 +72,7 @@ def events(ctx, req):
 ROUTES = (
     ("GET", "system", "installer", system),
     ("GET", "system/tasks", "installer", tasks),
+    ("GET", "system/modules", "installer", modules),
     ("PUT", "system/time", "installer", set_time),
     ("POST", "system/reboot", "installer", reboot),
     ("POST", "system/factory-reset", "admin", factory_reset),

@@ -13,6 +13,7 @@ from gateway.web.http import error
 GROUPS = {
     "meters": "gateway.web.api_meters",
     "bus": "gateway.web.api_meters",
+    "profiles": "gateway.web.api_meters",
     "users": "gateway.web.api_users",
     "me": "gateway.web.api_users",
     "wifi": "gateway.web.api_wifi",
@@ -20,15 +21,19 @@ GROUPS = {
     "settings": "gateway.web.api_system",
     "events": "gateway.web.api_system",
     "genset": "gateway.web.api_genset",
+    "live": "gateway.web.api_live",
     "mqtt": "gateway.web.api_mqtt",
     "modbus-tcp": "gateway.web.api_modbus_tcp",
     "history": "gateway.web.api_history",
     "export.csv": "gateway.web.api_history",
     "export.json": "gateway.web.api_history",
-    "billing": "gateway.web.api_history",
+    "billing": "gateway.web.api_billing",
+    "statements": "gateway.web.api_billing",
+    "statements.csv": "gateway.web.api_billing",
     "backup": "gateway.web.api_backup",
     "restore": "gateway.web.api_backup",
-    "firmware": "gateway.web.api_backup",
+    "firmware": "gateway.web.api_firmware",
+    "metrics": "gateway.web.api_metrics",
 }
 
 

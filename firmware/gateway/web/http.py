@@ -8,10 +8,15 @@ from gateway.core.errors import ValidationError
 MAX_JSON = 4096
 
 
-def error(status, message, field=None):
+def error(status, message, field=None, code=None, params=None):
+    """A JSON error; ``code``/``params`` let the page translate it (see core.errors)."""
     body = {"error": message}
     if field is not None:
         body["field"] = field
+    if code is not None:
+        body["code"] = code
+        if params:
+            body["params"] = params
     return Response(body, status_code=status)
 
 
@@ -30,6 +35,41 @@ def _surrogate_escape(b):
     return False
 
 
+MAX_DEPTH = 6  # the deepest document the API takes is a meter: {registers: [{...}]}
+
+
+class JsonDepth:
+    """How deep a JSON text nests its objects/arrays, fed in pieces (bytes): ``feed`` returns
+    True once it goes deeper than ``limit``. Checked on the bytes before parsing: a 600-deep
+    document must not cost the parser's heap."""
+
+    def __init__(self, limit=MAX_DEPTH):
+        self.limit = limit
+        self.depth = 0
+        self.quoted = self.escaped = False
+
+    def feed(self, b):
+        depth, quoted, escaped = self.depth, self.quoted, self.escaped
+        for c in b:
+            if quoted:
+                if escaped:
+                    escaped = False
+                elif c == 92:  # backslash
+                    escaped = True
+                elif c == 34:  # "
+                    quoted = False
+            elif c == 34:
+                quoted = True
+            elif c == 123 or c == 91:  # { [
+                depth += 1
+                if depth > self.limit:
+                    return True
+            elif c == 125 or c == 93:
+                depth -= 1
+        self.depth, self.quoted, self.escaped = depth, quoted, escaped
+        return False
+
+
 def json_body(req):
     """The request's JSON object; ValidationError (-> 400) when it is not one."""
     if req.content_length > MAX_JSON:
@@ -39,6 +79,8 @@ def json_body(req):
         text = body.decode()  # checks the UTF-8
     except ValueError:  # UnicodeError
         raise ValidationError(None, "the body is not UTF-8 text")
+    if JsonDepth().feed(body):
+        raise ValidationError(None, "the JSON nests deeper than %d levels" % MAX_DEPTH, "too_deep")
     if _surrogate_escape(body):
         raise ValidationError(None, "text with a UTF-16 surrogate (\\ud800-\\udfff) is refused")
     try:
@@ -91,3 +133,20 @@ def require(role):
         return checked
 
     return wrap
+
+
+def meter_scope(ctx, req):
+    """The meter ids the session may see (None = every meter; a tenant: its own)."""
+    from gateway.core.auth import meter_scope as scope
+
+    s = req.g.session
+    return scope(s["role"], ctx.users.get(s["user"]))
+
+
+def meter_allowed(ctx, req, mid):
+    sc = meter_scope(ctx, req)
+    return sc is None or str(mid) in sc
+
+
+def forbidden_meter():
+    return error(403, "not one of your meters", "meter")

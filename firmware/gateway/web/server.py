@@ -1,4 +1,7 @@
-"""The microdot application: sessions, CSRF origin check, JSON errors, resident routes.
+"""The microdot application: sessions, CSRF checks, JSON errors, resident routes.
+
+The server itself is gateway.web.guard (bounded connections with deadlines); the checks before
+every handler (CSRF token, JSON bodies, forced password change) are gateway.web.access.
 
 Resident (always in RAM): status, login/logout, live readings, the page. Every other /api/<group>
 is served by a module loaded for the request (gateway.web.dispatch).
@@ -6,13 +9,17 @@ is served by a module loaded for the request (gateway.web.dispatch).
 import gc
 import sys
 
-from microdot import Microdot, Request, Response
+from microdot import Request, Response
 
 from gateway import VERSION
 from gateway.core import ondemand
 from gateway.core.errors import ValidationError
+from gateway.drivers.board import code_location
+from gateway.services import heapmark
+from gateway.web import access
 from gateway.web.dispatch import dispatch
-from gateway.web.http import error, json_body, require, stream
+from gateway.web.guard import GuardedMicrodot, report_faults
+from gateway.web.http import error, meter_scope, require, stream
 
 SESSION_COOKIE = "sid"
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
@@ -32,11 +39,6 @@ def _origin_host(origin):
     return origin[i + 3:] if i >= 0 else origin
 
 
-def _client(req):
-    addr = req.client_addr
-    return addr[0] if isinstance(addr, (tuple, list)) else str(addr)
-
-
 def session_cookie(res, token, max_age):
     res.headers["Set-Cookie"] = "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d" % (
         SESSION_COOKIE, token, max_age)
@@ -44,7 +46,9 @@ def session_cookie(res, token, max_age):
 
 
 def build_app(ctx):
-    app = Microdot()
+    http = ctx.board.get("http", {})
+    app = GuardedMicrodot(max_conn=http.get("max_connections", 8))
+    report_faults(app)
 
     @app.before_request
     async def body_limit(req):
@@ -66,10 +70,11 @@ def build_app(ctx):
             origin = req.headers.get("Origin")
             if origin and _origin_host(origin) not in ctx.own_hosts(req):
                 return error(403, "cross-origin request refused")
+        return access.check(ctx, req)
 
     @app.errorhandler(ValidationError)
     def bad_input(req, exc):
-        return error(400, exc.message, exc.field)
+        return error(400, exc.message, exc.field, getattr(exc, "code", None), getattr(exc, "params", None))
 
     @app.errorhandler(MemoryError)
     def out_of_memory(req, exc):
@@ -80,42 +85,46 @@ def build_app(ctx):
                        (413, "request body too large"), (500, "internal error")):
         app.errorhandler(code)(lambda req, text=text, code=code: error(code, text))
 
+    @app.after_request
+    def heap_after(req, res):
+        heapmark.sample()
+        return res
+
+    @app.after_error_request
+    def heap_after_error(req, res):
+        heapmark.sample()
+        return res
+
     @app.get("/api/status")
     def status(req):
-        gc.collect()
+        # no gc.collect() here: mem_alloc is the heap as it is (garbage included), mem_peak its
+        # high-water mark since boot (gateway.services.heapmark)
+        heapmark.sample()
         return {
             "firmware": VERSION,
             "implementation": sys.implementation.name,
             "board": ctx.board.get("name"),
+            "code": code_location(),
             "serial": ctx.identity["serial"],
             "uptime_s": ctx.uptime_s(),
             "time": ctx.now(),
             "mem_free": gc.mem_free(),
             "mem_alloc": gc.mem_alloc(),
+            "mem_peak": heapmark.peak,
+            "mem_live": heapmark.live,
+            # what this board's heap cannot hold, from its board file (bench: heap_peak_bytes_esp32_*)
+            "features_left_out": ctx.board.get("features_left_out") or [],
             "wifi": {"mode": ctx.wifi.mode(), "state": ctx.wifi.sup.state},
             "reset_cause": ctx.reset_cause,
+            "faults": app.faults,  # unexpected exceptions (tracebacks) since boot
+            "http": {"busy": app.busy()[0], "slots": len(app.slots), "dropped": app.dropped,
+                     "refused": app.refused},
+            "logins": {"failed": ctx.login_stats[0], "throttled": ctx.login_stats[1]},
         }
 
     @app.post("/api/login")
     async def login(req):
-        data = json_body(req)
-        now = ctx.now()
-        key = _client(req)
-        ok, retry = ctx.throttle.allowed(key, now)
-        if not ok:
-            return Response({"error": "too many attempts", "retry_after_s": retry}, 429,
-                            {"Retry-After": str(retry)})
-        name = data.get("user")
-        # hashing yields to the loop; unknown names cost the same (no user enumeration)
-        rec = await ondemand.acall("gateway.core.passwords", "authenticate_async",
-                                   ctx.users.records(), name, data.get("password"))
-        if rec is None:
-            ctx.throttle.failure(key, now)
-            return error(401, "wrong user or password")
-        ctx.throttle.success(key)
-        token = ctx.sessions.new(name, rec["role"], now)
-        res = Response({"user": name, "role": rec["role"], "must_change": bool(rec.get("must_change"))})
-        return session_cookie(res, token, ctx.sessions.ttl_s)
+        return await ondemand.acall("gateway.web.api_login", "login", ctx, req, session_cookie)
 
     @app.post("/api/logout")
     def logout(req):
@@ -125,9 +134,18 @@ def build_app(ctx):
         return session_cookie(Response({"ok": True}), "", 0)
 
     @app.get("/api/readings")
-    @require("user")
+    @require("tenant")
     def readings(req):
-        return stream(ctx.meters.poller.readings())
+        rd = ctx.meters.poller.readings()
+        sc = meter_scope(ctx, req)  # a tenant: its own meters only
+        return stream(rd if sc is None else {k: rd[k] for k in rd if k in sc})
+
+    @app.get("/metrics")
+    async def metrics(req):
+        # Prometheus scrapers send a bearer token instead of logging in (gateway.web.api_metrics)
+        if req.g.session is None and "Authorization" in req.headers:
+            req.g.session = ondemand.call("gateway.web.api_metrics", "token_session", ctx, req)
+        return await dispatch(ctx, req, "metrics", "scrape")
 
     @app.route("/api/<group>", methods=ALL_METHODS)
     async def api_group(req, group):

@@ -29,6 +29,7 @@ import threading
 from typing import Callable, NamedTuple
 
 from pymodbus import FramerType
+from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU
 from pymodbus.server import ModbusTcpServer
 
@@ -38,25 +39,12 @@ log = logging.getLogger("dingate.emulator.bus")
 # --------------------------------------------------------------------------- RTU helpers
 
 
-def _crc_table():
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
 def crc16(data: bytes) -> int:
-    """Modbus CRC-16 (poly 0xA001 reflected, init 0xFFFF). Sent low byte first."""
-    crc = 0xFFFF
-    for b in data:
-        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ b) & 0xFF]
-    return crc
+    """Modbus CRC-16 (poly 0xA001 reflected, init 0xFFFF), sent low byte first: pymodbus's, not
+    the firmware's (gateway/core/modbus.py), so the line checks the gateway's frames
+    independently (docs/decisions/0005)."""
+    c = FramerRTU.compute_CRC(bytes(data))  # pymodbus gives it with the bytes in wire order
+    return ((c & 0xFF) << 8) | (c >> 8)
 
 
 def with_crc(body: bytes) -> bytes:

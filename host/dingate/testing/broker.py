@@ -1,21 +1,14 @@
 """A real mosquitto broker on a free loopback port, for tests and benchmarks."""
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
 
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+from ..paths import mosquitto
+from .emuproc import free_port  # noqa: F401  (the one free_port, re-exported for the tests)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+MOSQUITTO = mosquitto()
 
 
 class Broker:

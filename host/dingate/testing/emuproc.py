@@ -21,6 +21,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def with_repl_port(state_dir, extra_args=()):
+    """An EmulatorProcess (not started) whose USB serial line (the REPL) is on a free port:
+    ``.repl_port``, for mpremote, `dingate deploy` and `dingate provision`."""
+    port = free_port()
+    emu = EmulatorProcess(state_dir=state_dir, extra_args=["--repl-port", str(port)] + list(extra_args))
+    emu.repl_port = port
+    return emu
+
+
 class EmulatorProcess:
     """A running emulated gateway. ``api()`` keeps the session cookie between calls."""
 
@@ -92,7 +101,11 @@ class EmulatorProcess:
         kw.setdefault("timeout", 10)
         if body is not None:
             kw["json"] = body
-        return self.session.request(method, self.url + path, **kw)
+        r = self.session.request(method, self.url + path, **kw)
+        if path == "/api/login" and r.status_code == 200:
+            # every later write of the session carries its CSRF token, as the page does
+            self.session.headers["X-CSRF-Token"] = r.json().get("csrf", "")
+        return r
 
     def login(self, user="admin", password=None):
         r = self.api("POST", "/api/login", {"user": user, "password": password or self.admin_password})

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from ..paths import FIRMWARE, ROOT
+from ..paths import FIRMWARE, ROOT, micropython
 
 CORE_TESTS = os.path.join(ROOT, "tests", "core")
 
@@ -19,9 +19,11 @@ def main(argv):
     import microdot
 
     names = argv or modules()
-    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    exe = micropython()
     # .frozen first: asyncio and friends are frozen into the unix port, as on the board
-    path = [".frozen", FIRMWARE, CORE_TESTS, os.path.dirname(os.path.dirname(microdot.__file__))]
+    # host/ too: the test-only core modules (dingate.testing.mqtt_server_packets) live there
+    path = [".frozen", FIRMWARE, CORE_TESTS, os.path.dirname(os.path.dirname(microdot.__file__)),
+            os.path.join(ROOT, "host")]
     env = dict(os.environ, MICROPYPATH=":".join(path))
     cmd = [exe, "-X", "heapsize=16M", os.path.join(ROOT, "tests", "mp_run.py")] + names
     return subprocess.run(cmd, env=env, cwd=ROOT).returncode

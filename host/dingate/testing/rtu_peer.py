@@ -26,7 +26,7 @@ class RtuPeer:
     def _main(self):
         self.loop = asyncio.new_event_loop()
         try:
-            self.backend = bus.PymodbusBackend.from_scenario(self.scenario, clock=self.clock)
+            self.backend = self._backend()
             self.loop.run_until_complete(self.backend.start())
             server = self.loop.run_until_complete(
                 asyncio.start_server(self._client, "127.0.0.1", 0))
@@ -36,6 +36,9 @@ class RtuPeer:
         finally:
             self._ready.set()
         self.loop.run_forever()
+
+    def _backend(self):
+        return bus.PymodbusBackend.from_scenario(self.scenario, clock=self.clock)
 
     async def _client(self, reader, writer):
         try:

@@ -1,7 +1,7 @@
 """The REPL of the emulated board's USB serial line (see replboot.py): friendly, raw, raw-paste."""
 import sys
 
-from replboot import HARD, SoftReset, exit_code
+from _resets import HARD, SoftReset, exit_code
 
 WINDOW = 128  # raw-paste flow-control window: the ESP32 port's (half its 256-byte stdin buffer)
 
@@ -28,8 +28,17 @@ def _getc():
 def banner():
     v = sys.implementation.version
     built = sys.version.split(" on ")[-1] if " on " in sys.version else ""
-    return ("MicroPython v%d.%d.%d on %s; dingate emulated ESP32 (unix port) with ESP32\r\n"
-            'Type "help()" for more information.\r\n' % (v[0], v[1], v[2], built)).encode()
+    return ("MicroPython v%d.%d.%d on %s; %s\r\n"
+            'Type "help()" for more information.\r\n' % (v[0], v[1], v[2], built,
+                                                           _machine())).encode()
+
+
+def _machine():
+    """The board's name as its MicroPython image prints it (DINGATE_EMU "machine")."""
+    import json
+    import os
+
+    return json.loads(os.getenv("DINGATE_EMU") or "{}").get("machine", "Generic ESP32 module with ESP32")
 
 
 def _run(src, g, mode, eof):
@@ -273,9 +282,14 @@ def serve(mode, g):
     """The board's REPL loop; ends only by a reset (SoftReset, SystemExit)."""
     while True:
         CURRENT[0] = mode
-        if mode == "raw":
-            raw_repl(g)
-            mode = "friendly"
-        else:
-            friendly_repl(g)
-            mode = "raw"
+        try:
+            if mode == "raw":
+                raw_repl(g)
+                mode = "friendly"
+            else:
+                friendly_repl(g)
+                mode = "raw"
+        except KeyboardInterrupt:
+            # a Ctrl-C (SIGINT from the host) that landed while the REPL itself was writing, e.g.
+            # its prompt: on a board it is a byte the REPL reads, so the same REPL goes on
+            pass

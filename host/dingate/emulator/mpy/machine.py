@@ -115,6 +115,9 @@ class UART(io.IOBase):
         self._sock = socket.socket()
         self._sock.connect(socket.getaddrinfo("127.0.0.1", _emu.CONF["line_port"])[0][-1])
         self._sock.setblocking(False)
+        # one poll object for any()/ioctl(): the chip's UART allocates nothing per call
+        self._poll = select.poll()
+        self._poll.register(self._sock, select.POLLIN)
         self._tx_end = time.ticks_us()
         self.init(baudrate, bits, parity, stop, **kw)
 
@@ -150,9 +153,8 @@ class UART(io.IOBase):
             time.sleep_us(100)
 
     def any(self):
-        p = select.poll()
-        p.register(self._sock, select.POLLIN)
-        return 1 if p.poll(0) else 0
+        self._poll.modify(self._sock, select.POLLIN)
+        return 1 if self._poll.poll(0) else 0
 
     def read(self, n=-1):
         try:
@@ -162,18 +164,21 @@ class UART(io.IOBase):
         return data or None
 
     def readinto(self, buf, n=-1):
-        data = self.read(len(buf) if n < 0 else n)
-        if not data:
+        """Straight into ``buf`` (no bytes object in between, as the chip's driver)."""
+        mv = memoryview(buf)
+        if 0 <= n < len(buf):
+            mv = mv[:n]
+        try:
+            got = self._sock.readinto(mv)
+        except OSError:
             return None
-        buf[: len(data)] = data
-        return len(data)
+        return got or None
 
     def ioctl(self, req, arg):
         if req == _MP_STREAM_GET_FILENO:
             return self._sock.fileno()
         if req == _MP_STREAM_POLL:
-            p = select.poll()
-            p.register(self._sock, arg)
-            res = p.poll(0)
+            self._poll.modify(self._sock, arg)
+            res = self._poll.poll(0)
             return res[0][1] & arg if res else 0
         return 0

@@ -28,17 +28,7 @@ rewrite the emulated romfs partition as on the board.
 """
 import sys
 
-SOFT_RESET_FRIENDLY = 5
-SOFT_RESET_RAW = 6
-HARD = (3, 4)  # machine.reset(), host gone: the process ends as it would without a REPL
-
-
-class SoftReset(Exception):
-    pass
-
-
-def exit_code(e):
-    return e.args[0] if e.args else 0
+from _resets import HARD, SOFT_RESET_FRIENDLY, SOFT_RESET_RAW, SoftReset, exit_code
 
 
 def run_script(path, g):
@@ -77,14 +67,16 @@ def _release_tasks():
 
 def _unmount_host():
     """emuboot mounts the host's filesystem at /host to boot; a REPL open to any tool on the
-    serial line must not reach it (`mpremote rm -r :/` would walk into it)."""
+    serial line must not reach it (`mpremote rm -r :/` would walk into it). On a chip board the
+    emulated chip's modules (/.chip, all imported by now) leave the board's tree too."""
     import vfs
 
-    try:
-        vfs.umount("/host")
-    except OSError:
-        pass
-    sys.path[:] = [p for p in sys.path if not p.startswith("/host")]
+    for mount in ("/host", "/.chip"):
+        try:
+            vfs.umount(mount)
+        except OSError:
+            pass
+    sys.path[:] = [p for p in sys.path if not p.startswith(("/host", "/.chip"))]
 
 
 def boot(mode):

@@ -233,10 +233,14 @@ class MQTTClient:
     def inflight(self):
         return len(self._inflight)
 
-    def start(self):
-        """Create the background task (named on CPython) and return it."""
+    def start(self, spawn=None):
+        """Create the background task and return it: through ``spawn(name, coroutine
+        function)`` (an app's supervisor, services/tasks.py), else directly (named on CPython).
+        Each connection's reader and pinger are child tasks of it, ended with the connection."""
         if self._task is None:
-            if IS_MPY:
+            if spawn is not None:
+                self._task = spawn("mqtt", self.run)
+            elif IS_MPY:
                 self._task = asyncio.create_task(self.run())
             else:
                 self._task = asyncio.create_task(self.run(), name="mqtt")

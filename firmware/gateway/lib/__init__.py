@@ -1,0 +1,1 @@
+"""General-purpose libraries the gateway carries (not gateway services): the MQTT client."""

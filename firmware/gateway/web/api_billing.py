@@ -1,0 +1,229 @@
+"""/api/billing, /api/statements (on demand): billing reads in kWh, tariffs, statements, totals.
+
+Names: ``import_kwh``/``export_kwh`` are meter indexes (counter readings), ``*_kwh_delta`` the
+consumption over a period (an index difference), the same in every export.
+"""
+from microdot import Response
+
+from gateway.core import ondemand
+from gateway.core.errors import ValidationError
+from gateway.web.http import error, forbidden_meter, json_body, meter_allowed, meter_scope, stream
+
+
+def _kwh(wh):
+    return None if wh is None else wh / 1000
+
+
+def _config(ctx):
+    return ctx.store.load("billing") or {"currency": "EUR", "meters": {}}
+
+
+def _month_cost(ctx, st_mod, cfg, mid):
+    """{"currency", "total"} of the meter's running month so far, None without a tariff."""
+    if not ((cfg.get("meters") or {}).get(mid) or {}).get("tariff"):
+        return None
+    snap = st_mod.open_snapshot(ctx.storage.billing, mid, cfg)
+    if snap is None or not snap.get("tf"):
+        return None
+    cost = st_mod.render(snap, False)["cost"]
+    return {"currency": cost["currency"], "total": cost["total"]}
+
+
+def _view(ctx, m, next_read, cost):
+    """A meter's billing: ``quantity`` names its counter ("import_kwh", or "gas_m3"/"water_m3"
+    for a volume meter, ``unit`` "kWh"/"m3"); indexes under that name, consumption under
+    "<name>_delta" (electricity: export_kwh/export_kwh_delta too)."""
+    bl = ctx.storage.billing
+    b = bl.get(m["id"])
+    q = bl.quantity(m["id"])
+    elec = q == "import_kwh"
+    out = {"meter": m["id"], "name": m["name"], "quantity": q, "unit": "kWh" if elec else "m3",
+           "first_init": None, "current": None, "current_month": None, "months": [],
+           "next_read": next_read}
+    if b is None:
+        return out
+    out["first_init"] = b["first_init"]
+
+    def pair(x, imp, exp, delta=""):
+        x[q + delta] = _kwh(imp)
+        if elec:
+            x["export_kwh" + delta] = _kwh(exp)
+        return x
+
+    c = b["current"]
+    if c is not None:
+        out["current"] = pair({"ts": c["ts"]}, c["import_wh"], c["export_wh"])
+    cm = b["current_month"]
+    if cm is not None:
+        out["current_month"] = pair({"month": cm["month"]}, cm["import_wh"], cm["export_wh"],
+                                    "_delta")
+        if cost is not None:
+            out["current_month"]["cost"] = cost
+    out["months"] = [pair(pair({"month": x["month"], "ts": x["ts"]}, x["import_wh"],
+                               x["export_wh"]), x["import_consumption_wh"],
+                          x["export_consumption_wh"], "_delta") for x in b["months"]]
+    return out
+
+
+def _next_read(ctx):
+    from gateway.core.billing import next_billing_read
+
+    nb = ctx.storage.recorder.next_billing
+    return nb if nb else next_billing_read(ctx.now(), ctx.settings["timezone"])
+
+
+def billing(ctx, req):
+    from gateway.core import statement
+
+    sc = meter_scope(ctx, req)
+    nr = _next_read(ctx)
+    cfg = _config(ctx)
+    ms = [m for m in ctx.meters.meters if sc is None or m["id"] in sc]
+    # the costs now, while the statement code is loaded; the views go out one meter at a time
+    costs = {m["id"]: _month_cost(ctx, statement, cfg, m["id"]) for m in ms}
+    return stream(_view(ctx, m, nr, costs[m["id"]]) for m in ms)
+
+
+def reset(ctx, req, mid):
+    m = ctx.meters.get(mid)
+    if m is None:
+        return error(404, "no such meter", "id")
+    data = json_body(req)
+    ctx.storage.billing.reset(mid, ctx.now(), confirm=data.get("confirm"))
+    ctx.event("config", "meter " + mid, "billing reset for a new tenant on %s by %s" % (
+        m["name"], req.g.session["user"]))
+    from gateway.core import statement
+
+    return _view(ctx, m, _next_read(ctx), _month_cost(ctx, statement, _config(ctx), mid))
+
+
+def get_config(ctx, req):
+    return _config(ctx)
+
+
+def put_config(ctx, req):
+    ids = [m["id"] for m in ctx.meters.meters]
+    cfg = ondemand.call("gateway.core.tariff", "check_config", json_body(req), ids)
+    ctx.store.save("billing", cfg)
+    ctx.event("config", "billing", "tariffs changed by %s" % req.g.session["user"])
+    return cfg
+
+
+def _month(v, field="month"):
+    if not isinstance(v, str) or len(v) != 7 or v[4] != "-" or not (v[:4] + v[5:]).isdigit() \
+            or not 1 <= int(v[5:]) <= 12:
+        raise ValidationError(field, "month must be YYYY-MM")
+    return v
+
+
+def _statement(ctx, req):
+    """(meter, statement | None) of the query, or an error Response."""
+    a = req.args
+    mid = a.get("meter")
+    if not meter_allowed(ctx, req, mid):
+        return forbidden_meter()
+    if not mid or ctx.meters.get(mid) is None:
+        raise ValidationError("meter", "unknown meter")
+    from gateway.core import statement
+
+    if not a.get("month"):
+        return mid, None
+    part = a.get("part")
+    if part is not None:
+        if not part.isdigit() or not 0 < int(part) < 100:
+            raise ValidationError("part", "part must be 1-99")
+        part = int(part)
+    st = statement.find(ctx.storage.billing, mid, _month(a.get("month")), part)
+    if st is None:
+        return error(404, "no statement for that month", "month")
+    if meter_scope(ctx, req) is not None and not _own(ctx, mid, st):
+        return error(404, "no statement for that month", "month")
+    st["name"] = ctx.meters.get(mid)["name"]
+    st["location"] = ctx.settings["location"]
+    return mid, st
+
+
+def _own(ctx, mid, st):
+    """Is statement ``st`` (or a listing entry) the current tenancy's? A tenant sees none of
+    the tenant before it: closed before the last billing reset (first init), or by it."""
+    fi = (ctx.storage.billing.get(mid) or {}).get("first_init")
+    if not fi or not st["closed"]:
+        return True
+    return st["to"] >= fi and not st.get("reset")
+
+
+def statements(ctx, req):
+    r = _statement(ctx, req)
+    if not isinstance(r, tuple):
+        return r
+    mid, st = r
+    if st is None:
+        from gateway.core import statement
+
+        lst = statement.listing(ctx.storage.billing, mid)
+        if meter_scope(ctx, req) is not None:
+            lst = [x for x in lst if _own(ctx, mid, x)]
+        return lst
+    return st
+
+
+def statement_csv(ctx, req):
+    r = _statement(ctx, req)
+    if not isinstance(r, tuple):
+        return r
+    mid, st = r
+    if st is None:
+        raise ValidationError("month", "month must be YYYY-MM")
+    from gateway.core import statement
+
+    s = ctx.settings
+    name = statement.filename(s["location"], st["name"], st["month"], st["part"], "csv")
+    text = "".join(statement.csv_lines(st, s["csv_separator"], s["csv_decimal"], s["location"]))
+    return Response(text, 200, {"Content-Type": "text/csv; charset=UTF-8",
+                                 "Content-Disposition": 'attachment; filename="%s"' % name})
+
+
+def totals(ctx, req):
+    """Import consumption per group for a month (default: the running one), without the meters
+    excluded from totals; common-area meters in their own line."""
+    from gateway.core import statement
+
+    cfg = _config(ctx).get("meters") or {}
+    month = req.args.get("month")
+    b = ctx.storage.billing
+    if month:
+        _month(month)
+    groups = {}
+    out = {"month": month, "groups": [], "total_kwh_delta": 0}
+    for m in ctx.meters.meters:
+        mc = cfg.get(m["id"]) or {}
+        if not month:
+            om = b.open_month(m["id"])
+            if om is not None:
+                out["month"] = month = om[0]
+        if month is None:
+            continue
+        wh = statement._month_wh(b, m["id"], month)
+        g = groups.get(mc.get("group") or "")
+        if g is None:
+            g = groups[mc.get("group") or ""] = {"group": mc.get("group") or "", "meters": [],
+                                                 "kwh_delta": 0}
+            out["groups"].append(g)
+        excl = bool(mc.get("exclude_from_totals"))
+        g["meters"].append({"meter": m["id"], "name": m["name"], "kwh_delta": wh / 1000,
+                            "excluded": excl, "common": bool(mc.get("common"))})
+        if not excl:
+            g["kwh_delta"] += wh / 1000
+            out["total_kwh_delta"] += wh / 1000
+    return out
+
+
+ROUTES = (
+    ("GET", "billing", "tenant", billing),
+    ("POST", "billing/<id>/reset", "installer", reset),
+    ("GET", "billing/config", "user", get_config),
+    ("PUT", "billing/config", "installer", put_config),
+    ("GET", "billing/totals", "user", totals),
+    ("GET", "statements", "tenant", statements),
+    ("GET", "statements.csv", "tenant", statement_csv),
+)

@@ -1,0 +1,222 @@
+"""The HTTP server's door: a bounded number of connections, each with read/write deadlines.
+
+microdot (from its package) serves one request per connection; this subclass replaces only its
+per-connection entry point (``handle_request``):
+
+- at most ``max_conn`` connections hold a slot; a new connection takes the slot of the oldest
+  one still sending its request head (a slow or idle client is dropped for it); when every slot
+  is busy in a handler, the new connection is closed at once;
+- the request head (request line, at most ``MAX_HEADER_LINES`` headers and a small body) must
+  arrive within ``head_ms`` of the accept; any later read or write that makes no progress for
+  ``io_ms`` (a body shorter than its Content-Length, a client that does not read its answer)
+  ends the connection;
+- a reaper task checks the slots every second and counts its rounds (``beats``): the task
+  supervisor's heartbeat for the web service.
+
+The peer address is normalised to ``(ip, port)`` whatever the network stack gives (the unix
+port hands out raw sockaddr bytes).
+"""
+import asyncio
+import sys
+
+from microdot import Microdot, Request, Response
+
+from gateway.core.errors import ValidationError
+from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms
+
+MAX_CONN = 8  # a browser opens up to 6 at once; each costs a task, a request and its buffers
+HEAD_MS = 5000  # request line + headers (+ a body up to Request.max_body_length)
+IO_MS = 10000  # one read or write making no progress
+MAX_HEADER_LINES = 40
+
+# slot fields: the connection's task, its phase, when it started, since when it waits on I/O
+TASK, PHASE, START, WAIT = 0, 1, 2, 3
+FREE, HEAD, HANDLE = 0, 1, 2
+
+
+def peer(addr):
+    """(ip, port) of a peer address: a tuple already, or sockaddr_in bytes (unix port)."""
+    if isinstance(addr, (tuple, list)):
+        return (str(addr[0]), addr[1] if len(addr) > 1 else 0)
+    if isinstance(addr, (bytes, bytearray)) and len(addr) >= 8:
+        return ("%d.%d.%d.%d" % (addr[4], addr[5], addr[6], addr[7]), (addr[2] << 8) | addr[3])
+    return (str(addr), 0)
+
+
+class _Timed:
+    """The connection's stream as microdot sees it: every read and write is timed."""
+
+    def __init__(self, slot, stream):
+        self.slot = slot
+        self.s = stream
+        self.lines = 0
+
+    async def readline(self):
+        if self.slot[PHASE] == HEAD:
+            self.lines += 1
+            if self.lines > MAX_HEADER_LINES + 1:
+                raise ValueError("too many header lines")
+        self.slot[WAIT] = ticks_ms()
+        r = await self.s.readline()
+        self.slot[WAIT] = None
+        return r
+
+    async def read(self, n=-1):
+        self.slot[WAIT] = ticks_ms()
+        r = await self.s.read(n)
+        self.slot[WAIT] = None
+        return r
+
+    async def readexactly(self, n):
+        self.slot[WAIT] = ticks_ms()
+        r = await self.s.readexactly(n)
+        self.slot[WAIT] = None
+        return r
+
+    async def awrite(self, data):
+        self.slot[WAIT] = ticks_ms()
+        await self.s.awrite(data)
+        self.slot[WAIT] = None
+
+    def get_extra_info(self, name):
+        return self.s.get_extra_info(name)
+
+
+async def _close(stream):
+    try:
+        stream.close()
+        await stream.wait_closed()
+    except Exception:  # already gone
+        pass
+
+
+class GuardedMicrodot(Microdot):
+    def __init__(self, max_conn=MAX_CONN, head_ms=HEAD_MS, io_ms=IO_MS):
+        super().__init__()
+        self.head_ms = head_ms
+        self.io_ms = io_ms
+        self.slots = [[None, FREE, 0, None] for _ in range(max_conn)]
+        self.beats = 0  # reaper rounds: the web service's heartbeat
+        self.dropped = 0  # connections ended by a deadline or for a newer one
+        self.refused = 0  # connections closed at once: every slot busy in a handler
+        self.faults = 0  # unexpected exceptions in handlers (a traceback each) since boot
+
+    def _take(self, task, now):
+        """A free slot, else the slot of the oldest connection still sending its head (whose
+        task is cancelled), else None."""
+        oldest = None
+        for s in self.slots:
+            if s[PHASE] == FREE:
+                oldest = s
+                break
+            if s[PHASE] == HEAD and (oldest is None or ticks_diff(s[START], oldest[START]) < 0):
+                oldest = s
+        if oldest is None:
+            return None
+        if oldest[PHASE] != FREE:
+            self._drop(oldest)
+        oldest[TASK], oldest[PHASE], oldest[START], oldest[WAIT] = task, HEAD, now, None
+        return oldest
+
+    def _drop(self, s):
+        t = s[TASK]
+        s[TASK], s[PHASE], s[WAIT] = None, FREE, None
+        self.dropped += 1
+        if t is not None:
+            try:
+                t.cancel()
+            except Exception:  # finished meanwhile
+                pass
+
+    async def _reap(self):
+        while True:
+            try:
+                now = ticks_ms()
+                for s in self.slots:
+                    if s[PHASE] == HEAD and ticks_diff(now, s[START]) > self.head_ms:
+                        self._drop(s)
+                    elif s[WAIT] is not None and ticks_diff(now, s[WAIT]) > self.io_ms:
+                        self._drop(s)
+                self.beats += 1
+            except Exception:  # never let the reaper die
+                pass
+            await sleep_ms(1000)
+
+    async def start_server(self, host="0.0.0.0", port=5000, debug=False, ssl=None):
+        reaper = asyncio.create_task(self._reap())
+        try:
+            await super().start_server(host=host, port=port, debug=debug, ssl=ssl)
+        finally:
+            reaper.cancel()
+
+    async def handle_request(self, reader, writer):
+        me = asyncio.current_task()
+        slot = self._take(me, ticks_ms())
+        if slot is None:
+            self.refused += 1
+            await _close(writer)
+            return
+        conn = _Timed(slot, reader)
+        res = None
+        try:
+            req = None
+            try:
+                req = await Request.create(self, conn, conn, peer(writer.get_extra_info("peername")))
+            except (ValueError, IndexError, UnicodeError) as e:  # malformed: 400, one line
+                print("http 400: malformed request: %s" % e)
+                res = Response({"error": "bad request"}, 400)
+            if req is None and res is None:  # closed before a request line
+                return
+            if slot[TASK] is not me:
+                return
+            slot[PHASE] = HANDLE
+            if res is None:
+                res = await self.dispatch_request(req)
+            if res != Response.already_handled:
+                await res.write(conn)
+        except asyncio.CancelledError:  # dropped: a deadline, or a newer connection
+            pass
+        except OSError:  # the client went away
+            pass
+        except MemoryError:  # this connection is lost; the server and the other ones go on
+            self.faults += 1
+        finally:
+            if slot[TASK] is me:
+                slot[TASK], slot[PHASE], slot[WAIT] = None, FREE, None
+            body = getattr(res, "body", None)
+            if hasattr(body, "close"):  # a file or generator left half-sent
+                try:
+                    body.close()
+                except Exception:
+                    pass
+            await _close(writer)
+
+    def busy(self):
+        """(connections holding a slot, slots)."""
+        return sum(1 for s in self.slots if s[PHASE] != FREE), len(self.slots)
+
+
+def report_faults(app):
+    """microdot prints a traceback for every exception a handler raises, a refused form
+    (ValidationError -> 400) included: one console line for those, the traceback only for real
+    faults, counted in ``app.faults`` (GET /api/status "faults")."""
+    import microdot.microdot as md
+
+    def report(exc):
+        try:
+            if isinstance(exc, ValidationError):
+                print("http 400: %s: %s" % (exc.field, exc.message))
+                return
+            app.faults += 1
+            if isinstance(exc, MemoryError):  # a traceback would need the heap that is missing
+                print("http fault: MemoryError")
+                return
+            print("http fault %d:" % app.faults)
+            if hasattr(sys, "print_exception"):
+                sys.print_exception(exc)
+            else:
+                print(repr(exc))
+        except Exception:  # short of heap: the counter says it
+            pass
+
+    md.print_exception = report

@@ -1,0 +1,71 @@
+"""core/ondemand.py: the resident set and on-demand calls (CPython and MicroPython)."""
+import sys
+
+from _assert import rmtree, tmpdir
+
+from gateway.core import ondemand
+
+
+def _modules(d, **sources):
+    for name, src in sources.items():
+        with open("%s/%s.py" % (d, name), "w") as f:
+            f.write(src)
+
+
+def _with_path(fn):
+    d = tmpdir("dgt_od_")
+    sys.path.insert(0, d)
+    try:
+        fn(d)
+    finally:
+        sys.path.remove(d)
+        rmtree(d)
+
+
+def test_call_drops_what_it_loaded_and_keep_stays():
+    def body(d):
+        _modules(d, od_helper="X = 1\n", od_res="Y = 2\n",
+                 od_api="import od_helper\n\ndef f(a):\n    return a + od_helper.X\n")
+        assert ondemand.call("od_api", "f", 41) == 42
+        assert "od_api" not in sys.modules and "od_helper" not in sys.modules
+        mod = ondemand.keep("od_res")
+        assert mod.Y == 2 and ondemand.resident["od_res"] is mod
+        assert ondemand.call("od_api", "f", 1) == 2  # a call never unloads a resident module
+        assert sys.modules["od_res"] is mod and ondemand.duplicates() == []
+        ondemand.unload("od_res")
+        assert sys.modules["od_res"] is mod
+        ondemand.resident.pop("od_res")
+        ondemand.unload("od_res")
+        assert "od_res" not in sys.modules
+
+    _with_path(body)
+
+
+def test_overlapping_awaited_calls_keep_each_others_modules():
+    def body(d):
+        _modules(d, od_a="A = 1\n", od_b="B = 2\n", od_c="def f():\n    return 3\n")
+        first = ondemand.mark()  # an API request that awaits
+        import od_a  # noqa: F401
+        second = ondemand.mark()  # another request, started while the first waits
+        import od_b  # noqa: F401
+        ondemand.release(first)  # the first ends: od_b may still be used by the second
+        assert "od_a" in sys.modules and "od_b" in sys.modules
+        assert ondemand.call("od_c", "f") == 3
+        assert "od_c" not in sys.modules  # a synchronous call's own module goes at once
+        ondemand.release(second)
+        assert "od_a" not in sys.modules and "od_b" not in sys.modules
+
+    _with_path(body)
+
+
+def test_a_resident_module_loaded_again_is_a_duplicate():
+    def body(d):
+        _modules(d, od_dup="Z = 1\n")
+        mod = ondemand.keep("od_dup")
+        sys.modules.pop("od_dup")
+        again = __import__("od_dup")
+        assert again is not mod and ondemand.duplicates() == ["od_dup"]
+        ondemand.resident.pop("od_dup")
+        sys.modules.pop("od_dup")
+
+    _with_path(body)

@@ -1,0 +1,112 @@
+"""services/optional.py: the generator as an optional service (start, apply, removal), with a
+fake machine.Pin (CPython and MicroPython)."""
+import asyncio
+import sys
+
+from gateway.core import ondemand
+
+
+class _Pin:
+    OUT = 1
+    IN = 0
+
+    def __init__(self, *args, **kwargs):
+        self.v = 0
+
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        self.v = v
+
+
+class _Machine:
+    Pin = _Pin
+
+
+class _Store:
+    def __init__(self, genset):
+        self.d = {"genset": genset}
+
+    def load(self, key):
+        return self.d.get(key)
+
+    def save(self, key, value):
+        self.d[key] = value
+
+
+class _Poller:
+    def readings(self):
+        return {}
+
+
+class _Meters:
+    def __init__(self):
+        self.on_cycle = []
+        self.poller = _Poller()
+
+
+class _Mqtt:
+    def __init__(self):
+        self.changes = 0
+
+    def genset_changed(self):
+        self.changes += 1
+
+
+class _Dev:
+    board = {"relays": [{"name": "genset", "pin": 26}]}
+    settings = {"timezone": "UTC"}
+
+    def __init__(self, genset):
+        from gateway.services.tasks import Tasks
+
+        self.store = _Store(genset)
+        self.meters = _Meters()
+        self.tasks = Tasks()
+        self.mqtt = _Mqtt()
+        self.genset = None
+
+    def event(self, *args):
+        pass
+
+
+def _scenario():
+    from gateway.services.optional import GensetSlot
+
+    async def main():
+        dev = _Dev({"mode": "on"})
+        slot = GensetSlot()
+        await slot.start(dev)
+        assert dev.genset is not None and slot.running is dev.genset
+        assert "genset" in dev.tasks.tasks and len(dev.meters.on_cycle) == 1
+        await asyncio.sleep(0.05)
+        assert dev.genset.relay.value is True  # mode "on": a manual run closes the contact
+        await slot.apply({"mode": "off"})  # a change goes through set_config: still running
+        assert dev.genset is not None
+        del dev.store.d["genset"]
+        await slot.apply(None)  # removed: stopped, contact open, off the hooks and the watchdog
+        assert dev.genset is None and slot.running is None
+        assert "genset" not in dev.tasks.tasks and dev.meters.on_cycle == []
+        assert dev.mqtt.changes == 1
+        await slot.apply({"mode": "auto"})  # configured again
+        assert dev.genset is not None and dev.mqtt.changes == 2
+        dev.genset.stop()
+
+    asyncio.run(main())
+
+
+def test_genset_slot_starts_applies_and_is_removed():
+    saved = dict((n, sys.modules.get(n)) for n in ("machine", "gateway.drivers.relay"))
+    kept = set(ondemand.resident)
+    sys.modules["machine"] = _Machine
+    sys.modules.pop("gateway.drivers.relay", None)
+    try:
+        _scenario()
+    finally:
+        for n in [n for n in ondemand.resident if n not in kept]:
+            ondemand.resident.pop(n)
+        for n, mod in saved.items():
+            if mod is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = mod

@@ -1,0 +1,136 @@
+"""The device library as data (issue 18): files load on demand, rows are well formed, and the
+profiles no package on PyPI implements are pinned to their source documents (the others are
+compared row by row in tests/integration/test_profile_sources.py)."""
+from _assert import raises
+
+from gateway.core import profiles, quantities, registers
+
+# (quantity, function, register, type, scale) from each profile's source document
+PINS = {
+    "dtsu666": ("CHINT DTSU666", 15, [("voltage_l1", 3, 0x2006, "f32", 0.1),
+                                       ("current_l1", 3, 0x200C, "f32", 0.001),
+                                       ("power_w", 3, 0x2012, "f32", 0.1),
+                                       ("frequency_hz", 3, 0x2044, "f32", 0.01),
+                                       ("import_kwh", 3, 0x401E, "f32", 1),
+                                       ("export_kwh", 3, 0x4028, "f32", 1)]),
+    "em24": ("Carlo Gavazzi EM24", 16, [("voltage_l1", 3, 0x00, "s32", 0.1),
+                                        ("current_l1", 3, 0x0C, "s32", 0.001),
+                                        ("power_w", 3, 0x28, "s32", 0.1),
+                                        ("frequency_hz", 3, 0x33, "u16", 0.1),
+                                        ("import_kwh", 3, 0x34, "s32", 0.1),
+                                        ("export_kwh", 3, 0x4E, "s32", 0.1)]),
+    "em340": ("Carlo Gavazzi EM330/EM340", 16, [("power_w", 3, 0x28, "s32", 0.1),
+                                                ("import_kwh", 3, 0x34, "s32", 0.1)]),
+    "iem3155": ("Schneider Electric iEM3100", 16, [("current_l1", 3, 2999, "f32", 1),
+                                                   ("voltage_l1", 3, 3027, "f32", 1),
+                                                   ("power_w", 3, 3059, "f32", 1000),
+                                                   ("frequency_hz", 3, 3109, "f32", 1),
+                                                   ("import_kwh", 3, 3203, "u64", 0.001)]),
+    "finder_7m": ("Finder 7M.24-7M.38", 6, [("voltage_l1", 4, 2500, "f32", 1),
+                                            ("current_l1", 4, 2516, "f32", 1)]),
+    "orno_we516": ("ORNO OR-WE-516", 16, [("voltage_l1", 3, 0x0E, "f32", 1),
+                                          ("power_w", 3, 0x1C, "f32", 1000),
+                                          ("power_factor", 3, 0x34, "f32", 1),
+                                          ("import_kwh", 3, 0x108, "f32", 1),
+                                          ("export_kwh", 3, 0x110, "f32", 1)]),
+    "pro380": ("Inepro PRO380", 16, [("voltage_l1", 3, 0x5002, "f32", 1),
+                                     ("power_w", 3, 0x5012, "f32", 1000),
+                                     ("import_kwh", 3, 0x600C, "f32", 1),
+                                     ("export_kwh", 3, 0x6018, "f32", 1)]),
+    "solis_hybrid": ("Ginlong Solis hybrid", 19, [("yield_kwh", 4, 33029, "u32", 1),
+                                                  ("power_w", 4, 33079, "s32", 1),
+                                                  ("frequency_hz", 4, 33094, "u16", 0.01),
+                                                  ("battery_v", 4, 33133, "u16", 0.1),
+                                                  ("soc_pct", 4, 33139, "u16", 1),
+                                                  ("battery_w", 4, 33149, "s32", 1)]),
+}
+
+
+def test_profiles_without_an_independent_implementation_are_pinned():
+    for name, (source, count, rows) in PINS.items():
+        p = profiles.load(name, keep=False)
+        assert p["source"].startswith(source), name
+        specs = dict((s["quantity"], s) for s in profiles.registers({"profile": name}, False))
+        assert len(specs) == count, (name, len(specs))
+        for q, fc, reg, type_, scale in rows:
+            s = specs[q]
+            assert (s["function"], s["register"], s["type"]) == (fc, reg, type_), (name, q)
+            assert abs(s.get("scale", 1) - scale) < 1e-12, (name, q)
+
+
+def test_every_library_file_is_a_well_formed_profile():
+    names = profiles.names()
+    assert names == sorted(names) and len(names) >= 20
+    for name in names:
+        if name in profiles.BUILTIN:
+            continue
+        p = profiles.load(name, keep=False)
+        assert p["kind"] in ("meter", "inverter") and p["title"] and p["source"]
+        assert 1 <= p.get("max_registers", 125) <= 125
+        seen = set()
+        for s in profiles.registers({"profile": name}, False):
+            q = s["quantity"]
+            assert q not in seen, (name, q)
+            seen.add(q)
+            assert q.startswith("_fault") or quantities.known(q), (name, q)
+            assert s["function"] in (3, 4) and s["type"] in registers.TYPES, (name, q)
+            assert s.get("word_order", "big") in registers.WORD_ORDERS, (name, q)
+            assert s.get("scale", 1) != 0 and "unit" not in s, (name, q)
+            assert 0 <= s["register"] <= 0x10000 - registers.words(s["type"]), (name, q)
+        info = profiles.info(name)
+        assert info["name"] == name and info["quantities"] and "_fault0" not in info["quantities"]
+
+
+def test_profiles_load_on_demand_and_only_those_in_use_stay():
+    profiles.forget()
+    profiles.registers({"profile": "em24"}, keep=False)
+    assert "em24" not in profiles._cache
+    profiles.registers({"profile": "sdm120"})
+    assert list(profiles._cache) == ["sdm120"]
+    profiles.catalogue()
+    assert list(profiles._cache) == ["sdm120"]  # listing the library keeps nothing
+    profiles.forget(keep=())
+    assert profiles._cache == {}
+    raises(ValueError, profiles.registers, {"profile": "nope"})
+    raises(ValueError, profiles.registers, {"profile": "../boards/emulator"})
+
+
+def test_device_settings_come_from_the_profile():
+    assert profiles.setting({"profile": "huawei_sun2000"}, "timeout_ms") == 1000
+    assert profiles.setting({"profile": "sdm630"}, "max_registers") == 40
+    assert profiles.setting({"profile": "sdm630"}, "turnaround_ms") is None
+    assert profiles.setting({"profile": "nope"}, "timeout_ms") is None
+    assert profiles.max_count({"profile": "generic"}) == 125
+
+
+def test_signatures_match_id_text_and_values():
+    sigs = dict(profiles.signatures())
+    assert sigs["huawei_sun2000"]["text"] == "SUN2000"
+    text = [0x5355, 0x4E32, 0x3030, 0x302D, 0x3130, 0]  # "SUN2000-10"
+    assert profiles.match(sigs["huawei_sun2000"], text) == "SUN2000-10"
+    assert profiles.match(sigs["huawei_sun2000"], [0x4142]) is None
+    assert profiles.match(sigs["huawei_sun2000"], None) is None
+    assert profiles.match({"register": 11, "values": [1648, 1649], "label": "model"},
+                          [1649]) == "model 1649"
+    assert profiles.match({"register": 11, "values": [1648]}, [7]) is None
+
+
+def test_a_row_scaled_by_a_scale_factor_register():
+    sf_profile = {"title": "t", "kind": "meter", "source": "t", "function": 3, "type": "s16",
+                  "registers": [["power_w", 0, {"sf": "_w_sf"}], ["_w_sf", 1],
+                                ["voltage_l1", 2, {"type": "u16", "sf": "_v_sf"}], ["_v_sf", 3]]}
+    read = profiles._read
+    profiles._read = lambda name: sf_profile if name == "x_sf" else read(name)
+    profiles.names().append("x_sf")
+    try:
+        specs = profiles.registers({"profile": "x_sf"}, keep=False)
+        assert profiles.info("x_sf")["quantities"] == ["power_w", "voltage_l1"]
+    finally:
+        profiles.names().remove("x_sf")
+        profiles._read = read
+    plan = registers.plan(specs, 10)
+    values = registers.extract(plan[0], [12345, 0xFFFF, 2311, 0xFFFF], {})
+    hidden = {}
+    registers.finish(plan, values, hidden)
+    assert values == {"power_w": 1234.5, "voltage_l1": 231.1}
+    assert hidden == {"_w_sf": -1, "_v_sf": -1}

@@ -1,0 +1,203 @@
+"""Tariffs, time-of-use costs and monthly statements (HP/HC across DST, tenant reset, frozen)."""
+
+from _assert import raises, tmpdir
+from _assert import rmtree as _rmtree
+
+from gateway.core import statement as S
+from gateway.core import tariff as T
+from gateway.core import tz
+from gateway.core.billing import Billing, next_billing_read
+from gateway.core.errors import ValidationError
+
+PARIS = "Europe/Paris"
+HPHC = {"name": "HPHC", "price": 0.25, "base_name": "HP", "monthly_fee": 15.65, "vat_pct": 20,
+        "export_price": 0.1, "periods": [{"name": "HC", "price": 0.18, "windows": ["22:00-06:00"]}]}
+
+
+def _cfg(tf=HPHC, **extra):
+    m = {"tariff": "HPHC", "tenant": "Apt 1"}
+    m.update(extra)
+    return T.check_config({"currency": "EUR", "tariffs": [tf], "meters": {"1": m}})
+
+
+def _hc(hour):
+    return hour >= 22 or hour < 6
+
+
+def _run(b, ch, start, end, imp, rate, zone=PARIS):
+    """Hourly reads at hh:02 in (start, end]; between a read and the next one the meter counts
+    rate(local hour of the read) Wh. Returns the last import counter."""
+    z = tz.get(zone)
+    t = next_billing_read(start - 1, zone)
+    while t <= end:
+        b.read(ch, t, imp, 0)
+        imp += rate(z.parts(t)[3])
+        t = next_billing_read(t, zone)
+    b.flush()
+    return imp
+
+
+def test_tariff_validation():
+    e = raises(ValidationError, T.check_config, {"currency": "euro"})
+    assert e.field == "currency"
+    e = raises(ValidationError, T.check_config, {"tariffs": [{"name": "a", "price": -1}]})
+    assert e.field == "tariffs.0.price"
+    bad = {"name": "x", "periods": [{"name": "HC", "price": 0.1, "windows": ["25:00-06:00"]}]}
+    e = raises(ValidationError, T.check_config, {"tariffs": [bad]})
+    assert e.field == "tariffs.0.periods.0.windows.0"
+    e = raises(ValidationError, T.check_config, {"meters": {"9": {}}}, ["1"])
+    assert e.field == "meters.9"
+    e = raises(ValidationError, T.check_config, {"meters": {"1": {"tariff": "nope"}}})
+    assert e.field == "meters.1.tariff"
+    assert T.check_config({})["currency"] == "EUR"
+    # French HP/HC: 8 off-peak hours a day, weekends all off-peak in a second window
+    tf = T.check_tariff({"price": 0.2, "periods": [{"name": "HC", "price": 0.1, "windows": [
+        "weekday 22:30-06:30", "weekend 00:00-24:00"]}]}, "t")
+    sh = T.period_shares(tf)
+    assert sum(m for c in range(24) for i, m in sh[c] if i == 1) == 8 * 60
+    assert sh[22] == [(1, 30), (0, 30)] and sh[6] == [(1, 30), (0, 30)] and sh[12] == [(0, 60)]
+    assert all(sh[c] == [(1, 60)] for c in range(24, 48))
+
+
+def test_hphc_month_across_dst_exact_cost():
+    d = tmpdir("dgt_stm_")
+    try:
+        b = Billing(d, PARIS)
+        b.config = lambda: _cfg()
+        z = tz.get(PARIS)
+        # from late February to the 00:02 read of April 1st; March 30th has no 02:00 hour
+        _run(b, "1", z.from_local(2025, 2, 27, 12, 0), z.from_local(2025, 4, 1, 0, 30), 5000000,
+             lambda h: 1000 if _hc(h) else 2000)
+        st = S.find(b, "1", "2025-03")
+        assert st["closed"] is True and st["part"] == 1
+        assert st["from"] == z.from_local(2025, 3, 1, 0, 2)
+        assert st["to"] == z.from_local(2025, 4, 1, 0, 2)
+        # 31 days x 8 off-peak hours - the missing 02:00 = 247 h at 1 kWh; 31 x 16 h at 2 kWh
+        assert st["periods"] == [{"name": "HP", "kwh": 992.0}, {"name": "HC", "kwh": 247.0}]
+        assert st["import_kwh"] == 1239.0
+        assert st["index_end"]["import_kwh"] - st["index_start"]["import_kwh"] == 1239.0
+        c = st["cost"]
+        assert c["currency"] == "EUR"
+        assert [(ln["label"], ln["amount"]) for ln in c["lines"]] == [
+            ("HP", 248.0), ("HC", 44.46), ("monthly fee", 15.65)]
+        assert c["subtotal"] == 308.11 and c["vat"] == 61.62 and c["total"] == 369.73
+        # October: the 02:00 hour happens twice (both off-peak): 31 x 8 + 1 = 249 h
+        _run(b, "1", z.from_local(2025, 4, 1, 0, 30), z.from_local(2025, 11, 1, 0, 30),
+             st["index_end"]["import_kwh"] * 1000 + 2000, lambda h: 1000 if _hc(h) else 2000)
+        oc = S.find(b, "1", "2025-10")
+        assert oc["periods"] == [{"name": "HP", "kwh": 992.0}, {"name": "HC", "kwh": 249.0}]
+        assert oc["cost"]["total"] == round((248.0 + 44.82 + 15.65) * 1.2 + 1e-9, 2)
+    finally:
+        _rmtree(d)
+
+
+def test_tenant_reset_mid_month_closes_one_statement_opens_another():
+    d = tmpdir("dgt_stm_")
+    try:
+        b = Billing(d, "UTC")
+        b.config = lambda: _cfg(tenant="Old tenant")
+        imp = _run(b, "1", tz.epoch(2025, 1, 1), tz.epoch(2025, 1, 15, 12, 30), 0, lambda h: 100,
+                   "UTC")
+        now = tz.epoch(2025, 1, 15, 12, 40)
+        b.reset("1", now, confirm=True)
+        first = S.find(b, "1", "2025-01", 1)
+        assert first["closed"] is True and first["reset"] == now
+        assert first["to"] == tz.epoch(2025, 1, 15, 12, 2)
+        assert first["tenant"] == "Old tenant"
+        # the open statement is the new tenant's, starting at the reset's reading
+        b.config = lambda: _cfg(tenant="New tenant")
+        op = S.find(b, "1", "2025-01")
+        assert op["closed"] is False and op["part"] == 2 and op["import_kwh"] == 0
+        assert op["index_start"] == first["index_end"]
+        _run(b, "1", tz.epoch(2025, 1, 15, 12, 30), tz.epoch(2025, 2, 1, 0, 30), imp,
+             lambda h: 100, "UTC")
+        second = S.find(b, "1", "2025-01")
+        assert second["closed"] is True and second["part"] == 2
+        assert second["tenant"] == "New tenant" and "reset" not in second
+        assert second["from"] == first["to"]
+        total = first["import_kwh"] + second["import_kwh"]
+        assert round(total * 1000) == 31 * 24 * 100  # Jan 1 00:02 .. Feb 1 00:02
+        # each pays the monthly fee pro rata of its share of the month
+        fees = [ln["amount"] for s in (first, second) for ln in s["cost"]["lines"]
+                if ln["kind"] == "fee"]
+        assert len(fees) == 2 and abs(sum(fees) - 15.65) <= 0.02
+        assert [(x["month"], x["part"], x["closed"]) for x in S.listing(b, "1")][:2] == [
+            ("2025-02", 1, False), ("2025-01", 2, True)]
+    finally:
+        _rmtree(d)
+
+
+def test_closed_statements_frozen_when_tariff_changes():
+    d = tmpdir("dgt_stm_")
+    try:
+        b = Billing(d, PARIS)
+        b.config = lambda: _cfg()
+        z = tz.get(PARIS)
+        _run(b, "1", z.from_local(2025, 5, 31, 20), z.from_local(2025, 7, 10, 0, 30), 0,
+             lambda h: 500)
+        june = S.find(b, "1", "2025-06")
+        july = S.find(b, "1", "2025-07")
+        dearer = dict(HPHC, price=0.5, vat_pct=5.5, monthly_fee=0)
+        b.config = lambda: _cfg(dearer)
+        assert S.find(b, "1", "2025-06") == june  # frozen
+        assert Billing(d, PARIS) and S.find(Billing(d, PARIS), "1", "2025-06") == june
+        july2 = S.find(b, "1", "2025-07")  # the open month follows the new prices
+        assert july2["import_kwh"] == july["import_kwh"]
+        assert july2["cost"]["vat_pct"] == 5.5 and july2["cost"]["total"] != july["cost"]["total"]
+        # CSV of the same statement
+        lines = list(S.csv_lines(june, ";", ",", "Les Pins"))
+        assert lines[0] == "location;Les Pins\r\n"
+        assert "total;;;;;%s\r\n" % ("%.2f" % june["cost"]["total"]).replace(".", ",") in lines
+        assert S.filename("Résidence Les Pins", "Apt 1", "2025-06", 1, "csv") == \
+            "Residence_Les_Pins_Apt_1_2025-06.csv"
+    finally:
+        _rmtree(d)
+
+
+def test_common_area_share_and_export_credit():
+    d = tmpdir("dgt_stm_")
+    try:
+        b = Billing(d, "UTC")
+        cfg = T.check_config({"tariffs": [{"name": "t", "price": 0.2, "export_price": 0.1}],
+                              "meters": {
+            "1": {"tariff": "t", "common_share_pct": 25},
+            "9": {"common": True, "exclude_from_totals": False}}})
+        b.config = lambda: cfg
+        for h in range(0, 48):
+            t = tz.epoch(2025, 3, 1) + h * 3600 + 120
+            b.read("1", t, 1000 * h, 200 * h)
+            b.read("9", t, 400 * h, 0)
+        b.flush()
+        st = S.find(b, "1", "2025-03")
+        kinds = [(ln["kind"], ln["quantity"], ln["amount"]) for ln in st["cost"]["lines"]]
+        assert kinds == [("energy", 47.0, 9.4), ("common", 4.7, 0.94), ("export", 9.4, -0.94)]
+        assert st["cost"]["total"] == 9.4
+    finally:
+        _rmtree(d)
+
+
+def test_gas_meter_billed_per_m3():
+    d = tmpdir("dgt_stm_")
+    try:
+        b = Billing(d, "UTC")
+        b.config = lambda: T.check_config({"tariffs": [
+            {"name": "gas", "kind": "gas", "price": 1.2, "monthly_fee": 3, "vat_pct": 5.5}],
+            "meters": {"g": {"tariff": "gas"}}})
+        # a volume counter in litres (gas_m3 with 3 decimals): 50 l an hour from 2025-02-01
+        b.read_all(tz.epoch(2025, 1, 31, 23, 2), {"g": (1000000, None, "gas_m3")})
+        t = tz.epoch(2025, 2, 1, 0, 2)
+        for h in range(28 * 24 + 1):
+            b.read("g", t + h * 3600, 1000000 + 50 * (h + 1), None, "gas_m3")
+        b.flush()
+        assert Billing(d, "UTC").quantity("g") == "gas_m3"  # persisted
+        st = S.find(b, "g", "2025-02")
+        assert st["quantity"] == "gas_m3" and st["unit"] == "m3" and st["import_kwh"] is None
+        assert st["gas_m3"] == 28 * 24 * 50 / 1000 and st["index_end"]["gas_m3"] == 1033.65
+        assert st["periods"] == [{"name": "base", "m3": 33.6}]
+        lines = st["cost"]["lines"]
+        assert [(ln["unit"], ln["amount"]) for ln in lines] == [("m3", 40.32), ("month", 3.0)]
+        assert st["cost"]["total"] == round(43.32 * 1.055 + 1e-9, 2)
+        text = "".join(S.csv_lines(st, ";", "."))
+        assert "gas_m3_delta;33.600\r\n" in text and "export_kwh" not in text
+    finally:
+        _rmtree(d)

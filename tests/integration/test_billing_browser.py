@@ -1,0 +1,153 @@
+"""The billing page and a tenant's page in a real headless browser (Debian chromium, playwright),
+in French, on a gateway with 50 days of hourly billing reads (dingate.testing.billing_seed).
+Screenshots are kept in build/test-artifacts/."""
+import os
+import shutil
+
+import pytest
+
+from dingate.testing.billing_seed import TENANT_PASSWORD, billing_site
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                reason="Debian chromium not installed (make setup)")
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    emu, ids, _notes = billing_site(str(tmp_path_factory.mktemp("billpage") / "state"))
+    try:
+        yield emu, ids
+    finally:
+        emu.cleanup()
+
+
+@pytest.fixture()
+def browser():
+    assert CHROMIUM, "Debian chromium is needed (make setup)"
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _french_page(browser, emu, user, password):
+    ctx = browser.new_context(viewport=PHONE, locale="fr-FR", timezone_id="Europe/Paris")
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(emu.url + "/")
+    pg.wait_for_function("document.documentElement.lang === 'fr'")
+    pg.fill("#login input[name=user]", user)
+    pg.fill("#login input[name=password]", password)
+    pg.click("[data-action=login]")
+    pg.wait_for_selector("nav.tabs")
+    return pg
+
+
+def test_billing_page_in_french(site, browser, artifacts):
+    emu, ids = site
+    pg = _french_page(browser, emu, "admin", emu.admin_password)
+    pg.goto(emu.url + "/#/readings")
+    card = pg.locator(".card[data-meter='%s']" % ids[0])
+    card.locator("tbody tr").first.wait_for()
+    text = card.inner_text()
+    assert "DIFF" not in pg.locator("thead").first.inner_text()  # the headers speak French
+    assert "Consommé (kWh)" in text and "Index soutirage" in text and "Mois en cours" in text
+    assert "kWh" in text and "€" in text  # index in kWh, the month's cost in euros
+    bl = emu.api("GET", "/api/billing").json()[0]
+    idx = "{:,.2f}".format(bl["current"]["import_kwh"]).rstrip("0").rstrip(".")
+    idx = idx.replace(",", "\u202f").replace(".", ",")
+    assert idx in text.replace("\u00a0", "\u202f"), (idx, text)  # French digits: 1 234,56
+    rows = card.locator("tbody tr")
+    assert rows.count() == len(bl["months"]) >= 1
+    gas = pg.locator(".card[data-meter='%s']" % ids[2]).inner_text()
+    assert "Gaz commun · Gaz" in gas and "m³" in gas and "Consommé (m³)" in gas and "kWh" not in gas
+    assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    pg.screenshot(path=os.path.join(artifacts, "billing-fr.png"), full_page=True)
+    # the statement of the last closed month, printable on A4
+    month = bl["months"][0]["month"]
+    card.locator("tr[data-month='%s'] [data-action=statement]" % month).click()
+    st = pg.locator("#statement")
+    try:
+        st.wait_for(timeout=10000)
+    except Exception:
+        raise AssertionError("no statement: %s %s" % (pg.errors, pg.inner_text("#toast")))
+    assert st.get_attribute("data-closed") == "true"
+    s = st.inner_text()
+    assert "Décompte" in s and "M. Dupont" in s and "Les Pins" in s and "Total TTC" in s
+    assert "HC" in s and "Abonnement mensuel" in s and "TVA" in s
+    api = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[0], month)).json()
+    total = "{:,.2f}".format(api["cost"]["total"]).replace(",", "\u202f").replace(".", ",")
+    assert total in s.replace("\u00a0", "\u202f"), (total, s)
+    st.screenshot(path=os.path.join(artifacts, "statement-fr.png"))
+    pg.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+    pg.emulate_media(media="print")
+    assert pg.locator("nav.tabs").is_hidden()  # only the statement is printed
+    pg.screenshot(path=os.path.join(artifacts, "statement-fr-print.png"), full_page=True)
+    pdf = pg.pdf(format="A4")
+    assert pdf[:4] == b"%PDF"
+    with open(os.path.join(artifacts, "statement-fr.pdf"), "wb") as f:
+        f.write(pdf)
+    assert not pg.errors, pg.errors
+
+
+def test_tenant_page_shows_only_its_meter(site, browser, artifacts):
+    emu, ids = site
+    pg = _french_page(browser, emu, "dupont", TENANT_PASSWORD)
+    pages = pg.eval_on_selector_all("nav.tabs [data-page]", "els => els.map(e => e.dataset.page)")
+    assert set(pages) <= {"home", "readings"} and "readings" in pages
+    pg.goto(emu.url + "/#/readings")
+    pg.locator(".card[data-meter='%s'] tbody tr" % ids[0]).first.wait_for()
+    assert pg.locator(".card[data-meter]").count() == 1
+    assert pg.locator(".card[data-meter='%s']" % ids[1]).count() == 0
+    assert "Apt 2" not in pg.inner_text("main")
+    assert pg.locator("[data-action=reset-billing]").count() == 0
+    opts = pg.eval_on_selector_all("#export select[name=meter] option", "els => els.map(e => e.value)")
+    assert opts == [ids[0]]
+    assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    pg.screenshot(path=os.path.join(artifacts, "tenant-fr.png"), full_page=True)
+    pg.goto(emu.url + "/#/home")  # live values of its own meter only
+    pg.locator(".meter[data-id='%s']" % ids[0]).wait_for()
+    assert pg.locator(".meter[data-id]").count() == 1
+    assert pg.locator("main .err").count() == 0
+    pg.screenshot(path=os.path.join(artifacts, "tenant-home-fr.png"), full_page=True)
+    assert not pg.errors, pg.errors
+
+
+def test_installer_sets_tariffs_and_tenants_on_the_page(site, browser, artifacts):
+    emu, ids = site
+    pg = _french_page(browser, emu, "admin", emu.admin_password)
+    pg.goto(emu.url + "/#/readings")
+    f = pg.locator("#billing-config")
+    f.wait_for()
+    assert f.locator("input[name='tariffs.0.name']").input_value() == "HP/HC"
+    assert f.locator("input[name='tariffs.0.periods.0.windows']").input_value() == "22:00-06:00"
+    f.locator("input[name='tariffs.0.periods.0.windows']").fill("22:00-06:00, weekend 00:00-24:00")
+    f.locator("input[name='tariffs.0.periods.0.price']").fill("0.1696")
+    f.locator("input[name='meters.%s.group']" % ids[1]).fill("Floor 2")
+    f.locator("input[name='meters.%s.exclude_from_totals']" % ids[1]).check()
+    pg.click("[data-action=save-billing]")
+    emu.wait_for(lambda: emu.api("GET", "/api/billing/config").json()["meters"][ids[1]]["group"]
+                 == "Floor 2", timeout=10, what="billing config saved")
+    cfg = emu.api("GET", "/api/billing/config").json()
+    hc = cfg["tariffs"][0]["periods"][0]
+    assert hc["price"] == 0.1696 and hc["windows"] == ["22:00-06:00", "weekend 00:00-24:00"]
+    assert cfg["meters"][ids[1]]["exclude_from_totals"] is True
+    assert cfg["meters"][ids[0]]["tenant"] == "M. Dupont"  # what the form did not touch stays
+    # a bad window is refused next to its field, in French
+    pg.locator("#billing-config").wait_for()
+    f = pg.locator("#billing-config")
+    f.locator("input[name='tariffs.0.periods.0.windows']").fill("22h-6h")
+    pg.click("[data-action=save-billing]")
+    pg.wait_for_selector("#billing-config .err")
+    assert emu.api("GET", "/api/billing/config").json() == cfg
+    tot = pg.locator("#bill-totals")
+    tot.wait_for()
+    assert "Floor 1" in tot.inner_text() and "Floor 2" in tot.inner_text()
+    pg.screenshot(path=os.path.join(artifacts, "billing-config-fr.png"), full_page=True)
+    assert not pg.errors, pg.errors

@@ -1,0 +1,100 @@
+"""The device library end to end (issue 18), the firmware under the MicroPython unix port on an
+outside line of strict devices: GET /api/profiles lists the library read from the board's files;
+a SunSpec meter added without its layout is discovered on the line and read with its scale
+factors; an inverter's alarm appears in /api/readings (``alarms``) and in the event log, then
+clears; an AURA's fault words decode to the Solarman manual's codes, in French."""
+import pytest
+
+from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.strict import StrictDevice, StrictLine, device_from_specs
+from gateway.core import profiles, sunspec
+
+
+def sunspec_device(address):
+    return StrictDevice(address, holding=sunspec.image([
+        (1, {"Mn": "TestCo", "Md": "M203", "SN": "77"}),
+        (203, {"W": 2345, "W_SF": 0, "PhVphA": 2311, "V_SF": -1, "TotWhImp": 12873400,
+               "TotWh_SF": 0})]))
+
+
+# an AURA/Solis hybrid whose fault words the installer lists (from the inverter's document)
+SOLIS = {"address": 4, "profile": "solis_hybrid", "name": "AURA",
+         "faults": [{"function": 4, "register": 33116, "type": "u32", "kind": "bits",
+                     "table": "aura_f"},
+                    {"function": 4, "register": 33120, "type": "u32", "kind": "bits",
+                     "table": "aura_w"}]}
+
+
+@pytest.fixture(scope="module")
+def line():
+    huawei = device_from_specs(3, profiles.registers({"profile": "huawei_sun2000"}),
+                               {"_fault0": 0, "_fault1": 0, "_fault2": 0})
+    solis = device_from_specs(4, profiles.registers(SOLIS), {"_fault0": 0, "_fault1": 0})
+    peer = StrictLine([sunspec_device(2), huawei, solis])
+    peer.huawei, peer.solis = huawei, solis
+    yield peer
+    peer.stop()
+
+
+def test_library_sunspec_and_alarms_on_the_device(line, tmp_path):
+    emu = EmulatorProcess(bus=line.url, state_dir=str(tmp_path / "state"))
+    emu.scenario = None
+    try:
+        emu.start()
+        emu.login()
+        lib = emu.api("GET", "/api/profiles").json()
+        names = [p["name"] for p in lib]
+        assert len(lib) >= 20 and "sunspec" in names and "dtsu666" in names
+        assert all(p["title"] for p in lib)
+        assert next(p for p in lib if p["name"] == "huawei_sun2000")["faults"] is True
+
+        r = emu.api("POST", "/api/meters", {"name": "SunSpec meter", "address": 2,
+                                            "profile": "sunspec"})
+        assert r.status_code == 201, r.text
+        assert r.json()["sunspec"] == [[1, 40004], [203, 40072]]
+        bad = emu.api("POST", "/api/meters", {"name": "Nobody", "address": 9,
+                                              "profile": "sunspec"})
+        assert bad.status_code == 400 and bad.json()["field"] == "profile"
+        r = emu.api("POST", "/api/meters", {"name": "Huawei", "address": 3,
+                                            "profile": "huawei_sun2000"})
+        assert r.status_code == 201, r.text
+        inverter = r.json()["id"]
+
+        def both_read():
+            rd = emu.api("GET", "/api/readings").json()
+            ok = [v for v in rd.values() if v["status"] == "ok"]
+            return rd if len(ok) == 2 else None
+
+        rd = emu.wait_for(both_read, timeout=40, what="both devices read")
+        ss = next(v for k, v in rd.items() if k != inverter)["values"]
+        assert ss == {"power_w": 2345, "voltage_l1": 231.1, "import_kwh": 12873.4}
+        assert rd[inverter]["values"]["alarms"] == 0
+
+        line._in_loop(line.huawei.holding.__setitem__, 32009, 1 << 2)  # alarm 18 appears
+        emu.wait_for(lambda: emu.api("GET", "/api/readings").json()[inverter]["values"].get(
+            "alarms") == 1, timeout=30, what="the alarm counted")
+
+        def logged(word):
+            ev = emu.api("GET", "/api/events?type=alarm").json()
+            return [e for e in ev if word in e["text"]] or None
+
+        ev = emu.wait_for(lambda: logged("appeared"), timeout=30, what="alarm event")
+        assert ev[0]["source"] == "meter %s" % inverter and ev[0]["text"] == "alarm 18: appeared"
+        line._in_loop(line.huawei.holding.__setitem__, 32009, 0)
+        ev = emu.wait_for(lambda: logged("cleared"), timeout=30, what="alarm cleared")
+        assert ev[0]["text"] == "alarm 18: cleared"
+
+        # the AURA: codes of the Solarman manual, in the gateway's language
+        assert emu.api("PUT", "/api/settings", {"language": "fr"}).status_code == 200
+        r = emu.api("POST", "/api/meters", SOLIS)
+        assert r.status_code == 201, r.text
+        line._in_loop(line.solis.inputs.__setitem__, 33117, 1 << 5)  # F05
+        line._in_loop(line.solis.inputs.__setitem__, 33120, 1 << 12)  # W28: bit 28 of the u32
+        ev = emu.wait_for(lambda: (lambda e: e if e and len(e) >= 2 else None)(
+            logged("apparue")), timeout=40, what="both AURA alarms")
+        texts = sorted(e["text"] for e in ev)
+        assert texts == ["F05 Tension bus haute: apparue",
+                         "W28 Transformateur de courant (TC) inversé: apparue"], texts
+        assert all(e["source"] == "meter %s" % r.json()["id"] for e in ev)
+    finally:
+        emu.stop()

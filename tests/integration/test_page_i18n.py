@@ -1,0 +1,68 @@
+"""The page's string catalogues (firmware/www/lang-<code>.json): every language has every key,
+no empty text, the same {placeholders}; every key the code names literally exists; and the page
+(index.html, app.js, app.css and the largest catalogue: what a phone downloads) stays within its
+gzipped budget, as the build ships it (dingate.build.www_gzip)."""
+import json
+import os
+import re
+
+import pytest
+
+from dingate.build import www_gzip
+
+WWW = os.path.join(os.path.dirname(__file__), "..", "..", "firmware", "www")
+LANGS = sorted(f[5:-5] for f in os.listdir(WWW) if f.startswith("lang-") and f.endswith(".json"))
+PAGE_BUDGET = 40 * 1024
+
+
+def _cat(lang):
+    with open(os.path.join(WWW, "lang-%s.json" % lang), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _app():
+    with open(os.path.join(WWW, "app.js"), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_english_french_and_dutch_are_there():
+    assert {"en", "fr", "nl"} <= set(LANGS)
+    assert re.search(r"const LANGS = \{[^}]*\}", _app()).group(0).count(":") == len(LANGS)
+
+
+@pytest.mark.parametrize("lang", [x for x in LANGS if x != "en"])
+def test_catalogue_is_complete(lang):
+    en, cat = _cat("en"), _cat(lang)
+    assert sorted(set(en) - set(cat)) == [], "missing in %s" % lang
+    assert sorted(set(cat) - set(en)) == [], "only in %s" % lang
+    for k, v in cat.items():
+        assert isinstance(v, str) and v.strip(), (lang, k)
+        assert set(re.findall(r"\{(\w+)\}", v)) == set(re.findall(r"\{(\w+)\}", en[k])), (lang, k, v)
+
+
+def test_every_literal_key_of_the_code_is_in_the_catalogue():
+    en = _cat("en")
+    used = set(re.findall(r"\bt\('([\w.]+)'[,)]", _app()))
+    assert len(used) > 200
+    assert sorted(k for k in used if k not in en) == []
+
+
+def test_error_codes_of_the_api_description_have_words():
+    """The codes docs/openapi.yaml lists for error bodies are translated (err.<code>)."""
+    with open(os.path.join(WWW, "..", "..", "docs", "openapi.yaml"), encoding="utf-8") as f:
+        spec = f.read()
+    listed = re.search(r"range, min, max, [^.]*", spec).group(0)
+    codes = [c.strip() for c in listed.split(",") if c.strip() not in ("", "...")]
+    en = _cat("en")
+    assert [c for c in codes if "err." + c not in en and "e." + c not in en] == []
+
+
+def _gz(name):
+    return len(www_gzip(os.path.join(WWW, name)))  # as the build ships it
+
+
+def test_page_weight_within_budget():
+    langs = max(_gz("lang-%s.json" % x) for x in LANGS)
+    total = _gz("index.html") + _gz("app.js") + _gz("app.css") + langs
+    print("page: %d bytes gzipped (budget %d)" % (total, PAGE_BUDGET))
+    assert total <= PAGE_BUDGET

@@ -1,0 +1,55 @@
+"""The Meters page's bus scan in a real headless browser (Debian chromium, playwright): scan a range
+of the emulated line (real byte timing, 9600 8N1), see each device found with its profile, "add"
+one: the meter editor opens with the address and detected profile, and saving creates it."""
+import shutil
+
+import pytest
+
+from dingate.testing.emuproc import EmulatorProcess
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make setup)")
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    emu = EmulatorProcess()  # devices.json: SDM630 at 1, SDM120 at 2 and 3, a battery at 10
+    try:
+        yield emu.start()
+    finally:
+        emu.cleanup()
+
+
+def test_scan_from_the_page_and_add_what_was_found(gateway):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            pg = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB").new_page()
+            pg.goto(gateway.url + "/")
+            pg.fill("#login input[name=user]", "admin")
+            pg.fill("#login input[name=password]", gateway.admin_password)
+            pg.click("[data-action=login]")
+            pg.wait_for_selector("nav.tabs")
+            pg.goto(gateway.url + "/#/meters")
+            pg.fill("#scan input[name=to]", "400")
+            pg.click("[data-action=scan-bus]")
+            pg.wait_for_selector("#scan [aria-invalid]")  # 400 with the field, shown on it
+            pg.fill("#scan input[name=from]", "1")
+            pg.fill("#scan input[name=to]", "4")
+            pg.click("[data-action=scan-bus]")
+            pg.wait_for_function(
+                "document.querySelectorAll('#scan-result li').length === 3 && "
+                "!document.querySelector('#scan-result progress')", timeout=60000)
+            rows = pg.eval_on_selector_all("#scan-result li", "els => els.map(e => e.dataset.address)")
+            assert rows == ["1", "2", "3"]
+            pg.click("#scan-result li[data-address='2'] [data-action=scan-add]")
+            assert pg.input_value("#meter-form input[name=address]") == "2"
+            assert pg.input_value("#meter-form select[name=profile]") == "sdm120"
+            pg.click("[data-action=save-meter]")
+            pg.wait_for_selector(".meter[data-id]")
+        finally:
+            browser.close()
+    gateway.login()
+    meters = gateway.api("GET", "/api/meters").json()
+    assert [(m["address"], m["profile"]) for m in meters] == [(2, "sdm120")]

@@ -1,0 +1,170 @@
+"""Soak: a gateway's life compressed — 32 meters (4 of them silent: dropped out), MQTT with
+Home Assistant discovery and broker outages, API clients with CSV exports, a firmware update
+and a power cut — inside the emulator board's heap cap.
+
+Fails on the first MemoryError on the device console. After the warm-up of the last boot the
+heap's high-water mark (GET /api/status "mem_peak") must stay flat: it may grow by at most one
+collection threshold (gateway.app.GC_EVERY_BYTES) until the end.
+
+Duration: DINGATE_SOAK_S seconds (default 180, the `make test` version; `make soak` runs 1800).
+
+The emulator board plays the PSRAM tier (boards/emulator.json: 448 KB of 64-bit heap); the
+full load needs ~325 KB (make bench: heap_peak_bytes). The WROOM tier does not fit this load
+(docs/memory.md).
+"""
+import json
+import os
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+from dingate import boards, build, fwkey
+from dingate.testing.broker import MOSQUITTO, Broker
+from dingate.testing.emuproc import EmulatorProcess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCENARIO = os.path.join(ROOT, "host", "dingate", "emulator", "scenarios", "bench32.json")
+SECONDS = int(os.environ.get("DINGATE_SOAK_S", "180"))
+FLAT_BYTES = 8192  # gateway.app.GC_EVERY_BYTES
+PATHS = ("/api/status", "/api/readings", "/api/meters", "/api/events?limit=50",
+         "/api/export.csv?meter=1&from={day}&to={now}")
+
+
+class MemoryErrorSeen(AssertionError):
+    pass
+
+
+def _check_console(emu):
+    log = emu.log()
+    if "MemoryError" in log:
+        lines = log.splitlines()
+        i = next(k for k, ln in enumerate(lines) if "MemoryError" in ln)
+        raise MemoryErrorSeen("MemoryError on the device console:\n" +
+                              "\n".join(lines[max(0, i - 12):i + 3]))
+
+
+def _ok(emu, r, code=200):
+    """A refused request on a device out of heap is the MemoryError it logged."""
+    if r.status_code != code:
+        _check_console(emu)
+    assert r.status_code == code, "%s -> %d %s" % (r.request.path_url, r.status_code, r.text)
+    return r
+
+
+def _meters():
+    with open(SCENARIO) as f:
+        devices = json.load(f)["devices"]
+    return [{"name": "meter-%03d" % d["address"], "address": d["address"],
+             "profile": d.get("type", "sdm630")} for d in devices][:32]
+
+
+def _client(emu, stop, errors):
+    s = requests.Session()
+    s.cookies.update(emu.session.cookies.get_dict())
+    s.headers.update(emu.session.headers)
+    i = 0
+    while not stop.is_set():
+        now = int(time.time())
+        path = PATHS[i % len(PATHS)].format(day=now - 86400, now=now)
+        i += 1
+        try:
+            with s.get(emu.url + path, timeout=20, stream=True) as r:
+                for _ in r.iter_content(1024):
+                    pass
+                if r.status_code >= 500:
+                    errors.append("%s -> %d" % (path, r.status_code))
+        except requests.RequestException:
+            time.sleep(0.5)  # the device is rebooting (update, power cut)
+            if s.get(emu.url + "/api/status", timeout=5).status_code == 200:
+                s.cookies.update(emu.session.cookies.get_dict())
+
+
+def _bundle(version):
+    b = boards.load("emulator")
+    files = build.render(b)
+    # the same code under a new version number: gateway/__init__.py says what runs
+    with open(os.path.join(ROOT, "firmware", "gateway", "__init__.py")) as f:
+        src = f.read().replace('VERSION = "', 'VERSION = "%s"  # was "' % version, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "__init__.py")
+        with open(path, "w") as f:
+            f.write(src)
+        files["/lib/gateway/__init__.mpy"] = build.compile_module(path, "/lib/gateway/__init__.mpy")
+    files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
+    return build.firmware_bundle(files, build.bundle_romfs(files, b), "emulator", version,
+                                 fwkey.load()[0])
+
+
+def _boots(emu):
+    return emu.log().count("mem: running")
+
+
+@pytest.mark.skipif(not MOSQUITTO and os.environ.get("CI") != "true",
+                    reason="mosquitto is not installed")
+def test_soak():
+    tmp = tempfile.mkdtemp(prefix="dingate-soak-")
+    broker = Broker(tmp)
+    broker.start()
+    emu = EmulatorProcess(scenario=SCENARIO)
+    stop = threading.Event()
+    errors = []
+    try:
+        emu.start()
+        emu.login()
+        for m in _meters():
+            _ok(emu, emu.api("POST", "/api/meters", m), 201)
+        _ok(emu, emu.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": broker.port,
+                                              "base_topic": "soak/gw", "discovery": True}))
+        clients = [threading.Thread(target=_client, args=(emu, stop, errors)) for _ in range(2)]
+        for t in clients:
+            t.start()
+        t0 = time.monotonic()
+        end = t0 + SECONDS
+        updated = cut = False
+        warm = warm_at = None
+        last_outage = t0
+        while time.monotonic() < end:
+            time.sleep(1)
+            _check_console(emu)
+            now = time.monotonic()
+            if now - last_outage > 40:  # an MQTT outage of 10 s every 40 s
+                broker.stop()
+                time.sleep(10)
+                broker.start()
+                last_outage = time.monotonic()
+            if not updated and now - t0 > SECONDS * 0.3:
+                updated = True
+                boots = _boots(emu)
+                data = _bundle("0.1.0+soak")
+                r = emu.session.post(emu.url + "/api/firmware", data=data, timeout=120,
+                                     headers={"Content-Type": "application/octet-stream"})
+                _ok(emu, r)
+                emu.wait_for(lambda b=boots: _boots(emu) > b, timeout=120, what="the update's boot")
+                emu.wait_ready()
+                emu.login()
+            if not cut and now - t0 > SECONDS * 0.4:
+                cut = True
+                boots = _boots(emu)
+                emu.hw_post("/api/hw/power", {"action": "cycle"})
+                emu.wait_for(lambda b=boots: _boots(emu) > b, timeout=120, what="the power-up")
+                emu.wait_ready()
+                emu.login()
+                # the warm-up of the last boot: first announcements, one MQTT outage and its
+                # backlog (an outage every 40 s), exports; the loop goes on meanwhile
+                warm_at = time.monotonic() + min(60, SECONDS * 0.3)
+            if cut and warm is None and now >= warm_at:
+                warm = emu.api("GET", "/api/status").json()["mem_peak"]
+        _check_console(emu)
+        final = _ok(emu, emu.api("GET", "/api/status")).json()
+        assert final["firmware"] == "0.1.0+soak" and warm is not None
+        assert final["mem_peak"] - warm <= FLAT_BYTES, (warm, final["mem_peak"])
+        tasks = emu.api("GET", "/api/system/tasks").json()
+        assert not [n for n, t in tasks.items() if t.get("restarts")], tasks
+        assert not errors, errors[:5]
+    finally:
+        stop.set()
+        emu.cleanup()
+        broker.stop()

@@ -1,0 +1,224 @@
+"""Tenants and billing end to end through the emulator. The emulated clock cannot be moved, so
+the device gets 50 days of hourly billing reads made by its own core under a simulated clock,
+written into its flash while it is off (dingate.testing.billing_seed); then a tenant sees only
+its own meter through every endpoint; statements (JSON, CSV), tariffs, totals, reset."""
+import csv
+import io
+import os
+import time
+
+import pytest
+import requests
+import yaml
+
+from dingate.testing.billing_seed import TENANT_PASSWORD as PW
+from dingate.testing.billing_seed import billing_site
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    emu, ids, notes = billing_site(str(tmp_path_factory.mktemp("tenants") / "state"))
+    try:
+        before = notes["before"]
+        # before the first hourly read the page can say when it will be
+        assert before[0]["current"] is None and before[0]["next_read"] > time.time() - 60
+        assert notes["tenant"]["meters"] == [ids[0]] and notes["tenant"]["role"] == "tenant"
+        bad = emu.api("POST", "/api/users", {"user": "ghost", "password": PW, "role": "tenant",
+                                             "meters": ["nope"]})
+        assert bad.status_code == 400 and bad.json()["field"] == "meters"
+        yield emu, ids
+    finally:
+        emu.cleanup()
+
+
+def _tenant(emu):
+    s = requests.Session()
+    r = s.post(emu.url + "/api/login", json={"user": "dupont", "password": PW}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["role"] == "tenant"
+    s.headers["X-CSRF-Token"] = r.json().get("csrf", "")
+    return s
+
+
+def test_billing_in_kwh_after_the_hourly_read(site):
+    emu, ids = site
+    bl = emu.api("GET", "/api/billing").json()
+    assert [b["meter"] for b in bl] == ids
+    cur = bl[0]["current"]
+    assert 0 < cur["import_kwh"] < 10**7 and time.time() - cur["ts"] < 3 * 3600  # kWh, not Wh
+    assert bl[0]["current_month"]["import_kwh_delta"] > 0
+    assert bl[0]["current_month"]["cost"]["currency"] == "EUR"
+    assert bl[0]["current_month"]["cost"]["total"] > 0
+    m = bl[0]["months"]
+    assert 1 <= len(m) <= 2 and m[0]["import_kwh_delta"] > 0
+    assert m[0]["import_kwh"] - m[0]["import_kwh_delta"] > 0
+
+
+def test_gas_meter_billed_in_m3(site):
+    emu, ids = site
+    g = emu.api("GET", "/api/billing").json()[2]
+    assert g["quantity"] == "gas_m3" and g["unit"] == "m3"
+    assert g["current"]["gas_m3"] > 0 and "import_kwh" not in g["current"]
+    assert g["months"][0]["gas_m3_delta"] > 0 and g["current_month"]["cost"]["total"] > 0
+    st = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[2], g["months"][0]["month"])).json()
+    assert st["unit"] == "m3" and st["gas_m3"] == g["months"][0]["gas_m3_delta"]
+    assert st["cost"]["lines"][0]["unit"] == "m3"
+
+
+def test_tenant_sees_only_its_meter_everywhere(site):
+    emu, ids = site
+    mine, other = ids[0], ids[1]
+    s = _tenant(emu)
+    u = emu.url
+    now = int(time.time()) + 7200
+    me = s.get(u + "/api/me", timeout=10).json()
+    assert me["role"] == "tenant" and me["meters"] == [mine]
+    assert list(s.get(u + "/api/readings", timeout=10).json()) == [mine]
+    assert [m["id"] for m in s.get(u + "/api/meters", timeout=10).json()] == [mine]
+    assert s.get(u + "/api/meters/" + mine, timeout=10).status_code == 200
+    assert [b["meter"] for b in s.get(u + "/api/billing", timeout=10).json()] == [mine]
+    q = "?meter=%s&from=%d&to=%d"
+    for path in ("/api/history", "/api/export.csv", "/api/export.json"):
+        assert s.get(u + path + q % (mine, now - 86400, now), timeout=10).status_code == 200, path
+        r = s.get(u + path + q % (other, now - 86400, now), timeout=10)
+        assert r.status_code == 403 and r.json()["field"] == "meter", path
+    month = s.get(u + "/api/billing", timeout=10).json()[0]["current_month"]["month"]
+    assert s.get(u + "/api/statements?meter=%s&month=%s" % (mine, month), timeout=10).status_code == 200
+    assert s.get(u + "/api/statements.csv?meter=%s&month=%s" % (mine, month), timeout=10).status_code == 200
+    for path in ("/api/meters/" + other, "/api/statements?meter=%s&month=%s" % (other, month),
+                 "/api/statements.csv?meter=%s&month=%s" % (other, month),
+                 "/api/statements?meter=" + other):
+        r = s.get(u + path, timeout=10)
+        assert r.status_code == 403, (path, r.status_code)
+    # everything else is closed to a tenant
+    for method, path in (("GET", "/api/settings"), ("GET", "/api/users"), ("GET", "/api/events"),
+                         ("GET", "/api/genset"), ("GET", "/api/mqtt"), ("GET", "/api/wifi/scan"),
+                         ("GET", "/api/system"), ("GET", "/api/bus"), ("GET", "/api/backup"),
+                         ("GET", "/api/billing/config"), ("GET", "/api/billing/totals"),
+                         ("GET", "/metrics"),
+                         ("POST", "/api/meters"), ("PUT", "/api/meters/" + mine),
+                         ("DELETE", "/api/meters/" + mine), ("POST", "/api/meters/%s/test" % mine),
+                         ("POST", "/api/billing/%s/reset" % mine), ("PUT", "/api/billing/config"),
+                         ("PUT", "/api/settings"), ("POST", "/api/users")):
+        r = s.request(method, u + path, json={} if method != "GET" else None, timeout=10)
+        assert r.status_code == 403, (method, path, r.status_code)
+
+
+def test_tenant_gets_403_on_every_route_not_open_to_tenants(site):
+    """The whole API walked as a tenant from docs/openapi.yaml (x-role): only the routes open to
+    tenants (and public ones) answer anything but 403."""
+    emu, ids = site
+    s = _tenant(emu)
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "openapi.yaml")) as f:
+        spec = yaml.safe_load(f)
+    wrong = []
+    n = 0
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            if op.get("x-role", "admin") in ("public", "tenant"):
+                continue
+            url = path.replace("{id}", ids[0]).replace("{name}", "dupont")
+            if url.startswith("/static/"):
+                continue
+            kw = {"timeout": 20, "allow_redirects": False}
+            if method != "get":
+                kw["json"] = []  # refused before any handler acts, were the role check missing
+            r = s.request(method.upper(), emu.url + url, **kw)
+            n += 1
+            if r.status_code != 403:
+                wrong.append("%s %s: %s %s" % (method.upper(), path, r.status_code, r.text[:80]))
+    assert n > 40 and not wrong, "\n".join(wrong)
+
+
+def test_statement_json_and_csv(site):
+    emu, ids = site
+    month = emu.api("GET", "/api/billing").json()[0]["current_month"]["month"]
+    st = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[0], month)).json()
+    assert st["meter"] == ids[0] and st["month"] == month and st["closed"] is False
+    assert st["tenant"] == "M. Dupont" and st["location"] == "Les Pins"
+    assert st["import_kwh"] > 0 and st["cost"]["currency"] == "EUR"
+    assert [ln["kind"] for ln in st["cost"]["lines"]] == ["energy", "energy", "fee"]
+    assert [p["name"] for p in st["periods"]] == ["HP", "HC"]
+    prev = emu.api("GET", "/api/billing").json()[0]["months"][0]["month"]
+    closed = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[0], prev)).json()
+    assert closed["closed"] is True and closed["cost"]["total"] > 0
+    r = emu.api("GET", "/api/statements.csv?meter=%s&month=%s" % (ids[0], month))
+    assert r.status_code == 200
+    assert 'filename="Les_Pins_Apt_1_%s.csv"' % month in r.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(r.text), delimiter=";"))
+    assert rows[0] == ["location", "Les Pins"] and rows[-1][0] == "total"
+    lst = emu.api("GET", "/api/statements?meter=" + ids[0]).json()
+    assert lst[0]["month"] == month and lst[0]["closed"] is False
+    bad = emu.api("GET", "/api/statements?meter=%s&month=2025-13" % ids[0])
+    assert bad.status_code == 400 and bad.json()["field"] == "month"
+    tot = emu.api("GET", "/api/billing/totals").json()
+    assert tot["month"] == month and [g["group"] for g in tot["groups"]] == ["Floor 1", "Common"]
+
+
+def test_host_renders_statements_from_a_backup_and_from_the_device(site, tmp_path):
+    from click.testing import CliRunner
+
+    from dingate.cli import main
+
+    emu, ids = site
+    month = emu.api("GET", "/api/billing").json()[0]["months"][0]["month"]
+    device_csv = emu.api("GET", "/api/statements.csv?meter=%s&month=%s" % (ids[0], month)).text
+    r = emu.api("GET", "/api/backup")
+    assert r.status_code == 200
+    backup = tmp_path / "backup.json"
+    backup.write_bytes(r.content)
+    run = CliRunner().invoke(main, ["statement", "--from-backup", str(backup), "--month", month,
+                                    "--out", str(tmp_path / "a")])
+    assert run.exit_code == 0, run.output
+    files = sorted(os.listdir(tmp_path / "a"))
+    assert files == ["Les_Pins_Apt_1_%s.csv" % month, "Les_Pins_Apt_2_%s.csv" % month,
+                     "Les_Pins_Gaz_commun_%s.csv" % month]
+    assert (tmp_path / "a" / files[0]).read_bytes().decode() == device_csv
+    run = CliRunner().invoke(main, ["statement", "--url", emu.url, "--password", emu.admin_password,
+                                    "--month", month, "--meter", ids[0], "--format", "html",
+                                    "--out", str(tmp_path / "b")])
+    assert run.exit_code == 0, run.output
+    page = (tmp_path / "b" / ("Les_Pins_statements_%s.html" % month)).read_text(encoding="utf-8")
+    st = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[0], month)).json()
+    assert "@page { size: A4" in page and "M. Dupont" in page
+    assert "%.2f EUR" % st["cost"]["total"] in page
+
+
+def test_reset_closes_the_tenant_statement(site):
+    emu, ids = site
+    month = emu.api("GET", "/api/billing").json()[0]["current_month"]["month"]
+    r = emu.api("POST", "/api/billing/%s/reset" % ids[1], {})
+    assert r.status_code == 400 and r.json()["field"] == "confirm"
+    r = emu.api("POST", "/api/billing/%s/reset" % ids[1], {"confirm": True})
+    assert r.status_code == 200, r.text
+    lst = emu.api("GET", "/api/statements?meter=" + ids[1]).json()
+    assert [(x["month"], x["part"], x["closed"]) for x in lst][:2] == [
+        (month, 2, False), (month, 1, True)]
+    closed = emu.api("GET", "/api/statements?meter=%s&month=%s&part=1" % (ids[1], month)).json()
+    assert closed["closed"] is True and closed["tenant"] == "Mme Martin" and "reset" in closed
+    ev = emu.api("GET", "/api/events?limit=20").json()
+    assert any("billing reset for a new tenant" in e["text"] for e in ev)
+
+
+def test_a_new_tenant_sees_nothing_of_the_tenant_before(site):
+    emu, ids = site
+    bl = emu.api("GET", "/api/billing").json()[0]
+    prev, month = bl["months"][0]["month"], bl["current_month"]["month"]
+    s = _tenant(emu)
+    q = "/api/statements?meter=%s&month=%s" % (ids[0], prev)
+    assert s.get(emu.url + q, timeout=10).status_code == 200  # still the same tenancy
+    r = emu.api("POST", "/api/billing/%s/reset" % ids[0], {"confirm": True})
+    assert r.status_code == 200, r.text
+    assert s.get(emu.url + q, timeout=10).status_code == 404  # the outgoing tenant's months
+    closed = "/api/statements?meter=%s&month=%s&part=1" % (ids[0], month)
+    assert s.get(emu.url + closed, timeout=10).status_code == 404
+    assert emu.api("GET", closed).json()["reset"] > 0  # the installer still has them
+    lst = s.get(emu.url + "/api/statements?meter=" + ids[0], timeout=10).json()
+    assert [(x["month"], x["closed"]) for x in lst] == [(month, False)]
+    now = int(time.time())
+    rows = s.get(emu.url + "/api/history?meter=%s&from=%d&to=%d" % (ids[0], now - 86400, now + 60),
+                 timeout=10).json()
+    first = s.get(emu.url + "/api/billing", timeout=10).json()[0]["first_init"]
+    assert all(r["ts"] >= first for r in rows)
