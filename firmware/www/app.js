@@ -322,14 +322,23 @@
     n.textContent = t('prg.note', { t: duration(left) });
   }
   // live(on, ms): the device pushes readings/genset/status (Server-Sent Events, GET /api/live) while
-  // this page is shown; when the stream is refused (too many clients) or keeps failing, on.poll()
-  // runs every ms instead. #main[data-live] says which ('sse' | 'poll').
+  // this page is shown; when the stream is refused (too many clients) or keeps failing, the page
+  // fetches the same snapshot every ms instead (after on.poll(), if given). #main[data-live] says
+  // which ('sse' | 'poll').
   function live(on, ms) {
     const g = cur.gen, m = $('#main');
     let es = null, fails = 0;
     const close = () => { if (es) { es.close(); es = null; } };
     cur.closers.push(close);
-    const fallback = () => { close(); if (!alive(g)) return; m.dataset.live = 'poll'; poll(on.poll, ms); };
+    const snapshot = async () => { // what the stream would have pushed, in one request
+      if (on.poll) await on.poll();
+      const x = await get('/api/live');
+      if (!alive(g) || !x) return;
+      if (on.readings) on.readings(x.readings);
+      if (x.genset && on.genset) on.genset(x.genset);
+      setupNote((x.status || {}).setup_left_s);
+    };
+    const fallback = () => { close(); if (!alive(g)) return; m.dataset.live = 'poll'; poll(snapshot, ms); };
     if (!window.EventSource) return fallback();
     es = new EventSource('/api/live');
     const hear = (k) => es.addEventListener(k, (e) => {
@@ -637,12 +646,7 @@
     if (!alive(g)) return;
     live({
       readings: onReadings, genset: onGenset,
-      poll: async () => {
-        if (n++ % 20 === 19) await loadMeters();
-        const r = await get('/api/readings');
-        if (alive(g)) onReadings(r);
-        if (gs) { const x = await get('/api/genset'); if (alive(g)) onGenset(x); }
-      },
+      poll: async () => { if (n++ % 20 === 19) await loadMeters(); },
     }, 3000);
     onReadings(await get('/api/readings'));
   };

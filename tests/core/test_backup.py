@@ -53,6 +53,7 @@ def test_full_restore_plan():
     assert d["genset"]["start_soc"] == 25 and "relay" not in d["genset"]
     # another broker than the device's: its password is not carried over (issue 16 item 7)
     assert d["mqtt"]["host"] == "mqtt.example" and d["mqtt"]["password"] == ""
+    assert any(n.startswith("mqtt: the broker password was dropped") for n in plan["notes"])
     u = d["users"]
     assert u["bob"]["role"] == "installer" and u["bob"]["hash"] == HASH + "b"
     assert u["carol"]["disabled"] is True and u["carol"]["hash"] == backup.LOCKED_HASH

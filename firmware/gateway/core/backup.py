@@ -24,7 +24,8 @@ Restore rules, per document (a document absent from the file is left as it is):
                           in the file, keeping its id (history and the genset refer to it);
                           the list replaces the device's.
   mqtt                    validated like PUT /api/mqtt over the device's current settings, so the
-                          device's broker password is kept (dropped if the user becomes "").
+                          device's broker password is kept, unless the file names another
+                          broker or no user (then dropped, and said in "notes").
   wifi                    the station: only if it names the network the device is set for now
                           (its key is not in the file): the static IP settings are restored and
                           the key kept. Another network, or none, leaves the device's Wi-Fi as it
@@ -247,7 +248,11 @@ def _restore_doc(name, d, current, plan):
 
         docs[name] = _one(name, validate_genset, _obj(name, d))
     elif name == "mqtt":
-        docs[name] = _mqtt(d, current.get("mqtt"), current.get("serial", ""))
+        stored = current.get("mqtt") or {}
+        docs[name] = _mqtt(d, stored, current.get("serial", ""))
+        if stored.get("password") and not docs[name]["password"]:
+            plan["notes"].append("mqtt: the broker password was dropped (another broker or no user "
+                                 "in the backup): give it again on the MQTT page")
     elif name == "modbus_tcp":
         from gateway.core.modbus_tcp_config import validate
 
@@ -259,6 +264,6 @@ def _restore_doc(name, d, current, plan):
         else:
             docs[name] = w
     elif name == "users":
-        docs[name], plan["revoke"], plan["notes"] = _users(d, current.get("users") or {},
-                                                           current.get("me"))
+        docs[name], plan["revoke"], notes = _users(d, current.get("users") or {}, current.get("me"))
+        plan["notes"].extend(notes)
 
