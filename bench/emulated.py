@@ -9,6 +9,7 @@ import time
 
 from dingate import boards
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.poll import wait_until
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "host",
                          "dingate", "emulator", "scenarios")
@@ -160,10 +161,9 @@ class Gateway:
 def wait_cycles(gw, n, timeout):
     """Wait until the poller has finished ``n`` more cycles; returns the /api/bus answer."""
     start = gw.bus()["cycles"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def done():
         b = gw.bus()
-        if b["cycles"] >= start + n:
-            return b
-        time.sleep(0.5)
-    raise TimeoutError("the poller did not finish %d cycles in %ss" % (n, timeout))
+        return b if b["cycles"] >= start + n else None
+
+    return wait_until(done, timeout, "%d more poller cycles" % n, 0.5)

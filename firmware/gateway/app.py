@@ -38,6 +38,7 @@ class Device:
         self.board = board
         self.mqtt = None  # the MQTT optional service (services/mqtt_setup.py), set by run()
         self.genset = None  # the running generator service, set by its slot (services/optional.py)
+        self.outputs = None  # the running plain relay outputs (services/outputs.py), by their slot
         self.services = {}  # optional services by name: start(dev) / stop() / apply(config)
         self.meters = None  # services/meters.py MeterService
         self.storage = None  # services/storage.py: ring, recorder, billing
@@ -69,19 +70,25 @@ class Device:
         self.radio = Radio()
         self.wifi = WifiService(self.radio, self.store, self.ap_ssid(), self.identity["ap_password"],
                                 events=self.event)
-        self.tasks = Tasks(log=lambda src, text: self.event("system", src, text))
+        self.tasks = Tasks(log=lambda src, code, params: self.event("system", src, code, params))
         self.route_modules = []
         self.reboot_requested = asyncio.Event()
         self.reboot_reason = None
         self.mqtt_connected = lambda: False
         self.bus_activity = lambda: (None, None)  # ticks_ms of the last good / failed transaction
         for name, status, detail in self.store.take_problems():
-            self.event("config", name, "%s: %s" % (status, detail))
+            self.event("config", name, "store", {"status": status, "error": detail})
 
-    def event(self, type, source, text):
-        self.events.log(type, source, text)
+    def event(self, type, source, code, params=None):
+        """Log event ``code`` (gateway.core.event_codes) with its ``params``; without params,
+        ``code`` is a text of its own (no code)."""
+        self.events.log(type, source, code, params=params)
         if self.mqtt is not None:
-            self.mqtt.post_event({"ts": self.now(), "type": type, "source": source, "text": text})
+            e = {"ts": self.now(), "type": type, "source": source, "text": code}
+            if params is not None:
+                e["code"], e["params"] = code, params
+                e["text"] = ondemand.call("gateway.core.event_codes", "text", code, params)
+            self.mqtt.post_event(e)
 
     @property
     def modbus_tcp(self):
@@ -149,7 +156,7 @@ class Device:
             for name in os.listdir(DATA):
                 if name != "cfg":  # the configuration was handled above, document by document
                     remove_tree(DATA + "/" + name)
-        self.event("system", "device", "factory reset (data %s)" % ("kept" if keep_data else "erased"))
+        self.event("system", "device", "reset.kept" if keep_data else "reset.erased", {})
         self.request_reboot("factory reset")
 
     def panel_state(self, now_ms):
@@ -163,7 +170,7 @@ class Device:
         return net, com, "running"
 
     def panel_action(self, action):
-        self.event("system", "button", "PRG: %s" % action)
+        self.event("system", "button", "prg", {"action": action})
         if action == "setup":
             self.wifi.request_setup()
         elif action == "restart":
@@ -202,7 +209,7 @@ async def _watchdog(dev):
 async def _reboot_on_request(dev):
     await dev.reboot_requested.wait()
     print("rebooting: %s" % dev.reboot_reason)
-    dev.event("system", "device", "reboot: %s" % dev.reboot_reason)
+    dev.event("system", "device", "reboot", {"why": dev.reboot_reason})
     for hook in dev.before_reboot:
         hook()
     await sleep_ms(300)  # let the HTTP answer go out
@@ -234,16 +241,16 @@ async def run():
     board = load_board()
     dev = Device(board)
     mem("device")
-    dev.event("system", "device", "boot (%s), firmware %s" % (dev.reset_cause, VERSION))
+    dev.event("system", "device", "boot", {"cause": dev.reset_cause, "version": VERSION})
     switched = ondemand.call("gateway.core.fwswitch", "take_result")  # what boot.py did
     if switched:
-        dev.event("system", "firmware", switched)
+        dev.event("system", "firmware", "fw.switch", {"why": switched})
     leds, button = panel_io.from_board(board)
     dev.panel = PanelService(leds, button, dev.panel_state, dev.panel_action)
     mem("panel")
     from gateway.drivers import rs485
     from gateway.services.meters import MeterService
-    from gateway.services.optional import GensetSlot, ModbusTcpService
+    from gateway.services.optional import GensetSlot, ModbusTcpService, OutputsSlot
     from gateway.web import captive, pages
 
     dev.meters = MeterService(dev.store, lambda bus: rs485.open_port(board, bus), events=dev.event)
@@ -261,7 +268,8 @@ async def run():
     # the optional services: each starts from its stored configuration in a task of its own
     dev.mqtt = MqttRunner(dev)
     dev.mqtt_connected = dev.mqtt.connected
-    dev.services = {"genset": GensetSlot(), "mqtt": dev.mqtt, "modbus_tcp": ModbusTcpService()}
+    dev.services = {"genset": GensetSlot(), "mqtt": dev.mqtt, "modbus_tcp": ModbusTcpService(),
+                    "outputs": OutputsSlot()}
     await dev.services["genset"].start(dev)  # before the tasks: the relay is held open at once
     mem("genset")
     from gateway.services.alarms import AlarmMonitor  # inverter alarms into the event log
@@ -275,9 +283,9 @@ async def run():
                 stall_s=300)
     tasks.spawn("meter_events", dev.meters.watch)
     tasks.spawn("recorder", dev.storage.recorder.run, progress=lambda: dev.storage.recorder.loops)
-    # MQTT uplink, Modbus TCP server (read-only, for a SCADA): started only when configured;
-    # otherwise none of their code is in the heap
-    for name in ("mqtt", "modbus_tcp"):
+    # MQTT uplink, Modbus TCP server (read-only, for a SCADA), plain relay outputs: started only
+    # when configured; otherwise none of their code is in the heap
+    for name in ("mqtt", "modbus_tcp", "outputs"):
         svc = dev.services[name]
         tasks.spawn(name + "_start", lambda svc=svc: svc.start(dev), restart=False)
     tasks.spawn("wifi", dev.wifi.run)

@@ -1263,7 +1263,27 @@
     drawState(gs);
     gensetForm(cfg, gs);
     later(() => poll(async () => { const x = await get('/api/genset'); if (alive(g)) drawState(x); }, 3000), 3000);
+    outputsCard(m, g);
   };
+  // the board's other relays (plain outputs, /api/outputs): switched from here; names and modes
+  // through the API (docs/integrations.md); the relay shows the contact (a pulse opens by itself)
+  async function outputsCard(m, g) {
+    let outs;
+    try { outs = await get('/api/outputs'); } catch (e) { return; }
+    if (!alive(g) || !outs || !outs.length) return;
+    const box = card(t('out.title'));
+    addTo(m, box);
+    const draw = (list) => put(box, h('h2', null, t('out.title')), ...list.map((o) => {
+      const b = btn('output-' + o.id, t(o.on ? 'out.switch_off' : 'out.switch_on'));
+      b.onclick = async () => {
+        try { await api('PUT', '/api/outputs/' + encodeURIComponent(o.id), { on: !o.on }); draw(await get('/api/outputs')); } catch (e) { if (!e.gone) toast(e.message, true); }
+      };
+      return h('div', { class: 'row' },
+        h('div', { class: 'relay ' + (o.closed ? 'on' : 'off'), id: 'output-' + o.id + '-relay' }, h('span', null, o.name), h('b', null, o.closed ? t('gs.closed') : t('gs.open'))), b);
+    }));
+    draw(outs);
+    later(() => poll(async () => { const x = await get('/api/outputs'); if (alive(g)) draw(x); }, 3000), 3000);
+  }
   function gensetForm(box, gs) {
     const src = gs.soc_source || {}, vo = gs.voltage || {}, fb = gs.feedback || {};
     const qh = gs.quiet_hours;
@@ -1704,6 +1724,9 @@
     [/^generator control configured by (\S+) \(mode (\w+)\)$/, 'ev.gsconf', 'u m', { m: gsT }],
     [/^user (.+) (created|changed|deleted) by (.+)$/, 'ev.user_', 'n x u'],
     [/^meter (.+) (added|changed|deleted)\b.*$/, 'ev.meter_', 'n x'],
+    [/^output (\S+) \((.*)\) configured by (.+)$/, 'ev.out_conf', 'o n u'],
+    [/^output (\S+) removed by (.+)$/, 'ev.out_del', 'o u'],
+    [/^(.+) switched (on|off) by (.+)$/, 'ev.out_', 'n x u'],
     [/^(.+) logged in from (.+)$/, 'ev.login', 'u ip'],
     [/^.*\bchanged by (\S+).*$/, 'ev.changed', 'u'],
     [/^PRG: (.+)$/, 'ev.prg', 'a', { a: (x) => (has('prg.' + x) ? t('prg.' + x) : x) }],
@@ -1738,7 +1761,7 @@
     }
     return txt;
   }
-  const srcT = (x) => { const m = /^meter (.+)$/.exec(x || ''); return m ? t('f.meters') + ' ' + meterName(m[1]) : has('src.' + x) ? t('src.' + x) : x ?? ''; };
+  const srcT = (x) => { const m = /^meter (.+)$/.exec(x || ''), o = /^output (.+)$/.exec(x || ''); return m ? t('f.meters') + ' ' + meterName(m[1]) : o ? t('src.output') + ' ' + o[1] : has('src.' + x) ? t('src.' + x) : x ?? ''; };
 
   /* Events */
   PG.events = async (m, sub, g) => {

@@ -114,13 +114,18 @@ def _board_file(board):
     return json.dumps(clean, separators=(",", ":")).encode()
 
 
+def compact_json(data):
+    """A JSON file as shipped: no indentation, UTF-8 text kept as is."""
+    return json.dumps(json.loads(data), ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def www_lean(src):
     """A page file as shipped: JSON compact, JavaScript minified by rjsmin (comments and spaces
     only: names and code unchanged), CSS without comments and indentation, the rest as is."""
     with open(src, "rb") as f:
         data = f.read()
     if src.endswith(".json"):
-        return json.dumps(json.loads(data), ensure_ascii=False, separators=(",", ":")).encode()
+        return compact_json(data)
     if src.endswith(".js"):
         import rjsmin
 
@@ -149,9 +154,9 @@ def render(board, overrides=None):
             out[fs_path] = _compile(src, fs_path, cache)
         elif how == "gzip":
             out[fs_path] = www_gzip(src)
-        elif how == "json":  # compact: no indentation on the board
+        elif how == "json":
             with open(src, "rb") as f:
-                out[fs_path] = json.dumps(json.load(f), separators=(",", ":")).encode()
+                out[fs_path] = compact_json(f.read())
         elif how == "board":
             b = dict(board)
             if overrides:

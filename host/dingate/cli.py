@@ -28,7 +28,7 @@ def build_cmd(board, update_key):
     for name in every if board == "all" else [board]:
         try:
             path, files = build.build(name, update_key=update_key)
-        except (boards.BoardError, build.BuildError, fwkey.KeyError_) as e:
+        except (boards.BoardError, build.BuildError, fwkey.UpdateKeyError) as e:
             raise click.ClickException(str(e))
         size = sum(len(d) for d in files.values())
         b = boards.load(name)

@@ -14,7 +14,7 @@ ENV = "DINGATE_UPDATE_KEY"
 DEFAULT = os.path.join(BUILD, "update.key")
 
 
-class KeyError_(Exception):
+class UpdateKeyError(Exception):
     pass
 
 
@@ -37,7 +37,7 @@ def load(path=None):
     path = key_path(path)
     if not os.path.exists(path):
         if path != DEFAULT:
-            raise KeyError_("update key file %s does not exist" % path)
+            raise UpdateKeyError("update key file %s does not exist" % path)
         try:
             generate(path)
         except FileExistsError:  # another build made it meanwhile
@@ -49,5 +49,5 @@ def load(path=None):
     except ValueError:
         key = b""
     if len(key) < 16:
-        raise KeyError_("update key file %s: expected 64 hex digits" % path)
+        raise UpdateKeyError("update key file %s: expected 64 hex digits" % path)
     return key, path

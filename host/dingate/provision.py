@@ -112,7 +112,7 @@ def provision(port, serial=None, out_dir="labels", reset=True, update_key=None):
 
     try:
         key, key_file = fwkey.load(update_key)
-    except fwkey.KeyError_ as e:
+    except fwkey.UpdateKeyError as e:
         raise ProvisionError(str(e))
     try:
         with Board(port) as dev:

@@ -110,10 +110,11 @@ async def _wait(pred, ms=5000):
 
 
 async def _supervised():
+    from gateway.core.event_codes import text
     from gateway.services.tasks import RESTARTS, Tasks
 
     logged = []
-    tasks = Tasks(log=lambda src, text: logged.append(text))
+    tasks = Tasks(log=lambda src, code, params: logged.append(text(code, params)))
     runs = [0]
     beats = [0]
 

@@ -52,12 +52,9 @@ def site(tmp_path_factory):
         emu.login()
         ok = emu.api("PUT", "/api/settings", {"sample_interval_s": 5})
         assert ok.status_code == 200, ok.text
-        emu.meter_ids = []
-        for body in ({"name": "Grid", "address": 1, "profile": "sdm630", "role": "grid"},
-                     {"name": "Flat 2", "address": 2, "profile": "sdm120"}, BATTERY):
-            r = emu.api("POST", "/api/meters", body)
-            assert r.status_code == 201, r.text
-            emu.meter_ids.append(r.json()["id"])
+        emu.meter_ids = emu.add_meters(
+            {"name": "Grid", "address": 1, "profile": "sdm630", "role": "grid"},
+            {"name": "Flat 2", "address": 2, "profile": "sdm120"}, BATTERY)
         r = emu.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": broker.port,
                                          "base_topic": BASE, "discovery": True, "keepalive": 10})
         assert r.status_code == 200, r.text

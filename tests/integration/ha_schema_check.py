@@ -16,15 +16,17 @@ import sys
 
 import voluptuous as vol
 from homeassistant.components.binary_sensor import DEVICE_CLASSES_SCHEMA as BINARY_CLASSES
-from homeassistant.components.mqtt import binary_sensor, select, sensor
+from homeassistant.components.mqtt import binary_sensor, select, sensor, switch
 from homeassistant.components.sensor.const import (
     DEVICE_CLASS_STATE_CLASSES,
     DEVICE_CLASS_UNITS,
     SensorDeviceClass,
 )
+from homeassistant.components.switch import DEVICE_CLASSES_SCHEMA as SWITCH_CLASSES
 from homeassistant.const import __version__
 
-PLATFORMS = {"sensor": sensor, "select": select, "binary_sensor": binary_sensor}
+PLATFORMS = {"sensor": sensor, "select": select, "binary_sensor": binary_sensor,
+             "switch": switch}
 # keys later Home Assistant versions read that this one drops (ignored, not refused): a sensor's
 # enum ``options`` (HA 2024.9, home-assistant/core pull 123248; device_class enum required)
 NEWER_KEYS = {"sensor": ("options",)}
@@ -74,9 +76,9 @@ def check(topic, cfg):
     if comp == "sensor":
         for e in _sensor_rules(cfg):
             yield e
-    elif comp == "binary_sensor" and "device_class" in cfg:
+    elif comp in ("binary_sensor", "switch") and "device_class" in cfg:
         try:
-            BINARY_CLASSES(cfg["device_class"])
+            (BINARY_CLASSES if comp == "binary_sensor" else SWITCH_CLASSES)(cfg["device_class"])
         except vol.Invalid as e:
             yield "binary_sensor device_class: %s" % e
 

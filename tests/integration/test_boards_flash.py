@@ -8,11 +8,9 @@ import http.server
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 import requests
@@ -21,6 +19,7 @@ from dingate import boards, build, espimage, flash, fwkey
 from dingate.emulator.chipflash import FLASH_FILE
 from dingate.paths import BUILD, FIRMWARE
 from dingate.testing.emuproc import EmulatorProcess, free_port, with_repl_port
+from dingate.testing.poll import listening, wait_until
 
 BIN = os.path.dirname(sys.executable)
 CHIPS = [n for n in boards.names() if boards.is_chip(boards.load(n))]
@@ -40,15 +39,8 @@ def dingate(*args, **kw):
 
 
 def wait_port(port, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the emulator exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError("port %d" % port)
+    wait_until(lambda: listening(port, 1), timeout, "the emulator on port %d" % port, 0.1,
+               process=proc)
 
 
 class DownloadMode:

@@ -40,7 +40,8 @@ def all_configs():
         {"id": "g 3", "name": "Generic", "quantities": GENERIC},
     ]
     out = []
-    for topic, payload in H.configs(BASE, dev, "1.2.3", meters, genset=True):
+    outputs = [{"id": "aux", "name": "Pump"}, {"id": "ch 3", "name": ""}]  # plain relay outputs
+    for topic, payload in H.configs(BASE, dev, "1.2.3", meters, genset=True, outputs=outputs):
         out.append([topic, json.loads(payload)])
     return out
 
@@ -49,7 +50,7 @@ def test_every_discovery_config_passes_home_assistants_own_validation(tmp_path):
     homeassistant.install()  # idempotent; a fresh machine: ~2 min
     items = all_configs()
     comps = set(t.split("/")[1] for t, _ in items)
-    assert comps == {"sensor", "select", "binary_sensor"}, comps
+    assert comps == {"sensor", "select", "binary_sensor", "switch"}, comps
     assert sum(1 for _t, c in items if "suggested_display_precision" in c) >= 30
     path = tmp_path / "configs.json"
     path.write_text(json.dumps(items))
@@ -65,6 +66,7 @@ def test_the_checker_catches_what_home_assistant_rejects(tmp_path):
     """The checker is not vacuous: configs HA refuses or misreads are reported."""
     homeassistant.install()
     good = dict(all_configs()[-2][1])  # a numeric sensor of the generic meter
+    switch = next(c for t, c in all_configs() if "/switch/" in t)
     bad = [
         ["homeassistant/sensor/x/a/config", dict(good, state_class="total_increasing",
                                                   device_class="power")],
@@ -73,6 +75,8 @@ def test_the_checker_catches_what_home_assistant_rejects(tmp_path):
         ["homeassistant/sensor/x/c/config", dict(good, suggested_display_precision=-1)],
         ["homeassistant/sensor/x/d/config", dict(good, typo_key=1)],
         ["homeassistant/binary_sensor/x/e/config", dict(good, device_class="spinning")],
+        ["homeassistant/switch/x/f/config", dict(switch, device_class="lamp")],
+        ["homeassistant/switch/x/g/config", dict(switch, payload_on=None, state_topic=7)],
     ]
     del bad[0][1]["suggested_display_precision"]
     path = tmp_path / "bad.json"
@@ -81,6 +85,6 @@ def test_the_checker_catches_what_home_assistant_rejects(tmp_path):
     r = subprocess.run([py, CHECKER, str(path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     errors = json.loads(r.stdout.strip().splitlines()[-1])["errors"]
-    for key in ("x/a/", "x/b/", "x/c/", "x/d/", "x/e/"):
+    for key in ("x/a/", "x/b/", "x/c/", "x/d/", "x/e/", "x/f/", "x/g/"):
         assert any(key in e for e in errors), (key, errors)
     assert any("suggested_display_precision" in e and "x/a/" in e for e in errors), errors

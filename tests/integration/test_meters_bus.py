@@ -47,14 +47,11 @@ def gateway(line):
     try:
         emu.start()
         emu.login()
-        for body in (
+        emu.add_meters(
             {"name": "Main meter", "address": 1, "profile": "sdm630"},
             {"name": "Sub meter", "address": 2, "profile": "sdm120"},
             {"name": "Generic dev", "address": 5, "profile": "generic", "registers": GENERIC_REGS},
-            {"name": "Nobody here", "address": 42, "profile": "sdm120"},
-        ):
-            r = emu.api("POST", "/api/meters", body)
-            assert r.status_code == 201, r.text
+            {"name": "Nobody here", "address": 42, "profile": "sdm120"})
         yield emu
     finally:
         emu.cleanup()

@@ -6,6 +6,7 @@ DINGATE_NIGHTLY=1 stretches the store-and-forward outage from 5 s to 45 s
 (DINGATE_MQTT_OUTAGE_S overrides both).
 """
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ if FIRMWARE not in sys.path:
     sys.path.insert(0, FIRMWARE)
 
 from dingate import paths  # noqa: E402
+from dingate.testing import poll  # noqa: E402
 from dingate.testing.broker import Broker  # noqa: E402
 from gateway.core import mqtt_config  # noqa: E402
 from gateway.core.errors import ValidationError  # noqa: E402
@@ -45,13 +47,7 @@ OUTAGE_S = float(os.environ.get("DINGATE_MQTT_OUTAGE_S") or (45 if NIGHTLY else 
 # ------------------------------------------------------------------ helpers
 
 
-def wait_until(pred, timeout, what="condition", step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(step)
-    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+wait_until = functools.partial(poll.wait_until, interval=0.02)
 
 
 def run(coro, timeout=90):

@@ -9,6 +9,7 @@ import pytest
 
 from dingate.testing.broker import MOSQUITTO, Broker
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.poll import wait_until
 
 paho = pytest.importorskip("paho.mqtt.client")
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed (make setup)")
@@ -52,9 +53,8 @@ def site(tmp_path_factory):
         emu.start()
         emu.login()
         assert emu.api("PUT", "/api/settings", {"sample_interval_s": 5, "flush_interval_s": 5}).status_code == 200
-        for body in ({"name": "Main meter", "address": 1, "profile": "sdm630", "role": "grid"},
-                     {"name": "Workshop", "address": 2, "profile": "sdm120"}):
-            assert emu.api("POST", "/api/meters", body).status_code == 201
+        emu.add_meters({"name": "Main meter", "address": 1, "profile": "sdm630", "role": "grid"},
+                       {"name": "Workshop", "address": 2, "profile": "sdm120"})
         r = emu.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": broker.port, "base_topic": BASE,
                                          "user": "gw", "password": "s3cret-token", "discovery": True})
         assert r.status_code == 200, r.text
@@ -148,13 +148,13 @@ def _command(sub, topic, payload, timeout=10):
     req = "r%d" % (len(sub.msgs) + int(time.time() * 1000) % 100000)
     body = payload if isinstance(payload, dict) else {"value": payload}
     sub.c.publish(BASE + "/cmd/" + topic, json.dumps(dict(body, req=req)), qos=1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def result():
         for t, p, _r in list(sub.msgs):
             if t == BASE + "/cmd/result" and p and json.loads(p).get("req") == req:
                 return json.loads(p)
-        time.sleep(0.05)
-    raise AssertionError("no result for %s" % topic)
+
+    return wait_until(result, timeout, "the result of %s" % topic, 0.05)
 
 
 def test_remote_commands_are_acknowledged_and_validated(site):

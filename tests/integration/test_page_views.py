@@ -381,3 +381,32 @@ def test_every_page_fits_and_speaks_the_language(demo, browser, artifacts, lang)
         finally:
             ctx.close()
     assert not problems, "\n".join(problems[:40])
+
+
+def test_relay_outputs_switch_from_the_generator_page(demo, browser, artifacts):
+    """The generator page lists the board's other relays (plain outputs); a click switches one
+    (the emulated pin follows) and the event log says so in French."""
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    text = "(s) => document.querySelector(s).textContent"
+    try:
+        pg.goto(demo.url + "/#/genset")
+        pg.wait_for_selector("[data-action=output-aux]")
+        assert demo.hw()["relays"]["aux"] is False
+        assert pg.evaluate(text, "[data-action=output-aux]") == "Activer"
+        pg.click("[data-action=output-aux]")
+        demo.wait_for(lambda: demo.hw()["relays"]["aux"] is True, timeout=15, what="aux closed")
+        pg.wait_for_function("document.querySelector('#output-aux-relay b').textContent"
+                             ".startsWith('MARCHE')", timeout=15000)
+        assert pg.evaluate(text, "[data-action=output-aux]") == "Désactiver"
+        pg.screenshot(path=os.path.join(artifacts, "page-fr-390-outputs.png"), full_page=True)
+        pg.click("[data-action=output-aux]")
+        demo.wait_for(lambda: demo.hw()["relays"]["aux"] is False, timeout=15, what="aux open")
+        pg.goto(demo.url + "/#/events")
+        pg.wait_for_selector("#event-list li p")
+        texts = pg.eval_on_selector_all("#event-list li p", "ps => ps.map(p => p.textContent)")
+        assert "aux activée par admin" in texts and "aux désactivée par admin" in texts, texts
+        assert any(x.startswith("Sortie aux (aux) configurée par") for x in texts), texts
+        sources = pg.eval_on_selector_all("#event-list li .src", "s => s.map(e => e.textContent)")
+        assert "Sortie aux" in sources, sources
+    finally:
+        ctx.close()

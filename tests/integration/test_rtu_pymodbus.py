@@ -25,6 +25,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice  # noqa: E402
 
 from dingate import paths  # noqa: E402
 from dingate.testing.rtu_stream import open_tcp  # noqa: E402
+from dingate.testing.scripted_master import ScriptedMaster  # noqa: E402
 from gateway.core import modbus  # noqa: E402
 from gateway.core.meters import validate_bus, validate_meter  # noqa: E402
 from gateway.services.poller import Poller  # noqa: E402
@@ -324,32 +325,6 @@ def test_every_function_code_against_pymodbus(bus):
     assert out["r2"] == [True, False, True, False]
     assert out["exc"] == 2
     assert c["requests"] == c["ok"] + c["exceptions"] and c["exceptions"] == 1
-
-
-class ScriptedMaster:
-    """Stands in for RtuMaster: each address answers from a script of outcomes."""
-
-    def __init__(self, script):
-        self.script = script  # address -> list of "ok" | exception instances (last one repeats)
-        self.calls = []
-
-    def configure(self, bus):
-        pass
-
-    def forget(self, keep):
-        pass
-
-    def counters(self, address):
-        return {}
-
-    async def read_registers(self, address, function, register, count, retries=None,
-                             timeout_ms=None, pause_ms=0):
-        self.calls.append((address, retries))
-        steps = self.script[address]
-        step = steps.pop(0) if len(steps) > 1 else steps[0]
-        if step != "ok":
-            raise step
-        return [0x4366, 0] * (count // 2) + [0] * (count % 2)  # 230.0 in every f32
 
 
 def test_poller_status_rules():

@@ -18,12 +18,7 @@ def _setup(emu):
                                         "csv_separator": ";", "csv_decimal": ",",
                                         "location": "Résidence Les Pins"})
     assert r.status_code == 200, r.text
-    ids = []
-    for body in METERS:
-        r = emu.api("POST", "/api/meters", body)
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-    return ids
+    return emu.add_meters(*METERS)
 
 
 def _rows(emu, mid, t0, step=None):

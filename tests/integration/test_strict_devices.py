@@ -6,8 +6,9 @@ import asyncio
 import pytest
 
 from dingate.testing.rtu_stream import open_tcp
+from dingate.testing.scripted_master import ScriptedMaster
 from dingate.testing.strict import StrictLine, device_from_specs, image_from_specs, plausible
-from gateway.core import profiles, registers
+from gateway.core import modbus, profiles, registers
 from gateway.core.meters import validate_bus, validate_meter
 from gateway.services.poller import Poller
 from gateway.services.rtu import RtuMaster
@@ -262,39 +263,13 @@ def test_every_library_profile_reads_every_quantity_from_a_strict_device(profile
 # ---- dead meters ----
 
 
-class _DeadLine:
-    """Stands in for RtuMaster: addresses in ``dead`` never answer, the others always do."""
-
-    def __init__(self, dead):
-        self.dead = dead
-        self.calls = []
-
-    def configure(self, bus):
-        pass
-
-    def forget(self, keep):
-        pass
-
-    def counters(self, address):
-        return {}
-
-    async def read_registers(self, address, function, register, count, retries=None,
-                             timeout_ms=None, pause_ms=0):
-        self.calls.append(address)
-        if address in self.dead:
-            from gateway.core import modbus
-
-            raise modbus.NoResponse("silent")
-        return [0x4366, 0] * (count // 2) + [0] * (count % 2)
-
-
 def test_dead_meters_back_off_and_are_probed_one_at_a_time():
     one = [{"quantity": "power_w", "function": 4, "register": 0, "type": "f32"}]
     ms = []
     for a in range(1, 9):
         ms.append(validate_meter({"address": a, "profile": "generic", "registers": one}, ms))
     dead = {2, 4, 6, 8}
-    line = _DeadLine(dead)
+    line = ScriptedMaster({a: [modbus.NoResponse("silent")] for a in dead})  # the others answer
     poller = Poller(line, ms, BUS, clock=lambda: NOW, offline_after=2, probe_every=2,
                     max_backoff=8)
     per_cycle = []
@@ -303,7 +278,7 @@ def test_dead_meters_back_off_and_are_probed_one_at_a_time():
         for _ in range(60):
             line.calls.clear()
             await poller.poll_once()
-            per_cycle.append([a for a in line.calls if a in dead])
+            per_cycle.append([a for a, _retries in line.calls if a in dead])
 
     asyncio.run(main())
     assert all(len(c) <= 1 for c in per_cycle[2:])  # after going offline: one probe a cycle

@@ -36,10 +36,8 @@ def test_learned_plan_survives_reboot_and_resets_on_change(line, tmp_path):
         emu.login()
         assert emu.api("GET", "/api/meters").json() == []
         assert emu.api("GET", "/api/genset").json().get("enabled") in (None, False)
-        for body in ({"name": "PV SDM120", "address": 1, "profile": "sdm120"},
-                     {"name": "Grid SDM630", "address": 2, "profile": "sdm630"}):
-            r = emu.api("POST", "/api/meters", body)
-            assert r.status_code == 201, r.text
+        emu.add_meters({"name": "PV SDM120", "address": 1, "profile": "sdm120"},
+                       {"name": "Grid SDM630", "address": 2, "profile": "sdm630"})
         m = emu.wait_for(lambda: (lambda ms: ms if ms[1].get("status") == "ok"
                                   and ms[2].get("status") == "partial" else None)(
             meters_by_address(emu)), timeout=40, what="sdm120 ok, sdm630 partial")

@@ -30,6 +30,8 @@ Restore rules, per document (a document absent from the file is left as it is):
                           (its key is not in the file): the static IP settings are restored and
                           the key kept. Another network, or none, leaves the device's Wi-Fi as it
                           is (reported in "kept"): the device must stay reachable.
+  outputs                 the plain relay outputs, validated like PUT /api/outputs/<id> against
+                          this device's board (a relay it lacks is refused).
   users                   accounts here get their role and disabled flag from the file (their
                           password stays); accounts only in the file are created disabled, with
                           no usable password and must_change set (an admin gives them one);
@@ -263,6 +265,10 @@ def _restore_doc(name, d, current, plan):
             plan["kept"].append("wifi: " + why)
         else:
             docs[name] = w
+    elif name == "outputs":  # the relays of this device's board
+        from gateway.core.outputs import validate_outputs
+
+        docs[name] = _one(name, validate_outputs, _obj(name, d), current.get("relays") or ())
     elif name == "users":
         docs[name], plan["revoke"], notes = _users(d, current.get("users") or {}, current.get("me"))
         plan["notes"].extend(notes)

@@ -26,7 +26,8 @@ SCHEMA = 1
 # Every configuration document, the one list: a factory reset deletes them, a backup carries
 # BACKUP_DOCS in this order (not "metrics": it holds the scrape token's hash). Device state
 # (identity, genset_state) is not configuration.
-DOCS = ("settings", "bus", "meters", "genset", "mqtt", "modbus_tcp", "wifi", "users", "metrics")
+DOCS = ("settings", "bus", "meters", "genset", "mqtt", "modbus_tcp", "wifi", "users", "outputs",
+        "metrics")
 BACKUP_DOCS = DOCS[:-1]
 
 
@@ -43,6 +44,7 @@ def mkdirs(path):
         p += "/"
 
 
+# (gateway.core.fwswitch keeps its own exists/remove_tree on purpose: it imports nothing of ours)
 def exists(path):
     try:
         os.stat(path)

@@ -9,6 +9,10 @@ active one is full the other is truncated and becomes active, so the log keeps b
 and all of its budget of the newest events. One line per event (one write): a JSON array
 [seq, ts, type, source, text] followed by a tab and its CRC-32; torn or garbled lines are
 skipped when reading. Callers log transitions (state changes), not every poll.
+
+An event with a code (gateway.core.event_codes) is stored as [seq, ts, type, source, code,
+params]: its English text is built when read (smaller lines than text and code together:
+docs/decisions/0013-event-codes.md); queries give "text", "code" and "params".
 """
 
 import json
@@ -19,6 +23,7 @@ from gateway.core.records import crc32
 TYPES = ("state", "threshold", "config", "comm", "genset", "system", "alarm")
 MAX_TEXT = 160
 MAX_SOURCE = 40
+MAX_PARAM = 64  # characters of a text param of a coded event
 
 
 def _clean(s, n):
@@ -53,9 +58,17 @@ def _parse(line):
         e = json.loads(line[:j].decode())
     except (ValueError, UnicodeError):
         return None
-    if not isinstance(e, list) or len(e) != 5:
+    if not isinstance(e, list) or len(e) not in (5, 6):
         return None
     return e
+
+
+def _params(params):
+    out = {}
+    for k in params:
+        v = params[k]
+        out[k] = v if isinstance(v, (int, float, bool)) or v is None else _clean(v, MAX_PARAM)
+    return out
 
 
 class EventLog:
@@ -129,13 +142,19 @@ class EventLog:
             return None, size, torn
         return e[0], size, torn
 
-    def log(self, type, source, text, ts=None):
-        """Append one event; returns its sequence number. ValueError for an unknown type."""
+    def log(self, type, source, text, ts=None, params=None):
+        """Append one event; returns its sequence number. ValueError for an unknown type.
+        With ``params`` (a dict), ``text`` is the event's code (gateway.core.event_codes)."""
         if type not in TYPES:
             raise ValueError("unknown event type %r" % (type,))
         if ts is None:
             ts = int(self.clock()) if self.clock else 0
-        e = [self.seq, int(ts), type, _clean(source, MAX_SOURCE), _clean(text, MAX_TEXT)]
+        e = [self.seq, int(ts), type, _clean(source, MAX_SOURCE)]
+        if params is None:
+            e.append(_clean(text, MAX_TEXT))
+        else:
+            e.append(_clean(text, MAX_SOURCE))
+            e.append(_params(params))
         body = json.dumps(e).encode()
         line = body + b"\t" + ("%08x" % crc32(body)).encode() + b"\n"
         mode = "ab"
@@ -175,7 +194,13 @@ class EventLog:
             for e in keep:
                 if out and e[0] >= out[-1]["seq"]:
                     continue  # stale line of an older generation
-                out.append({"seq": e[0], "ts": e[1], "type": e[2], "source": e[3], "text": e[4]})
+                d = {"seq": e[0], "ts": e[1], "type": e[2], "source": e[3], "text": e[4]}
+                if len(e) == 6:
+                    from gateway.core.event_codes import text  # only while a query runs
+
+                    d["code"], d["params"] = e[4], e[5]
+                    d["text"] = text(e[4], e[5])
+                out.append(d)
                 if len(out) >= limit:
                     return out
         return out

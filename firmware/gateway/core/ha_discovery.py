@@ -17,6 +17,8 @@ name (no abbreviations).
   (an inverter with fault registers) has a ``binary_sensor`` (``device_class: problem``) instead.
 * The genset: a ``select`` (auto/on/off, command topic ``<base>/cmd/genset/mode``) and a
   ``binary_sensor`` (``device_class: running``) for the relay, both from ``<base>/genset/state``.
+* Each configured plain relay output: a ``switch`` (``<base>/output/<id>/state``, command topic
+  ``<base>/cmd/output/<id>/set``, payloads ON/OFF), object id ``out_<id>``.
 * Availability: every entity follows ``<base>/status`` (online/offline, retained, last will);
   meter sensors also follow their meter's status (``availability_mode: all``).
 
@@ -37,6 +39,8 @@ from gateway.core.mqtt_topics import (  # noqa: F401  (re-exported: the topic na
     genset_state_topic,
     meter_topic,
     node_id,
+    output_command_topic,
+    output_state_topic,
 )
 from gateway.core.mqtt_topics import safe as _safe
 from gateway.core.quantities import decimals, ha_spec, is_counter
@@ -225,21 +229,46 @@ def genset_configs(base, dev, sw_version, prefix=DEFAULT_PREFIX):
            _dump(genset_relay_config(base, dev, sw_version, node)))
 
 
-def configs(base, dev, sw_version, meters, prefix=DEFAULT_PREFIX, genset=True):
-    """Generator of (topic, payload) for the whole gateway: genset first, then each meter."""
+def output_switch_config(base, dev, sw_version, node, output):
+    """Config dict of a plain relay output's switch (``output``: {"id", "name"})."""
+    oid = str(output["id"])
+    cfg = _common(base, dev, sw_version, "%s_out_%s" % (node, _safe(oid)),
+                  output.get("name") or oid)
+    cfg["command_topic"] = output_command_topic(base, oid)
+    cfg["state_topic"] = output_state_topic(base, oid)
+    cfg["value_template"] = "{{ 'ON' if value_json.on else 'OFF' }}"
+    cfg["payload_on"] = "ON"
+    cfg["payload_off"] = "OFF"
+    cfg["device_class"] = "switch"
+    return cfg
+
+
+def _output_topic(prefix, node, oid):
+    return _topic(prefix, "switch", node, "out_" + _safe(oid))
+
+
+def configs(base, dev, sw_version, meters, prefix=DEFAULT_PREFIX, genset=True, outputs=()):
+    """Generator of (topic, payload) for the whole gateway: genset first, then the plain
+    outputs, then each meter."""
     if genset:
         for item in genset_configs(base, dev, sw_version, prefix):
             yield item
+    node = dev["identifiers"][0]
+    for o in outputs:
+        yield (_output_topic(prefix, node, o["id"]),
+               _dump(output_switch_config(base, dev, sw_version, node, o)))
     for m in meters:
         for item in meter_configs(base, dev, sw_version, m, prefix):
             yield item
 
 
-def topics(node, meters, prefix=DEFAULT_PREFIX, genset=True):
+def topics(node, meters, prefix=DEFAULT_PREFIX, genset=True, outputs=()):
     """Generator of the config topics :func:`configs` would publish (no payloads built)."""
     if genset:
         yield _topic(prefix, "select", node, "genset_mode")
         yield _topic(prefix, "binary_sensor", node, "genset_relay")
+    for o in outputs:
+        yield _output_topic(prefix, node, o["id"])
     for m in meters:
         for comp, obj, _ in _meter_objects(m):
             yield _topic(prefix, comp, node, obj)
@@ -267,17 +296,20 @@ def is_wanted(topic, node, meters, prefix=DEFAULT_PREFIX, genset=True):
 # ---------------------------------------------------------------- what was published
 #
 # The gateway keeps a small retained *index* of what it announced (on <base>/discovery):
-# {"genset": bool, "meters": {"<id>": ["<quantity>", ...]}}. At the next announcement the
+# {"genset": bool, "meters": {"<id>": ["<quantity>", ...]}, "outputs": ["<id>", ...]}. At the next announcement the
 # difference old -> new gives the configs to delete (meters removed, quantities dropped, or
 # everything when discovery is switched off), without subscribing to every config.
 
 
-def index(meters, genset=True):
-    """Index of the configs :func:`configs` publishes for ``meters``."""
+def index(meters, genset=True, outputs=()):
+    """Index of the configs :func:`configs` publishes for ``meters`` (and ``outputs``)."""
     out = {}
     for m in meters:
         out[str(m["id"])] = [_quantity(q)[0] for q in (m.get("quantities") or ())]
-    return {"genset": bool(genset), "meters": out}
+    d = {"genset": bool(genset), "meters": out}
+    if outputs:
+        d["outputs"] = [str(o["id"]) for o in outputs]
+    return d
 
 
 def _index_meters(idx):
@@ -294,6 +326,10 @@ def stale(old, new, node, prefix=DEFAULT_PREFIX):
     if old.get("genset") and not new.get("genset"):
         yield _topic(prefix, "select", node, "genset_mode")
         yield _topic(prefix, "binary_sensor", node, "genset_relay")
+    new_outs = new.get("outputs") or ()
+    for oid in old.get("outputs") or ():
+        if isinstance(oid, str) and oid not in new_outs:
+            yield _output_topic(prefix, node, oid)
     new_ms = _index_meters(new)
     old_ms = _index_meters(old)
     for mid in old_ms:

@@ -36,3 +36,13 @@ def genset_state_topic(base):
 
 def genset_command_topic(base):
     return base + "/cmd/genset/mode"
+
+
+def output_state_topic(base, output_id):
+    """``<base>/output/<id>/state``: a plain relay output's state (retained JSON)."""
+    return "%s/output/%s/state" % (base, safe(output_id))
+
+
+def output_command_topic(base, output_id):
+    """``<base>/cmd/output/<id>/set``: ON/OFF (services/mqtt_commands.py)."""
+    return "%s/cmd/output/%s/set" % (base, safe(output_id))

@@ -14,6 +14,13 @@ Output config (``validate_output`` fills in defaults):
 ``Output.contact(command, now_ms)`` gives whether the output's terminals are closed;
 ``pin_level()`` turns that into the GPIO level for a given relay wiring. ``now_ms`` is a
 ``ticks_ms()`` value (wrap-around safe).
+
+Plain outputs (services/outputs.py, /api/outputs): every relay of the board file but the
+reserved ones (``RESERVED``: the genset relay belongs to the generator control). One is
+configured with the keys above plus
+  name      1..31 characters (default: the relay's name in the board file)
+  power_on  "off" (default) | "on": the command after a restart (the command itself is never
+            written to flash: switching wears nothing)
 """
 from gateway.core import check
 from gateway.core.errors import ValidationError
@@ -57,6 +64,60 @@ def validate_output(cfg, current=None):
         "off_ms": _ms("off_ms", m["off_ms"]),
         "edges": check.choice("edges", m["edges"], EDGES),
     }
+
+
+RESERVED = ("genset",)
+POWER_ON = ("off", "on")
+NAME_MAX = 31
+PLAIN_KEYS = ("name", "power_on")
+
+
+def plain_ids(relays):
+    """Names of the board's relays usable as plain outputs, in board order."""
+    out = []
+    for r in relays or ():
+        name = r.get("name") if isinstance(r, dict) else None
+        if isinstance(name, str) and name not in RESERVED:
+            out.append(name)
+    return out
+
+
+def check_id(oid, relays):
+    """``oid`` names a plain output of this board, else ValidationError on "id"."""
+    if oid in RESERVED:
+        raise ValidationError("id", "relay %s is reserved for the generator control" % oid)
+    if oid not in plain_ids(relays):
+        raise ValidationError("id", "the board has no relay %s" % oid)
+    return oid
+
+
+def validate_plain_output(oid, cfg, current=None):
+    """One plain output's (partial) config over ``current``; the full config back."""
+    check.obj(None, cfg)
+    for k in cfg:
+        if k not in PLAIN_KEYS and k not in OUTPUT_DEFAULTS:
+            raise ValidationError(k, "unknown key")
+    cur = current if isinstance(current, dict) else {}
+    out = validate_output(dict((k, cfg[k]) for k in cfg if k in OUTPUT_DEFAULTS),
+                          dict((k, cur[k]) for k in cur if k in OUTPUT_DEFAULTS))
+    out["name"] = check.text("name", cfg.get("name", cur.get("name", oid)), NAME_MAX, 1, True)
+    out["power_on"] = check.choice("power_on", cfg.get("power_on", cur.get("power_on", "off")),
+                                   POWER_ON)
+    return out
+
+
+def validate_outputs(doc, relays):
+    """The stored document ``{id: config}`` (a restore): every id a plain output of ``relays``."""
+    check.obj(None, doc)
+    out = {}
+    for oid in doc:
+        try:
+            check_id(oid, relays)
+            out[oid] = validate_plain_output(oid, doc[oid])
+        except ValidationError as e:
+            raise ValidationError(oid if e.field in (None, "id") else oid + "." + e.field,
+                                  e.message, e.code, e.params)
+    return out
 
 
 def pin_level(closed, normally_closed=False, active_high=True):

@@ -395,10 +395,9 @@ class MQTTClient:
 
     def _note_error(self, e):
         self.stats["errors"] += 1
-        if isinstance(e, str):
-            self.last_error = e
-        else:
-            self.last_error = "%s: %s" % (type(e).__name__, e)
+        text = e if isinstance(e, str) else "%s: %s" % (type(e).__name__, e)
+        # one line: MicroPython's TLS errors carry mbedTLS's reason between newlines
+        self.last_error = " ".join(text.split())
 
     async def _resolve(self):
         """Address info for host:port, once per attempt, bounded by dns_timeout_ms."""

@@ -5,6 +5,8 @@
     genset/stop                  mode "off" (through the cool-down)
     settings/sample_interval_s   seconds, as PUT /api/settings
     meter/<id>/enabled           true | false
+    output/<id>/set              ON | OFF (also on/off, true/false): a configured plain relay
+                                 output (services/outputs.py); its command is not written to flash
 
 Every command goes through the same validation as the HTTP API (ValidationError/ValueError ->
 the error on ``<base>/cmd/result``) and is logged "by MQTT". A command that changes nothing
@@ -23,6 +25,20 @@ def _bool(value, field):
     if value in ("true", "false"):
         return value == "true"
     return check.boolean(field, value)
+
+
+def _switch(value):
+    """ON/OFF as Home Assistant's switch sends it, on/off, or a boolean."""
+    if isinstance(value, str) and value.lower() in ("on", "off"):
+        return value.lower() == "on"
+    return _bool(value, "value")
+
+
+def _output(dev, oid, value):
+    svc = dev.outputs
+    if svc is None or not svc.configured(oid):
+        raise ValidationError("output", "no configured output %s" % oid)
+    return svc.switch(oid, _switch(value), "MQTT")
 
 
 def _genset(dev, change):
@@ -52,6 +68,8 @@ def run(dev, name, value):
             dev.event("config", "settings", "sample interval %d s by MQTT" % v)
         return dev.settings["sample_interval_s"]
     parts = name.split("/")
+    if len(parts) == 3 and parts[0] == "output" and parts[2] == "set":
+        return _output(dev, parts[1], value)
     if len(parts) == 3 and parts[0] == "meter" and parts[2] == "enabled":
         meter = dev.meters.get(parts[1])
         if meter is None:

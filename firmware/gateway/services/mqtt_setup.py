@@ -48,6 +48,16 @@ class MqttRunner(OptionalService):
             g = self.dev.genset
             self.uplink.genset_changed(g.status if g else None, g is not None)
 
+    def outputs_changed(self):
+        """Plain outputs were configured, renamed or removed: discovery and states again."""
+        if self.uplink is not None:
+            self.uplink.outputs_changed()
+
+    def outputs_state(self):
+        """An output switched (services/outputs.py): its state goes out now."""
+        if self.uplink is not None:
+            self.uplink.notify()
+
     def command(self, name, value):
         """MQTT <base>/cmd/<name> (services/mqtt_commands.py, loaded for the command), at most
         COMMANDS_PER_MIN a minute: a flood cannot wear the flash out."""
@@ -72,9 +82,13 @@ class MqttRunner(OptionalService):
         up = Uplink(cfg, dev.identity["serial"], self._outbox, sw_version=VERSION,
                     meters=lambda: dev.meters.meters, readings=dev.meters.poller.readings,
                     genset=g.status if g else None, has_genset=g is not None,
-                    on_command=self.command)
+                    on_command=self.command, outputs=self._outputs)
         up.start(dev.tasks.spawn)
         return up
+
+    def _outputs(self):
+        o = self.dev.outputs
+        return o.status() if o is not None else []
 
     async def end(self, uplink):
         await uplink.stop()

@@ -135,3 +135,49 @@ class GensetSlot(OptionalService):
         dev.tasks.forget("genset")  # ended for good: not a dead essential task for the watchdog
         dev.genset = None
         dev.mqtt.genset_changed()  # Home Assistant drops its genset entities
+
+
+class OutputsSlot(OptionalService):
+    """The plain relay outputs (services/outputs.py): built once one is configured (the
+    "outputs" document exists); later changes go to the running service (/api/outputs), so
+    ``apply`` stops it only when the document is removed (every contact opened).
+    ``dev.outputs`` is the running service. ``pending`` holds the commands given with the
+    first configuration, carried out once the service runs."""
+
+    NAME = "outputs"
+    MODULES = ("gateway.drivers.relay", "gateway.core.outputs", "gateway.services.outputs")
+
+    def __init__(self):
+        super().__init__()
+        self.pending = {}  # id -> (on, who)
+
+    def active(self, config):
+        return bool(config)
+
+    async def apply(self, config):
+        async with self._lock:
+            if self.running is None and self.active(config):
+                self.running = await self.begin(config)
+            elif self.running is not None and not config:
+                await self._stop()
+
+    async def begin(self, config):
+        dev = self.dev
+        mod = ondemand.keep(*self.MODULES)
+        svc = mod.OutputService(dev.board.get("relays", []), config, log_event=dev.event,
+                                on_change=dev.mqtt.outputs_state)
+        pending, self.pending = self.pending, {}
+        for oid in pending:
+            if oid in svc.items:
+                svc.switch(oid, pending[oid][0], pending[oid][1])
+        dev.outputs = svc
+        dev.tasks.spawn("outputs", svc.run, progress=lambda: svc.steps)
+        dev.mqtt.outputs_changed()  # Home Assistant gets the switches now
+        return svc
+
+    async def end(self, svc):
+        dev = self.dev
+        svc.stop()
+        dev.tasks.forget("outputs")
+        dev.outputs = None
+        dev.mqtt.outputs_changed()

@@ -98,7 +98,7 @@ class Tasks:
             if not isinstance(e, MemoryError):
                 _print_exception(e)
             if self._log:
-                self._log("task", "%s crashed (%d restarts): %r" % (name, st[RESTARTS], e))
+                self._log("task", "task.crashed", {"task": name, "n": st[RESTARTS], "error": repr(e)})
         except Exception:  # short of heap: the counters still say it
             pass
 
@@ -131,7 +131,7 @@ class Tasks:
                 else:
                     print("watchdog: task %s stalled or dead: not feeding" % bad)
                     if self._log:
-                        self._log("watchdog", "task %s stalled or dead: the device will reset" % bad)
+                        self._log("watchdog", "task.stalled", {"task": bad})
             except Exception:
                 pass
         return bad is None

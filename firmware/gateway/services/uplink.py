@@ -9,6 +9,8 @@ id as one topic level):
     <base>/meter/<id>/state       live values (JSON)               QoS 0, every live_interval_s
     <base>/meter/<id>/status      ok|offline|error|disabled        retained, on change and connect
     <base>/genset/state           {"mode","relay","running_since","reason"}  retained, on change
+    <base>/output/<id>/state      {"name","on","closed","mode"} of a configured plain relay
+                                  output, retained, on change
     <base>/events                 event JSON                       QoS 1
     <base>/cmd/<name>             <- a command (services/mqtt_commands.py): the value as text,
                                      or {"value": ..., "req": ...} ({"mode": ...} for genset/mode)
@@ -27,7 +29,7 @@ cursor, ``ack(id)`` advances the durable cursor, ``changed`` an asyncio.Event-li
 samples are flushed (this service is its only consumer and clears it).
 
 Injected callables (all optional): ``meters()`` -> list of meter configs (as GET /api/meters),
-``readings()`` -> dict as GET /api/readings, ``genset()`` -> dict as GET /api/genset,
+``readings()`` -> dict as GET /api/readings, ``genset()`` -> dict as GET /api/genset, ``outputs()`` -> list as GET /api/outputs,
 ``on_command(name, value)`` -> result or awaitable; raises ValidationError/ValueError to refuse
 (the same checks as the HTTP API). Commands only act when they arrive while connected: the
 command subscription is QoS 0 (nothing queued for an offline gateway) and retained command
@@ -111,7 +113,7 @@ def build_client(cfg, on_message=None, on_connect=None, **kw):
 class Uplink:
     def __init__(self, cfg, serial, outbox, sw_version="0", model=None,
                  meters=None, readings=None, genset=None, on_command=None, client=None,
-                 device_name=None, window=8, has_genset=True, client_kw=None):
+                 device_name=None, window=8, has_genset=True, client_kw=None, outputs=None):
         """``cfg``: validated mqtt_config dict. ``client``: an MQTTClient to use (tests); by
         default one is built from cfg (extra MQTTClient arguments in ``client_kw``)."""
         self.cfg = cfg
@@ -126,6 +128,7 @@ class Uplink:
         self.genset = genset
         self.on_command = on_command
         self.has_genset = has_genset
+        self.outputs = outputs
         self.prefix = cfg.get("discovery_prefix") or T.DEFAULT_PREFIX
         self.node = T.node_id(serial)
         self.cmd_filter = self.base + "/cmd/#"  # our own /cmd/result is skipped
@@ -157,6 +160,7 @@ class Uplink:
         self._connect_seen = 0
         self._status_sent = {}
         self._genset_sent = None
+        self._outputs_sent = {}
         self._tasks = []
         self._stopping = False
 
@@ -228,6 +232,12 @@ class Uplink:
         self.genset = genset
         self.has_genset = has_genset
         self._genset_sent = None
+        self._disc_ev.set()
+        self._tick_ev.set()
+
+    def outputs_changed(self):
+        """Plain outputs were configured, renamed or removed: announce (or delete) switches."""
+        self._outputs_sent = {}
         self._disc_ev.set()
         self._tick_ev.set()
 
@@ -338,6 +348,7 @@ class Uplink:
                     self._connect_seen = c
                     self._status_sent = {}
                     self._genset_sent = None
+                    self._outputs_sent = {}
                 try:
                     interval = self.cfg.get("live_interval_s", 10) * 1000
                     due = interval and (last_live is None
@@ -346,6 +357,7 @@ class Uplink:
                         last_live = ticks_ms()
                     await self._publish_readings(due)
                     await self._publish_genset()
+                    await self._publish_outputs()
                     await self._publish_events()
                 except MQTTError:
                     pass  # connection dropped: everything is sent again after reconnect
@@ -390,6 +402,21 @@ class Uplink:
         if state != self._genset_sent:
             await self.client.publish(T.genset_state_topic(self.base), _json(state), 0, True)
             self._genset_sent = state
+
+    def _output_list(self):
+        try:
+            return [o for o in (self.outputs() if self.outputs else ()) if o.get("configured")]
+        except Exception:
+            return []
+
+    async def _publish_outputs(self):
+        for o in self._output_list():
+            state = {"name": o.get("name"), "on": bool(o.get("on")), "closed": bool(o.get("closed")),
+                     "mode": o.get("mode")}
+            if self._outputs_sent.get(o["id"]) != state:
+                await self.client.publish(T.output_state_topic(self.base, o["id"]), _json(state), 0,
+                                          True)
+                self._outputs_sent[o["id"]] = state
 
     async def _publish_events(self):
         while self._events:
@@ -484,7 +511,8 @@ class Uplink:
         await _wait(self._index_ev, 2000)
         await c.unsubscribe(self.index_topic)
         on = bool(self.cfg.get("discovery"))
-        new = H.index(self._ha_meters(), self.has_genset) if on else None
+        outputs = [{"id": o["id"], "name": o.get("name")} for o in self._output_list()]
+        new = H.index(self._ha_meters(), self.has_genset, outputs) if on else None
         for topic in H.stale(self._old_index, new, self.node, self.prefix):
             await c.publish(topic, b"", 1, True, timeout_ms=30000)
             self.stats["cleared"] += 1
@@ -492,7 +520,7 @@ class Uplink:
             dev = H.device(self.serial, self.sw_version, self.model or H.DEFAULT_MODEL,
                            self.device_name)
             for topic, payload in H.configs(self.base, dev, self.sw_version, self._ha_meters(),
-                                            self.prefix, self.has_genset):
+                                            self.prefix, self.has_genset, outputs):
                 await c.publish(topic, payload, 1, True, timeout_ms=30000)
                 self.stats["discovery"] += 1
         if on or self._old_index is not None:

@@ -51,6 +51,9 @@ def _backup_docs(ctx):
         modbus_tcp_config.STORE_KEY))))
     docs.append(("wifi", backup.public_wifi(ctx.wifi.cfg)))
     docs.append(("users", backup.public_users(ctx.users.records())))
+    outputs = ctx.store.load("outputs")
+    if outputs:
+        docs.append(("outputs", outputs))
     # billing (tariffs, month-ends, statements): not restored, read by `dingate statement`
     docs.append(("billing", lambda: _billing_items(ctx.store.load("billing"),
                                                    ctx.storage.billing.root)))
@@ -146,7 +149,8 @@ async def restore(ctx, req):
         who = req.g.session["user"]
         current = {"serial": ctx.identity["serial"], "mqtt": ctx.store.load("mqtt"),
                    "wifi": ctx.wifi.cfg, "users": ctx.users.records(), "me": who,
-                   "taken_ports": (ctx.board.get("http", {}).get("port", 80),)}
+                   "taken_ports": (ctx.board.get("http", {}).get("port", 80),),
+                   "relays": ctx.board.get("relays", [])}
         plan = backup.check_restore(doc, current)
         doc = None
         _save(ctx, plan["docs"])

@@ -21,6 +21,7 @@ GROUPS = {
     "settings": "gateway.web.api_system",
     "events": "gateway.web.api_system",
     "genset": "gateway.web.api_genset",
+    "outputs": "gateway.web.api_outputs",
     "live": "gateway.web.api_live",
     "mqtt": "gateway.web.api_mqtt",
     "modbus-tcp": "gateway.web.api_modbus_tcp",

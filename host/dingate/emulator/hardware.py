@@ -226,6 +226,13 @@ class HardwareServer:
             self.wifi.sta.update(status=200, ip=None)
             self.push({"wifi": {"sta_status": 200}})
 
+    def hang(self):
+        """Make the firmware hang in a driver call (emulator/mpy/_emu.py): False if not linked."""
+        if self.writer is None:
+            return False
+        self.push({"hang": 1})
+        return True
+
     def watchdog_expired(self):
         if not self.wdt_timeout_ms or self.wdt_last is None:
             return False

@@ -48,4 +48,16 @@ def build_panel(emulator):
         await emulator.power_cycle()
         return {"ok": True}
 
+    @app.post("/api/hw/fault")
+    def fault(req):
+        """Test hook: "hang" = the firmware's loop blocks in a driver call (a stuck peripheral);
+        the board's watchdog is then what resets it."""
+        action = (req.json or {}).get("action")
+        if action != "hang":
+            return {"error": "action must be hang", "field": "action"}, 400
+        if not hw.hang():
+            return {"error": "the device is not running", "field": "action"}, 409
+        emulator.say("[emulator] fault: a driver call hangs, the firmware's loop stops")
+        return {"ok": True}
+
     return app

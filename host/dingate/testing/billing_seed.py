@@ -89,11 +89,7 @@ def billing_site(state_dir, days=50):
         r = emu.api("PUT", "/api/settings", {"location": "Les Pins", "csv_separator": ";",
                                              "csv_decimal": ","})
         assert r.status_code == 200, r.text
-        ids = []
-        for body in METERS:
-            r = emu.api("POST", "/api/meters", body)
-            assert r.status_code == 201, r.text
-            ids.append(r.json()["id"])
+        ids = emu.add_meters(*METERS)
 
         def read():
             rd = emu.api("GET", "/api/readings").json()

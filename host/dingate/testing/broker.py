@@ -1,12 +1,11 @@
 """A real mosquitto broker on a free loopback port, for tests and benchmarks."""
 import os
 import signal
-import socket
 import subprocess
-import time
 
 from ..paths import mosquitto
 from .emuproc import free_port  # noqa: F401  (the one free_port, re-exported for the tests)
+from .poll import listening, wait_until
 
 MOSQUITTO = mosquitto()
 
@@ -34,16 +33,8 @@ class Broker:
     def start(self):
         self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("mosquitto exited: %s" % self.tail())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("mosquitto did not listen on %d" % self.port)
+        wait_until(lambda: listening(self.port), 10, "mosquitto listening on %d" % self.port, 0.02,
+                   detail=self.tail, process=self.proc)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is not None and self.proc.poll() is None:

@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import requests
+
+from .poll import HTTP_ERRORS, wait_until
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emulator",
                          "scenarios")
@@ -73,18 +74,12 @@ class EmulatorProcess:
         return self
 
     def wait_ready(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("emulator exited (%s):\n%s" % (self.proc.returncode, self.log()))
-            try:
-                r = requests.get(self.url + "/api/status", timeout=2)
-                if r.status_code == 200:
-                    return r.json()
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("emulator not ready in %ss:\n%s" % (timeout, self.log()))
+        def status():
+            r = requests.get(self.url + "/api/status", timeout=2)
+            return r.json() if r.status_code == 200 else None
+
+        return wait_until(status, timeout, "the emulator's /api/status",
+                          errors=requests.RequestException, detail=self.log, process=self.proc)
 
     def log(self):
         try:
@@ -112,6 +107,15 @@ class EmulatorProcess:
         assert r.status_code == 200, r.text
         return r
 
+    def add_meters(self, *bodies):
+        """POST each meter body to /api/meters (each must be created); their ids, in order."""
+        ids = []
+        for body in bodies:
+            r = self.api("POST", "/api/meters", body)
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        return ids
+
     def hw(self):
         return requests.get(self.panel_url + "/api/hw", timeout=5).json()
 
@@ -120,18 +124,7 @@ class EmulatorProcess:
 
     def wait_for(self, predicate, timeout=30, interval=0.2, what="condition"):
         """Poll ``predicate()`` until it returns a truthy value; return it or fail at the deadline."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                last = predicate()
-            except (requests.RequestException, KeyError, ValueError) as e:
-                last = e
-            else:
-                if last:
-                    return last
-            time.sleep(interval)
-        raise TimeoutError("%s not reached in %ss (last: %r)\n%s" % (what, timeout, last, self.log()))
+        return wait_until(predicate, timeout, what, interval, HTTP_ERRORS, self.log)
 
     def stop(self, sig=signal.SIGINT, timeout=20):
         if self.proc and self.proc.poll() is None:

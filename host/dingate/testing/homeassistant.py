@@ -7,12 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import requests
 
 from ..paths import ROOT
 from .broker import free_port
+from .poll import HTTP_ERRORS, wait_until
 
 VENV = os.path.join(ROOT, ".venv-ha")
 REQUIREMENTS = os.path.join(ROOT, "tests", "ha", "requirements.txt")
@@ -80,26 +80,10 @@ class HomeAssistant:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([HASS, "-c", self.dir, "--skip-pip"], stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait(lambda: requests.get(self.url + "/api/onboarding", timeout=2).ok, timeout,
-                   "Home Assistant's HTTP server")
+        wait_until(lambda: requests.get(self.url + "/api/onboarding", timeout=2).ok, timeout,
+                   "Home Assistant's HTTP server", 0.3, HTTP_ERRORS, self.log, self.proc)
         self._onboard()
         return self
-
-    def _wait(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("hass exited (%s):\n%s" % (self.proc.returncode, self.log()))
-            try:
-                last = predicate()
-                if last:
-                    return last
-            except (requests.RequestException, KeyError, ValueError) as e:
-                last = e
-            time.sleep(0.3)
-        raise TimeoutError("%s not reached in %ss (last: %r)\n%s" % (what, timeout, last,
-                                                                      self.log()))
 
     def _onboard(self):
         client_id = self.url + "/"

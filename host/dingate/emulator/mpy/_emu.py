@@ -58,6 +58,16 @@ def _handle(msg):
             inputs[int(k)] = v
     if "wifi" in msg:
         wifi.update(msg["wifi"])
+    if "hang" in msg:
+        _hang()
+
+
+def _hang():
+    """Test hook (the panel's POST /api/hw/fault "hang"): a driver call that never returns, as a
+    stuck peripheral would. The asyncio loop stops turning, nothing feeds the watchdog, and only
+    its reset gets the device going again (the host plays it: emulator/runner.py)."""
+    while True:
+        time.sleep_ms(100)
 
 
 def poll():
