@@ -41,9 +41,10 @@ class Gateway:
     """``with Gateway(world, heapsize=None, strict=True) as gw:`` (``heapsize``: DINGATE_HEAPSIZE
     for this run). ``strict``: the first 503 "busy, try again" (the firmware's answer to a
     MemoryError) or MemoryError on the console raises OutOfHeap; otherwise a 503 is retried as
-    the API asks (``busy_retries`` counts them) and only a persistent one raises."""
+    the API asks (``busy_retries`` counts them) and only a persistent one raises. ``board``:
+    `dingate emulate --board` (default: the emulator's own board)."""
 
-    def __init__(self, world, heapsize=None, strict=True):
+    def __init__(self, world, heapsize=None, strict=True, board=None):
         self.tmp = tempfile.mkdtemp(prefix="dingate-bench-")
         self.scenario = os.path.join(self.tmp, "scenario.json")
         with open(self.scenario, "w") as f:
@@ -51,7 +52,8 @@ class Gateway:
         self.heapsize = heapsize
         self.strict = strict
         self.busy_retries = 0
-        self.emu = EmulatorProcess(scenario=self.scenario, state_dir=os.path.join(self.tmp, "state"))
+        self.emu = EmulatorProcess(scenario=self.scenario, state_dir=os.path.join(self.tmp, "state"),
+                                   extra_args=["--board", board] if board else ())
 
     def __enter__(self):
         saved = os.environ.get("DINGATE_HEAPSIZE")
@@ -140,11 +142,7 @@ class Gateway:
 
     # --- the device console
     def console(self):
-        try:
-            with open(self.emu.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return self.emu.console()
 
     def out_of_heap(self):
         return "MemoryError" in self.console()

@@ -17,6 +17,8 @@ polling goes on), what it found, and the poll cycle time during the scan.
 """
 import time
 
+from dingate.testing.poll import wait_until
+
 from . import emulated as G
 from . import wire
 
@@ -26,17 +28,17 @@ OFFLINE_AFTER = 3  # the poller's default
 def _mean_cycle(gw, cycles, timeout):
     """(ms per cycle, cycles seen) over at least ``cycles`` cycles, from /api/bus."""
     first = gw.bus()["cycles"]
-    while gw.bus()["cycles"] == first:  # start on a cycle boundary
-        time.sleep(0.2)
+    wait_until(lambda: gw.bus()["cycles"] != first, timeout, "a cycle boundary")  # start on one
     t0 = time.monotonic()
     start = gw.bus()["cycles"]
-    deadline = t0 + timeout
-    while time.monotonic() < deadline:
+
+    def done():
         now = gw.bus()["cycles"]
-        if now >= start + cycles:
-            return (time.monotonic() - t0) * 1000 / (now - start), now - start
-        time.sleep(0.2)
-    raise TimeoutError("only %d cycles in %s s" % (gw.bus()["cycles"] - start, timeout))
+        return now >= start + cycles and ((time.monotonic() - t0) * 1000 / (now - start),
+                                          now - start)
+
+    return wait_until(done, timeout, "%d poller cycles" % cycles,
+                      detail=lambda: "cycles: %d" % (gw.bus()["cycles"] - start))
 
 
 def run_dead(window=32, heapsize=None, strict=True):
@@ -56,14 +58,15 @@ def run_dead(window=32, heapsize=None, strict=True):
         gw.api("PUT", "/api/bus", {"interval_ms": 100})
         ids = [m["id"] for m in gw.api("GET", "/api/meters").json() if m["address"] in dead]
         t0 = time.monotonic()
-        while True:  # warm-up: every dead meter at its longest back-off
-            ms = [gw.api("GET", "/api/meters/" + i).json() for i in ids]
-            if _backed_off(ms):
-                break
-            if time.monotonic() - t0 > 900:
-                raise TimeoutError("dead meters not backed off: %s" % [
-                    (m["address"], m.get("status"), m.get("counters")) for m in ms])
-            time.sleep(5)
+        ms = []
+
+        def backed_off():
+            ms[:] = [gw.api("GET", "/api/meters/" + i).json() for i in ids]
+            return _backed_off(ms)
+
+        # warm-up: every dead meter at its longest back-off
+        wait_until(backed_off, 900, "the dead meters backed off", 5, detail=lambda: str([
+            (m["address"], m.get("status"), m.get("counters")) for m in ms]))
         warm_s = time.monotonic() - t0
         before = _dead_requests(gw, ids)
         with_dead, n1 = _mean_cycle(gw, window, window * 10 + 60)
@@ -122,13 +125,12 @@ def run_scan(heapsize=None, strict=True):
         r = gw.api("POST", "/api/bus/scan", {"from": 1, "to": 247})
         if r.status_code != 202:
             raise RuntimeError("POST /api/bus/scan: %d %s" % (r.status_code, r.text))
-        while True:
+
+        def over():
             state = gw.api("GET", "/api/bus/scan").json()
-            if not state["running"]:
-                break
-            if time.monotonic() - t0 > 600:
-                raise TimeoutError("scan still running after 600 s: %s" % state)
-            time.sleep(0.5)
+            return not state["running"] and state
+
+        state = wait_until(over, 600, "the end of the scan", 0.5)
         took = time.monotonic() - t0
         after = gw.bus()
         gw.check_heap()

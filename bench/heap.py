@@ -11,6 +11,10 @@ gateway.services.heapmark) at the end of the run. ``heap_peak_warm_bytes`` is th
 the warm-up (meters polled, MQTT connected, one round of every request): a flat mark grows
 little after it (``heap_peak_growth_after_warmup_bytes``).
 
+``run(..., board=NAME)`` runs the same load on another board file (`dingate emulate --board`):
+the WROOM tier as its board file ships it, its "features_left_out" not built
+(``heap_peak_wroom_bytes`` in bench/__main__.py).
+
 ESP32 bytes: bench/heap32.py (resident code and data measured on a 32-bit MicroPython).
 """
 import threading
@@ -59,7 +63,7 @@ def _load(gw, seconds, clients=2):
     return counts, errors
 
 
-def run(seconds=30, heapsize=None, strict=True):
+def run(seconds=30, heapsize=None, strict=True, board=None):
     from dingate.testing.broker import MOSQUITTO, Broker
 
     if not MOSQUITTO:
@@ -72,7 +76,7 @@ def run(seconds=30, heapsize=None, strict=True):
     broker = Broker(tmp)
     broker.start()
     try:
-        with G.Gateway(world, heapsize, strict) as gw:
+        with G.Gateway(world, heapsize, strict, board) as gw:
             try:
                 return _measure(gw, meters, broker, seconds)
             except G.OutOfHeap:
@@ -95,13 +99,15 @@ def run(seconds=30, heapsize=None, strict=True):
 def _measure(gw, meters, broker, seconds):
     gw.login()
     gw.add_meters(meters)
-    r = gw.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": broker.port,
-                                    "base_topic": "bench/gw", "discovery": True})
-    if r.status_code != 200:
-        raise RuntimeError("PUT /api/mqtt: %d %s" % (r.status_code, r.text))
+    mqtt = "mqtt" not in (gw.status().get("features_left_out") or ())  # a board without it
+    if mqtt:
+        r = gw.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": broker.port,
+                                        "base_topic": "bench/gw", "discovery": True})
+        if r.status_code != 200:
+            raise RuntimeError("PUT /api/mqtt: %d %s" % (r.status_code, r.text))
     G.wait_cycles(gw, 2, 120)
     deadline = time.monotonic() + 30
-    while not gw.api("GET", "/api/mqtt").json().get("state", {}).get("connected"):
+    while mqtt and not gw.api("GET", "/api/mqtt").json().get("state", {}).get("connected"):
         if time.monotonic() > deadline:
             raise RuntimeError("the gateway did not connect to the broker")
         time.sleep(0.3)
@@ -126,4 +132,5 @@ def _measure(gw, meters, broker, seconds):
         "heap_load_memory_errors": mem_errors,
         "heap_load_task_restarts": sum(restarts.values()),
         "heap_load_s": seconds,
+        "heap_load_mqtt": mqtt,
     }

@@ -16,6 +16,12 @@ build); code from the filesystem = the larger of the WebAssembly port's measurem
 less the emulated hardware's modules, C modules on a chip) over 0003's 1.41 (Unix-epoch
 integers). A board running its code from ROMFS needs rom32 + data32, from the filesystem
 fs32 + data32. The WebAssembly port's own ratios are reported beside (heap32_*).
+
+A board file that leaves features out ("features_left_out", the WROOM tier's) gets its own
+figure: its resident code without those features' modules (probed again), and the data of its
+own run (bench/heap.py on that board file, ``wroom_peak64``). ``heap_peak_bytes_esp32`` is the
+WROOM tier's figure as its board file ships it; ``heap_peak_bytes_esp32_all_features`` the same
+tier with every feature (the emulator board's run).
 """
 import ast
 import json
@@ -24,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 
-from dingate import boards
+from dingate import boards, paths
 from dingate.paths import BUILD, ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,7 +50,26 @@ RESIDENT = ("microdot", "gateway.app", "gateway.drivers.rs485", "gateway.service
 LOAD_EXTRA = ("gateway.services.uplink",)  # optional services the WROOM tier's load runs (MQTT)
 
 
-def _resident():
+def wroom():
+    """The WROOM tier's board file name (heap class "wroom")."""
+    for name in boards.names():
+        if (boards.load(name).get("heap") or {}).get("class") == "wroom":
+            return name
+    return None
+
+
+def _resident(left_out=()):
+    """The modules the WROOM tier's load keeps, without those of the features ``left_out``."""
+    if not left_out:
+        return _resident_all()
+    from dingate import manifest
+
+    feats = manifest.features()
+    gone = set(m for f in left_out for m in feats.get(f, ()))
+    return tuple(n for n in _resident_all() if n not in gone)
+
+
+def _resident_all():
     """The modules the WROOM tier's load keeps: the firmware's declared resident set
     (gateway.app.RESIDENT) when it has one, else ours; and the optional ones it runs."""
     sys.path.insert(0, os.path.join(ROOT, "firmware"))
@@ -62,10 +87,10 @@ def _resident():
     return RESIDENT
 
 
-def _script(lib, rom, stubs=STUBS):
+def _script(lib, rom, stubs=STUBS, left_out=()):
     with open(os.path.join(HERE, "heap32_probe.py")) as f:
         text = f.read().replace("@LIB@", lib).replace("@ROM@", repr(bool(rom))).replace(
-            "@RESIDENT@", ",".join(_resident())).replace("@STUBS@", stubs)
+            "@RESIDENT@", ",".join(_resident(left_out))).replace("@STUBS@", stubs)
     fd, path = tempfile.mkstemp(suffix=".py", prefix="heap32-")
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -79,9 +104,9 @@ def _parse(out, what):
     raise RuntimeError("%s probe failed:\n%s" % (what, out[-2000:]))
 
 
-def probe64(rom):
+def probe64(rom, left_out=()):
     lib = os.path.join(BUILD, "emulator", "fs", "lib")
-    script = _script(lib, rom)
+    script = _script(lib, rom, left_out=left_out)
     env = dict(os.environ, MICROPYPATH=STUBS)
     try:
         if rom:
@@ -91,8 +116,7 @@ def probe64(rom):
             env["DINGATE_EMU"] = "{}"
             cmd = [sys.executable, LAUNCHER, "-X", "heapsize=8M", script]
         else:
-            cmd = [os.path.join(os.path.dirname(sys.executable), "micropython"), "-X",
-                   "heapsize=8M", script]
+            cmd = [paths.micropython(required=True), "-X", "heapsize=8M", script]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     finally:
         os.remove(script)
@@ -114,8 +138,10 @@ def probe32():
     return _parse(r.stdout + r.stderr, "32-bit WebAssembly")
 
 
-def run(peak64):
-    """Figures for the 64-bit true peak ``peak64`` (bench/heap.py's heap_peak_bytes)."""
+def run(peak64, wroom_peak64=None):
+    """Figures for the 64-bit true peak ``peak64`` (bench/heap.py's heap_peak_bytes, every
+    feature) and ``wroom_peak64`` (the same load on the WROOM board file, its features left
+    out; None: ``peak64``)."""
     rom64, fs64 = probe64(True), probe64(False)
     fs32 = probe32()
     if fs32["bits"] != 32 or rom64["bits"] != 64:
@@ -133,14 +159,33 @@ def run(peak64):
         "heap32_data_64_bytes": fs64["data"], "heap32_data_32_bytes": fs32["data"],
         "heap32_data_ratio": round(fs64["data"] / fs32["data"], 3),
         "heap_peak_data_64_bytes": data64, "heap_peak_data_esp32_bytes": round(data32),
+        "heap_peak_bytes_esp32_all_features": round(code_rom32 + data32),
+        "heap_peak_data_esp32_all_features_bytes": round(data32),
         "heap_peak_bytes_esp32": round(code_rom32 + data32),
+        "heap_peak_code_esp32_bytes": round(code_rom32), "heap_features_left_out": "",
     }
+    tier = wroom()
     for name in boards.names():
         b = boards.load(name)
         if b.get("chip") == "emulator":
             continue
-        code = code_rom32 if boards.code_location(b) == "romfs" else code_fs32
-        need = round(code + data32)
+        code, data = (code_rom32 if boards.code_location(b) == "romfs" else code_fs32), data32
+        left = b.get("features_left_out") or ()
+        if left:  # its own resident set, and its own run's data for the WROOM tier
+            own = probe64(True, left)["code"]
+            if boards.code_location(b) == "romfs":
+                code = own / ROMFS_CODE_RATIO
+            else:  # scaled by its share of the ROMFS probe
+                code = code_fs32 * own / rom64["code"]
+            if name == tier and wroom_peak64:
+                data = max(0, wroom_peak64 - hw - own) / DATA_RATIO
+            out["heap_code_romfs_64_bytes_" + name] = own
+        need = round(code + data)
+        if name == tier:
+            out["heap_peak_bytes_esp32"] = need
+            out["heap_peak_code_esp32_bytes"] = round(code)
+            out["heap_peak_data_esp32_bytes"] = round(data)
+            out["heap_features_left_out"] = ",".join(left)
         key = name  # the board file's name, as README "Memory" and bench/__init__.py spell the figure
         out["heap_peak_bytes_esp32_" + key] = need
         budget = (b.get("heap") or {}).get("bytes")

@@ -16,8 +16,6 @@ import json
 import os
 import select
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -25,6 +23,8 @@ import time
 
 from dingate import paths
 from dingate.testing.emuproc import free_port
+from dingate.testing.poll import listening, wait_until
+from dingate.testing.procs import stop as stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -96,13 +96,6 @@ asyncio.run(main())
 """
 
 
-def _micropython():
-    exe = paths.micropython()
-    if exe is None:
-        raise RuntimeError("MicroPython unix port not found (set MICROPYTHON)")
-    return exe
-
-
 def _mosquitto():
     m = paths.mosquitto()
     if m is None:
@@ -163,11 +156,7 @@ class _Sub:
 
 
 def _wait(pred, deadline, what):
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise RuntimeError("timed out waiting for %s" % what)
+    wait_until(pred, deadline - time.monotonic(), what, 0.01)
 
 
 def run(gateways=20, burst=400, rate=10, seconds=3):
@@ -190,11 +179,11 @@ def run(gateways=20, burst=400, rate=10, seconds=3):
     procs = []
     sub = None
     try:
-        _wait(lambda: _connectable(port), time.monotonic() + 10, "mosquitto")
+        wait_until(lambda: listening(port), 10, "mosquitto listening", 0.01, process=broker)
         sub = _Sub(port)
         env = dict(os.environ)
         env["MICROPYPATH"] = FIRMWARE + ":.frozen"
-        mp = _micropython()
+        mp = paths.micropython(required=True)
         for g in range(gateways):
             procs.append(subprocess.Popen(
                 [mp, script, str(port), str(g), str(burst), str(rate), str(seconds)], env=env,
@@ -234,20 +223,8 @@ def run(gateways=20, burst=400, rate=10, seconds=3):
                 p.stdout.close()
         if sub is not None:
             sub.close()
-        broker.send_signal(signal.SIGTERM)
-        try:
-            broker.wait(5)
-        except subprocess.TimeoutExpired:
-            broker.kill()
+        stop_process(broker, timeout=5)
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _connectable(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def _await_ready(procs, deadline):

@@ -26,13 +26,6 @@ MP_LIB = os.path.join(os.path.dirname(VENV_BIN), "mp-lib")
 MP_HEAP = "1024k"  # standalone scripts: the firmware's heap cap is not what is measured here
 
 
-def micropython():
-    exe = paths.micropython()
-    if exe is None:
-        raise RuntimeError("micropython (unix port) not found in the venv: run `make setup`")
-    return exe
-
-
 def umodbus_available():
     return os.path.exists(os.path.join(MP_LIB, "umodbus", "serial.py"))
 
@@ -128,7 +121,8 @@ class EmulatedLine:
                      meters=()):
         """bench/mp_rtu.py under MicroPython: {"transactions", "answered", "failed", "seconds",
         "gaps_ms", ...}."""
-        args = [micropython(), "-X", "heapsize=" + MP_HEAP, os.path.join(HERE, "mp_rtu.py"), mode,
+        args = [paths.micropython(required=True), "-X", "heapsize=" + MP_HEAP,
+                os.path.join(HERE, "mp_rtu.py"), mode,
                 str(seconds), str(timeout_ms), str(retries), str(monitor_ms),
                 json.dumps([list(r) for r in requests]), json.dumps([list(m) for m in meters])]
         r = await self._child(args, self.env(), seconds + 30)

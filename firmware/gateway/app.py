@@ -250,7 +250,7 @@ async def run():
     mem("panel")
     from gateway.drivers import rs485
     from gateway.services.meters import MeterService
-    from gateway.services.optional import GensetSlot, ModbusTcpService, OutputsSlot
+    from gateway.services.optional import GensetSlot, ModbusTcpService, OutputsSlot, left_out
     from gateway.web import captive, pages
 
     dev.meters = MeterService(dev.store, lambda bus: rs485.open_port(board, bus), events=dev.event)
@@ -297,7 +297,7 @@ async def run():
     tasks.spawn("clock", dev.clock.run)
     tasks.spawn("web", lambda: _serve_http(dev), progress=lambda: dev.web and dev.web.beats)
     tasks.spawn("panel", dev.panel.run)
-    if board.get("dns_port"):
+    if board.get("dns_port") and not left_out(board, "captive_dns"):  # else: 192.168.4.1 by hand
         tasks.spawn("dns", lambda: _captive_dns(dev))
     tasks.spawn("watchdog", lambda: _watchdog(dev))
     tasks.spawn("heapmark", heapmark.run)

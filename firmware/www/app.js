@@ -237,7 +237,7 @@
   const submit = (action, label) => h('button', { type: 'submit', class: 'btn pri', 'data-action': action }, label);
 
   /* ---------- API ---------- */
-  const S = { me: null, csrf: '', tz: undefined, meters: [] };
+  const S = { me: null, csrf: '', tz: undefined, meters: [], left: [] };
   const RANK = { tenant: 0.5, user: 1, installer: 2, admin: 3 };
   const can = (r) => (RANK[S.me && S.me.role] || 0) >= RANK[r];
 
@@ -290,6 +290,9 @@
   const get = (p) => api('GET', p);
   // opt(path): the data, or {_err} for a failure other than a lost session (so one card can fail alone)
   const opt = (p) => get(p).then((d) => d || {}, (e) => { if (e.gone) throw e; return { _err: e }; });
+  // a feature this board leaves out (GET /api/status features_left_out): its page, tab and
+  // forms are not shown (its API answers 404 "left_out")
+  const gone = (f) => S.left.includes(f);
 
   /* ---------- shell, navigation ---------- */
   const IC = {
@@ -378,7 +381,7 @@
   }
   function route() {
     const [p, sub] = (location.hash.replace(/^#\/?/, '') || 'home').split('/');
-    const pg = PAGES.find((x) => x[0] === p && can(x[1]));
+    const pg = PAGES.find((x) => x[0] === p && can(x[1]) && !gone(x[0]));
     return [pg ? p : p === 'account' ? p : 'home', sub];
   }
   async function logout() {
@@ -394,7 +397,7 @@
     const out = btn('logout', [icon('M10 3H4v18h6v-2H6V5h4zm6 4l-1.4 1.4 2.6 2.6H9v2h8.2l-2.6 2.6L16 17l5-5z'), h('span', { class: 'lbl' }, t('b.logout'))], { class: 'btn ghost', title: t('b.logout') });
     out.onclick = logout;
     // phones: at most 5 slots in the bottom bar, the rest behind "More" (a menu); wide screens: a side column
-    const pages = PAGES.filter((x) => can(x[1])).map((x) => x[0]);
+    const pages = PAGES.filter((x) => can(x[1]) && !gone(x[0])).map((x) => x[0]);
     const nMain = pages.length > 5 ? 4 : pages.length;
     const link = (p) => h('a', { href: '#/' + p, 'data-page': p, 'aria-current': p === page ? 'page' : null }, icon(IC[p]), h('span', null, t('nav.' + p)));
     const menu = h('div', { class: 'menu', id: 'nav-menu' }, pages.slice(nMain).map(link));
@@ -511,6 +514,7 @@
       const st = await opt('/api/settings');
       S.tz = st.timezone || S.tz;
       S.location = st.location;
+      S.left = (await opt('/api/status')).features_left_out || [];
     } catch { return; }
     shell();
   }
@@ -642,7 +646,7 @@
       put(gen, h('h2', null, t('nav.genset')), gensetState(gs, true));
       drawFlow();
     };
-    try { onGenset(await get('/api/genset')); } catch (e) { if (e.gone) return; }
+    try { if (!gone('genset')) onGenset(await get('/api/genset')); } catch (e) { if (e.gone) return; }
     if (!alive(g)) return;
     live({
       readings: onReadings, genset: onGenset,
@@ -781,7 +785,7 @@
   /* Readings: billing and export */
   PG.readings = async (m, sub, g) => {
     try { await loadMeters(); } catch (e) { if (!e.gone) addTo(m, failBox(e)); return; }
-    const bc = await opt('/api/billing/config'); // billing groups: a chart per group
+    const bc = gone('billing') ? {} : await opt('/api/billing/config'); // billing groups: a chart per group
     S.groups = {};
     for (const [id, x] of Object.entries(bc.meters || {})) if (x && x.group) (S.groups[x.group] = S.groups[x.group] || []).push(id);
     if (!alive(g)) return;
@@ -790,16 +794,17 @@
     const exp = card(t('exp.title'));
     addTo(m, box, exp);
     let bl;
-    try { [bl] = await Promise.all([opt('/api/billing'), loadMeters()]); } catch (e) { if (!e.gone) put(box, failBox(e)); return; }
+    try { [bl] = await Promise.all([gone('billing') ? [] : opt('/api/billing'), loadMeters()]); } catch (e) { if (!e.gone) put(box, failBox(e)); return; }
     if (!alive(g)) return;
-    if (bl._err) put(box, failBox(bl._err));
+    if (gone('billing')) box.remove(); // the statements API is left out on this board
+    else if (bl._err) put(box, failBox(bl._err));
     else {
       put(box, ...(Array.isArray(bl) ? bl : []).map(billCard));
       if (!bl.length) addTo(box, h('p', { class: 'muted' }, t('bill.none')));
     }
     exportForm(exp);
-    if (can('user')) billTotals(m, g);
-    if (can('installer')) billConfig(m, g);
+    if (can('user') && !gone('billing')) billTotals(m, g);
+    if (can('installer') && !gone('billing')) billConfig(m, g);
   };
   function monthName(ym) {
     const [y, mo] = String(ym).split('-').map(Number);
@@ -1352,7 +1357,7 @@
     return cur;
   }
   PG.network = (m, sub, g) => {
-    (subTabs(m, 'network', [['wifi', t('src.wifi')], ['mqtt', 'MQTT']], sub) === 'mqtt' ? mqttPage : wifiPage)(m, g);
+    (subTabs(m, 'network', [['wifi', t('src.wifi')], !gone('mqtt') && ['mqtt', 'MQTT']].filter(Boolean), sub) === 'mqtt' ? mqttPage : wifiPage)(m, g);
   };
   function bars(rssi) {
     const lv = rssi >= -55 ? 4 : rssi >= -67 ? 3 : rssi >= -78 ? 2 : 1;
@@ -1501,7 +1506,7 @@
   /* System */
   const TZ = ['Europe/Paris', 'Europe/Brussels', 'Europe/Amsterdam', 'Europe/Luxembourg', 'Europe/London', 'UTC'];
   PG.system = async (m, sub, g) => {
-    sub = subTabs(m, 'system', [['general', t('sys.general')], ['modbus', t('sys.mbtcp')], ['maint', t('sys.maint')]], sub);
+    sub = subTabs(m, 'system', [['general', t('sys.general')], !gone('modbus_tcp') && ['modbus', t('sys.mbtcp')], ['maint', t('sys.maint')]].filter(Boolean), sub);
     if (sub === 'modbus') return mbtcpPage(m, g);
     const about = card(t('sys.about'), loading());
     const set = card(t('sys.settings'));
@@ -1638,8 +1643,8 @@
     add(box, [
       h('h3', null, t('sys.reboot')), h('div', { class: 'row' }, reboot),
       // backup, restore and firmware update are the administrator's (the server checks it too)
-      can('admin') && [h('h3', null, t('sys.backup_t')), h('p', { class: 'muted small' }, t('sys.backup_h')), h('div', { class: 'row' }, backup), rf,
-        h('h3', null, t('sys.fw')), ff],
+      can('admin') && !gone('backup') && [h('h3', null, t('sys.backup_t')), h('p', { class: 'muted small' }, t('sys.backup_h')), h('div', { class: 'row' }, backup), rf],
+      can('admin') && !gone('firmware_update') && [h('h3', null, t('sys.fw')), ff],
       can('admin') && [h('h3', null, t('sys.factory')), h('p', { class: 'muted small' }, t('sys.factory_h')), keep, h('div', { class: 'row' }, fr)]]);
   }
 
@@ -1708,31 +1713,13 @@
     $('input', f).focus({ preventScroll: true });
   }
 
-  /* Device texts: event-log entries and the generator's reason come in English from the device.
-     Known shapes are said in the reader's language (ev.* / rs.* keys) with their values kept;
+  /* Device texts: the generator's reason and Modbus errors come in English from the device.
+     Known shapes are said in the reader's language (rs.* / mb.* keys) with their values kept;
      an unknown text is shown as sent. [pattern, key, names of the captured values] */
   const stT = (x) => (has('st.' + x) ? t('st.' + x) : x);
   const gsT = (x) => (has('gs.s.' + x) ? t('gs.s.' + x) : has('gs.m.' + x) ? t('gs.m.' + x) : x);
   const secT = (x) => duration(Number(x));
   const EVT = [
-    [/^boot \((.+)\), firmware (.+)$/, 'ev.boot', 'c v'],
-    [/^reboot: (.+)$/, 'ev.reboot', 'r'],
-    [/^mode (\w+) -> (\w+) by (.+)$/, 'ev.mode', 'a b u', { a: gsT, b: gsT }],
-    [/^(\w+) → (\w+): (.+)$/, 'ev.gstate', 'a b r', { a: gsT, b: gsT, r: (x) => devText(x) }],
-    [/^start: (.+)$/, 'ev.start', 'r', { r: (x) => devText(x) }],
-    [/^stop after (\d+) s: (.+)$/, 'ev.stop', 'd r', { d: secT, r: (x) => devText(x) }],
-    [/^generator control configured by (\S+) \(mode (\w+)\)$/, 'ev.gsconf', 'u m', { m: gsT }],
-    [/^user (.+) (created|changed|deleted) by (.+)$/, 'ev.user_', 'n x u'],
-    [/^meter (.+) (added|changed|deleted)\b.*$/, 'ev.meter_', 'n x'],
-    [/^output (\S+) \((.*)\) configured by (.+)$/, 'ev.out_conf', 'o n u'],
-    [/^output (\S+) removed by (.+)$/, 'ev.out_del', 'o u'],
-    [/^(.+) switched (on|off) by (.+)$/, 'ev.out_', 'n x u'],
-    [/^(.+) logged in from (.+)$/, 'ev.login', 'u ip'],
-    [/^.*\bchanged by (\S+).*$/, 'ev.changed', 'u'],
-    [/^PRG: (.+)$/, 'ev.prg', 'a', { a: (x) => (has('prg.' + x) ? t('prg.' + x) : x) }],
-    [/^clock set by (.+) from the page \(([+-]?\d+) s\)$/, 'ev.clock', 'u d', { d: secT }],
-    [/^Wi-Fi (\S+) -> (\S+)$/, 'ev.wifi', 'a b'],
-    [/^(.+): (\w+) -> (\w+)(?: \((.+)\))?$/, 'ev.status', 'n a b e', { a: stT, b: stT }],
     [/^min (rest|run) (\d+) s not reached \((\d+) s left\)$/, 'rs.min_', 'x n l', { n: secT, l: secT }],
     [/^warm-up (\d+)\/(\d+) s$/, 'rs.warm', 'a b', { a: secT, b: secT }],
     [/^cool-down, (\d+) s left$/, 'rs.cool', 'l', { l: secT }],
@@ -1761,6 +1748,61 @@
     }
     return txt;
   }
+  /* Events: an event with a code (firmware gateway/core/event_codes.py) is said from "ev.<code>"
+     with its params; lines logged before codes are matched to their code by their English text
+     (OLD: [pattern, code (+ the value x when it ends with "."), names of the captured params]). */
+  const OLD = [
+    [/^boot \((.+)\), firmware (.+)$/, 'boot', 'cause version'],
+    [/^reboot: (.+)$/, 'reboot', 'why'],
+    [/^mode (\w+) -> (\w+) by (.+)$/, 'gs.mode', 'from to by'],
+    [/^(\w+) → (\w+): (.+)$/, 'gs.state', 'from to why'],
+    [/^start: (.+)$/, 'gs.start', 'why'],
+    [/^stop after (\d+) s: (.+)$/, 'gs.stop', 's why'],
+    [/^generator control configured by (\S+) \(mode (\w+)\)$/, 'gs.configured', 'by mode'],
+    [/^user (.+) (created|changed|deleted) by (.+)$/, 'user.', 'user x by'],
+    [/^meter (.+) added \(address (\d+), (.+)\) by (.+)$/, 'meter.added', 'name address profile by'],
+    [/^meter (.+) (changed|deleted) by (.+)$/, 'meter.', 'name x by'],
+    [/^output (\S+) \((.*)\) configured by (.+)$/, 'out.configured', 'id name by'],
+    [/^output (\S+) removed by (.+)$/, 'out.removed', 'id by'],
+    [/^(.+) switched (on|off) by (.+)$/, 'out.', 'name x by'],
+    [/^(.+) logged in from (.+)$/, 'login', 'user ip'],
+    [/^settings changed by (.+)$/, 'settings', 'by'],
+    [/^PRG: (.+)$/, 'prg', 'action'],
+    [/^clock set by (.+) from the page \(([+-]?\d+) s\)$/, 'clock.page', 'by jump'],
+    [/^Wi-Fi (\S+) -> (\S+)$/, 'wifi.state', 'from to'],
+    [/^(.+): (\w+) -> (\w+) \((.+)\)$/, 'meter.failed', 'name from to error'],
+    [/^(.+): (\w+) -> (\w+)$/, 'meter.status', 'name from to'],
+  ];
+  const jumpT = (x) => (Number(x) < 0 ? '−' + secT(-Number(x)) : '+' + secT(x));
+  function evParam(code, n, x) {
+    if (x === null || x === undefined) return '';
+    if (n === 'why' || n === 'error') return devText(String(x));
+    if (n === 'mode') return gsT(x);
+    if (n === 's') return secT(x);
+    if (n === 'jump') return jumpT(x);
+    if (n === 'action') return has('prg.' + x) ? t('prg.' + x) : x;
+    if (n === 'status' && code === 'store') return has('store.' + x) ? t('store.' + x) : x;
+    if (n === 'from' || n === 'to') return code.startsWith('gs.') ? gsT(x) : code.startsWith('meter.') ? stT(x) : x;
+    return String(x);
+  }
+  function evText(e) {
+    let code = e.code, p = e.params;
+    if (!code && typeof e.text === 'string') {
+      for (const [re, c, names] of OLD) {
+        const mt = e.text.match(re);
+        if (!mt) continue;
+        p = {};
+        names.split(' ').forEach((n, i) => { p[n] = mt[i + 1] ?? ''; });
+        code = c.endsWith('.') ? c + p.x : c;
+        delete p.x;
+        break;
+      }
+    }
+    if (!code || !has('ev.' + code)) return devText(e.text);
+    const v = {};
+    Object.keys(p || {}).forEach((n) => { v[n] = evParam(code, n, p[n]); });
+    return t('ev.' + code, v);
+  }
   const srcT = (x) => { const m = /^meter (.+)$/.exec(x || ''), o = /^output (.+)$/.exec(x || ''); return m ? t('f.meters') + ' ' + meterName(m[1]) : o ? t('src.output') + ' ' + o[1] : has('src.' + x) ? t('src.' + x) : x ?? ''; };
 
   /* Events */
@@ -1787,7 +1829,7 @@
         ev.forEach((e) => e.type && types.add(String(e.type)));
         if (types.size !== n) fill();
         put(list, ...ev.map((e) => h('li', { class: 'ev t-' + String(e.type || '').replace(/\W/g, '') },
-          h('time', null, when(e.ts)), h('span', { class: 'badge' }, has('evt.' + e.type) ? t('evt.' + e.type) : e.type ?? ''), h('span', { class: 'src' }, srcT(e.source)), h('p', null, devText(e.text)))));
+          h('time', null, when(e.ts)), h('span', { class: 'badge' }, has('evt.' + e.type) ? t('evt.' + e.type) : e.type ?? ''), h('span', { class: 'src' }, srcT(e.source)), h('p', null, evText(e)))));
         if (!ev.length) addTo(list, h('li', { class: 'muted' }, t('ev.none')));
       } catch (e) { if (!e.gone) put(list, h('li', null, failBox(e))); }
       r.disabled = false;

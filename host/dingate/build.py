@@ -215,7 +215,7 @@ def romfs_image(files, size, dirs=("/lib/",)):
 def bundle_romfs(files, board):
     """The ROMFS image a firmware bundle carries: the /lib tree; None on a board whose code runs
     from the filesystem. (The emulated chip's own modules are not in it: they sit in the
-    emulator's chip ROM, emulator/runner.py chip_rom, as machine and network are C modules in
+    emulator's chip ROM, emulator/device_flash.py chip_rom, as machine and network are C modules in
     the board's MicroPython.)"""
     if boards.code_location(board) != "romfs":
         return None  # code on the filesystem: the bundle's /lib files are the code

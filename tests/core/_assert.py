@@ -33,3 +33,17 @@ def rmtree(d):
         except OSError:
             rmtree(p)
     os.rmdir(d)
+
+
+class tempdir:
+    """``with tempdir("dgt_x_") as d:`` a new empty directory (tmpdir), removed with all in it
+    at the end of the block."""
+
+    def __init__(self, prefix="dgt_"):
+        self.path = tmpdir(prefix)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        rmtree(self.path)

@@ -3,6 +3,7 @@ appearances and clearances logged with the device (issue 18)."""
 import asyncio
 
 from gateway.core import alarms, profiles, registers
+from gateway.core.event_codes import text
 from gateway.services.alarms import AlarmMonitor
 
 # the IMEON codes of the IMA-BOX manual (section 9): 1-112 with its gaps
@@ -39,6 +40,31 @@ def test_aura_fault_and_warning_codes_decode():
     assert alarms.text(None, 7) == "alarm 7"
 
 
+def test_inverter_profiles_decode_their_fault_registers_in_three_languages():
+    """Huawei SUN2000 (Alarm 1-3, one bit each: codes 0-47) and Growatt (fault code register 40,
+    warning bits register 64): every code has its text in en, fr and nl."""
+    for name, tables in (("huawei_sun2000", ["huawei"] * 3), ("growatt", ["growatt_f", "growatt_w"])):
+        faults = profiles.faults({"profile": name})
+        assert [f["table"] for f in faults] == tables, name
+    sizes = {"huawei": list(range(48)), "growatt_f": list(range(1, 33)),
+             "growatt_w": list(range(10))}
+    for table, codes in sizes.items():
+        assert table in alarms.TABLES
+        for code in codes:
+            texts = [alarms.text(table, code, lang) for lang in alarms.LANGS]
+            assert len(set(texts)) == 3, (table, code, texts)  # translated, not copied
+            assert all("inconnu" not in t and "unknown" not in t for t in texts), (table, code)
+        assert "unknown code" in alarms.text(table, codes[-1] + 1)
+    assert alarms.text("huawei", 8, "fr") == "A08 Sous-tension réseau (ID 2033)"
+    assert alarms.text("growatt_f", 26, "nl") == "F26 PV-isolatie laag"
+    assert alarms.text("growatt_w", 0) == "W00 Fan warning"
+    # Growatt's warning word: 0x0101 is a fan warning and a PV short circuit
+    warn = profiles.faults({"profile": "growatt"})[1]
+    assert list(alarms.codes(warn, 0x0101)) == [0, 8]
+    assert alarms.active(profiles.faults({"profile": "growatt"}), {"_fault0": 29, "_fault1": 2}) \
+        == {("growatt_f", 29), ("growatt_w", 1)}
+
+
 def test_fault_words_give_codes():
     bits = {"kind": "bits", "first": 16}
     assert alarms.codes(bits, 0) == ()
@@ -51,7 +77,8 @@ def test_fault_words_give_codes():
     assert got == {("aura_f", 5), ("imeon", 71)}
     appeared, cleared = alarms.changes({("aura_f", 5), ("aura_f", 2)}, got)
     assert appeared == [("imeon", 71)] and cleared == [("aura_f", 2)]
-    assert alarms.event_text("aura_f", 5, "appeared", "fr") == "F05 Tension bus haute: apparue"
+    assert alarms.event_name("aura_f", 5, "fr") == "F05 Tension bus haute"
+    assert alarms.event_name("imeon", 71) == "71 Battery disconnected"  # no final full stop
 
 
 INVERTER = {"title": "test inverter", "kind": "inverter", "source": "test", "function": 4,
@@ -111,17 +138,19 @@ def test_the_monitor_logs_what_appeared_and_cleared():
         assert log == []  # not read yet
         poller.words["4"] = {"_fault0": 1 << 5, "_fault1": 0, "_fault2": 0}
         mon.check()
-        assert log == [("alarm", "meter 4", "F05 Tension bus haute: apparue")]
+        assert log == [("alarm", "meter 4", "alarm.on", {"alarm": "F05 Tension bus haute"})]
         mon.check()
         assert len(log) == 1  # unchanged: nothing new
         poller.words["4"] = {"_fault0": 0, "_fault1": 1 << 28, "_fault2": 97}
         mon.check()
         assert log[1:] == [
-            ("alarm", "meter 4", "W28 Transformateur de courant (TC) inversé: apparue"),
-            ("alarm", "meter 4", "97 Communication perdue entre l'onduleur et le compteur "
-                                 "(Smart Meter): apparue"),
-            ("alarm", "meter 4", "F05 Tension bus haute: disparue"),
+            ("alarm", "meter 4", "alarm.on",
+             {"alarm": "W28 Transformateur de courant (TC) inversé"}),
+            ("alarm", "meter 4", "alarm.on",
+             {"alarm": "97 Communication perdue entre l'onduleur et le compteur (Smart Meter)"}),
+            ("alarm", "meter 4", "alarm.off", {"alarm": "F05 Tension bus haute"}),
         ]
+        assert text("alarm.off", log[-1][3]) == "F05 Tension bus haute: cleared"
 
     _with_test_profile(check)
 

@@ -136,6 +136,20 @@ def test_errors_name_the_field_in_the_file():
     assert d["modbus_tcp"] == {"enabled": True, "port": 502}
 
 
+def test_documents_of_features_the_board_leaves_out_are_not_restored():
+    cur = _current()
+    cur["left_out"], cur["board"] = ["genset", "mqtt", "modbus_tcp"], "esp32-devkitc-max485"
+    # invalid documents too: their validators are not on the board, nothing may try them
+    plan = backup.check_restore(_file(genset={"mode": "bogus"}, mqtt={"bogus": 1},
+                                      modbus_tcp={"port": 70000}, settings={}), cur)
+    assert sorted(plan["docs"]) == ["settings"]
+    notes = " | ".join(plan["notes"])
+    for name in ("genset", "mqtt", "modbus_tcp"):
+        assert name + ": not restored: this board (esp32-devkitc-max485) leaves the " + name + \
+            " feature out" in notes, notes
+    assert len(plan["notes"]) == 3
+
+
 def test_header_is_checked():
     assert _field({"meters": []}) == "format"
     assert _field(_file(version=2, meters=[])) == "version"

@@ -14,6 +14,7 @@ except ImportError:  # MicroPython with MICROPYPATH set: asyncio is frozen into 
     import asyncio
 
 from gateway.core import auth, ntp
+from gateway.core.event_codes import text
 from gateway.services import clock as clock_mod
 
 T_SERVER = 1893456000  # 2030-01-01 00:00:00 UTC
@@ -60,8 +61,8 @@ class Dev:
         self.user_throttle = auth.LoginThrottle()
         self.wifi = Wifi()
 
-    def event(self, type, source, text):
-        self.events.append((type, source, text))
+    def event(self, type, source, code, params):
+        self.events.append((type, source, text(code, params)))  # the text the log gives
 
 
 def make(now=946684800, server=""):

@@ -8,7 +8,7 @@ import binascii
 import hashlib
 import json
 
-from _assert import raises, tmpdir
+from _assert import raises, tempdir
 
 from gateway.core import fwbundle, fwswitch
 from gateway.core.errors import ValidationError
@@ -98,10 +98,6 @@ FILES = [
 
 def _bundle(files=FILES, key=KEY, **kw):
     return _tar([_manifest(len(files), files=files, **kw)] + list(files), key=key)
-
-
-def _tmpdir():
-    return tmpdir("dgt_fw_")
 
 
 def _read(path):
@@ -281,8 +277,7 @@ def _fresh(root):
 
 
 def test_stage_commit_switch():
-    root = _tmpdir()
-    try:
+    with tempdir("dgt_fw_") as root:
         _fresh(root)
         stager = _stage(root)
         assert stager.bytes == sum(len(d) for _, d in FILES)
@@ -305,8 +300,6 @@ def test_stage_commit_switch():
         stager.begin("boot.py", 3)
         stager.abort()
         assert not fwswitch.exists(root + fwswitch.STAGE)
-    finally:
-        fwbundle.remove_tree(root)
 
 
 class PowerCut(BaseException):
@@ -379,8 +372,7 @@ def _boot(root, cut=None, fail=None, rom=None):
 
 
 def test_power_cut_at_every_step_boots_old_or_new_whole():
-    root = _tmpdir()
-    try:
+    with tempdir("dgt_fw_") as root:
         _fresh(root)
         _stage(root)
         fwswitch.commit(root)
@@ -401,13 +393,10 @@ def test_power_cut_at_every_step_boots_old_or_new_whole():
             assert _tree(root) == _new_state(), cut
             for name in ("STAGE", "READY", "OLD", "UNDO", "DONE"):
                 assert not fwswitch.exists(root + getattr(fwswitch, name)), (cut, name)
-    finally:
-        fwbundle.remove_tree(root)
 
 
 def test_unchanged_files_are_not_staged_and_stay():
-    root = _tmpdir()
-    try:
+    with tempdir("dgt_fw_") as root:
         _fresh(root)
         same = dict(FILES)["lib/gateway/core/new.mpy"]
         _write(root + "/lib/gateway/core/new.mpy", same)  # installed already, identical
@@ -420,13 +409,10 @@ def test_unchanged_files_are_not_staged_and_stay():
         assert _tree(root) == _new_state()  # the kept file was neither moved away nor lost
         fwbundle.finish_romfs(_Rom(), root, log=lambda s: None)
         assert _tree(root) == _new_state()
-    finally:
-        fwbundle.remove_tree(root)
 
 
 def test_staging_keeps_the_spare_flash():
-    root = _tmpdir()
-    try:
+    with tempdir("dgt_fw_") as root:
         _fresh(root)
         free = [36000]
         stager = fwbundle.Stager(root + fwswitch.STAGE, root, spare=32768, free=lambda: free[0])
@@ -435,13 +421,10 @@ def test_staging_keeps_the_spare_flash():
         assert "not enough flash" in str(e)
         stager.abort()
         assert not fwswitch.exists(root + fwswitch.STAGE) and _tree(root) == _old_state()
-    finally:
-        fwbundle.remove_tree(root)
 
 
 def test_failed_switch_rolls_back_to_the_old_firmware():
-    root = _tmpdir()
-    try:
+    with tempdir("dgt_fw_") as root:
         for cut in (1, 3, 6, 9, 14):
             _fresh(root)
             _stage(root)
@@ -451,8 +434,6 @@ def test_failed_switch_rolls_back_to_the_old_firmware():
             assert _tree(root) == _old_state(), cut
             assert "previous firmware was kept" in fwswitch.take_result(root)
             assert _boot(root)[0] is None and _tree(root) == _old_state()
-    finally:
-        fwbundle.remove_tree(root)
 
 
 class _Rom:
@@ -490,8 +471,7 @@ class _Rom:
 
 
 def test_write_romfs_header_last():
-    root = _tmpdir()
-    try:
+    with tempdir("dgt_fw_") as root:
         image = bytes(range(256)) * 9 + b"tail"  # 2308 bytes: not a multiple of the chunk
         _write(root + "/romfs.img", image)
         rom = _Rom()
@@ -503,13 +483,10 @@ def test_write_romfs_header_last():
         big = _Rom(size=2048)
         e = raises(ValidationError, lambda: list(fwbundle.write_romfs(root + "/romfs.img", big)))
         assert "larger than the partition" in e.message and not big.writes
-    finally:
-        fwbundle.remove_tree(root)
 
 
 def test_finish_romfs_at_boot():
-    root = _tmpdir()
-    try:
+    with tempdir("dgt_fw_") as root:
         ready = root + fwswitch.READY
         assert fwbundle.finish_romfs(_Rom(), root, log=lambda s: None) is False  # nothing staged
         _write(ready + "/romfs.img", b"R" * 3000)
@@ -528,5 +505,3 @@ def test_finish_romfs_at_boot():
         _write(ready + fwswitch.MARK, b"")
         assert fwbundle.finish_romfs(None, root, log=logs.append) is False
         assert not fwswitch.exists(ready) and "rom_ioctl" in logs[-1]
-    finally:
-        fwbundle.remove_tree(root)

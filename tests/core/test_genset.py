@@ -2,6 +2,7 @@
 from _assert import raises
 
 from gateway.core.errors import ValidationError
+from gateway.core.event_codes import text
 from gateway.core.genset import GensetController, _in_window
 from gateway.core.genset_config import DEFAULTS, validate_genset
 
@@ -42,6 +43,11 @@ def types(events):
     return [e[0] for e in events]
 
 
+def said(g):
+    """The controller's drained events as (type, English text): the texts the log gives."""
+    return [(typ, text(code, params)) for typ, code, params in g.drain_events()]
+
+
 # ---------------------------------------------------------------- thresholds and hysteresis
 
 
@@ -54,7 +60,7 @@ def test_start_at_threshold():
     assert st["reason"] == "SOC 30 % ≤ 30 %"
     assert st["running_since"] == T0 + 1 and st["state"] == "running"
     assert st["starts"] == 1 and st["last_start"] == T0 + 1
-    assert g.drain_events() == [("genset", "start: SOC 30 % ≤ 30 %")]
+    assert said(g) == [("genset", "start: SOC 30 % ≤ 30 %")]
 
 
 def test_hysteresis():
@@ -134,7 +140,7 @@ def test_reboot_while_running_counts_as_stop_and_rests():
     assert g2.update(T0 + 140, soc=20, soc_ts=T0 + 140) is False
     st = g2.status()
     assert st["last_stop"] == T0 + 140 and st["last_stop_reason"] == "reboot while running"
-    assert ("genset", "stopped by reboot") in g2.drain_events()
+    assert ("genset", "stopped by reboot") in said(g2)
     assert g2.update(T0 + 739, soc=20, soc_ts=T0 + 739) is False
     assert g2.update(T0 + 740, soc=20, soc_ts=T0 + 740) is True
     assert g2.status()["starts"] == 2
@@ -186,7 +192,7 @@ def test_warmup_cooldown_sequence():
         t += 1
     assert states == [(0, "warmup"), (30, "running"), (200, "cooldown"), (260, "stopped")]
     assert relay[:260] == [True] * 260 and relay[260:] == [False] * 40
-    assert g.drain_events() == [("genset", "start: SOC 20 % ≤ 30 %"),
+    assert said(g) == [("genset", "start: SOC 20 % ≤ 30 %"),
                                 ("genset", "warmup → running: warm-up done"),
                                 ("genset", "running → cooldown: SOC 90 % ≥ 80 %"),
                                 ("genset", "stop after 260 s: SOC 90 % ≥ 80 %")]
@@ -243,7 +249,7 @@ def test_manual_on_with_duration_returns_to_previous_mode():
     tr = run(g, T0 + 1, T0 + 1300, 60)
     assert edges(tr) == [(T0 + 1, True), (T0 + 1201, False)]
     assert g.config["mode"] == "auto" and g.config_version == 1
-    ev = g.drain_events()
+    ev = said(g)
     assert ("genset", "manual run ended (1200 s done), mode auto") in ev
     assert g.status()["last_start_reason"] == "manual run (1200 s)"
 
@@ -413,7 +419,7 @@ def test_feedback_retries_then_error():
     st = g.status()
     assert st["state"] == "error" and st["starts"] == 1
     assert st["error"] == "no running feedback after 3 start attempts"
-    ev = g.drain_events()
+    ev = said(g)
     errs = [e[1] for e in ev if "failed" in e[1] or e[1].startswith("error: ")]
     assert errs == ["start attempt 1 failed: no running feedback after 30 s",
                     "start attempt 2 failed: no running feedback after 30 s",

@@ -11,6 +11,7 @@ except ImportError:  # MicroPython with MICROPYPATH set: asyncio is frozen into 
     sys.path.append(".frozen")
     import asyncio
 
+from gateway.core.event_codes import text
 from gateway.core.genset import GensetController
 from gateway.core.outputs import Output
 from gateway.services.genset import GensetService
@@ -74,7 +75,7 @@ def make(config, persisted=None, output=None, fail=None):
         return rec.readings
 
     svc = GensetService(ctrl, rec.relay, read, save_state=rec.saved.append,
-                        log_event=lambda t, src, x: rec.events.append((t, src, x)),
+                        log_event=lambda t, src, c, p: rec.events.append((t, src, text(c, p))),
                         save_config=rec.configs.append, clock=clock, ticks_ms=clock.ms,
                         output=output, interval_s=3600)
     return clock, rec, svc

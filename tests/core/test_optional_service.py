@@ -110,3 +110,22 @@ def test_genset_slot_starts_applies_and_is_removed():
                 sys.modules.pop(n, None)
             else:
                 sys.modules[n] = mod
+
+
+def test_a_slot_whose_feature_the_board_leaves_out_never_starts():
+    from gateway.services.optional import GensetSlot, ModbusTcpService
+
+    async def main():
+        dev = _Dev({"mode": "on"})
+        dev.board = {"relays": [{"name": "genset", "pin": 26}],
+                     "features_left_out": ["genset", "modbus_tcp"]}
+        dev.store.d["modbus_tcp"] = {"enabled": True, "port": 502}
+        before = set(sys.modules)
+        for slot in (GensetSlot(), ModbusTcpService()):
+            await slot.start(dev)
+            await slot.apply(dev.store.load(slot.NAME))  # a configuration applied later too
+            assert slot.running is None
+        assert dev.genset is None and dev.tasks.tasks == {} and dev.meters.on_cycle == []
+        assert not [n for n in sys.modules if n not in before and n.startswith("gateway")]
+
+    asyncio.run(main())

@@ -3,6 +3,7 @@ drives the relays from the commands (services/outputs.py), with fake relays and 
 from _assert import raises
 
 from gateway.core.errors import ValidationError
+from gateway.core.event_codes import text
 from gateway.core.outputs import (
     OUTPUT_DEFAULTS,
     check_id,
@@ -77,7 +78,7 @@ class Clock:
 def service(config, clock=None):
     events = []
     changes = []
-    svc = OutputService(RELAYS, config, log_event=lambda *e: events.append(e),
+    svc = OutputService(RELAYS, config, log_event=lambda t, s, c, p: events.append((t, s, text(c, p))),
                         on_change=lambda: changes.append(1), ticks_ms=clock or Clock(),
                         make_relay=FakeRelay)
     return svc, events, changes

@@ -115,6 +115,77 @@ def test_signatures_match_id_text_and_values():
     assert profiles.match({"register": 11, "values": [1648]}, [7]) is None
 
 
+# the bus scan's signatures: (function, register, id values or text) from the source each cites
+SIGNATURES = {
+    "sdm120": (3, 0xFC02, [32]), "sdm230": (3, 0xFC02, [43]), "sdm630": (3, 0xFC02, [112]),
+    "sdm630mct": (3, 0xFC02, [121, 136]), "sdm72d": (3, 0xFC02, [132]),
+    "sdm72dv2": (3, 0xFC02, [137, 135]), "abb_b21": (3, 0x8960, "B21"),
+    "abb_b23": (3, 0x8960, "B23"), "em24": (3, 0x000B, [1648, 1649, 1650, 1651, 1652, 1653]),
+    "pro380": (3, 0x1010, [0x2007]), "huawei_sun2000": (3, 30000, "SUN2000"),
+    "iem3155": (3, 49, "iEM3155"),
+}
+
+
+def test_signatures_are_pinned_and_cite_their_source():
+    sigs = dict(profiles.signatures())
+    assert sorted(sigs) == sorted(SIGNATURES)
+    for name, (fc, reg, want) in SIGNATURES.items():
+        sig = sigs[name]
+        assert (sig.get("function", 3), sig["register"]) == (fc, reg), name
+        assert sig.get("values", sig.get("text")) == want, name
+        assert len(sig["source"]) > 40, name  # where the register fact comes from
+        if "values" in sig:
+            assert sig["label"] and sig.get("type", "u16") in registers.TYPES, name
+        else:
+            assert 1 <= sig["count"] <= 20, name
+    # the Eastron meters share their id register: each product code names one profile
+    codes = [c for n, (fc, reg, v) in SIGNATURES.items() if reg == 0xFC02 for c in v]
+    assert len(codes) == len(set(codes))
+    # a B21's text ("B21 ") matches only the B21
+    b21 = [0x4232, 0x3120]
+    assert profiles.match(sigs["abb_b21"], b21) == "B21"
+    assert profiles.match(sigs["abb_b23"], b21) is None
+    assert profiles.match(sigs["sdm630mct"], [121]) == "Eastron product code 121"
+
+
+def test_sdm630mct_is_an_alias_read_exactly_as_sdm630():
+    assert profiles.exists("sdm630mct")
+    mct = profiles.registers({"profile": "sdm630mct"}, False)
+    assert mct == profiles.registers({"profile": "sdm630"}, False)
+    p = profiles.load("sdm630mct", keep=False)
+    base = profiles.load("sdm630", keep=False)
+    assert p["title"].startswith("Eastron SDM630MCT") and p["title"] != base["title"]
+    assert p["source"] != base["source"]
+    for k in ("function", "type", "word_order", "max_registers"):
+        assert p[k] == base[k], k
+    assert profiles.max_count({"profile": "sdm630mct"}) == profiles.max_count({"profile": "sdm630"})
+    info = profiles.info("sdm630mct")
+    assert info["alias"] == "sdm630" and info["quantities"] == profiles.info("sdm630")["quantities"]
+    assert "alias" not in profiles.info("sdm630")
+    assert "sdm630mct" in [c["name"] for c in profiles.catalogue()]
+    # its own signature (the Eastron product code), not the SDM630's
+    sigs = dict(profiles.signatures())
+    assert sigs["sdm630mct"]["values"] == [121, 136] and sigs["sdm630"]["values"] == [112]
+
+
+def test_a_bad_alias_is_refused():
+    files = {"x_loop": {"alias": "x_loop"}, "x_none": {"alias": "nope"},
+             "x_two": {"alias": "sdm630mct"}, "x_ok": {"alias": "sdm120", "title": "Mine"}}
+    read = profiles._file
+    profiles._file = lambda name: dict(files[name]) if name in files else read(name)
+    profiles.names().extend(sorted(files))
+    try:
+        raises(ValueError, profiles.load, "x_loop", False)
+        raises(ValueError, profiles.load, "x_none", False)
+        raises(ValueError, profiles.load, "x_two", False)  # an alias of an alias
+        ok = profiles.load("x_ok", False)
+        assert ok["title"] == "Mine" and ok["registers"] == profiles.load("sdm120", False)["registers"]
+    finally:
+        for n in files:
+            profiles.names().remove(n)
+        profiles._file = read
+
+
 def test_a_row_scaled_by_a_scale_factor_register():
     sf_profile = {"title": "t", "kind": "meter", "source": "t", "function": 3, "type": "s16",
                   "registers": [["power_w", 0, {"sf": "_w_sf"}], ["_w_sf", 1],

@@ -205,21 +205,14 @@ def test_meters_unchanged_when_the_save_fails():
 # --- readings of a stopped poller turn "stale" ------------------------------------------------
 
 
-class _Master:
-    def configure(self, bus):
-        pass
-
-    def forget(self, addresses):
-        pass
-
-
 def test_readings_older_than_a_few_cycles_are_stale():
+    from dingate.testing.scripted_master import ScriptedMaster
     from gateway.core.meters import validate_meter
     from gateway.services.poller import STALE_CYCLES, STALE_SLACK_S, Poller
 
     now = [1800000000]
     m = validate_meter({"name": "grid", "address": 1, "profile": "sdm630"}, [])
-    p = Poller(_Master(), [m], {"interval_ms": 1000}, clock=lambda: now[0])
+    p = Poller(ScriptedMaster({}), [m], {"interval_ms": 1000}, clock=lambda: now[0])
     meter = p._meters[m["id"]]
     meter.status, meter.ts, meter.values = "ok", now[0], {"power_w": 5.0}
     assert p.readings()[m["id"]]["status"] == "ok"

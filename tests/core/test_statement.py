@@ -1,7 +1,6 @@
 """Tariffs, time-of-use costs and monthly statements (HP/HC across DST, tenant reset, frozen)."""
 
-from _assert import raises, tmpdir
-from _assert import rmtree as _rmtree
+from _assert import raises, tempdir
 
 from gateway.core import statement as S
 from gateway.core import tariff as T
@@ -60,8 +59,7 @@ def test_tariff_validation():
 
 
 def test_hphc_month_across_dst_exact_cost():
-    d = tmpdir("dgt_stm_")
-    try:
+    with tempdir("dgt_stm_") as d:
         b = Billing(d, PARIS)
         b.config = lambda: _cfg()
         z = tz.get(PARIS)
@@ -87,13 +85,10 @@ def test_hphc_month_across_dst_exact_cost():
         oc = S.find(b, "1", "2025-10")
         assert oc["periods"] == [{"name": "HP", "kwh": 992.0}, {"name": "HC", "kwh": 249.0}]
         assert oc["cost"]["total"] == round((248.0 + 44.82 + 15.65) * 1.2 + 1e-9, 2)
-    finally:
-        _rmtree(d)
 
 
 def test_tenant_reset_mid_month_closes_one_statement_opens_another():
-    d = tmpdir("dgt_stm_")
-    try:
+    with tempdir("dgt_stm_") as d:
         b = Billing(d, "UTC")
         b.config = lambda: _cfg(tenant="Old tenant")
         imp = _run(b, "1", tz.epoch(2025, 1, 1), tz.epoch(2025, 1, 15, 12, 30), 0, lambda h: 100,
@@ -123,13 +118,10 @@ def test_tenant_reset_mid_month_closes_one_statement_opens_another():
         assert len(fees) == 2 and abs(sum(fees) - 15.65) <= 0.02
         assert [(x["month"], x["part"], x["closed"]) for x in S.listing(b, "1")][:2] == [
             ("2025-02", 1, False), ("2025-01", 2, True)]
-    finally:
-        _rmtree(d)
 
 
 def test_closed_statements_frozen_when_tariff_changes():
-    d = tmpdir("dgt_stm_")
-    try:
+    with tempdir("dgt_stm_") as d:
         b = Billing(d, PARIS)
         b.config = lambda: _cfg()
         z = tz.get(PARIS)
@@ -150,13 +142,10 @@ def test_closed_statements_frozen_when_tariff_changes():
         assert "total;;;;;%s\r\n" % ("%.2f" % june["cost"]["total"]).replace(".", ",") in lines
         assert S.filename("Résidence Les Pins", "Apt 1", "2025-06", 1, "csv") == \
             "Residence_Les_Pins_Apt_1_2025-06.csv"
-    finally:
-        _rmtree(d)
 
 
 def test_common_area_share_and_export_credit():
-    d = tmpdir("dgt_stm_")
-    try:
+    with tempdir("dgt_stm_") as d:
         b = Billing(d, "UTC")
         cfg = T.check_config({"tariffs": [{"name": "t", "price": 0.2, "export_price": 0.1}],
                               "meters": {
@@ -172,13 +161,10 @@ def test_common_area_share_and_export_credit():
         kinds = [(ln["kind"], ln["quantity"], ln["amount"]) for ln in st["cost"]["lines"]]
         assert kinds == [("energy", 47.0, 9.4), ("common", 4.7, 0.94), ("export", 9.4, -0.94)]
         assert st["cost"]["total"] == 9.4
-    finally:
-        _rmtree(d)
 
 
 def test_gas_meter_billed_per_m3():
-    d = tmpdir("dgt_stm_")
-    try:
+    with tempdir("dgt_stm_") as d:
         b = Billing(d, "UTC")
         b.config = lambda: T.check_config({"tariffs": [
             {"name": "gas", "kind": "gas", "price": 1.2, "monthly_fee": 3, "vat_pct": 5.5}],
@@ -199,5 +185,3 @@ def test_gas_meter_billed_per_m3():
         assert st["cost"]["total"] == round(43.32 * 1.055 + 1e-9, 2)
         text = "".join(S.csv_lines(st, ";", "."))
         assert "gas_m3_delta;33.600\r\n" in text and "export_kwh" not in text
-    finally:
-        _rmtree(d)

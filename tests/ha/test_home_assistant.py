@@ -1,7 +1,7 @@
 """Home Assistant end to end (`make test-ha`): a real HA with its MQTT integration on a real
 mosquitto, the emulated gateway publishing to it. Checked through HA's own REST and websocket
 API: the device and every entity, states equal /api/readings, energy sensors in the statistics
-(Energy dashboard), the genset select driving the relay, discovery following configuration
+(Energy dashboard), the genset select driving the relay, a relay output as a switch, discovery following configuration
 changes, availability on the gateway's last will."""
 import json
 
@@ -160,6 +160,30 @@ def test_genset_select_drives_the_relay(site):
     ha.call_service("select", "select_option", {"entity_id": select, "option": "off"})
     emu.wait_for(lambda: emu.hw()["relay"] is False, timeout=30, what="relay open")
     emu.wait_for(lambda: ha.states()[select]["state"] == "off", timeout=30, what="select state")
+
+
+def test_relay_output_is_a_switch_in_home_assistant(site):
+    """A plain relay output, configured over the API, becomes an HA switch that drives the
+    relay both ways; unconfigured, the switch leaves HA's registry."""
+    ha, emu, _ = site
+    r = emu.api("PUT", "/api/outputs/aux", {"name": "Water heater"})
+    assert r.status_code == 200, r.text
+    uid = emu.node + "_out_aux"
+    switch = emu.wait_for(lambda: registry(ha)[0].get(uid), timeout=60,
+                          what="the output's switch in HA's registry")["entity_id"]
+    assert switch.startswith("switch.")
+    emu.wait_for(lambda: ha.states()[switch]["state"] == "off", timeout=30, what="switch off")
+    assert emu.hw()["relays"]["aux"] is False
+    ha.call_service("switch", "turn_on", {"entity_id": switch})
+    emu.wait_for(lambda: emu.hw()["relays"]["aux"] is True, timeout=30, what="aux closed by HA")
+    assert emu.api("GET", "/api/outputs/aux").json()["on"] is True
+    emu.wait_for(lambda: ha.states()[switch]["state"] == "on", timeout=30, what="switch on")
+    assert emu.api("PUT", "/api/outputs/aux", {"on": False}).status_code == 200
+    emu.wait_for(lambda: ha.states()[switch]["state"] == "off", timeout=30,
+                 what="HA follows a switch from the gateway")
+    assert emu.api("DELETE", "/api/outputs/aux").status_code == 200
+    emu.wait_for(lambda: uid not in registry(ha)[0], timeout=60,
+                 what="the switch removed from HA")
 
 
 def test_discovery_follows_meter_changes(site):

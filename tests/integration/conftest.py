@@ -11,12 +11,8 @@ ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file_
 
 @pytest.fixture(scope="module")
 def emulator():
-    emu = EmulatorProcess()
-    try:
-        emu.start()
+    with EmulatorProcess() as emu:
         yield emu
-    finally:
-        emu.cleanup()
 
 
 @pytest.fixture()

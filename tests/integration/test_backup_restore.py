@@ -15,8 +15,9 @@ import time
 import pytest
 import requests
 
-from dingate import boards, build, fsimage, fwkey
+from dingate import boards, fsimage
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.fw_bundle import version_bundle
 
 ADMIN_PW = "restore-Admin-pw-31"
 ADMIN_PW2 = "restore-Admin-pw-32"
@@ -24,7 +25,6 @@ WIFI_KEY = "wifi-Key-one-4471"
 WIFI_KEY2 = "wifi-Key-two-4472"
 MQTT_PW = "mqtt-Pw-one-9931"
 MQTT_PW2 = "mqtt-Pw-two-9932"
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 GENERIC = {"name": "battery", "address": 2, "profile": "generic", "role": "battery",
            "registers": [{"quantity": "soc_pct", "function": 4, "register": "0x10", "type": "u16"},
@@ -34,15 +34,11 @@ GENERIC = {"name": "battery", "address": 2, "profile": "generic", "role": "batte
 
 @pytest.fixture(scope="module")
 def emu():
-    e = EmulatorProcess(admin_password=ADMIN_PW)
-    try:
-        e.start()
-        e.wait_for(lambda: _boots(e), timeout=30, what="mem: running")
+    with EmulatorProcess(admin_password=ADMIN_PW) as e:
+        e.wait_for(e.boots, timeout=30, what="mem: running")
         e.login()
         _ok.emu = e
         yield e
-    finally:
-        e.cleanup()
 
 
 def _ok(r, code=200):
@@ -70,16 +66,6 @@ def _heap(emu):
 def _relogin(emu, password):
     emu.session = requests.Session()
     emu.login(password=password)
-
-
-def _boots(emu):
-    with open(emu.log_path, "rb") as f:
-        return f.read().count(b"mem: running")
-
-
-def _wait_reboot(emu, boots_before, timeout=90):
-    emu.wait_for(lambda: _boots(emu) > boots_before, timeout=timeout, what="reboot")
-    emu.wait_ready()
 
 
 def _device_file(emu, path):
@@ -206,14 +192,14 @@ def test_restore_brings_back_the_backup_and_keeps_the_device_secrets(emu):
     _ok(emu.api("PUT", "/api/me/password", {"old_password": ADMIN_PW, "password": ADMIN_PW2}))
     assert _config(emu) != want
 
-    up = _boots(emu)
+    up = emu.boots()
     r = emu.session.post(emu.url + "/api/restore", data=emu.backup, timeout=30,
                          headers={"Content-Type": "application/json"})
     res = _ok(r)
     assert res["reboot"] is True and res["kept"] == []
     assert set(res["restored"]) == {"settings", "bus", "meters", "genset", "mqtt", "modbus_tcp",
                                     "wifi", "users"}
-    _wait_reboot(emu, up)
+    emu.wait_reboot(up)
     assert emu.proc.poll() is None
     with pytest.raises(AssertionError):  # the password before the restore's is not back
         _relogin(emu, ADMIN_PW)
@@ -236,21 +222,9 @@ def test_restore_brings_back_the_backup_and_keeps_the_device_secrets(emu):
 
 
 def _bundle(version, board="emulator", patch=None, key=True):
-    """A firmware bundle of the current tree whose VERSION is ``version``, signed with the test
-    session's update key (tests/conftest.py; ``key``: another key, or None: unsigned)."""
-    b = boards.load("emulator")
-    files = build.render(b)
-    with open(os.path.join(ROOT, "firmware", "gateway", "__init__.py")) as f:
-        src = re.sub(r'VERSION = "[^"]*"', 'VERSION = "%s"' % version, f.read())
-    tmp = os.path.join(build.BUILD, "test-fw-init.py")
-    os.makedirs(build.BUILD, exist_ok=True)
-    with open(tmp, "w") as f:
-        f.write(src)
-    files["/lib/gateway/__init__.mpy"] = build.compile_module(tmp, "/lib/gateway/__init__.mpy")
-    files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
-    if key is True:
-        key = fwkey.load()[0]
-    data = build.firmware_bundle(files, build.bundle_romfs(files, b), board, version, key)
+    """The emulator's firmware under VERSION ``version`` in a bundle that names ``board``
+    (dingate.testing.fw_bundle), signed with ``key``; ``patch``: a change made to its bytes."""
+    data = version_bundle(version, key=key, names=board)
     return patch(data) if patch else data
 
 
@@ -327,11 +301,11 @@ def test_firmware_upload_refused_changes_nothing(emu):
 
 def test_firmware_update_is_installed(emu):
     data = _bundle("0.1.0+update-test")
-    up = _boots(emu)
+    up = emu.boots()
     res = _ok(_upload(emu, data, sha=hashlib.sha256(data).hexdigest()))
     assert res["reboot"] is True and res["version"] == "0.1.0+update-test"
     assert res["romfs"] == "at boot" and res["sha256"] == hashlib.sha256(data).hexdigest()
-    _wait_reboot(emu, up)
+    emu.wait_reboot(up)
     emu.wait_for(lambda: requests.get(emu.url + "/api/status", timeout=2).json()["firmware"]
                  == "0.1.0+update-test", timeout=60, what="the new firmware")
     log = emu.log()
@@ -345,9 +319,9 @@ def test_firmware_update_is_installed(emu):
 
 
 def _power_cut(emu):
-    boots = _boots(emu)
+    boots = emu.boots()
     assert emu.hw_post("/api/hw/power", {"action": "cycle"}).status_code == 200
-    _wait_reboot(emu, boots)
+    emu.wait_reboot(boots)
     emu.session = requests.Session()
 
 

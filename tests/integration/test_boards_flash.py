@@ -15,27 +15,17 @@ import threading
 import pytest
 import requests
 
-from dingate import boards, build, espimage, flash, fwkey
+from dingate import boards, build, espimage, flash
 from dingate.emulator.chipflash import FLASH_FILE
-from dingate.paths import BUILD, FIRMWARE
+from dingate.paths import BUILD
+from dingate.testing.clitools import BIN, dingate, run
 from dingate.testing.emuproc import EmulatorProcess, free_port, with_repl_port
+from dingate.testing.fw_bundle import version_bundle
 from dingate.testing.poll import listening, wait_until
 
-BIN = os.path.dirname(sys.executable)
 CHIPS = [n for n in boards.names() if boards.is_chip(boards.load(n))]
 CHIP_NAMES = {"esp32": "ESP32", "esp32s3": "ESP32-S3"}
 SUBTYPES = {"nvs": 2, "phy": 1, "factory": 0, "fat": 0x81}  # ESP-IDF's names in a partition CSV
-
-
-def run(*args, timeout=120, check=True, env=None):
-    res = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env)
-    if check:
-        assert res.returncode == 0, "%s\n%s\n%s" % (args, res.stdout, res.stderr)
-    return res
-
-
-def dingate(*args, **kw):
-    return run(os.path.join(BIN, "dingate"), *args, **kw)
 
 
 def wait_port(port, proc, timeout=30):
@@ -140,17 +130,13 @@ def test_flash_a_board_through_the_rom_loader_then_boot_it(name, built, tmp_path
     with open(os.path.join(BUILD, name, "fs.img"), "rb") as f:
         head = f.read(1 << 16)
     assert _read(state, fs_off, len(head)) == head  # the build's littlefs image at the vfs offset
-    emu = EmulatorProcess(state_dir=state, extra_args=["--board", name])
-    try:
-        emu.start()
+    with EmulatorProcess(state_dir=state, extra_args=["--board", name]) as emu:
         status = emu.wait_ready()
         assert status["board"] == name, status
         assert status["code"] == boards.code_location(board) == (
             "romfs" if board["tier"] == "2" else "filesystem"), status
         log = emu.log()
         assert "admin password (not provisioned)" in log  # a flashed board, not yet provisioned
-    finally:
-        emu.stop()
 
 
 def _read(state, offset, size):
@@ -257,9 +243,7 @@ def test_provision_and_deploy_on_a_flashed_board(built, tmp_path):
         dingate("flash", "--port", rom.url, "--board", name, "--firmware", _firmware(tmp_path, board))
     finally:
         rom.stop()
-    emu = with_repl_port(state, ["--board", name])
-    try:
-        emu.start()
+    with with_repl_port(state, ["--board", name]) as emu:
         port = "socket://127.0.0.1:%d" % emu.repl_port
         out = dingate("provision", "--port", port, "--out", str(tmp_path / "labels")).stdout
         serial = re.search(r"serial\s+: (\S+)", out).group(1)
@@ -272,32 +256,13 @@ def test_provision_and_deploy_on_a_flashed_board(built, tmp_path):
         st = emu.wait_for(lambda: requests.get(emu.url + "/api/status", timeout=2).json(),
                           timeout=60, what="the board back after deploy")
         assert st["code"] == "filesystem" and st["serial"] == serial
-    finally:
-        emu.stop()
-
-
-def _bundle(board_name, version):
-    """The current tree as a signed bundle for ``board_name`` whose VERSION is ``version``."""
-    b = boards.load(board_name)
-    files = build.render(b)
-    with open(os.path.join(FIRMWARE, "gateway", "__init__.py")) as f:
-        src = re.sub(r'VERSION = "[^"]*"', 'VERSION = "%s"' % version, f.read())
-    tmp = os.path.join(BUILD, "test-boards-fw-init.py")
-    with open(tmp, "w") as f:
-        f.write(src)
-    files["/lib/gateway/__init__.mpy"] = build.compile_module(tmp, "/lib/gateway/__init__.mpy")
-    files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
-    return build.firmware_bundle(files, build.bundle_romfs(files, b), board_name, version,
-                                 fwkey.load()[0])
 
 
 def test_firmware_update_from_the_page_on_a_filesystem_board(tmp_path):
     name = "esp32s3-devkitc-n16r8-max485"
-    emu = EmulatorProcess(state_dir=str(tmp_path / "state"), extra_args=["--board", name])
-    try:
-        emu.start()
+    with EmulatorProcess(state_dir=str(tmp_path / "state"), extra_args=["--board", name]) as emu:
         emu.login()
-        data = _bundle(name, "0.1.0+fs-update")
+        data = version_bundle("0.1.0+fs-update", name)
         assert b"romfs.img" not in data[:4096]  # the code travels as /lib files
         r = emu.session.post(emu.url + "/api/firmware", data=data, timeout=120,
                              headers={"Content-Type": "application/octet-stream",
@@ -312,8 +277,6 @@ def test_firmware_update_from_the_page_on_a_filesystem_board(tmp_path):
         emu.login()
         events = json.dumps(emu.api("GET", "/api/events?limit=50").json())
         assert "update installed" in events, events
-    finally:
-        emu.stop()
 
 
 def test_the_lean_image_definition_matches_the_tier_2_board_file():

@@ -28,12 +28,10 @@ def test_wifi_scan_results_are_bounded(tmp_path):
 def test_mqtt_event_queue_is_bounded_during_an_outage(tmp_path):
     """While the broker is away events queue up to the uplink's bound (MAX_EVENTS, the oldest
     dropped and counted); after it returns, at most that many are published, the newest kept."""
-    import threading
-
-    import paho.mqtt.client as paho
     import pytest
 
     from dingate.testing.broker import MOSQUITTO, Broker
+    from dingate.testing.mqtt_collector import Collector
 
     if not MOSQUITTO:
         pytest.fail("mosquitto is not installed (host/system-packages.txt)")
@@ -46,27 +44,18 @@ def test_mqtt_event_queue_is_bounded_during_an_outage(tmp_path):
         assert r.status_code == 200, r.text
         for i in range(max_events + 12):
             assert emu.api("PUT", "/api/settings", {"location": "site-%02d" % i}).status_code == 200
-        got, lock = [], threading.Lock()
-
-        def on(c, u, m):
-            with lock:
-                got.append(json.loads(m.payload))
-
         broker.start()
         try:
-            c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bound-sub")
-            c.on_message = on
-            c.on_connect = lambda c, u, f, rc, p=None: c.subscribe("bound/gw/events", 1)
-            c.connect("127.0.0.1", broker.port)
-            c.loop_start()
-            emu.wait_for(lambda: len(got) >= max_events, timeout=90, what="the queued events")
-            emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["events"] == len(got),
-                         timeout=30, what="every published event received")
+            sub = Collector(broker.port, ["bound/gw/events"], "bound-sub")
+            emu.wait_for(lambda: len(sub.messages()) >= max_events, timeout=90,
+                         what="the queued events")
+            emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["events"] ==
+                         len(sub.messages()), timeout=30, what="every published event received")
             state = emu.api("GET", "/api/mqtt").json()["state"]
-            c.loop_stop()
-            c.disconnect()
+            sub.close()
         finally:
             broker.stop()
+        got = [json.loads(p) for _t, p, _r in sub.messages()]
         changed = [e for e in got if "settings" in e.get("text", "")]
         assert len(got) <= max_events + 4, len(got)  # + what the reconnection itself logged
         assert state["events_dropped"] >= 12, state  # 44 settings events into 32 places

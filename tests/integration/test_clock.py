@@ -72,11 +72,8 @@ def test_bad_time_is_400_on_field_time(emulator, body):
 def test_set_time_needs_an_installer(emulator):
     emu = emulator
     emu.login()
-    r = emu.api("POST", "/api/users", {"user": "tenant", "password": "tenant-pass-1", "role": "user"})
-    assert r.status_code == 201, r.text
-    s = requests.Session()
-    assert s.post(emu.url + "/api/login", json={"user": "tenant", "password": "tenant-pass-1"},
-                  timeout=10).status_code == 200
+    emu.add_users({"user": "tenant", "password": "tenant-pass-1", "role": "user"})
+    s = emu.session_as("tenant", "tenant-pass-1")  # with its CSRF token: the 403 is the role's
     assert s.put(emu.url + "/api/system/time", json={"time": int(time.time())},
                  timeout=10).status_code == 403
     assert requests.put(emu.url + "/api/system/time", json={"time": int(time.time())},

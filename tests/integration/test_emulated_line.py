@@ -1,4 +1,4 @@
-"""The emulated RS485 line (host/dingate/emulator/line.py, bus.py, devices.py, scenario.py).
+"""The emulated RS485 line (host/dingate/emulator/line.py, bus.py, devices/, scenario.py).
 
 A tiny master in the test connects to the Line's TCP port like the gateway's fake UART does,
 writes RTU requests built by hand (CRC computed here) and checks answers and byte timing.
@@ -243,6 +243,22 @@ def test_sdm120_input_registers(world):
     assert f32(regs, 0) == pytest.approx(50.0)
     assert f32(regs, 2) == pytest.approx(0.0)            # import
     assert f32(regs, 4) >= 0.0                           # export
+
+
+def test_eastron_identification_registers(world):
+    """Serial number (u32 at 0xFC00) and product code (u16 at 0xFC02), holding registers, as the
+    bus scan reads them (the profiles' signatures): SDM630 112, SDM630MCT 121, SDM120 32; the
+    SDM630MCT reads as the SDM630."""
+    _, _, m = world(quiet([{"type": "sdm630", "address": 1}, {"type": "sdm120", "address": 2},
+                           {"type": "sdm630mct", "address": 3, "profile": "constant",
+                            "noise": 0, "power_w": 2500}]))
+    for address, code in ((1, 112), (2, 32), (3, 121)):
+        regs = regs_of(m.ask(read_req(address, 3, 0xFC00, 3)))
+        assert regs[2] == code and (regs[0] << 16 | regs[1]) == 26000000 + address
+    assert m.ask(read_req(1, 3, 0xFC03, 1)) == rtu(1, 0x83, 2)  # past the id block
+    regs = regs_of(m.ask(read_req(3, 4, 0x0000, 0x4C)))
+    assert [f32(regs, a) for a in (0x00, 0x02, 0x04)] == pytest.approx([230.0] * 3)
+    assert f32(regs, 0x34) == pytest.approx(2500.0)
 
 
 def test_battery_registers_fc3_and_fc4(world):

@@ -22,11 +22,8 @@ def site():
     try:
         emu.start()
         emu.login()
-        r = emu.api("POST", "/api/meters", {"name": "Battery BMS", "address": BATTERY,
-                                            "profile": "generic", "registers": BMS_REGS,
-                                            "role": "battery"})
-        assert r.status_code == 201, r.text
-        mid = r.json()["id"]
+        mid, = emu.add_meters({"name": "Battery BMS", "address": BATTERY, "profile": "generic",
+                               "registers": BMS_REGS, "role": "battery"})
         r = emu.api("PUT", "/api/genset", {
             "mode": "auto", "soc_source": {"meter": mid, "quantity": "soc_pct"},
             "start_soc": 30, "stop_soc": 80, "min_run_s": MIN_RUN, "min_rest_s": 8,

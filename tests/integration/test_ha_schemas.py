@@ -46,18 +46,23 @@ def all_configs():
     return out
 
 
+def _check(path, items):
+    """Home Assistant's own schemas (ha_schema_check.py, in .venv-ha) on the discovery
+    ``items`` [[topic, config]], written to ``path``: the checker's result."""
+    path.write_text(json.dumps(items))
+    py = os.path.join(homeassistant.VENV, "bin", "python")
+    r = subprocess.run([py, CHECKER, str(path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def test_every_discovery_config_passes_home_assistants_own_validation(tmp_path):
     homeassistant.install()  # idempotent; a fresh machine: ~2 min
     items = all_configs()
     comps = set(t.split("/")[1] for t, _ in items)
     assert comps == {"sensor", "select", "binary_sensor", "switch"}, comps
     assert sum(1 for _t, c in items if "suggested_display_precision" in c) >= 30
-    path = tmp_path / "configs.json"
-    path.write_text(json.dumps(items))
-    py = os.path.join(homeassistant.VENV, "bin", "python")
-    r = subprocess.run([py, CHECKER, str(path)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result = _check(tmp_path / "configs.json", items)
     assert result["checked"] == len(items) and result["version"] == "2024.3.3"
     assert result["errors"] == [], "\n".join(result["errors"])
 
@@ -79,12 +84,7 @@ def test_the_checker_catches_what_home_assistant_rejects(tmp_path):
         ["homeassistant/switch/x/g/config", dict(switch, payload_on=None, state_topic=7)],
     ]
     del bad[0][1]["suggested_display_precision"]
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(bad))
-    py = os.path.join(homeassistant.VENV, "bin", "python")
-    r = subprocess.run([py, CHECKER, str(path)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    errors = json.loads(r.stdout.strip().splitlines()[-1])["errors"]
+    errors = _check(tmp_path / "bad.json", bad)["errors"]
     for key in ("x/a/", "x/b/", "x/c/", "x/d/", "x/e/", "x/f/", "x/g/"):
         assert any(key in e for e in errors), (key, errors)
     assert any("suggested_display_precision" in e and "x/a/" in e for e in errors), errors

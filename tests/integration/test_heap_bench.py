@@ -29,9 +29,25 @@ def test_readme_block_from_figures(tmp_path):
          "heap_headroom_bytes_some-board": -40000}
     text = readme.render(f)
     assert text.startswith(readme.BEGIN) and text.endswith(readme.END)
-    assert "| some-board | 146 KB | 107 KB | -39 KB |" in text
+    assert "| some-board | 146 KB | 107 KB | -39 KB | - |" in text
     path = tmp_path / "README.md"
     path.write_text("# x\n\n" + readme.BEGIN + "\nold\n" + readme.END + "\n\nrest\n")
     assert readme.update(f, str(path)) is True
     assert "old" not in path.read_text() and path.read_text().endswith("\n\nrest\n")
     assert readme.update(f, str(path)) is False
+
+
+def test_readme_block_is_checked_against_its_figures_and_the_board_files(tmp_path):
+    # the README in the tree: its block is what its own figures render with today's board
+    # files (a board's heap or features_left_out changed -> run the bench or bench.readme)
+    assert readme.check() == ""
+    with open(readme.README) as f:
+        text = f.read()
+    assert "features left out: " + ", ".join(readme._board(readme._wroom())["features_left_out"]) in text
+    emu = readme._board("emulator")["heap"]
+    assert "the emulator board's heap is %.0f KB" % (emu["bytes"] / 1024.0) in text
+    # a figure edited by hand is found
+    i = text.index("**", text.index("heap_peak_bytes_esp32"))
+    bad = tmp_path / "README.md"
+    bad.write_text(text[:i] + "**1 KB" + text[text.index("**", i + 2):])
+    assert "stale" in readme.check(str(bad))

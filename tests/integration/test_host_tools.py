@@ -5,18 +5,17 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
 import pytest
 import requests
 
-from dingate import boards, build, espimage, flash, fsimage, provision
+from dingate import boards, build, espimage, flash, fsimage, paths, provision
 from dingate.paths import BUILD
+from dingate.testing.clitools import BIN, dingate, mpremote, run
 from dingate.testing.emuproc import with_repl_port
 
-BIN = os.path.dirname(sys.executable)
 MP_SCRIPT_ROMFS_LIST = """
 import sys, vfs, os
 with open(sys.argv[1], 'rb') as f:
@@ -30,21 +29,6 @@ def walk(d):
             print(p[4:], e[3])
 walk('/rom')
 """
-
-
-def run(*args, timeout=60, check=True):
-    res = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert res.returncode == 0, "%s\n%s\n%s" % (args, res.stdout, res.stderr)
-    return res
-
-
-def dingate(*args, **kw):
-    return run(os.path.join(BIN, "dingate"), *args, **kw)
-
-
-def mpremote(port, *args, **kw):
-    return run(os.path.join(BIN, "mpremote"), "connect", "socket://127.0.0.1:%d" % port, *args, **kw)
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -78,7 +62,7 @@ def test_fs_image_mounts_and_holds_every_module_as_mpy_v6(built):
 
 
 def test_micropython_loads_format_6_3():
-    out = run(os.path.join(BIN, "micropython"), "-c",
+    out = run(paths.micropython(required=True), "-c",
               "import sys; print(sys.implementation._mpy)").stdout
     mpy = int(out)
     assert mpy & 0xFF == 6 and (mpy >> 8) & 3 == 3  # format 6, sub-version 3: what mpy-cross makes
@@ -88,7 +72,7 @@ def test_romfs_image_lists_the_same_modules(built, tmp_path):
     _board, files = built
     script = tmp_path / "romls.py"
     script.write_text(MP_SCRIPT_ROMFS_LIST)
-    out = run(os.path.join(BIN, "micropython"), str(script),
+    out = run(paths.micropython(required=True), str(script),
               os.path.join(BUILD, "emulator", "romfs.img")).stdout
     listed = dict(line.rsplit(" ", 1) for line in out.splitlines())
     lib = {p: len(d) for p, d in files.items() if p.startswith("/lib/")}
@@ -167,12 +151,8 @@ def test_flash_without_firmware_says_which_build_the_board_needs():
 
 @pytest.fixture(scope="module")
 def device(tmp_path_factory):
-    emu = with_repl_port(str(tmp_path_factory.mktemp("hosttools") / "state"))
-    try:
-        emu.start()
+    with with_repl_port(str(tmp_path_factory.mktemp("hosttools") / "state")) as emu:
         yield emu
-    finally:
-        emu.cleanup()
 
 
 def test_mpremote_ls_exec_cp_against_the_repl_port(device, tmp_path):

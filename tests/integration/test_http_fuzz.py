@@ -54,16 +54,11 @@ def _mem_lines(emu):
 
 @pytest.fixture(scope="module")
 def gw():
-    emu = EmulatorProcess(admin_password=ADMIN_PW)
-    try:
-        emu.start()
+    with EmulatorProcess(admin_password=ADMIN_PW) as emu:
         emu.login()
-        r = emu.api("POST", "/api/meters", {"name": "grid", "address": 1, "profile": "sdm630"})
-        assert r.status_code == 201, r.text
+        emu.add_meters({"name": "grid", "address": 1, "profile": "sdm630"})
         _set_secrets(emu)
         yield emu
-    finally:
-        emu.cleanup()
 
 
 def _set_secrets(emu):

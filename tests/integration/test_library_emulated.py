@@ -47,18 +47,18 @@ def test_library_sunspec_and_alarms_on_the_device(line, tmp_path):
         assert len(lib) >= 20 and "sunspec" in names and "dtsu666" in names
         assert all(p["title"] for p in lib)
         assert next(p for p in lib if p["name"] == "huawei_sun2000")["faults"] is True
+        mct = next(p for p in lib if p["name"] == "sdm630mct")  # found by its own name
+        sdm630 = next(p for p in lib if p["name"] == "sdm630")
+        assert mct["alias"] == "sdm630" and mct["title"].startswith("Eastron SDM630MCT")
+        assert mct["quantities"] == sdm630["quantities"] and "alias" not in sdm630
 
-        r = emu.api("POST", "/api/meters", {"name": "SunSpec meter", "address": 2,
+        meter, = emu.create("/api/meters", {"name": "SunSpec meter", "address": 2,
                                             "profile": "sunspec"})
-        assert r.status_code == 201, r.text
-        assert r.json()["sunspec"] == [[1, 40004], [203, 40072]]
+        assert meter["sunspec"] == [[1, 40004], [203, 40072]]
         bad = emu.api("POST", "/api/meters", {"name": "Nobody", "address": 9,
                                               "profile": "sunspec"})
         assert bad.status_code == 400 and bad.json()["field"] == "profile"
-        r = emu.api("POST", "/api/meters", {"name": "Huawei", "address": 3,
-                                            "profile": "huawei_sun2000"})
-        assert r.status_code == 201, r.text
-        inverter = r.json()["id"]
+        inverter, = emu.add_meters({"name": "Huawei", "address": 3, "profile": "huawei_sun2000"})
 
         def both_read():
             rd = emu.api("GET", "/api/readings").json()
@@ -71,6 +71,7 @@ def test_library_sunspec_and_alarms_on_the_device(line, tmp_path):
         assert rd[inverter]["values"]["alarms"] == 0
 
         line._in_loop(line.huawei.holding.__setitem__, 32009, 1 << 2)  # alarm 18 appears
+        a18 = "A18 Low insulation resistance (ID 2062)"  # profiles/alarms/huawei.json
         emu.wait_for(lambda: emu.api("GET", "/api/readings").json()[inverter]["values"].get(
             "alarms") == 1, timeout=30, what="the alarm counted")
 
@@ -79,22 +80,28 @@ def test_library_sunspec_and_alarms_on_the_device(line, tmp_path):
             return [e for e in ev if word in e["text"]] or None
 
         ev = emu.wait_for(lambda: logged("appeared"), timeout=30, what="alarm event")
-        assert ev[0]["source"] == "meter %s" % inverter and ev[0]["text"] == "alarm 18: appeared"
+        assert ev[0]["source"] == "meter %s" % inverter and ev[0]["text"] == a18 + ": appeared"
+        assert ev[0]["code"] == "alarm.on" and ev[0]["params"] == {"alarm": a18}
         line._in_loop(line.huawei.holding.__setitem__, 32009, 0)
         ev = emu.wait_for(lambda: logged("cleared"), timeout=30, what="alarm cleared")
-        assert ev[0]["text"] == "alarm 18: cleared"
+        assert ev[0]["text"] == a18 + ": cleared"
 
         # the AURA: codes of the Solarman manual, in the gateway's language
         assert emu.api("PUT", "/api/settings", {"language": "fr"}).status_code == 200
-        r = emu.api("POST", "/api/meters", SOLIS)
-        assert r.status_code == 201, r.text
+        solis, = emu.add_meters(SOLIS)
         line._in_loop(line.solis.inputs.__setitem__, 33117, 1 << 5)  # F05
         line._in_loop(line.solis.inputs.__setitem__, 33120, 1 << 12)  # W28: bit 28 of the u32
-        ev = emu.wait_for(lambda: (lambda e: e if e and len(e) >= 2 else None)(
-            logged("apparue")), timeout=40, what="both AURA alarms")
-        texts = sorted(e["text"] for e in ev)
-        assert texts == ["F05 Tension bus haute: apparue",
-                         "W28 Transformateur de courant (TC) inversé: apparue"], texts
-        assert all(e["source"] == "meter %s" % r.json()["id"] for e in ev)
+
+        def appeared():
+            ev = emu.api("GET", "/api/events?type=alarm").json()
+            ev = [e for e in ev if e["source"] == "meter %s" % solis and e.get("code") == "alarm.on"]
+            return ev if len(ev) >= 2 else None
+
+        ev = emu.wait_for(appeared, timeout=40, what="both AURA alarms")
+        # the alarm's own words in the gateway's language; "appeared" is the page's word
+        names = sorted(e["params"]["alarm"] for e in ev)
+        assert names == ["F05 Tension bus haute",
+                         "W28 Transformateur de courant (TC) inversé"], names
+        assert all(e["text"] == e["params"]["alarm"] + ": appeared" for e in ev)
     finally:
         emu.stop()

@@ -22,8 +22,7 @@ def test_api_under_load_stays_inside_the_heap():
     cap = heap["bytes"] + heap["emulated_hardware_bytes"]
     with EmulatorProcess() as emu:
         emu.login()
-        for m in METERS:
-            assert emu.api("POST", "/api/meters", m).status_code == 201
+        emu.add_meters(*METERS)
         cookies = emu.session.cookies.get_dict()
         statuses, peaks, errors = [], [], []
         deadline = time.monotonic() + 12

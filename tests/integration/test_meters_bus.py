@@ -43,9 +43,7 @@ def line():
 
 @pytest.fixture(scope="module")
 def gateway(line):
-    emu = EmulatorProcess(bus=line.url)
-    try:
-        emu.start()
+    with EmulatorProcess(bus=line.url) as emu:
         emu.login()
         emu.add_meters(
             {"name": "Main meter", "address": 1, "profile": "sdm630"},
@@ -53,8 +51,6 @@ def gateway(line):
             {"name": "Generic dev", "address": 5, "profile": "generic", "registers": GENERIC_REGS},
             {"name": "Nobody here", "address": 42, "profile": "sdm120"})
         yield emu
-    finally:
-        emu.cleanup()
 
 
 def _by_name(emu):

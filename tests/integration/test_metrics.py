@@ -13,9 +13,7 @@ NAME = 'Main "A"\\1'
 def emu():
     with EmulatorProcess() as e:
         e.login()
-        r = e.api("POST", "/api/meters", {"name": NAME, "address": 1, "profile": "sdm630"})
-        assert r.status_code == 201, r.text
-        e.meter_id = r.json()["id"]
+        e.meter_id, = e.add_meters({"name": NAME, "address": 1, "profile": "sdm630"})
         e.wait_for(lambda: e.api("GET", "/api/readings").json()[e.meter_id]["values"].get(
             "power_w") is not None, timeout=30, what="first reading")
         yield e
@@ -102,13 +100,8 @@ def test_bearer_token_made_by_the_admin(emu):
 
 
 def test_roles(emu):
-    r = emu.api("POST", "/api/users", {"user": "viewer", "password": "viewer-pass-123",
-                                       "role": "user"})
-    assert r.status_code == 201, r.text
-    viewer = requests.Session()
-    r = viewer.post(emu.url + "/api/login", json={"user": "viewer", "password": "viewer-pass-123"},
-                    timeout=10)
-    assert r.status_code == 200
+    emu.add_users({"user": "viewer", "password": "viewer-pass-123", "role": "user"})
+    viewer = emu.session_as("viewer", "viewer-pass-123")
     assert "dingate_uptime_seconds" in scrape(emu, viewer)
     # the token is the admin's to make
     assert viewer.post(emu.url + "/api/metrics/token", timeout=10).status_code == 403

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from dingate.testing.emuproc import EmulatorProcess, free_port
+from dingate.testing.emuproc import EmulatorProcess
 
 pymodbus = pytest.importorskip("pymodbus")
 from pymodbus.client import ModbusTcpClient  # noqa: E402
@@ -21,27 +21,17 @@ DEAD = 20  # no device answers there
 
 @pytest.fixture(scope="module")
 def gw():
-    emu = EmulatorProcess()
-    try:
-        emu.start()
+    with EmulatorProcess() as emu:
         emu.login()
-        ids = {}
-        for name, address, profile in (("Main meter", 1, "sdm630"), ("Workshop", 2, "sdm120"),
-                                       ("Nobody home", DEAD, "sdm120")):
-            r = emu.api("POST", "/api/meters", {"name": name, "address": address, "profile": profile})
-            assert r.status_code == 201, r.text
-            ids[address] = r.json()["id"]
-        port = free_port()
-        r = emu.api("PUT", "/api/modbus-tcp", {"enabled": True, "port": port})
-        assert r.status_code == 200, r.text
-        emu.wait_for(lambda: emu.api("GET", "/api/modbus-tcp").json()["state"]["running"],
-                     timeout=10, what="Modbus TCP server running")
+        ids = dict(zip((1, 2, DEAD), emu.add_meters(  # address -> meter id
+            {"name": "Main meter", "address": 1, "profile": "sdm630"},
+            {"name": "Workshop", "address": 2, "profile": "sdm120"},
+            {"name": "Nobody home", "address": DEAD, "profile": "sdm120"})))
+        port = emu.modbus_tcp_on()
         client = ModbusTcpClient("127.0.0.1", port=port, timeout=3, retries=0)
         assert client.connect()
         yield emu, client, ids, port
         client.close()
-    finally:
-        emu.cleanup()
 
 
 def floats(registers):

@@ -2,13 +2,13 @@
 publishes every recorded sample, announces Home Assistant discovery, and after a broker outage
 delivers what it recorded meanwhile, in order, nothing lost."""
 import json
-import threading
 import time
 
 import pytest
 
 from dingate.testing.broker import MOSQUITTO, Broker
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.mqtt_collector import Collector as MqttCollector
 from dingate.testing.poll import wait_until
 
 paho = pytest.importorskip("paho.mqtt.client")
@@ -16,38 +16,16 @@ pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not install
 BASE = "site/test"
 
 
-class Collector:
-    def __init__(self, port):
-        self.msgs = []
-        self.lock = threading.Lock()
-        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="collector", clean_session=False)
-        self.c.on_message = self._on
-        self.c.on_connect = lambda c, u, f, rc, p=None: c.subscribe([(BASE + "/#", 1), ("homeassistant/#", 1)])
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-
-    def _on(self, c, u, m):
-        with self.lock:
-            self.msgs.append((m.topic, m.payload, m.retain))
-
+class Collector(MqttCollector):
     def samples(self):
-        with self.lock:
-            return [json.loads(p) for t, p, _r in self.msgs if t.endswith("/sample")]
-
-    def topics(self):
-        with self.lock:
-            return [t for t, _p, _r in self.msgs]
-
-    def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
+        return [json.loads(p) for t, p, _r in self.messages() if t.endswith("/sample")]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     broker = Broker(tmp_path_factory.mktemp("broker"))
     broker.start()
-    sub = Collector(broker.port)
+    sub = Collector(broker.port, [BASE + "/#", "homeassistant/#"], clean_session=False)
     emu = EmulatorProcess()
     try:
         emu.start()
@@ -81,6 +59,23 @@ def test_samples_are_published_with_ts_and_quantities(site):
     assert emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["connected"], timeout=10)
 
 
+MQTT_TASKS = ("mqtt", "mqtt-reader", "mqtt-pinger", "mqtt-forward", "mqtt-live", "mqtt-work",
+              "mqtt-discovery")
+
+
+def test_uplink_tasks_run_under_the_supervisor(site):
+    """The client's connection loop, its reader and pinger and the uplink's own tasks are
+    named tasks of the supervisor (services/tasks.py): listed, alive, while connected."""
+    emu, _b, _s = site
+    emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["connected"], timeout=30,
+                 what="the uplink connected")
+    tasks = emu.api("GET", "/api/system/tasks").json()
+    for name in MQTT_TASKS:
+        assert name in tasks, (name, sorted(tasks))
+        assert tasks[name]["done"] is False, (name, tasks[name])
+        assert tasks[name]["restarts"] == 0, (name, tasks[name])
+
+
 def test_published_values_are_rounded(site):
     """Live states carry what the meter resolves (a float32: 7 significant digits, 0.97 not
     0.9700000286102295), samples the catalogued decimals (quantities.round_value / decimals)."""
@@ -89,9 +84,8 @@ def test_published_values_are_rounded(site):
     emu, _b, sub = site
 
     def payloads(kind):
-        with sub.lock:
-            return [json.loads(p) for t, p, _r in sub.msgs
-                    if t.startswith(BASE + "/meter/") and t.endswith("/" + kind)]
+        return [json.loads(p) for t, p, _r in sub.messages()
+                if t.startswith(BASE + "/meter/") and t.endswith("/" + kind)]
 
     states = emu.wait_for(lambda: payloads("state"), timeout=60, what="live states")
     samples = emu.wait_for(lambda: payloads("sample"), timeout=60, what="samples")
@@ -113,7 +107,7 @@ def test_home_assistant_discovery_is_retained(site):
     emu, _b, sub = site
     emu.wait_for(lambda: any(t.startswith("homeassistant/") and t.endswith("/config") for t in sub.topics()),
                  timeout=30, what="discovery configs")
-    cfgs = [(t, p) for t, p, r in sub.msgs if t.startswith("homeassistant/") and p]
+    cfgs = [(t, p) for t, p, r in sub.messages() if t.startswith("homeassistant/") and p]
     energy = [json.loads(p) for t, p in cfgs if b'"total_increasing"' in p]
     assert energy, cfgs[:3]
     e = energy[0]
@@ -145,16 +139,11 @@ def test_broker_outage_loses_nothing(site):
 
 def _command(sub, topic, payload, timeout=10):
     """Publish a command with a request id and wait for its result on <base>/cmd/result."""
-    req = "r%d" % (len(sub.msgs) + int(time.time() * 1000) % 100000)
+    req = "r%d" % (len(sub.messages()) + int(time.time() * 1000) % 100000)
     body = payload if isinstance(payload, dict) else {"value": payload}
-    sub.c.publish(BASE + "/cmd/" + topic, json.dumps(dict(body, req=req)), qos=1)
-
-    def result():
-        for t, p, _r in list(sub.msgs):
-            if t == BASE + "/cmd/result" and p and json.loads(p).get("req") == req:
-                return json.loads(p)
-
-    return wait_until(result, timeout, "the result of %s" % topic, 0.05)
+    sub.publish(BASE + "/cmd/" + topic, json.dumps(dict(body, req=req)))
+    return sub.wait_json(BASE + "/cmd/result", lambda r: r.get("req") == req, timeout=timeout,
+                         what="the result of %s" % topic)
 
 
 def test_remote_commands_are_acknowledged_and_validated(site):
@@ -188,3 +177,27 @@ def test_remote_commands_are_rate_limited(site):
     limited = [r for r in results if "too many commands" in r.get("error", "")]
     assert limited, results
     assert all(not r["ok"] for r in results)
+
+
+def test_stopping_the_uplink_ends_and_forgets_its_tasks(site):
+    """Last in this file: switching MQTT off ends every uplink task (the broker gets the
+    "offline" status the stop publishes) and the supervisor's list forgets them; on again,
+    they are back."""
+    emu, _b, sub = site
+    status = BASE + "/status"
+    r = emu.api("PUT", "/api/mqtt", {"enabled": False})
+    assert r.status_code == 200, r.text
+
+    def gone():
+        tasks = emu.api("GET", "/api/system/tasks").json()
+        return not [n for n in tasks if n in MQTT_TASKS]
+
+    emu.wait_for(gone, timeout=30, what="the MQTT tasks forgotten")
+    wait_until(lambda: sub.last(status) == b"offline", 10, "the offline status")
+    assert emu.api("GET", "/api/mqtt").json()["state"]["connected"] is False
+    r = emu.api("PUT", "/api/mqtt", {"enabled": True})
+    assert r.status_code == 200, r.text
+    emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["connected"], timeout=30,
+                 what="the uplink connected again")
+    tasks = emu.api("GET", "/api/system/tasks").json()
+    assert all(n in tasks and not tasks[n]["done"] for n in MQTT_TASKS), sorted(tasks)

@@ -7,8 +7,6 @@ The CA and the broker's certificate (ECDSA P-256) are made here, at test time, w
 """
 import datetime
 import json
-import ssl
-import threading
 
 import pytest
 from cryptography import x509
@@ -18,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from dingate.testing.broker import MOSQUITTO, Broker
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.mqtt_collector import Collector
 
 paho = pytest.importorskip("paho.mqtt.client")
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed (make setup)")
@@ -56,36 +55,19 @@ def _pki(d):
     return _pem(ca), _pem(other)
 
 
-def _subscriber(port, ca_path, got):
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="tls-collector")
-    c.tls_set(ca_certs=str(ca_path), cert_reqs=ssl.CERT_REQUIRED)
-    c.on_connect = lambda c, u, f, rc, p=None: c.subscribe(BASE + "/#", 1)
-    lock = threading.Lock()
-
-    def on_message(c, u, m):
-        with lock:
-            got.append(m.topic)
-
-    c.on_message = on_message
-    c.connect("localhost", port)
-    c.loop_start()
-    return c
-
-
 def test_mqtt_over_tls_checks_the_broker(tmp_path):
     ca_pem, other_pem = _pki(tmp_path)
     broker = Broker(tmp_path, "allow_anonymous true\ncafile %s\ncertfile %s\nkeyfile %s\n" % (
         tmp_path / "ca.pem", tmp_path / "srv.pem", tmp_path / "srv.key"))
     broker.start()
-    got = []
-    sub = _subscriber(broker.port, tmp_path / "ca.pem", got)
+    sub = Collector(broker.port, [BASE + "/#"], "tls-collector", host="localhost",
+                    ca=tmp_path / "ca.pem")
     emu = EmulatorProcess()
     try:
         emu.start()
         emu.login()
         assert emu.api("PUT", "/api/settings", {"sample_interval_s": 5}).status_code == 200
-        r = emu.api("POST", "/api/meters", {"name": "Workshop", "address": 2, "profile": "sdm120"})
-        assert r.status_code == 201, r.text
+        emu.add_meters({"name": "Workshop", "address": 2, "profile": "sdm120"})
 
         # a CA that did not sign the broker's certificate: refused, and the reason is shown
         r = emu.api("PUT", "/api/mqtt", {"host": "localhost", "port": broker.port, "tls": True,
@@ -95,20 +77,19 @@ def test_mqtt_over_tls_checks_the_broker(tmp_path):
             emu.api("GET", "/api/mqtt").json()["state"]), timeout=30, what="the refusal")
         assert not state["connected"], state
         assert "not correctly signed by the trusted CA" in state["last_error"], state
-        assert not got
+        assert not sub.messages()
 
         # the right CA: connected over TLS, samples arrive at a TLS-only broker
         r = emu.api("PUT", "/api/mqtt", {"ca": ca_pem})
         assert r.status_code == 200, r.text
         emu.wait_for(lambda: emu.api("GET", "/api/mqtt").json()["state"]["connected"],
                      timeout=60, what="the TLS connection")
-        emu.wait_for(lambda: any(t.endswith("/sample") for t in list(got)), timeout=60,
+        emu.wait_for(lambda: any(t.endswith("/sample") for t in sub.topics()), timeout=60,
                      what="a sample over TLS")
         cfg = emu.api("GET", "/api/mqtt").json()
         assert cfg["tls"] is True and cfg["ca"].startswith("-----BEGIN CERTIFICATE-----")
         assert json.dumps(cfg).count("PRIVATE") == 0
     finally:
-        sub.loop_stop()
-        sub.disconnect()
+        sub.close()
         emu.cleanup()
         broker.stop()

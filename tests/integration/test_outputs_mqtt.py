@@ -2,14 +2,12 @@
 as a switch, switched by MQTT commands on a real mosquitto as HA sends them, and the relay seen
 through the emulator's hardware panel (the pin the firmware drives)."""
 import json
-import threading
-import time
 
 import pytest
-import requests
 
 from dingate.testing.broker import MOSQUITTO, Broker
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.mqtt_collector import Collector
 
 paho = pytest.importorskip("paho.mqtt.client")
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed (make setup)")
@@ -17,42 +15,11 @@ BASE = "site/out"
 SWITCH = "homeassistant/switch/%s/out_aux/config"
 
 
-class Collector:
-    def __init__(self, port):
-        self.msgs = []
-        self.lock = threading.Lock()
-        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="out-collector")
-        self.c.on_message = self._on
-        self.c.on_connect = lambda c, u, f, rc, p=None: c.subscribe(
-            [(BASE + "/#", 1), ("homeassistant/#", 1)])
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-
-    def _on(self, c, u, m):
-        with self.lock:
-            self.msgs.append((m.topic, m.payload))
-
-    def last(self, topic):
-        with self.lock:
-            for t, p in reversed(self.msgs):
-                if t == topic:
-                    return p
-        return None
-
-    def results(self, start=0):
-        with self.lock:
-            return [json.loads(p) for t, p in self.msgs[start:] if t == BASE + "/cmd/result"]
-
-    def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     broker = Broker(tmp_path_factory.mktemp("broker"))
     broker.start()
-    sub = Collector(broker.port)
+    sub = Collector(broker.port, [BASE + "/#", "homeassistant/#"], "out-collector")
     emu = EmulatorProcess()
     try:
         emu.start()
@@ -75,15 +42,10 @@ def aux(emu):
 
 def send(sub, payload):
     """Publish on aux's command topic as Home Assistant does; wait for the gateway's result."""
-    start = len(sub.msgs)
-    sub.c.publish(BASE + "/cmd/output/aux/set", payload, qos=1)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for r in sub.results(start):
-            if r["cmd"] == "output/aux/set":
-                return r
-        time.sleep(0.05)
-    raise AssertionError("no result for %r" % (payload,))
+    start = len(sub.messages())
+    sub.publish(BASE + "/cmd/output/aux/set", payload)
+    return sub.wait_json(BASE + "/cmd/result", lambda r: r["cmd"] == "output/aux/set", start,
+                         what="the result of %r" % (payload,))
 
 
 def test_only_plain_relays_are_outputs_and_bad_input_names_its_field(site):
@@ -99,16 +61,10 @@ def test_only_plain_relays_are_outputs_and_bad_input_names_its_field(site):
         assert r.status_code == 400 and r.json()["field"] == field, (body, r.text)
     assert emu.api("PUT", "/api/outputs/nope", {}).json()["field"] == "id"
     assert emu.api("GET", "/api/outputs/aux").json()["configured"] is False  # nothing saved
-    r = emu.api("POST", "/api/users", {"user": "viewer", "password": "viewer-pass-42",
-                                      "role": "user"})
-    assert r.status_code == 201, r.text
-    viewer = requests.Session()
-    r = viewer.post(emu.url + "/api/login", json={"user": "viewer", "password": "viewer-pass-42"},
-                    timeout=10)
-    assert r.status_code == 200, r.text
+    emu.add_users({"user": "viewer", "password": "viewer-pass-42", "role": "user"})
+    viewer = emu.session_as("viewer", "viewer-pass-42")
     assert viewer.get(emu.url + "/api/outputs", timeout=10).status_code == 200
-    r = viewer.put(emu.url + "/api/outputs/aux", json={"on": True}, timeout=10,
-                   headers={"X-CSRF-Token": r.json()["csrf"]})
+    r = viewer.put(emu.url + "/api/outputs/aux", json={"on": True}, timeout=10)
     assert r.status_code == 403, r.text  # the role is checked on the server
     assert aux(emu) is False
 

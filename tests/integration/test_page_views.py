@@ -70,9 +70,7 @@ def _catalogue(lang):
 
 @pytest.fixture(scope="module")
 def demo():
-    emu = EmulatorProcess(scenario=os.path.join(SCENARIOS, "demo.json"))
-    try:
-        emu.start()
+    with EmulatorProcess(scenario=os.path.join(SCENARIOS, "demo.json")) as emu:
         emu.login()
         emu.wait_for(lambda: len(emu.api("GET", "/api/meters").json()) >= 4, timeout=60, what="demo meters")
         emu.wait_for(lambda: all(r.get("status") == "ok" for r in emu.api("GET", "/api/readings").json().values()),
@@ -81,8 +79,6 @@ def demo():
         r = emu.api("PUT", "/api/settings", {"sample_interval_s": 5}, headers={"X-CSRF-Token": csrf})
         assert r.status_code == 200, r.text
         yield emu
-    finally:
-        emu.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +214,7 @@ def test_live_snapshot_and_a_tenants_stream_hold_only_its_meters(demo):
     r = demo.api("POST", "/api/users", {"user": "flat2", "password": "tenant-pass-2", "role": "tenant",
                                          "meters": ["2"]}, headers={"X-CSRF-Token": csrf})
     assert r.status_code in (200, 201), r.text
-    t = requests.Session()
-    assert t.post(demo.url + "/api/login", json={"user": "flat2", "password": "tenant-pass-2"}, timeout=10).status_code == 200
+    t = demo.session_as("flat2", "tenant-pass-2")
     snap = t.get(demo.url + "/api/live", timeout=10).json()
     assert list(snap["readings"]) == ["2"] and snap["genset"] is None
     # a stream closed by an earlier test frees its slot at that stream's next write

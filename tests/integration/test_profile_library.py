@@ -46,8 +46,12 @@ def devices():
     for i, name in enumerate(LIBRARY):
         dev = device_from_specs(i + 1, profiles.registers({"profile": name}))
         sig = profiles.load(name).get("signature")
-        if sig and "text" in sig:  # the identification text the device carries
-            words = _text(sig["text"] + "-TEST", sig["count"])
+        if sig:  # the identification text or id value the device carries
+            if "text" in sig:
+                words = _text(sig["text"] + "-TEST", sig["count"])
+            else:
+                words = registers.encode(sig["values"][-1], sig.get("type", "u16"),
+                                         sig.get("word_order", "big"))
             image = dev.holding if sig.get("function", 3) == 3 else dev.inputs
             for k, w in enumerate(words):
                 image[sig["register"] + k] = w
@@ -117,10 +121,15 @@ def test_identify_finds_the_profiles_with_a_signature(line):
 
     found = asyncio.run(main())
     with_sig = [n for n, _ in profiles.signatures()]
-    assert {"huawei_sun2000", "iem3155"} <= set(with_sig)
+    assert {"huawei_sun2000", "iem3155", "sdm120", "sdm230", "sdm630", "sdm630mct", "sdm72d",
+            "sdm72dv2"} <= set(with_sig)
     for name, got in found.items():
         if name in with_sig:
             assert got is not None and got[0] == name, (name, got)
-            assert got[1].startswith(profiles.load(name)["signature"]["text"])
+            sig = profiles.load(name)["signature"]
+            if "text" in sig:
+                assert got[1].startswith(sig["text"])
+            else:
+                assert got[1] == "%s %d" % (sig["label"], sig["values"][-1]), (name, got)
         else:  # no false match: the others refuse or do not hold those registers
             assert got is None, (name, got)

@@ -299,3 +299,55 @@ def test_sunspec_tables_match_solaredge_modbus(cls, model, mapping):
         name, stype, _sf, off, n = ours[point]
         assert (reg - start, words) == (off, n), (cls, key, point)
         assert stype in SE_TYPES[dtype], (cls, key, stype, dtype)
+
+
+# ---- inverter alarm tables against the same packages ----
+
+def _table(name):
+    import json
+
+    with open(os.path.join(profiles.DIR, "alarms", name + ".json")) as f:
+        return json.load(f)
+
+
+def test_huawei_alarm_table_is_huawei_solars_bit_for_bit():
+    """Code 16 x word + bit of Alarm 1-3 (32008-32010) names the alarm huawei-solar decodes from
+    that bit: each of our texts carries its Huawei alarm ID, in every language."""
+    from huawei_solar import register_values as rv
+
+    ours = _table("huawei")["codes"]
+    theirs = {}
+    for word, codes in enumerate((rv.ALARM_CODES_1, rv.ALARM_CODES_2, rv.ALARM_CODES_3)):
+        for mask, alarm in codes.items():
+            theirs[str(16 * word + mask.bit_length() - 1)] = alarm.id
+    assert sorted(ours, key=int) == sorted(theirs, key=int)
+    for code, aid in theirs.items():
+        assert all(t.endswith("(ID %d)" % aid) for t in ours[code]), (code, aid, ours[code])
+    first = [f["first"] for f in profiles.faults({"profile": "huawei_sun2000"})]
+    assert first == [0, 16, 32]
+
+
+GROWATT_SPELT = {"Residual I High": "Residual current high",
+                 "Output High DCI": "Output DC current (DCI) high",
+                 "AC V Outrange": "AC voltage out of range",
+                 "AC F Outrange": "AC frequency out of range"}
+
+
+def test_growatt_alarm_tables_are_growattrs232s():
+    spec = importlib.util.spec_from_file_location(
+        "growatt_const", os.path.join(_site("growattRS232"), "const.py"))
+    const = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(const)
+    faults = _table("growatt_f")["codes"]
+    assert sorted(faults, key=int) == [str(c) for c in sorted(const.FAULTCODES) if c]
+    for code, name in const.FAULTCODES.items():
+        if not code:
+            continue
+        en = faults[str(code)][0].lower()
+        if name.startswith("Generic Error Code"):  # theirs: "Generic Error Code: 1xx"
+            assert en == "generic error code %s" % name.split(": ")[1], code
+        else:  # their words, abbreviations spelt out
+            assert en == GROWATT_SPELT.get(name, name).lower(), (code, name, en)
+    warnings = _table("growatt_w")["codes"]
+    named = [v for v, n in sorted(const.WARNINGCODES.items()) if v and n]
+    assert [1 << int(b) for b in sorted(warnings, key=int)] == named  # one bit per warning

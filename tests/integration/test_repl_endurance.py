@@ -1,31 +1,23 @@
 """The emulated USB serial port holds up as a board's does (issue 16, item 13): the real mpremote
 `reset`, `soft-reset` and `exec` each 50 times in a row, every one succeeding, and the emulated
 board looks like one to them (sys.platform, os.uname(), peers as (ip, port): item 12)."""
-import os
-import subprocess
-import sys
 
 import pytest
 
+from dingate.testing import clitools
 from dingate.testing.emuproc import free_port, with_repl_port
 
-MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 ROUNDS = 50
 
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    emu = with_repl_port(str(tmp_path_factory.mktemp("endurance") / "state"))
-    try:
-        emu.start()
+    with with_repl_port(str(tmp_path_factory.mktemp("endurance") / "state")) as emu:
         yield emu
-    finally:
-        emu.stop()
 
 
 def mpremote(board, *args):
-    return subprocess.run([MPREMOTE, "connect", "socket://127.0.0.1:%d" % board.repl_port] +
-                          list(args), capture_output=True, text=True, timeout=90)
+    return clitools.mpremote(board.repl_port, *args, check=False, timeout=90)
 
 
 @pytest.mark.parametrize("command", [["reset"], ["soft-reset"], ["exec", "print(6 * 7)"]],

@@ -5,7 +5,7 @@ uplink beside the generator does not fit the emulator's heap yet: issue 17; test
 runs it alone.)"""
 import pytest
 
-from dingate.testing.emuproc import EmulatorProcess, free_port
+from dingate.testing.emuproc import EmulatorProcess
 
 # one GET per API group (dispatch.GROUPS), each loading its group module on demand
 GETS = ("/api/meters", "/api/bus", "/api/profiles", "/api/users", "/api/me", "/api/wifi",
@@ -16,13 +16,9 @@ GETS = ("/api/meters", "/api/bus", "/api/profiles", "/api/users", "/api/me", "/a
 
 @pytest.fixture(scope="module")
 def emu():
-    e = EmulatorProcess()
-    try:
-        e.start()
+    with EmulatorProcess() as e:
         e.login()
         yield e
-    finally:
-        e.cleanup()
 
 
 def modules(emu):
@@ -52,10 +48,7 @@ def test_optional_services_join_the_resident_set_once(emu):
     assert r.status_code == 200, r.text
     emu.wait_for(lambda: "gateway.core.genset" in modules(emu), timeout=20,
                  what="the generator's modules resident")
-    r = emu.api("PUT", "/api/modbus-tcp", {"enabled": True, "port": free_port()})
-    assert r.status_code == 200, r.text
-    emu.wait_for(lambda: emu.api("GET", "/api/modbus-tcp").json()["state"]["running"],
-                 timeout=20, what="the Modbus TCP server running")
+    emu.modbus_tcp_on()
     grown = modules(emu)
     assert before < grown
     for _ in range(2):  # the controller's module and the API's are one: no second copy

@@ -52,6 +52,7 @@ from dingate.emulator.bus import Reply
 from dingate.emulator.hardware import HardwareServer, Wifi
 from dingate.emulator.line import Line, LineSettings
 from dingate.paths import EMULATOR_MPY
+from dingate.testing.poll import wait_until
 from dingate.testing.rtu_stream import open_tcp
 from gateway.core import modbus
 from gateway.services.rtu import RtuMaster
@@ -332,13 +333,12 @@ class Bridge:
 
     def wait_idle(self, timeout=5):
         """Until every frame the line took from the master has been answered or given up on."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def idle():
             line, link, _, _ = self.stats()
-            if link["done"] == line["frames_to_devices"]:
-                return
-            assert time.monotonic() < deadline, (line, link)
-            time.sleep(0.01)
+            return link["done"] == line["frames_to_devices"]
+
+        wait_until(idle, timeout, "every frame answered or given up on", 0.01,
+                   detail=lambda: repr(self.stats()[:2]))
 
     def slave_event(self, timeout=5):
         try:
@@ -406,16 +406,17 @@ def test_slave_announced_its_uart_and_drives_de(bridge):
 
     out, _ = run_master(bridge, body)
     assert out == [1]
-    _, _, settings, pins = bridge.stats()
+    _, _, settings, _pins = bridge.stats()
     # the slave's UART.init() reached the line's device side through the hardware link
     assert settings == LineSettings(19200, 8, "E", 1)
     # umodbus raised its DE pin for the reply and released it (Pin messages on the hardware
     # link: the release may reach the host after the reply did)
-    deadline = time.monotonic() + 2
-    while not (DE_PIN in pins and pins[DE_PIN].level == 0 and len(pins[DE_PIN].changes) >= 2):
-        assert time.monotonic() < deadline, "DE pin %d not raised and released" % DE_PIN
-        time.sleep(0.01)
+
+    def released():
         pins = bridge.stats()[3]
+        return DE_PIN in pins and pins[DE_PIN].level == 0 and len(pins[DE_PIN].changes) >= 2
+
+    wait_until(released, 2, "DE pin %d raised and released" % DE_PIN, 0.01)
 
 
 def test_reads_fc1_to_fc4(bridge):

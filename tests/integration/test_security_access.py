@@ -14,29 +14,17 @@ PW = "user-pass-123"
 
 @pytest.fixture(scope="module")
 def emu():
-    e = EmulatorProcess()
-    try:
-        e.start()
+    with EmulatorProcess() as e:
         e.login()
-        for name, role in (("alice", "user"), ("victim1", "user"), ("victim2", "user"),
-                           ("mallory", "user"), ("inst", "installer")):
-            r = e.api("POST", "/api/users", {"user": name, "password": PW, "role": role})
-            assert r.status_code == 201, r.text
-        r = e.api("POST", "/api/users", {"user": "newbie", "password": PW, "role": "installer",
-                                         "must_change": True})
-        assert r.status_code == 201, r.text
+        e.add_users(*[{"user": name, "password": PW, "role": role} for name, role in (
+            ("alice", "user"), ("victim1", "user"), ("victim2", "user"), ("mallory", "user"),
+            ("inst", "installer"))])
+        e.add_users({"user": "newbie", "password": PW, "role": "installer", "must_change": True})
         yield e
-    finally:
-        e.cleanup()
 
 
 def _session(emu, user, password=PW, token=True):
-    s = requests.Session()
-    r = s.post(emu.url + "/api/login", json={"user": user, "password": password}, timeout=10)
-    assert r.status_code == 200, r.text
-    if token:
-        s.headers["X-CSRF-Token"] = r.json()["csrf"]
-    return s
+    return emu.session_as(user, password, csrf=token)
 
 
 # --- CSRF and JSON-only ----------------------------------------------------------------------

@@ -51,36 +51,22 @@ def _url(path):
 
 @pytest.fixture(scope="module")
 def sessions():
-    emu = EmulatorProcess()
-    try:
-        emu.start()
+    with EmulatorProcess() as emu:
         emu.login()
-        ids = []
-        for name, address in (("Tenant own meter", 2), (OTHER_NAME, 3)):
-            r = emu.api("POST", "/api/meters", {"name": name, "address": address, "profile": "sdm120"})
-            assert r.status_code == 201, r.text
-            ids.append(r.json()["id"])
+        ids = emu.add_meters({"name": "Tenant own meter", "address": 2, "profile": "sdm120"},
+                             {"name": OTHER_NAME, "address": 3, "profile": "sdm120"})
         emu.meter_ids = ids  # [the tenant's, the other]
-        for name, role, must in (("walk-user", "user", False), ("walk-inst", "installer", False),
-                                 ("walk-new", "installer", True)):
-            r = emu.api("POST", "/api/users", {"user": name, "password": PW, "role": role,
-                                               "must_change": must})
-            assert r.status_code == 201, r.text
-        r = emu.api("POST", "/api/users", {"user": "walk-tenant", "password": PW, "role": "tenant",
-                                           "meters": ids[:1]})
-        assert r.status_code == 201, r.text
+        emu.add_users(*[{"user": name, "password": PW, "role": role, "must_change": must}
+                        for name, role, must in (("walk-user", "user", False),
+                                                 ("walk-inst", "installer", False),
+                                                 ("walk-new", "installer", True))])
+        emu.add_users({"user": "walk-tenant", "password": PW, "role": "tenant", "meters": ids[:1]})
         out = {"none": requests.Session()}
         for key, name, pw in (("user", "walk-user", PW), ("installer", "walk-inst", PW),
                               ("admin", "admin", emu.admin_password), ("must_change", "walk-new", PW),
                               ("tenant", "walk-tenant", PW)):
-            s = requests.Session()
-            r = s.post(emu.url + "/api/login", json={"user": name, "password": pw}, timeout=10)
-            assert r.status_code == 200, r.text
-            s.headers["X-CSRF-Token"] = r.json()["csrf"]
-            out[key] = s
+            out[key] = emu.session_as(name, pw)
         yield emu, out
-    finally:
-        emu.cleanup()
 
 
 def _call(emu, s, method, path, url=None):

@@ -34,12 +34,8 @@ def test_a_hung_loop_is_reset_by_the_watchdog(tmp_path):
     with EmulatorProcess(state_dir=str(tmp_path / "s")) as emu:
         emu.login()
         assert emu.api("PUT", "/api/settings", {"location": "Wedge street 1"}).status_code == 200
-        r = emu.api("POST", "/api/meters", {"name": "Workshop", "address": 2, "profile": "sdm120"})
-        assert r.status_code == 201, r.text
-        mid = r.json()["id"]
-        r = emu.api("POST", "/api/users", {"user": "tech", "password": "tech-pass-123",
-                                           "role": "installer"})
-        assert r.status_code == 201, r.text
+        mid, = emu.add_meters({"name": "Workshop", "address": 2, "profile": "sdm120"})
+        emu.add_users({"user": "tech", "password": "tech-pass-123", "role": "installer"})
         emu.wait_for(lambda: emu.api("GET", "/api/readings").json()[mid]["status"] == "ok",
                      timeout=30, what="the meter read before the hang")
         assert emu.api("GET", "/api/status").json()["reset_cause"] == "power-on"

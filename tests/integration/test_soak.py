@@ -21,9 +21,9 @@ import time
 import pytest
 import requests
 
-from dingate import boards, build, fwkey
 from dingate.testing.broker import MOSQUITTO, Broker
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.fw_bundle import version_bundle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIO = os.path.join(ROOT, "host", "dingate", "emulator", "scenarios", "bench32.json")
@@ -82,26 +82,6 @@ def _client(emu, stop, errors):
                 s.cookies.update(emu.session.cookies.get_dict())
 
 
-def _bundle(version):
-    b = boards.load("emulator")
-    files = build.render(b)
-    # the same code under a new version number: gateway/__init__.py says what runs
-    with open(os.path.join(ROOT, "firmware", "gateway", "__init__.py")) as f:
-        src = f.read().replace('VERSION = "', 'VERSION = "%s"  # was "' % version, 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "__init__.py")
-        with open(path, "w") as f:
-            f.write(src)
-        files["/lib/gateway/__init__.mpy"] = build.compile_module(path, "/lib/gateway/__init__.mpy")
-    files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
-    return build.firmware_bundle(files, build.bundle_romfs(files, b), "emulator", version,
-                                 fwkey.load()[0])
-
-
-def _boots(emu):
-    return emu.log().count("mem: running")
-
-
 @pytest.mark.skipif(not MOSQUITTO and os.environ.get("CI") != "true",
                     reason="mosquitto is not installed")
 def test_soak():
@@ -114,8 +94,7 @@ def test_soak():
     try:
         emu.start()
         emu.login()
-        for m in _meters():
-            _ok(emu, emu.api("POST", "/api/meters", m), 201)
+        emu.add_meters(*_meters())
         _ok(emu, emu.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": broker.port,
                                               "base_topic": "soak/gw", "discovery": True}))
         clients = [threading.Thread(target=_client, args=(emu, stop, errors)) for _ in range(2)]
@@ -137,20 +116,18 @@ def test_soak():
                 last_outage = time.monotonic()
             if not updated and now - t0 > SECONDS * 0.3:
                 updated = True
-                boots = _boots(emu)
-                data = _bundle("0.1.0+soak")
+                boots = emu.boots()
+                data = version_bundle("0.1.0+soak")
                 r = emu.session.post(emu.url + "/api/firmware", data=data, timeout=120,
                                      headers={"Content-Type": "application/octet-stream"})
                 _ok(emu, r)
-                emu.wait_for(lambda b=boots: _boots(emu) > b, timeout=120, what="the update's boot")
-                emu.wait_ready()
+                emu.wait_reboot(boots, 120, "the update's boot")
                 emu.login()
             if not cut and now - t0 > SECONDS * 0.4:
                 cut = True
-                boots = _boots(emu)
+                boots = emu.boots()
                 emu.hw_post("/api/hw/power", {"action": "cycle"})
-                emu.wait_for(lambda b=boots: _boots(emu) > b, timeout=120, what="the power-up")
-                emu.wait_ready()
+                emu.wait_reboot(boots, 120, "the power-up")
                 emu.login()
                 # the warm-up of the last boot: first announcements, one MQTT outage and its
                 # backlog (an outage every 40 s), exports; the loop goes on meanwhile

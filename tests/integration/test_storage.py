@@ -55,10 +55,12 @@ def test_samples_are_recorded_in_order(recording):
 
 def test_csv_export_matches_json_rows(recording):
     emu, ids, t0, _ = recording
-    # end the range at a sample already on flash: later flushes only add rows after it
-    to = _rows(emu, ids[0], t0)[-1]["ts"]
+    # end the range just after a sample already on flash ("to" is exclusive): later flushes
+    # only add rows after it, so both queries see the same rows
+    last = _rows(emu, ids[0], t0)[-1]["ts"]
+    to = last + 1
     rows = emu.api("GET", "/api/history?meter=%s&from=%d&to=%d" % (ids[0], t0, to)).json()
-    assert rows and rows[-1]["ts"] == to
+    assert rows and rows[-1]["ts"] == last
     r = emu.api("GET", "/api/export.csv?meter=%s&from=%d&to=%d" % (ids[0], t0, to))
     assert r.status_code == 200
     assert "Residence_Les_Pins" in r.headers["Content-Disposition"]
@@ -108,9 +110,7 @@ def test_power_cut_keeps_flushed_samples_and_recording_resumes(recording):
     emu, ids, t0, state = recording
     before = _rows(emu, ids[0], t0)
     emu.kill()  # SIGKILL of the emulator and the firmware: nothing gets to flush
-    emu2 = EmulatorProcess(state_dir=state)
-    try:
-        emu2.start()
+    with EmulatorProcess(state_dir=state) as emu2:
         emu2.login()
         after = _rows(emu2, ids[0], t0)
         assert after[: len(before)] == before  # everything flushed before the cut is there
@@ -119,5 +119,3 @@ def test_power_cut_keeps_flushed_samples_and_recording_resumes(recording):
                       what="recording resumed after reboot")
         ts = [r["ts"] for r in _rows(emu2, ids[0], t0)]
         assert ts == sorted(ts) and len(set(ts)) == len(ts)
-    finally:
-        emu2.stop()

@@ -242,6 +242,63 @@ def test_scan_finds_and_identifies_six_families_while_polling_goes_on():
     assert counted <= {3, 5}  # probed addresses leave no counters behind
 
 
+def _with_id(device, register, words):
+    for k, w in enumerate(words):
+        device.holding[register + k] = w
+    return device
+
+
+def test_scan_tells_apart_devices_of_one_register_map_by_their_id_registers():
+    """Devices whose values fit several profiles (an SDM630, its CT variant and an SDM72D-M v2 read
+    the same registers; an EM24 and an EM340 too) are named by their id registers: the emulator's
+    own Eastron meters (product code at 0xFC02), an ABB B23 (type text at 0x8960), an EM24 (model
+    id at 0x000B) and a PRO380 (model id at 0x1010), each as its profile's signature cites."""
+    from dingate.emulator.devices import make_device
+    from gateway.services.scan import BusScan
+
+    def strict(address, profile):
+        return device_from_specs(address, specs(meter(address, profile)))
+
+    world = {
+        1: (make_device({"type": "sdm630", "address": 1}), "sdm630", "Eastron product code 112"),
+        2: (make_device({"type": "sdm630mct", "address": 2}), "sdm630mct",
+            "Eastron product code 121"),
+        3: (make_device({"type": "sdm120", "address": 3}), "sdm120", "Eastron product code 32"),
+        4: (_with_id(strict(4, "sdm72dv2"), 0xFC02, [137]), "sdm72dv2",
+            "Eastron product code 137"),
+        5: (_with_id(strict(5, "abb_b23"), 0x8960, [0x4232, 0x3320]), "abb_b23", "B23"),
+        6: (_with_id(strict(6, "em24"), 0x000B, [1650]), "em24", "Carlo Gavazzi model id 1650"),
+        7: (_with_id(strict(7, "pro380"), 0x1010, [0x2007]), "pro380", "Inepro model id 8199"),
+        8: (strict(8, "em340"), "em24", None),  # no id register: its values fit EM24 and EM340
+    }
+    peer = StrictLine([d for d, _p, _t in world.values()])
+
+    async def main():
+        port = await open_tcp("127.0.0.1", peer.port)
+        master = RtuMaster(port)
+        master.configure(BUS)
+        scan = BusScan(master, lambda: set(), probe_timeout_ms=250)
+        scan.start(1, 9)
+        try:
+            while await scan.step():
+                pass
+            return scan.state()
+        finally:
+            port.close()
+
+    try:
+        state = asyncio.run(main())
+    finally:
+        peer.stop()
+    got = {f["address"]: f for f in state["found"]}
+    assert sorted(got) == sorted(world)
+    for a, (_d, profile, detail) in world.items():
+        assert got[a]["profile"] == profile, got[a]
+        if detail is not None:
+            assert got[a]["detail"] == detail, got[a]
+    assert "also fits: em340" in got[8]["detail"]  # told by values only: said so
+
+
 LIBRARY = [n for n in profiles.names() if n not in ("generic", "sunspec")]
 
 

@@ -96,9 +96,7 @@ def test_line_settings_probe_finds_the_devices_line(tmp_path):
     world["line"] = {"baud": 19200, "parity": "E", "stop": 1}
     path = tmp_path / "line.json"
     path.write_text(json.dumps(world))
-    emu = EmulatorProcess(scenario=str(path))
-    try:
-        emu.start()
+    with EmulatorProcess(scenario=str(path)) as emu:
         emu.login()
 
         def scan(body):
@@ -114,7 +112,8 @@ def test_line_settings_probe_finds_the_devices_line(tmp_path):
         state = scan({"from": 1, "to": 4})
         assert [(f["address"], f["profile"]) for f in state["found"]] == [
             (1, "sdm630"), (2, "sdm120"), (3, "sdm120")]
+        # named by their product code (holding 0xFC02), the profiles' signatures
+        assert [f["detail"] for f in state["found"]] == [
+            "Eastron product code 112", "Eastron product code 32", "Eastron product code 32"]
         assert "line" not in state
         assert emu.api("POST", "/api/bus/scan", {"line": 1}).json()["field"] == "line"
-    finally:
-        emu.cleanup()

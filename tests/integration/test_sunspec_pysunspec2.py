@@ -13,10 +13,10 @@ import asyncio
 import random
 import struct
 import threading
-import time
 
 import pytest
 
+from dingate.testing.poll import wait_until
 from dingate.testing.rtu_stream import open_tcp
 from dingate.testing.strict import StrictDevice, StrictLine
 from gateway.core import sunspec
@@ -101,10 +101,7 @@ class TcpServer:
         self.port = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while self.port is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert self.port, "the Modbus TCP server did not start"
+        wait_until(lambda: self.port, 10, "the Modbus TCP server's port", 0.02)
 
     def _run(self):
         from pymodbus.server import ModbusTcpServer

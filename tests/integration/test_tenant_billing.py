@@ -8,7 +8,6 @@ import os
 import time
 
 import pytest
-import requests
 import yaml
 
 from dingate.testing.billing_seed import TENANT_PASSWORD as PW
@@ -32,11 +31,8 @@ def site(tmp_path_factory):
 
 
 def _tenant(emu):
-    s = requests.Session()
-    r = s.post(emu.url + "/api/login", json={"user": "dupont", "password": PW}, timeout=10)
-    assert r.status_code == 200, r.text
-    assert r.json()["role"] == "tenant"
-    s.headers["X-CSRF-Token"] = r.json().get("csrf", "")
+    s = emu.session_as("dupont", PW)
+    assert s.login_answer["role"] == "tenant"
     return s
 
 

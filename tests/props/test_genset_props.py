@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gateway.core.genset_config  # noqa: F401  kept loaded: the controller validates through it
+from gateway.core.event_codes import text as event_text
 from gateway.core.genset import GensetController, _in_window
 
 NIGHTLY = os.environ.get("DINGATE_NIGHTLY") == "1"
@@ -163,7 +164,8 @@ class Sim:
         fb = ctrl.config["feedback"]
         # relay transitions from the events, so that an open and a close inside one update
         # (invisible in the returned value) are checked too
-        for typ, text in ctrl.drain_events():
+        for typ, code, params in ctrl.drain_events():
+            text = event_text(code, params)
             if typ == "genset" and (text.startswith("start: ") or text.startswith("start retry")):
                 counted = text.startswith("start: ")
                 gap = None if self.t_open is None else now - self.t_open

@@ -30,6 +30,8 @@ import sys
 
 import pytest
 
+from dingate import paths
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BS = 4096
 NB = 80
@@ -384,14 +386,8 @@ main()
 '''
 
 
-def _micropython():
-    from dingate.paths import micropython
-
-    return micropython()
-
-
 def _run(tmp_path, seeds, cuts, nops, dump_every):
-    mp = _micropython()
+    mp = paths.micropython()
     if mp is None:
         pytest.skip("MicroPython unix port not found")
     script = tmp_path / "powercut_runner.py"

@@ -20,10 +20,8 @@ parsed only to write an alarm's text (``text``), never kept: the resident heap h
 import json
 
 LANGS = ("en", "fr", "nl")
-TABLES = ("imeon", "aura_f", "aura_w")  # the code tables in profiles/alarms/
+TABLES = ("imeon", "aura_f", "aura_w", "huawei", "growatt_f", "growatt_w")  # profiles/alarms/
 MAX_FAULTS = 4  # fault registers a meter may list itself
-WORDS = {"appeared": {"en": "appeared", "fr": "apparue", "nl": "opgetreden"},
-         "cleared": {"en": "cleared", "fr": "disparue", "nl": "verdwenen"}}
 
 
 def check_faults(value):
@@ -113,10 +111,8 @@ def text(table, code, lang="en"):
     return "%s %s" % (label, row[i])
 
 
-def event_text(table, code, what, lang="en"):
-    """The event log line of an alarm that ``what`` ("appeared" or "cleared")."""
-    words = WORDS[what]
+def event_name(table, code, lang="en"):
+    """The alarm as the event log names it (param ``alarm`` of codes "alarm.on"/"alarm.off"):
+    its ``text`` without the final full stop."""
     t = text(table, code, lang)
-    if t.endswith("."):
-        t = t[:-1]
-    return "%s: %s" % (t, words.get(lang, words["en"]))
+    return t[:-1] if t.endswith(".") else t

@@ -37,7 +37,9 @@ Restore rules, per document (a document absent from the file is left as it is):
                           no usable password and must_change set (an admin gives them one);
                           accounts only here are kept. The account doing the restore is never
                           demoted or disabled, and the last enabled admin rule holds.
-Everything is checked before anything is saved: the first error is raised as ValidationError
+A document of a feature the board file leaves out (``DOC_FEATURE``; "features_left_out" in
+``current["left_out"]``) is not restored, and "notes" says so: its validators are not on the
+board. Everything is checked before anything is saved: the first error is raised as ValidationError
 with the field in the file ("meters[2].address", "genset.start_soc", ...).
 """
 from gateway.core import ondemand
@@ -51,6 +53,8 @@ SECRETS_NOTE = ("no secrets: user passwords, the Wi-Fi key, the MQTT password an
                 "AP password and session secret stay on the device")
 LOCKED_HASH = "!"  # no password can match it (gateway.core.passwords only accepts its own scheme)
 WIFI_PUBLIC = ("ssid", "ip", "netmask", "gateway", "dns")
+# the documents of optional features (firmware/manifest.py): a board may leave them out
+DOC_FEATURE = {"genset": "genset", "mqtt": "mqtt", "modbus_tcp": "modbus_tcp"}
 
 
 def header(serial, firmware, board, created):
@@ -212,7 +216,8 @@ def check_restore(doc, current):
     {"docs": {name: new document}, "kept": [reasons], "revoke": [user names], "notes": [...]}.
 
     ``current``: {"serial", "mqtt" (stored or None), "wifi" (stored or None), "users" (records),
-    "me" (the user doing the restore), "taken_ports" (the web server's)}. Nothing is saved
+    "me" (the user doing the restore), "taken_ports" (the web server's), "relays" (the board's),
+    "left_out" (the board's features_left_out), "board" (its name)}. Nothing is saved
     here; ValidationError on the first problem, its field named as in the file. ``doc`` is
     consumed: each document leaves it once checked, so the heap holds one copy at a time.
     """
@@ -220,8 +225,14 @@ def check_restore(doc, current):
     if not any(k in doc for k in DOCS):
         raise ValidationError("restore", "the backup holds no configuration document")
     plan = {"docs": {}, "kept": [], "revoke": [], "notes": []}
+    gone = current.get("left_out") or ()
     for name in DOCS:
-        if name in doc:
+        if name in doc and DOC_FEATURE.get(name) in gone:
+            doc.pop(name)
+            plan["notes"].append("%s: not restored: this board (%s) leaves the %s feature out "
+                                 "(its heap cannot hold it)" % (name, current.get("board") or "-",
+                                                                DOC_FEATURE[name]))
+        elif name in doc:
             # each document's validators are loaded for it alone (gateway.core.ondemand): a
             # restore must fit beside the running gateway, like the API calls it stands for
             before = ondemand.mark()

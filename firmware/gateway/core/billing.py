@@ -29,7 +29,7 @@ import json
 import os
 
 from gateway.core import tz as _tz
-from gateway.core.configstore import atomic_write, mkdirs, read_file
+from gateway.core.configstore import atomic_write, dumps, mkdirs, read_file
 from gateway.core.errors import ValidationError
 
 KEEP_MONTHS = 12  # stored month-ends: the 11 shown plus the one before (for their consumption)
@@ -63,13 +63,6 @@ def _safe(ch):
         else:
             out.append("~%02x" % ord(c))
     return "".join(out)
-
-
-def _dumps(obj):
-    try:
-        return json.dumps(obj, separators=(",", ":"))
-    except TypeError:
-        return json.dumps(obj)
 
 
 def _sub(a, b):
@@ -135,7 +128,7 @@ class Billing:
         doc["me"] = st["me"]
         if st.get("q"):
             doc["q"] = st["q"]
-        self.bytes_written += atomic_write(self._path(ch), _dumps(doc))
+        self.bytes_written += atomic_write(self._path(ch), dumps(doc))
 
     def flush(self):
         """Persist the queued spans and closings (gateway.core.statement) and the current
@@ -156,7 +149,7 @@ class Billing:
         for ch in self._ch:
             if self._ch[ch]["cur"] is not None:
                 cur[ch] = self._ch[ch]["cur"]
-        n = atomic_write(self.root + "/current.json", _dumps({"v": 1, "cur": cur}))
+        n = atomic_write(self.root + "/current.json", dumps({"v": 1, "cur": cur}))
         self.bytes_written += n
         self._dirty = False
         return n

@@ -107,7 +107,8 @@ def read_file(path):
         f.close()
 
 
-def _dumps(obj):
+def dumps(obj):
+    """Compact JSON (no spaces after separators), as every document in flash is written."""
     try:
         return json.dumps(obj, separators=(",", ":"))
     except TypeError:  # very old MicroPython json without separators
@@ -196,7 +197,7 @@ class ConfigStore:
         bak = self._p(name, "bak")
         tmp = self._p(name, "tmp")
         gen = self._gen.get(name, 0) + 1
-        text = _dumps({"v": SCHEMA, "gen": gen, "data": data})
+        text = dumps({"v": SCHEMA, "gen": gen, "data": data})
         self.bytes_written += write_file(tmp, text)
         if exists(cur):
             try:

@@ -83,8 +83,8 @@ TEXTS = {
     # relay outputs
     "out.configured": "output %(id)s (%(name)s) configured by %(by)s",
     "out.removed": "output %(id)s removed by %(by)s",
-    "out.on": "%(name)s on by %(by)s",
-    "out.off": "%(name)s off by %(by)s",
+    "out.on": "%(name)s switched on by %(by)s",
+    "out.off": "%(name)s switched off by %(by)s",
 }
 
 

@@ -60,11 +60,11 @@ GensetController(config=None, persisted_state=None, local_time=None)
   .set_config(cfg) -> dict    validated (partial) config applied; .config the current one
   .persisted() -> dict        to save; .version changes when it needs saving (run time aside)
   .config_version             changes when the controller changed the mode (manual run end)
-  .drain_events() -> [(type, text)]   event-log types: "genset" (texts "start: ...",
-                                      "start retry n/N: ...", "stop after N s: ...",
-                                      "<state> → <state>: ...", "error: ...",
-                                      "start attempt n failed: ...", "manual run ended ...")
-                                      and "config" (stored config rejected)
+  .drain_events() -> [(type, code, params)]   event-log types: "genset" (codes "gs.start",
+                                      "gs.retry", "gs.stop", "gs.state", "gs.error",
+                                      "gs.failed", "gs.manual_end", ... of
+                                      gateway.core.event_codes) and "config" (stored config
+                                      rejected: "gs.bad_config")
   .clear_error()
 """
 from gateway.core import ondemand
@@ -183,8 +183,7 @@ class GensetController:
             self._cfg = _validate(config or {}, None)
         except ValidationError as e:
             self._cfg = _validate({}, None)
-            self._emit("config", "bad genset config (%s: %s), using defaults, mode off"
-                       % (e.field, e.message))
+            self._emit("config", "gs.bad_config", {"field": e.field, "error": e.message})
         self._parse()
         self._local_time = local_time
         p = persisted_state if isinstance(persisted_state, dict) else {}
@@ -244,7 +243,7 @@ class GensetController:
 
     def clear_error(self):
         if self._state == ERROR:
-            self._clear_error("error cleared")
+            self._clear_error("gs.cleared", {})
 
     def _parse(self):
         q = self._cfg["quiet_hours"]
@@ -253,13 +252,14 @@ class GensetController:
 
     # -- events and persistence
 
-    def _emit(self, typ, text):
-        self._events.append((typ, text))
+    def _emit(self, typ, code, params):
+        self._events.append((typ, code, params))
         if len(self._events) > MAX_EVENTS:
             self._events.pop(0)
 
     def drain_events(self):
-        """The (type, text) events since the last call, oldest first."""
+        """The (type, code, params) events since the last call, oldest first (codes of
+        gateway.core.event_codes)."""
         ev = self._events
         self._events = []
         return ev
@@ -343,7 +343,7 @@ class GensetController:
                 self._last_stop_reason = "reboot while running"
                 self._t_off = now
                 self.version += 1
-                self._emit("genset", "stopped by reboot")
+                self._emit("genset", "gs.reboot", {})
             if self._t_off is not None and self._t_off > now:
                 self._t_off = now  # stored stop is "in the future": the clock is not set yet
             if self._cfg["mode"] != "on" and self._manual_until is not None:
@@ -375,7 +375,7 @@ class GensetController:
         if prev is None:
             return
         if self._state == ERROR:
-            self._clear_error("error cleared by mode %s" % mode)
+            self._clear_error("gs.cleared_by", {"mode": mode})
         if mode == "on":
             self._manual_prev = prev
             self._manual_until = None
@@ -386,12 +386,12 @@ class GensetController:
             self._manual_prev = None
         self.version += 1
 
-    def _clear_error(self, text):
+    def _clear_error(self, code, params):
         self._error = None
         self._state = STOPPED
         self._attempts = 0
         self.version += 1
-        self._emit("genset", text)
+        self._emit("genset", code, params)
 
     def _end_manual(self, why):
         prev = self._manual_prev if self._manual_prev in ("auto", "off") else "off"
@@ -403,7 +403,7 @@ class GensetController:
         self._manual_prev = None
         self.version += 1
         self.config_version += 1
-        self._emit("genset", "manual run ended (%s), mode %s" % (why, prev))
+        self._emit("genset", "gs.manual_end", {"why": why, "mode": prev})
 
     def _in_quiet(self, now, local_minutes):
         if not self._cfg["quiet_hours"]["enabled"]:
@@ -475,14 +475,13 @@ class GensetController:
                 self._attempts += 1
                 why = "no running feedback after %d s" % fb["timeout_s"]
                 if self._attempts <= fb["retries"]:
-                    self._emit("genset", "start attempt %d failed: %s"
-                               % (self._attempts, why))
+                    self._emit("genset", "gs.failed", {"n": self._attempts, "why": why})
                     self._open(now, why, RETRY)
                     self._retry_at = now + fb["retry_pause_s"]
                 else:
                     self._error = "no running feedback after %d start attempts" % self._attempts
                     self._open(now, why, ERROR)
-                    self._emit("genset", "error: " + self._error)
+                    self._emit("genset", "gs.error", {"error": self._error})
             return
         if feedback is False:
             if self._fb_false_since is None:
@@ -493,7 +492,7 @@ class GensetController:
                 else:
                     self._error = "generator stopped by itself (running feedback lost)"
                     self._open(now, "running feedback lost", ERROR)
-                    self._emit("genset", "error: " + self._error)
+                    self._emit("genset", "gs.error", {"error": self._error})
 
     def _decide(self, now):
         """-> (want_run, reason, forced_stop, decision_time)."""
@@ -629,7 +628,7 @@ class GensetController:
                                                          self._stop_why)
 
     def _set_state(self, now, state, why):
-        self._emit("genset", "%s → %s: %s" % (self._state, state, why))
+        self._emit("genset", "gs.state", {"from": self._state, "to": state, "why": why})
         self._state = state
         self._t_state = now
 
@@ -646,12 +645,12 @@ class GensetController:
         if first:
             self._starts += 1
             self._attempts = 0
-            self._emit("genset", "start: " + why)
+            self._emit("genset", "gs.start", {"why": why})
             if c["mode"] == "on" and self._manual_until is None and c["manual_run_s"]:
                 self._manual_until = now + c["manual_run_s"]
         else:
-            self._emit("genset", "start retry %d/%d: %s"
-                       % (self._attempts, c["feedback"]["retries"], why))
+            self._emit("genset", "gs.retry", {"n": self._attempts, "of": c["feedback"]["retries"],
+                                              "why": why})
         self.version += 1
 
     def _open(self, now, why, state):
@@ -662,7 +661,7 @@ class GensetController:
         self._last_stop_reason = why
         self._t_close = None
         self._cool_end = None
-        self._emit("genset", "stop after %d s: %s" % (int(ran), why))
+        self._emit("genset", "gs.stop", {"s": int(ran), "why": why})
         self._state = state
         self._t_state = now
         self.version += 1

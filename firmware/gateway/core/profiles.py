@@ -13,7 +13,11 @@ registers), so twenty profiles in use cost their plans and nothing else. A profi
      "signature": {...},                                 # optional, see identify()
      "registers": [["voltage_l1", 0], ["power_w", 12, {"type": "s32", "scale": 0.1}], ...],
      "faults": [{"function": 4, "register": 40, "type": "u16", "kind": "code"|"bits",
-                 "table": "growatt", "first": 0}]}      # optional, see alarms.py
+                 "table": "growatt_f", "first": 0}]}    # optional, see alarms.py
+
+A profile file ``{"alias": "sdm630", "title": ..., "source": ..., "signature": ...}`` is another
+name of the profile ``alias`` (a device sold under its own name that has the same register map):
+it reads exactly as that profile, its own keys (title, source, signature) over the target's.
 
 A row is ``[quantity, register]`` or ``[quantity, register, {overrides}]`` with overrides among
 ``function``, ``type``, ``word_order``, ``scale`` and ``sf``: the quantity of a scale-factor row
@@ -23,9 +27,10 @@ read (``registers.finish``). ``generic``: the meter's own ``"registers"`` (docs/
 
 For the bus scan: ``signatures()`` lists ``(name, signature)``; ``await identify(read)`` returns
 ``(name, detail)`` of the first profile whose signature matches, else None. A signature is
-``{"function": 3, "register": r, "type": "u16", "values": [...]}`` (an id register holding one
-of ``values``) or ``{"function": 3, "register": r, "count": n, "text": "SUN2000"}`` (a text
-register starting with ``text``).
+``{"function": 3, "register": r, "type": "u16", "values": [...], "label": "..."}`` (an id register
+holding one of ``values``; detail "<label> <value>") or ``{"function": 3, "register": r, "count":
+n, "text": "SUN2000"}`` (a text register starting with ``text``); its ``"source"`` cites where
+the register fact comes from.
 """
 import json
 
@@ -69,11 +74,26 @@ def exists(name):
     return name in names()
 
 
+def _file(name):
+    with open("%s/%s.json" % (DIR, name)) as f:
+        return json.load(f)
+
+
 def _read(name):
     if name not in names() or name in BUILTIN:
         raise ValueError("unknown profile %r" % (name,))
-    with open("%s/%s.json" % (DIR, name)) as f:
-        return json.load(f)
+    p = _file(name)
+    target = p.get("alias")
+    if target is not None:  # another name of a profile: its map, the alias's own keys over it
+        if target == name or target not in names() or target in BUILTIN:
+            raise ValueError("profile %r: bad alias %r" % (name, target))
+        base = _file(target)
+        if "alias" in base:
+            raise ValueError("profile %r: alias of an alias %r" % (name, target))
+        for k in p:
+            base[k] = p[k]
+        p = base
+    return p
 
 
 SUMMARY = ("max_registers", "timeout_ms", "retries", "turnaround_ms", "faults")
@@ -194,6 +214,8 @@ def info(name):
     out = {"name": name, "title": p.get("title", name), "kind": p.get("kind", "meter")}
     if p.get("source"):
         out["source"] = p["source"]
+    if p.get("alias"):
+        out["alias"] = p["alias"]  # read exactly as that profile
     if p.get("registers"):
         out["quantities"] = [r[0] for r in p["registers"] if r[0][:1] != "_"]
     if p.get("faults"):
@@ -254,10 +276,14 @@ def _count(sig):
 async def identify(read):
     """``(name, detail)`` of the profile whose signature the device matches, else None.
 
-    ``read(function, register, count)`` -> list of words, or None if refused/unanswered."""
+    ``read(function, register, count)`` -> list of words, or None if refused/unanswered; a
+    register several signatures share (the Eastron product code) is read once."""
+    seen = {}
     for name, sig in signatures():
-        words = await read(sig.get("function", 3), sig["register"], _count(sig))
-        detail = match(sig, words)
+        key = (sig.get("function", 3), sig["register"], _count(sig))
+        if key not in seen:
+            seen[key] = await read(key[0], key[1], key[2])
+        detail = match(sig, seen[key])
         if detail is not None:
             return name, detail
     return None

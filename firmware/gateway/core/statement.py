@@ -14,18 +14,11 @@ statement the API returns.
 """
 import json
 
-from gateway.core.configstore import atomic_write, read_file
+from gateway.core.configstore import atomic_write, dumps, read_file
 
 KEEP = 13  # closed statements kept per meter: a year and the month before
 KEEP_TOU = 3  # open months' counters kept (normally one)
 SPREAD_MAX_H = 31 * 24  # a longer gap between reads is spread over its last 31 days only
-
-
-def _dumps(obj):
-    try:
-        return json.dumps(obj, separators=(",", ":"))
-    except TypeError:
-        return json.dumps(obj)
 
 
 def _load(path, default):
@@ -110,9 +103,9 @@ def apply(billing, queue):
         lst.append(snap)
         del lst[:-KEEP]
     for ch in tous:
-        billing.bytes_written += atomic_write(_tou_path(billing, ch), _dumps(tous[ch]))
+        billing.bytes_written += atomic_write(_tou_path(billing, ch), dumps(tous[ch]))
     for ch in sts:
-        billing.bytes_written += atomic_write(_st_path(billing, ch), _dumps(sts[ch]))
+        billing.bytes_written += atomic_write(_st_path(billing, ch), dumps(sts[ch]))
 
 
 def _month_wh(billing, ch, month):

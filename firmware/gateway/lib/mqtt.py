@@ -45,6 +45,17 @@ IS_MPY = sys.implementation.name == "micropython"
 MQTTError = P.MQTTError
 
 
+def spawn_task(spawn, name, factory):
+    """Run ``factory()`` (a coroutine function) as task ``name``: through ``spawn(name,
+    factory)`` (an app's supervisor, services/tasks.py: restart and log on a crash) when given,
+    else as a plain asyncio task (named on CPython). Returns the task."""
+    if spawn is not None:
+        return spawn(name, factory)
+    if IS_MPY:
+        return asyncio.create_task(factory())
+    return asyncio.create_task(factory(), name=name)
+
+
 class NotConnected(MQTTError):
     """The client has no broker connection now."""
 
@@ -223,6 +234,8 @@ class MQTTClient:
         self._tx_since = None
         self._addr = None  # last good resolved address
         self._task = None
+        self._spawn = None  # the supervisor's spawn given to start(), or None
+        self._name = "mqtt"
 
     # ------------------------------------------------------------ public API
 
@@ -233,17 +246,15 @@ class MQTTClient:
     def inflight(self):
         return len(self._inflight)
 
-    def start(self, spawn=None):
-        """Create the background task and return it: through ``spawn(name, coroutine
+    def start(self, spawn=None, name="mqtt"):
+        """Create the background task ``name`` and return it: through ``spawn(name, coroutine
         function)`` (an app's supervisor, services/tasks.py), else directly (named on CPython).
-        Each connection's reader and pinger are child tasks of it, ended with the connection."""
+        Each connection's reader and pinger are tasks ``<name>-reader`` and ``<name>-pinger``,
+        made the same way (under the supervisor when there is one) and ended with the connection."""
         if self._task is None:
-            if spawn is not None:
-                self._task = spawn("mqtt", self.run)
-            elif IS_MPY:
-                self._task = asyncio.create_task(self.run())
-            else:
-                self._task = asyncio.create_task(self.run(), name="mqtt")
+            self._spawn = spawn
+            self._name = name
+            self._task = spawn_task(spawn, name, self.run)
         return self._task
 
     async def wait_connected(self, timeout_ms=None):
@@ -521,8 +532,9 @@ class MQTTClient:
         self.last_error = ""
         self._up.set()
         self._slot.set()
-        reader = asyncio.create_task(self._read_loop(dead))
-        pinger = asyncio.create_task(self._pinger(dead, writer))
+        sp, name = self._spawn, self._name
+        reader = spawn_task(sp, name + "-reader", lambda: self._read_loop(dead))
+        pinger = spawn_task(sp, name + "-pinger", lambda: self._pinger(dead, writer))
         if self.on_connect is not None:
             try:
                 self.on_connect(self.session_present)

@@ -9,7 +9,8 @@ from gateway.core import profiles
 
 
 class AlarmMonitor:
-    """``meters()``: the configured meters; ``event(type, source, text)``: the event log;
+    """``meters()``: the configured meters; ``event(type, source, code, params)``: the event log
+    (codes "alarm.on"/"alarm.off", param ``alarm`` the alarm's text in the gateway's language);
     ``lang()``: "en", "fr" or "nl"."""
 
     def __init__(self, poller, meters, event, lang=lambda: "en"):
@@ -41,9 +42,9 @@ class AlarmMonitor:
             source = "meter %s" % mid
             lang = self.lang()
             for table, code in appeared:
-                self.event("alarm", source, alarms.event_text(table, code, "appeared", lang))
+                self.event("alarm", source, "alarm.on", {"alarm": alarms.event_name(table, code, lang)})
             for table, code in cleared:
-                self.event("alarm", source, alarms.event_text(table, code, "cleared", lang))
+                self.event("alarm", source, "alarm.off", {"alarm": alarms.event_name(table, code, lang)})
             self.active[mid] = now
         for mid in [m for m in self.active if m not in seen]:
             del self.active[mid]  # meter removed or its profile changed

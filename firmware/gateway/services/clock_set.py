@@ -36,9 +36,9 @@ def set_clock(clock, seconds, us, source, by):
         dev.user_throttle.shift(d)
         dev.wifi.shift(d)
     if source != "ntp":
-        dev.event("system", "clock", "clock set by %s from the page (%+d s)" % (by, jump))
+        dev.event("system", "clock", "clock.page", {"by": by, "jump": jump})
     elif jump > JUMP_S or jump < -JUMP_S:
-        dev.event("system", "clock", "clock set by NTP from %s (%+d s)" % (by, jump))
+        dev.event("system", "clock", "clock.ntp", {"server": by, "jump": jump})
     return jump
 
 

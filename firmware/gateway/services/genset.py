@@ -7,8 +7,9 @@ Everything outside is a callable given to the constructor, so it runs without ha
   read_readings  () -> {meter_id: {"status", "ts", "values": {quantity: number}}}
   save_state     (dict) -> None: persists controller.persisted(); called when it changes, and for
                  run time alone at most once a minute
-  log_event      (type, source, text) -> None, as EventLog.log: the controller's events with
-                 source "genset"; failures of the callables as type "system"
+  log_event      (type, source, code, params) -> None, as Device.event: the controller's events
+                 (gateway.core.event_codes) with source "genset"; failures of the callables as
+                 type "system" (code "gs.service")
   save_config    (dict) -> None: saves the genset config after set_config() and when the
                  controller changed the mode itself (end of a manual run)
   clock          () -> epoch seconds (default time.time)
@@ -134,9 +135,9 @@ class GensetService:
         self.command = ctrl.update(now, soc=soc, soc_ts=soc_ts, source_ok=ok, voltage=volt,
                                    voltage_ts=volt_ts, feedback=fb, local_minutes=local)
         self._drive(self.command)
-        for typ, text in ctrl.drain_events():
+        for typ, code, params in ctrl.drain_events():
             if self._log is not None:
-                self._safe(self._log, typ, "genset", text)
+                self._safe(self._log, typ, "genset", code, params)
         self._persist(now)
         if not self._failed:
             self._last_error = None
@@ -178,7 +179,7 @@ class GensetService:
         msg = "genset service: %s" % e
         if msg != self._last_error and self._log is not None:
             try:
-                self._log("system", "genset", msg)
+                self._log("system", "genset", "gs.service", {"error": str(e)})
             except Exception:  # a broken logger must not stop the generator logic
                 pass
         self._last_error = msg

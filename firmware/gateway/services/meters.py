@@ -114,10 +114,10 @@ class MeterService:
             if was is not None and was != st["status"] and self.events:
                 m = self.get(mid)
                 name = m["name"] if m else mid
-                text = "%s: %s -> %s" % (name, was, st["status"])
+                p = {"name": name, "from": was, "to": st["status"]}
                 if st.get("error"):
-                    text += " (%s)" % st["error"]
-                self.events("comm", "meter " + mid, text)
+                    p["error"] = st["error"]
+                self.events("comm", "meter " + mid, "meter.failed" if "error" in p else "meter.status", p)
             self._status[mid] = st["status"]
         now = ticks_ms()
         if ok > self._totals[0]:

@@ -49,7 +49,7 @@ def _genset(dev, change):
         return cfg["mode"]
     old = cfg["mode"]
     new = dev.genset.set_config(change)
-    dev.event("genset", "genset", "mode %s -> %s by MQTT" % (old, new["mode"]))
+    dev.event("genset", "genset", "gs.mode", {"from": old, "to": new["mode"], "by": "MQTT"})
     return new["mode"]
 
 
@@ -65,7 +65,7 @@ def run(dev, name, value):
         v = _int(value, "sample_interval_s")
         if dev.settings.get("sample_interval_s") != v:
             dev.save_settings({"sample_interval_s": v})
-            dev.event("config", "settings", "sample interval %d s by MQTT" % v)
+            dev.event("config", "settings", "interval", {"s": v, "by": "MQTT"})
         return dev.settings["sample_interval_s"]
     parts = name.split("/")
     if len(parts) == 3 and parts[0] == "output" and parts[2] == "set":
@@ -77,7 +77,7 @@ def run(dev, name, value):
         v = _bool(value, "enabled")
         if meter.get("enabled", True) != v:
             dev.meters.update(parts[1], {"enabled": v})
-            dev.event("config", "meters", "meter %s %s by MQTT" % (
-                parts[1], "enabled" if v else "disabled"))
+            dev.event("config", "meters", "meter.on" if v else "meter.off",
+                      {"name": parts[1], "by": "MQTT"})
         return v
     raise ValueError("unknown command")

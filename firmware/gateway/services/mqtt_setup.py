@@ -8,11 +8,14 @@ from gateway.services.optional import OptionalService
 
 STORE_KEY = "mqtt"
 COMMANDS_PER_MIN = 12
-UPLINK_TASKS = ("mqtt", "mqtt-forward", "mqtt-live", "mqtt-work", "mqtt-discovery")
+# the uplink's tasks under dev.tasks: the client's connection loop and, while connected, its
+# reader and pinger (gateway/lib/mqtt.py), then the uplink's own (services/uplink.py)
+UPLINK_TASKS = ("mqtt", "mqtt-reader", "mqtt-pinger", "mqtt-forward", "mqtt-live", "mqtt-work",
+                "mqtt-discovery")
 
 
 class MqttRunner(OptionalService):
-    NAME = STORE_KEY
+    NAME = FEATURE = STORE_KEY
 
     def __init__(self, dev):
         super().__init__()

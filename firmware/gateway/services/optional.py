@@ -11,15 +11,26 @@ A subclass gives ``NAME`` (its configuration document in the store, and its task
 ``active(config)``, ``begin(config)`` (build it, spawn its tasks through ``dev.tasks``, the
 supervisor; returns the running object, kept in ``running``) and ``end(running)``. Its code is
 imported with ``ondemand.keep`` inside ``begin``: a gateway that does not use the feature holds
-none of it, one that does holds exactly one copy.
+none of it, one that does holds exactly one copy. One that is built once and then changed
+through its own API (the generator, the plain outputs) derives from ``KeptService``.
+
+A service whose feature (``FEATURE``, firmware/manifest.py) the board file leaves out
+("features_left_out") never starts: its modules are not on the board, its stored
+configuration stays as it is and its API answers "left_out" (web/dispatch.py).
 """
 import asyncio
 
 from gateway.core import ondemand
 
 
+def left_out(board, feature):
+    """True when the board file leaves ``feature`` out (its modules are not on the board)."""
+    return feature in (board.get("features_left_out") or ())
+
+
 class OptionalService:
     NAME = ""
+    FEATURE = ""  # its feature in firmware/manifest.py
 
     def __init__(self):
         self.dev = None
@@ -30,11 +41,19 @@ class OptionalService:
         """True when ``config`` (the stored document, or None) asks for the service."""
         return bool(config) and config.get("enabled") is True
 
+    def left_out(self):
+        return self.dev is not None and left_out(self.dev.board, self.FEATURE)
+
     async def start(self, dev):
         self.dev = dev
+        if self.left_out():
+            print("%s: left out on this board" % self.NAME)
+            return
         await self.apply(dev.store.load(self.NAME))
 
     async def apply(self, config):
+        if self.left_out():
+            return
         async with self._lock:
             await self._stop()
             if self.active(config):
@@ -60,7 +79,7 @@ class ModbusTcpService(OptionalService):
     """The read-only Modbus TCP server (services/modbus_tcp.py, loaded once enabled). ``running``
     is the server, kept when it could not listen: GET /api/modbus-tcp shows the error."""
 
-    NAME = "modbus_tcp"
+    NAME = FEATURE = "modbus_tcp"
 
     async def begin(self, config):
         mod = ondemand.keep("gateway.services.modbus_tcp")
@@ -73,7 +92,7 @@ class ModbusTcpService(OptionalService):
             print("modbus-tcp: listening on %s:%d" % (srv.host, srv.port))
         else:
             print("modbus-tcp: %s" % srv.error)
-            dev.event("config", "modbus-tcp", srv.error)
+            dev.event("config", "modbus-tcp", "mbtcp.error", {"error": srv.error})
         return srv
 
     async def end(self, running):
@@ -81,14 +100,28 @@ class ModbusTcpService(OptionalService):
         print("modbus-tcp: stopped")
 
 
-class GensetSlot(OptionalService):
+class KeptService(OptionalService):
+    """Built once configured, then kept: later changes go to the running service itself (its
+    own API), so ``apply`` stops it only when its document is removed."""
+
+    async def apply(self, config):
+        if self.left_out():
+            return
+        async with self._lock:
+            if self.running is None and self.active(config):
+                self.running = await self.begin(config)
+            elif self.running is not None and not config:
+                await self._stop()
+
+
+class GensetSlot(KeptService):
     """The generator (services/genset.py): built once configured; later changes go through
     ``running.set_config`` (its own mode "off" opens the contact), so ``apply`` stops it only
     when the configuration is removed (the document deleted: the contact is opened). At boot a
     board with a genset relay always gets the relay, held open while nothing is configured
     (services/genset_setup.py). ``dev.genset`` is the running service."""
 
-    NAME = "genset"
+    NAME = FEATURE = "genset"
     MODULES = ("gateway.core.genset", "gateway.services.genset")
     _wake = None
 
@@ -97,18 +130,14 @@ class GensetSlot(OptionalService):
 
     async def start(self, dev):
         self.dev = dev
+        if self.left_out():  # the relays stay as the board starts them: open
+            print("genset: left out on this board")
+            return
         async with self._lock:
             ondemand.keep("gateway.drivers.relay")
             if self.active(dev.store.load(self.NAME)):
                 ondemand.keep(*self.MODULES)
             self._run(ondemand.call("gateway.services.genset_setup", "build", dev))
-
-    async def apply(self, config):
-        async with self._lock:
-            if self.running is None and self.active(config):
-                self.running = await self.begin(config)
-            elif self.running is not None and not config:
-                await self._stop()
 
     async def begin(self, config):
         ondemand.keep(*self.MODULES)
@@ -137,14 +166,14 @@ class GensetSlot(OptionalService):
         dev.mqtt.genset_changed()  # Home Assistant drops its genset entities
 
 
-class OutputsSlot(OptionalService):
+class OutputsSlot(KeptService):
     """The plain relay outputs (services/outputs.py): built once one is configured (the
     "outputs" document exists); later changes go to the running service (/api/outputs), so
     ``apply`` stops it only when the document is removed (every contact opened).
     ``dev.outputs`` is the running service. ``pending`` holds the commands given with the
     first configuration, carried out once the service runs."""
 
-    NAME = "outputs"
+    NAME = "outputs"  # base: every board has them
     MODULES = ("gateway.drivers.relay", "gateway.core.outputs", "gateway.services.outputs")
 
     def __init__(self):
@@ -153,13 +182,6 @@ class OutputsSlot(OptionalService):
 
     def active(self, config):
         return bool(config)
-
-    async def apply(self, config):
-        async with self._lock:
-            if self.running is None and self.active(config):
-                self.running = await self.begin(config)
-            elif self.running is not None and not config:
-                await self._stop()
 
     async def begin(self, config):
         dev = self.dev

@@ -5,7 +5,7 @@ contact (NO/NC) and mode (maintained, pulse, blink). Loaded once an output is co
 
   relays     the board file's relay list (``{"name", "pin", "active_high", "normally_closed"}``)
   config     the stored document ``{id: config}`` (validated by core/outputs.py)
-  log_event  (type, source, text) -> None, as EventLog.log
+  log_event  (type, source, code, params) -> None, as Device.event (gateway.core.event_codes)
   on_change  () -> None: an output's command or contact changed (the MQTT state goes out)
   make_relay (pin, normally_closed, active_high) -> an object with ``value`` (drivers/relay.py)
 
@@ -92,8 +92,8 @@ class OutputService:
         if it[2] != on:
             it[2] = on
             if self._log is not None:
-                self._log("state", "output " + oid, "%s switched %s by %s" % (
-                    it[0].cfg["name"], "on" if on else "off", who))
+                self._log("state", "output " + oid, "out.on" if on else "out.off",
+                          {"name": it[0].cfg["name"], "by": who})
             self.step()
             self.wake()
             if self.on_change is not None:  # the command is published even when the

@@ -47,7 +47,8 @@ class Recorder:
         settings: dict or callable -> dict with sample_interval_s, flush_interval_s, timezone;
         billing: core.billing.Billing or None; clock: callable -> epoch s (default time.time);
         quantities: names to record (None = every numeric value of the readings);
-        on_flush(last_id): called after samples were written; log(type, text): event sink."""
+        on_flush(last_id): called after samples were written; log(type, code, params): event sink
+        (gateway.core.event_codes)."""
         if clock is None:
             from gateway.core.ticks import unix_time
 
@@ -92,10 +93,10 @@ class Recorder:
     def _zone(self):
         return self.settings().get("timezone")
 
-    def _event(self, type, text):
+    def _event(self, type, code, params):
         if self.log is not None:
             try:
-                self.log(type, text)
+                self.log(type, code, params)
             except Exception:  # the log must never stop the recorder
                 pass
 
@@ -146,7 +147,7 @@ class Recorder:
             self.last_id = self.ring.append(batch)
         except OSError as e:
             self.flush_errors += 1
-            self._event("system", "recorder: flash write failed (%r)" % (e,))
+            self._event("system", "rec.failed", {"error": repr(e)})
             over = len(self.pending) - 4 * self.max_pending
             if over > 0:
                 del self.pending[:over]
@@ -183,9 +184,9 @@ class Recorder:
             try:
                 closed = self.billing.read_all(when, cur)
                 for mid in closed:
-                    self._event("state", "billing %s: month %s closed" % (mid, closed[mid][0]))
+                    self._event("state", "bill.closed", {"meter": mid, "month": closed[mid][0]})
             except OSError as e:
-                self._event("system", "billing: flash write failed (%r)" % (e,))
+                self._event("system", "bill.failed", {"error": repr(e)})
             self.flush(now)
 
     def step(self, now):
@@ -198,7 +199,7 @@ class Recorder:
             self.next_billing = next_billing_read(now - 1, zone)
         back = self.last_tick is not None and now < self.last_tick - interval
         if back and not self._clock_back:
-            self._event("system", "recorder: clock went back, waiting for it to catch up")
+            self._event("system", "rec.clock_back", {})
         self._clock_back = back
         self.sample(now)
         if now >= self.next_billing:

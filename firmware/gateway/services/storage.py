@@ -14,7 +14,8 @@ class Storage:
         self.ring = Ring(DATA + "/ring", budget=RING_BUDGET)
         self.billing = Billing(DATA + "/billing", zone)
         self.recorder = Recorder(self.ring, readings, settings=settings, billing=self.billing,
-                                 log=(lambda t, text: events(t, "recorder", text)) if events else None)
+                                 log=(lambda t, code, params: events(t, "recorder", code, params))
+                                 if events else None)
         self.outboxes = []
 
     def outbox(self, name):

@@ -42,7 +42,7 @@ import sys
 from gateway.core import mqtt_config, ondemand
 from gateway.core import mqtt_topics as T
 from gateway.core.ticks import ticks_diff, ticks_ms
-from gateway.lib.mqtt import MQTTClient, MQTTError, make_ssl_context
+from gateway.lib.mqtt import MQTTClient, MQTTError, make_ssl_context, spawn_task
 
 IS_MPY = sys.implementation.name == "micropython"
 MAX_EVENTS = 32
@@ -166,13 +166,6 @@ class Uplink:
 
     # ------------------------------------------------------------ lifecycle
 
-    def coroutines(self, client=True):
-        """(name, coroutine) of every task, for an app that creates and names tasks itself
-        (it then ends them itself after stop()); ``client=False`` leaves out the client's."""
-        out = [("mqtt", self.client.run())] if client else []
-        return out + [("mqtt-forward", self._forward()), ("mqtt-live", self._live()),
-                      ("mqtt-work", self._worker()), ("mqtt-discovery", self._discovery())]
-
     def factories(self):
         """(name, coroutine function) of every service task but the client's."""
         return (("mqtt-forward", self._forward), ("mqtt-live", self._live),
@@ -180,18 +173,11 @@ class Uplink:
 
     def start(self, spawn=None):
         """Start the client and the service tasks; returns the tasks. ``spawn(name, coroutine
-        function)`` runs them under an app's supervisor (services/tasks.py)."""
-        self._tasks = [self.client.start(spawn)]
-        if spawn is not None:
-            for name, factory in self.factories():
-                self._tasks.append(spawn(name, factory))
-            return self._tasks
-        for name, coro in self.coroutines(client=False):
-            if IS_MPY:
-                t = asyncio.create_task(coro)
-            else:
-                t = asyncio.create_task(coro, name=name)
-            self._tasks.append(t)
+        function)`` runs them, and the client's connection tasks, under an app's supervisor
+        (services/tasks.py); without it they are plain asyncio tasks (tests, benches)."""
+        self._tasks = [self.client.start(spawn, "mqtt")]
+        for name, factory in self.factories():
+            self._tasks.append(spawn_task(spawn, name, factory))
         return self._tasks
 
     async def stop(self):

@@ -71,7 +71,7 @@ class WifiService:
             self.radio.disconnect()
         if self.sup.state != self._was:
             if self.events and self._was is not None:
-                self.events("state", "wifi", "Wi-Fi %s -> %s" % (self._was, self.sup.state))
+                self.events("state", "wifi", "wifi.state", {"from": self._was, "to": self.sup.state})
             self._was = self.sup.state
 
     async def run(self):

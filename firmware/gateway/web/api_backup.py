@@ -36,19 +36,22 @@ def _date(t):
 def _backup_docs(ctx):
     """(name, document) pairs of the backup, secrets left out. Built before the response is
     sent (it imports what it needs while this module is loaded); lists go out item by item."""
-    from gateway.core import mqtt_config
-
+    gone = ctx.board.get("features_left_out") or ()  # their documents: not on this board
     docs = [("settings", ctx.settings), ("bus", ctx.meters.bus), ("meters", ctx.meters.meters)]
     g = ctx.genset.controller.config if ctx.genset is not None else ctx.store.load("genset")
-    if g is not None:
+    if g is not None and "genset" not in gone:
         docs.append(("genset", g))
     serial = ctx.identity["serial"]
-    docs.append(("mqtt", mqtt_config.public_view(ctx.store.load("mqtt")
-                                                 or mqtt_config.defaults(serial))))
-    from gateway.core import modbus_tcp_config
+    if "mqtt" not in gone:
+        from gateway.core import mqtt_config
 
-    docs.append(("modbus_tcp", modbus_tcp_config.validate({}, ctx.store.load(
-        modbus_tcp_config.STORE_KEY))))
+        docs.append(("mqtt", mqtt_config.public_view(ctx.store.load("mqtt")
+                                                     or mqtt_config.defaults(serial))))
+    if "modbus_tcp" not in gone:
+        from gateway.core import modbus_tcp_config
+
+        docs.append(("modbus_tcp", modbus_tcp_config.validate({}, ctx.store.load(
+            modbus_tcp_config.STORE_KEY))))
     docs.append(("wifi", backup.public_wifi(ctx.wifi.cfg)))
     docs.append(("users", backup.public_users(ctx.users.records())))
     outputs = ctx.store.load("outputs")
@@ -150,7 +153,8 @@ async def restore(ctx, req):
         current = {"serial": ctx.identity["serial"], "mqtt": ctx.store.load("mqtt"),
                    "wifi": ctx.wifi.cfg, "users": ctx.users.records(), "me": who,
                    "taken_ports": (ctx.board.get("http", {}).get("port", 80),),
-                   "relays": ctx.board.get("relays", [])}
+                   "relays": ctx.board.get("relays", []), "board": ctx.board.get("name"),
+                   "left_out": ctx.board.get("features_left_out") or ()}
         plan = backup.check_restore(doc, current)
         doc = None
         _save(ctx, plan["docs"])
@@ -162,8 +166,7 @@ async def restore(ctx, req):
         ctx.upload_busy = False
     for name in plan["revoke"]:
         ctx.revoke_user(name)
-    ctx.event("config", "restore", "configuration restored by %s (%s); rebooting" % (
-        who, ", ".join(sorted(plan["docs"]))))
+    ctx.event("config", "restore", "restore", {"by": who, "docs": ", ".join(sorted(plan["docs"]))})
     ctx.request_reboot("configuration restored by %s" % who)
     return {"ok": True, "reboot": True, "restored": sorted(plan["docs"]), "kept": plan["kept"],
             "notes": plan["notes"]}

@@ -90,8 +90,7 @@ def reset(ctx, req, mid):
         return error(404, "no such meter", "id")
     data = json_body(req)
     ctx.storage.billing.reset(mid, ctx.now(), confirm=data.get("confirm"))
-    ctx.event("config", "meter " + mid, "billing reset for a new tenant on %s by %s" % (
-        m["name"], req.g.session["user"]))
+    ctx.event("config", "meter " + mid, "bill.reset", {"name": m["name"], "by": req.g.session["user"]})
     from gateway.core import statement
 
     return _view(ctx, m, _next_read(ctx), _month_cost(ctx, statement, _config(ctx), mid))
@@ -105,7 +104,7 @@ def put_config(ctx, req):
     ids = [m["id"] for m in ctx.meters.meters]
     cfg = ondemand.call("gateway.core.tariff", "check_config", json_body(req), ids)
     ctx.store.save("billing", cfg)
-    ctx.event("config", "billing", "tariffs changed by %s" % req.g.session["user"])
+    ctx.event("config", "billing", "bill.tariffs", {"by": req.g.session["user"]})
     return cfg
 
 

@@ -75,7 +75,7 @@ def _update_key(ctx):
 
 
 def _refused(ctx, code, message, field="firmware"):
-    ctx.event("system", "firmware", "update refused (%d): %s" % (code, message))
+    ctx.event("system", "firmware", "fw.refused", {"status": code, "error": message})
     return error(code, message, field)
 
 
@@ -188,16 +188,15 @@ async def firmware(ctx, req):
             return _refused(ctx, 507, str(e))
         except BaseException as e:  # noqa: B036 - MemoryError, OSError, a lost client: drop it all
             stager.abort()
-            ctx.event("system", "firmware", "update failed, nothing changed: %r" % (e,))
+            ctx.event("system", "firmware", "fw.failed", {"error": repr(e)})
             raise
         # the commit point (one rename): from here the next boot switches to the new firmware
         fwswitch.commit()
     finally:
         ctx.upload_busy = False
     who = req.g.session["user"]
-    ctx.event("system", "firmware", "firmware %s received from %s (%d files%s); rebooting to "
-              "switch" % (manifest["version"], who, manifest["files"],
-                          ", ROMFS" if has_rom else ""))
+    ctx.event("system", "firmware", "fw.received", {"version": manifest["version"], "by": who,
+              "n": manifest["files"], "rom": ", ROMFS" if has_rom else ""})
     ctx.request_reboot("firmware update to %s by %s" % (manifest["version"], who))
     return {"ok": True, "reboot": True, "version": manifest["version"],
             "files": manifest["files"], "unchanged": stager.kept,

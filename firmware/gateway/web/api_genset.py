@@ -25,17 +25,16 @@ def put(ctx, req):
 
         cfg = validate_genset(json_body(req), ctx.store.load("genset"))
         ctx.store.save("genset", cfg)
-        ctx.event("config", "genset", "generator control configured by %s (mode %s)" % (
-            req.g.session["user"], cfg["mode"]))
+        ctx.event("config", "genset", "gs.configured", {"by": req.g.session["user"], "mode": cfg["mode"]})
         ctx.apply("genset")
         return _idle_view(ctx, "starting")
     old_mode = ctx.genset.controller.config["mode"]
     cfg = ctx.genset.set_config(json_body(req))
     who = req.g.session["user"]
     if cfg["mode"] != old_mode:
-        ctx.event("genset", "genset", "mode %s -> %s by %s" % (old_mode, cfg["mode"], who))
+        ctx.event("genset", "genset", "gs.mode", {"from": old_mode, "to": cfg["mode"], "by": who})
     else:
-        ctx.event("config", "genset", "genset settings changed by %s" % who)
+        ctx.event("config", "genset", "gs.changed", {"by": who})
     return ctx.genset.status()
 
 
@@ -43,7 +42,7 @@ def delete(ctx, req):
     if ctx.store.load("genset") is None:
         return error(404, "generator control is not configured")
     ctx.store.delete("genset")
-    ctx.event("config", "genset", "generator control removed by %s" % req.g.session["user"])
+    ctx.event("config", "genset", "gs.removed", {"by": req.g.session["user"]})
     ctx.apply("genset")
     return _idle_view(ctx, "generator control not configured")
 

@@ -12,9 +12,9 @@ from gateway.core import ondemand
 from gateway.web.http import error, json_body
 
 
-def _audit(ctx, text):
+def _audit(ctx, code, params):
     try:
-        ctx.event("system", "login", text)
+        ctx.event("system", "login", code, params)
     except Exception:  # a full flash must not turn a login into a 500
         pass
 
@@ -40,14 +40,13 @@ async def login(ctx, req, session_cookie):
     if rec is None:
         ctx.login_stats[0] += 1
         if blocked:
-            _audit(ctx, "failed logins for %s from %s: blocked %d s (%d failed since boot)" % (
-                who, ip, blocked, ctx.login_stats[0]))
+            _audit(ctx, "login.blocked", {"user": who, "ip": ip, "s": blocked, "n": ctx.login_stats[0]})
         return error(401, "wrong user or password")
     ctx.throttle.success(pair)
     ctx.user_throttle.success(who)
     token = ctx.sessions.new(name, rec["role"], now)
     s = ctx.sessions.check(token, now)
-    _audit(ctx, "%s logged in from %s" % (name, ip))
+    _audit(ctx, "login", {"user": name, "ip": ip})
     res = Response({"user": name, "role": rec["role"], "must_change": bool(rec.get("must_change")),
                     "csrf": s["csrf"]})
     return session_cookie(res, token, ctx.sessions.ttl_s)

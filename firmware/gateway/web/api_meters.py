@@ -42,8 +42,8 @@ async def create(ctx, req):
     body = json_body(req)
     await _sunspec_layout(ctx, body)
     m = ctx.meters.create(body)
-    ctx.event("config", "meter " + m["id"], "meter %s added (address %d, %s) by %s" % (
-        m["name"], m["address"], m["profile"], req.g.session["user"]))
+    ctx.event("config", "meter " + m["id"], "meter.added", {
+        "name": m["name"], "address": m["address"], "profile": m["profile"], "by": req.g.session["user"]})
     return m, 201
 
 
@@ -64,7 +64,7 @@ async def update(ctx, req, mid):
     body = json_body(req)
     await _sunspec_layout(ctx, body, current)
     m = ctx.meters.update(mid, body)
-    ctx.event("config", "meter " + mid, "meter %s changed by %s" % (m["name"], req.g.session["user"]))
+    ctx.event("config", "meter " + mid, "meter.changed", {"name": m["name"], "by": req.g.session["user"]})
     return m
 
 
@@ -73,7 +73,7 @@ def delete(ctx, req, mid):
     if m is None:
         return error(404, "no such meter", "id")
     ctx.meters.delete(mid)
-    ctx.event("config", "meter " + mid, "meter %s deleted by %s" % (m["name"], req.g.session["user"]))
+    ctx.event("config", "meter " + mid, "meter.deleted", {"name": m["name"], "by": req.g.session["user"]})
     return {"ok": True}
 
 
@@ -93,8 +93,8 @@ def get_bus(ctx, req):
 
 def put_bus(ctx, req):
     bus = ctx.meters.set_bus(json_body(req))
-    ctx.event("config", "bus", "bus set to %d %s%d by %s" % (bus["baud"], bus["parity"], bus["stop"],
-                                                            req.g.session["user"]))
+    ctx.event("config", "bus", "bus.set", {"baud": bus["baud"], "parity": bus["parity"], "stop": bus["stop"],
+                                           "by": req.g.session["user"]})
     return bus
 
 
@@ -119,7 +119,7 @@ def start_scan(ctx, req):
     line = body.get("line", False)
     if not isinstance(line, bool):
         raise ValidationError("line", "line must be true or false")
-    ctx.event("config", "bus", "bus scan of addresses %d..%d by %s" % (lo, hi, req.g.session["user"]))
+    ctx.event("config", "bus", "bus.scan", {"lo": lo, "hi": hi, "by": req.g.session["user"]})
     return ctx.meters.start_scan(lo, hi, timeout, line), 202
 
 

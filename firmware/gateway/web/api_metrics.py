@@ -142,7 +142,7 @@ def get_token_state(ctx, req):
 def new_token(ctx, req):
     token = _hex(os.urandom(24))
     ctx.store.save(STORE_KEY, {"token_sha256": _digest(token)})
-    ctx.event("config", "metrics", "metrics token renewed by %s" % req.g.session["user"])
+    ctx.event("config", "metrics", "metrics.renewed", {"by": req.g.session["user"]})
     return Response({"token": token, "token_set": True}, 201)
 
 
@@ -150,7 +150,7 @@ def delete_token(ctx, req):
     if not get_token_state(ctx, req)["token_set"]:
         return error(404, "no metrics token")
     ctx.store.delete(STORE_KEY)
-    ctx.event("config", "metrics", "metrics token removed by %s" % req.g.session["user"])
+    ctx.event("config", "metrics", "metrics.removed", {"by": req.g.session["user"]})
     return {"token_set": False}
 
 

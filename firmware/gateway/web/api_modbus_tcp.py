@@ -25,8 +25,8 @@ def put(ctx, req):
     http_port = ctx.board.get("http", {}).get("port", 80)
     cfg = mtc.validate(json_body(req), ctx.store.load(mtc.STORE_KEY), (http_port,))
     ctx.store.save(mtc.STORE_KEY, cfg)
-    ctx.event("config", "modbus-tcp", "Modbus TCP server %s, port %d, by %s" % (
-        "enabled" if cfg["enabled"] else "disabled", cfg["port"], req.g.session["user"]))
+    ctx.event("config", "modbus-tcp", "mbtcp.on" if cfg["enabled"] else "mbtcp.off",
+              {"port": cfg["port"], "by": req.g.session["user"]})
     ctx.apply("modbus_tcp")
     return _view(ctx)
 

@@ -18,8 +18,7 @@ def put(ctx, req):
     stored = ctx.store.load("mqtt")
     cfg = mqtt_config.validate(json_body(req), stored, ctx.identity["serial"])
     ctx.store.save("mqtt", cfg)
-    ctx.event("config", "mqtt", "MQTT settings changed by %s (broker %s)" % (
-        req.g.session["user"], cfg.get("host") or "none"))
+    ctx.event("config", "mqtt", "mqtt", {"by": req.g.session["user"], "host": cfg.get("host") or "none"})
     ctx.apply("mqtt")
     return _view(ctx)
 

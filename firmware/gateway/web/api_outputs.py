@@ -45,8 +45,7 @@ def put(ctx, req, oid):
     if changed:
         doc[oid] = cfg
         ctx.store.save(DOC, doc)
-        ctx.event("config", "output " + oid, "output %s (%s) configured by %s" % (
-            oid, cfg["name"], who))
+        ctx.event("config", "output " + oid, "out.configured", {"id": oid, "name": cfg["name"], "by": who})
     svc = ctx.outputs
     if svc is None:  # the first configured output: the service starts outside the request
         if on is not None:
@@ -71,7 +70,7 @@ def delete(ctx, req, oid):
         ctx.store.save(DOC, doc)
     else:
         ctx.store.delete(DOC)
-    ctx.event("config", "output " + oid, "output %s removed by %s" % (oid, req.g.session["user"]))
+    ctx.event("config", "output " + oid, "out.removed", {"id": oid, "by": req.g.session["user"]})
     svc = ctx.outputs
     if svc is not None and doc:
         svc.remove(oid)

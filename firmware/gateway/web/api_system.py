@@ -31,7 +31,7 @@ def factory_reset(ctx, req):
     data = json_body(req)
     if data.get("confirm") is not True:
         raise ValidationError("confirm", "a factory reset cannot be undone: send confirm true")
-    ctx.event("config", "device", "factory reset requested by %s" % req.g.session["user"])
+    ctx.event("config", "device", "reset.asked", {"by": req.g.session["user"]})
     ctx.factory_reset(keep_data=data.get("keep_data", True) is not False)
     return {"ok": True}
 
@@ -57,7 +57,7 @@ def get_settings(ctx, req):
 
 def put_settings(ctx, req):
     s = ctx.save_settings(json_body(req))
-    ctx.event("config", "settings", "settings changed by %s" % req.g.session["user"])
+    ctx.event("config", "settings", "settings", {"by": req.g.session["user"]})
     return s
 
 

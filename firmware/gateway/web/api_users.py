@@ -23,7 +23,7 @@ async def change_password(ctx, req):
     ctx.users.update(s["user"], {"password": data.get("password")}, by_self=True)
     # the account's other sessions end (a stolen cookie dies with the old password)
     ctx.sessions.revoke_user(s["user"], keep=req.cookies.get("sid"))
-    ctx.event("config", "users", "%s changed their password" % s["user"])
+    ctx.event("config", "users", "user.password", {"user": s["user"]})
     return {"ok": True}
 
 
@@ -40,7 +40,7 @@ def _known_meters(ctx, data):
 
 def create(ctx, req):
     u = ctx.users.create(_known_meters(ctx, json_body(req)))
-    ctx.event("config", "users", "user %s created by %s" % (u["user"], req.g.session["user"]))
+    ctx.event("config", "users", "user.created", {"user": u["user"], "by": req.g.session["user"]})
     return u, 201
 
 
@@ -48,7 +48,7 @@ def update(ctx, req, name):
     if ctx.users.get(name) is None:
         return error(404, "no such user", "user")
     u = ctx.users.update(name, _known_meters(ctx, json_body(req)))
-    ctx.event("config", "users", "user %s changed by %s" % (name, req.g.session["user"]))
+    ctx.event("config", "users", "user.changed", {"user": name, "by": req.g.session["user"]})
     return u
 
 
@@ -56,7 +56,7 @@ def delete(ctx, req, name):
     if ctx.users.get(name) is None:
         return error(404, "no such user", "user")
     ctx.users.delete(name)
-    ctx.event("config", "users", "user %s deleted by %s" % (name, req.g.session["user"]))
+    ctx.event("config", "users", "user.deleted", {"user": name, "by": req.g.session["user"]})
     return {"ok": True}
 
 

@@ -12,7 +12,7 @@ def scan(ctx, req):
 
 def connect(ctx, req):
     ctx.wifi.connect(json_body(req))
-    ctx.event("config", "wifi", "station set to %s by %s" % (ctx.wifi.cfg["ssid"], req.g.session["user"]))
+    ctx.event("config", "wifi", "wifi.set", {"ssid": ctx.wifi.cfg["ssid"], "by": req.g.session["user"]})
     return {"ok": True, "status": "connecting"}, 202
 
 

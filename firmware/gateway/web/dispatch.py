@@ -5,9 +5,15 @@ path below the group split on "/" ("" for the group itself, "<id>" captures a se
 ``handler(ctx, req, *captures)`` returns what a microdot handler returns. The module leaves
 the heap once the response is built (gateway.core.ondemand); only the configuration pages pay
 the load time, the gateway's running code keeps the RAM.
+
+A group whose feature the board file leaves out ("features_left_out": its modules are not
+even on the board, firmware/manifest.py) answers 404 with code "left_out" and
+params {"feature": name}, for every method, before the login check (GET /api/status says
+the same list to anyone).
 """
 from gateway.core import ondemand
 from gateway.core.auth import role_allows
+from gateway.services.optional import left_out
 from gateway.web.http import error
 
 GROUPS = {
@@ -36,6 +42,16 @@ GROUPS = {
     "firmware": "gateway.web.api_firmware",
     "metrics": "gateway.web.api_metrics",
 }
+# the groups of optional features (firmware/manifest.py FEATURES); the others are "base"
+FEATURE_OF = {"genset": "genset", "mqtt": "mqtt", "modbus-tcp": "modbus_tcp",
+              "billing": "billing", "statements": "billing", "statements.csv": "billing",
+              "backup": "backup", "restore": "backup", "firmware": "firmware_update",
+              "metrics": "metrics"}
+
+
+def left_out_error(feature):
+    return error(404, "%s is left out on this board (its heap cannot hold it)" % feature,
+                 code="left_out", params={"feature": feature})
 
 
 def _match(pattern, parts):
@@ -55,6 +71,9 @@ async def dispatch(ctx, req, group, rest):
     name = GROUPS.get(group)
     if name is None:
         return error(404, "not found")
+    feature = FEATURE_OF.get(group)
+    if feature is not None and left_out(ctx.board, feature):
+        return left_out_error(feature)
     before = ondemand.mark()
     mod = __import__(name, None, None, ("ROUTES",))
     try:

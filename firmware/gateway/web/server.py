@@ -16,6 +16,7 @@ from gateway.core import ondemand
 from gateway.core.errors import ValidationError
 from gateway.drivers.board import code_location
 from gateway.services import heapmark
+from gateway.services.optional import left_out
 from gateway.web import access
 from gateway.web.dispatch import dispatch
 from gateway.web.guard import GuardedMicrodot, report_faults
@@ -143,7 +144,8 @@ def build_app(ctx):
     @app.get("/metrics")
     async def metrics(req):
         # Prometheus scrapers send a bearer token instead of logging in (gateway.web.api_metrics)
-        if req.g.session is None and "Authorization" in req.headers:
+        if req.g.session is None and "Authorization" in req.headers and not left_out(
+                ctx.board, "metrics"):  # left out: dispatch answers "left_out"
             req.g.session = ondemand.call("gateway.web.api_metrics", "token_session", ctx, req)
         return await dispatch(ctx, req, "metrics", "scrape")
 

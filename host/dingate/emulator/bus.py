@@ -91,7 +91,7 @@ class PymodbusBackend:
 
     def __init__(self, devices, *, seed: int = 1, response_timeout: float = 1.0, clock=None,
                  line: dict | None = None):
-        """devices: Device objects (devices.py) or validated scenario device dicts, which are
+        """devices: Device objects (devices/) or validated scenario device dicts, which are
         built here on one SimClock (``clock``, default real time). Prefer
         ``PymodbusBackend.from_scenario(scenario)``: it also applies time_scale, start_time,
         seed and the line settings of the scenario."""

@@ -24,7 +24,7 @@ from .. import boards, espimage, fsimage
 
 FLASH_FILE = "spiflash.bin"
 CHIP_FILE = "chip.json"  # the chip's own: its MAC (eFuse), kept across flashing
-CHIPROM = "chiprom.img"  # the emulated chip's built-in modules (see runner.chip_rom)
+CHIPROM = "chiprom.img"  # the emulated chip's built-in modules (see device_flash.py chip_rom)
 
 
 class BootError(Exception):

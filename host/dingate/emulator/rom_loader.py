@@ -116,6 +116,12 @@ class RomLoader:
         self.regs[hi] = struct.unpack(">H", mac[0:2])[0]
         self.write = None  # (offset, block size, blocks, next sequence) of a FLASH_BEGIN
         self.written = 0
+        self._buf = bytearray()  # serial bytes not yet a whole SLIP frame
+
+    def feed(self, data):
+        """Serial bytes in -> the response frames of every request they complete."""
+        self._buf += data
+        return [out for frame in slip_frames(self._buf) for out in self.handle(frame)]
 
     # --- one request -> the response frames ------------------------------------------------------
     def handle(self, frame):
@@ -232,6 +238,23 @@ class RomError(Exception):
         self.code = code
 
 
+async def serve_serial(reader, writer, answer):
+    """One TCP connection standing for a serial line: every chunk read goes to ``answer(data)``,
+    whose byte strings are written back, until the peer closes."""
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            for out in answer(data):
+                writer.write(out)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
 class DownloadMode:
     """The TCP endpoint of the USB serial line while the board sits in download mode."""
 
@@ -245,21 +268,7 @@ class DownloadMode:
     async def _serve(self, reader, writer):
         rom = RomLoader(self.chip, self.flash, **({"mac": self.mac} if self.mac else {}),
                         say=self.say)
-        buf = bytearray()
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                buf += data
-                for frame in slip_frames(buf):
-                    for out in rom.handle(frame):
-                        writer.write(out)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
+        await serve_serial(reader, writer, rom.feed)
 
     def close(self):
         if self.server is not None:

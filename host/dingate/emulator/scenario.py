@@ -3,7 +3,7 @@
 A scenario is a JSON object::
 
     {
-      "devices": [                                   # the emulated RS485 devices (see devices.py)
+      "devices": [                                   # the emulated RS485 devices (see devices/)
         {"type": "sdm630", "address": 1, "name": "Main meter"},
         {"type": "sdm120", "address": 2, "profile": "pv", "peak_w": 3000},
         {"type": "battery", "address": 10, "soc_start": 35, "load_w": 900, "charge_w": 3500},
@@ -29,9 +29,9 @@ import json
 import math
 import os
 
-from .devices import RANGES, register_count
+from .devices.codec import RANGES, register_count
 
-DEVICE_TYPES = ("sdm630", "sdm120", "battery", "generic")
+DEVICE_TYPES = ("sdm630", "sdm630mct", "sdm120", "battery", "generic")
 PARITIES = ("N", "E", "O")
 VALUE_TYPES = ("u16", "s16", "u32", "s32", "u64", "f32")
 WORD_ORDERS = ("big", "little")
@@ -50,6 +50,7 @@ TYPE_KEYS = {
                 "nominal_v", "generator_running"),
     "generic": ("registers", "profile", "power_w", "base_w", "peak_w", "noise", "import_kwh"),
 }
+TYPE_KEYS["sdm630mct"] = TYPE_KEYS["sdm630"]  # the SDM630's map, its own product code
 
 
 class ScenarioError(ValueError):
@@ -290,7 +291,7 @@ def _device(v: _Validator, field: str, raw) -> dict:
     d["crc_error_rate"] = v.number(f"{field}.crc_error_rate", raw.get("crc_error_rate", 0), 0, 1)
     d["noise_rate"] = v.number(f"{field}.noise_rate", raw.get("noise_rate", 0), 0, 1)
 
-    if typ in ("sdm630", "sdm120", "generic"):
+    if typ in ("sdm630", "sdm630mct", "sdm120", "generic"):
         _meter_keys(v, field, raw, d, typ)
     if typ == "battery":
         _battery_keys(v, field, raw, d)
@@ -301,7 +302,7 @@ def _device(v: _Validator, field: str, raw) -> dict:
 
 def _meter_keys(v, field, raw, d, typ):
     d["profile"] = v.choice(f"{field}.profile", raw.get("profile", "load"), METER_PROFILES)
-    three = typ == "sdm630"
+    three = typ in ("sdm630", "sdm630mct")
     d["peak_w"] = v.number(f"{field}.peak_w", raw.get("peak_w", 6000 if three else 2000), 0,
                            1e6)
     d["base_w"] = v.number(f"{field}.base_w", raw.get("base_w", 400 if three else 150), 0, 1e6)

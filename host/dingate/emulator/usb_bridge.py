@@ -19,7 +19,7 @@ import socket
 
 from serial.rfc2217 import PortManager
 
-from .rom_loader import RomLoader, slip_frames
+from .rom_loader import RomLoader, serve_serial
 
 SETTLE_S = 0.3  # how long "both lines asserted" may last before the chip boots normally
 
@@ -119,21 +119,11 @@ class UsbBridge:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         manager = PortManager(Lines(self._lines), _Connection(writer))
         rom = RomLoader(self.chip, self.flash, mac=self.mac, say=self.say)
-        buf = bytearray()
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                payload = b"".join(manager.filter(data))
-                if not self.download:
-                    continue  # the firmware's console is on --repl-port, not here
-                buf += payload
-                for frame in slip_frames(buf):
-                    for out in rom.handle(frame):
-                        writer.write(b"".join(manager.escape(out)))
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
+
+        def answer(data):
+            payload = b"".join(manager.filter(data))
+            if not self.download:
+                return ()  # the firmware's console is on --repl-port, not here
+            return [b"".join(manager.escape(out)) for out in rom.feed(payload)]
+
+        await serve_serial(reader, writer, answer)

@@ -4,6 +4,7 @@ import signal
 import subprocess
 
 from ..paths import mosquitto
+from . import procs
 from .emuproc import free_port  # noqa: F401  (the one free_port, re-exported for the tests)
 from .poll import listening, wait_until
 
@@ -37,21 +38,11 @@ class Broker:
                    detail=self.tail, process=self.proc)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        procs.stop(self.proc, sig, 10)
         self.proc = None
 
     def signal(self, sig):
         self.proc.send_signal(sig)
 
     def tail(self):
-        try:
-            with open(self.log) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
+        return procs.log_tail(self.log, 3000)

@@ -10,6 +10,7 @@ import tempfile
 
 import requests
 
+from . import procs
 from .poll import HTTP_ERRORS, wait_until
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emulator",
@@ -82,11 +83,21 @@ class EmulatorProcess:
                           errors=requests.RequestException, detail=self.log, process=self.proc)
 
     def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-6000:].decode(errors="replace")
-        except OSError:
-            return ""
+        return procs.log_tail(self.log_path)
+
+    def console(self):
+        """The whole console log (``log`` is its tail)."""
+        return procs.log_tail(self.log_path, None)
+
+    def boots(self):
+        """How many times the firmware has come up ("mem: running" on the console)."""
+        return self.console().count("mem: running")
+
+    def wait_reboot(self, boots_before, timeout=90, what="the reboot"):
+        """Until the firmware has come up again (more than ``boots_before`` boots) and serves;
+        the /api/status answer."""
+        self.wait_for(lambda: self.boots() > boots_before, timeout=timeout, what=what)
+        return self.wait_ready()
 
     def label(self):
         with open(os.path.join(self.state_dir, "label.json")) as f:
@@ -107,14 +118,44 @@ class EmulatorProcess:
         assert r.status_code == 200, r.text
         return r
 
-    def add_meters(self, *bodies):
-        """POST each meter body to /api/meters (each must be created); their ids, in order."""
-        ids = []
+    def create(self, path, *bodies):
+        """POST each body to ``path`` (each must be created: 201); the answers, in order."""
+        out = []
         for body in bodies:
-            r = self.api("POST", "/api/meters", body)
+            r = self.api("POST", path, body)
             assert r.status_code == 201, r.text
-            ids.append(r.json()["id"])
-        return ids
+            out.append(r.json())
+        return out
+
+    def add_meters(self, *bodies):
+        """Create each meter (/api/meters); their ids, in order."""
+        return [m["id"] for m in self.create("/api/meters", *bodies)]
+
+    def add_users(self, *bodies):
+        """Create each user (/api/users); the answers, in order."""
+        return self.create("/api/users", *bodies)
+
+    def session_as(self, user, password, csrf=True):
+        """A new HTTP session logged in as ``user``, beside the admin's own ``session``; with
+        ``csrf`` its CSRF token goes with every call, as the page sends it. ``.login_answer``
+        holds the answer to the login."""
+        s = requests.Session()
+        r = s.post(self.url + "/api/login", json={"user": user, "password": password}, timeout=10)
+        assert r.status_code == 200, r.text
+        if csrf:
+            s.headers["X-CSRF-Token"] = r.json()["csrf"]
+        s.login_answer = r.json()
+        return s
+
+    def modbus_tcp_on(self, timeout=20):
+        """Switch the Modbus TCP server on at a free port (PUT /api/modbus-tcp) and wait until it
+        runs; its port."""
+        port = free_port()
+        r = self.api("PUT", "/api/modbus-tcp", {"enabled": True, "port": port})
+        assert r.status_code == 200, r.text
+        self.wait_for(lambda: self.api("GET", "/api/modbus-tcp").json()["state"]["running"],
+                      timeout=timeout, what="the Modbus TCP server running")
+        return port
 
     def hw(self):
         return requests.get(self.panel_url + "/api/hw", timeout=5).json()
@@ -127,13 +168,7 @@ class EmulatorProcess:
         return wait_until(predicate, timeout, what, interval, HTTP_ERRORS, self.log)
 
     def stop(self, sig=signal.SIGINT, timeout=20):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        procs.stop(self.proc, sig, timeout, group=True)
         if getattr(self, "_log", None):
             self._log.close()
 
@@ -147,7 +182,11 @@ class EmulatorProcess:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a start that failed half way leaves nothing running
+            self.cleanup()
+            raise
 
     def __exit__(self, *exc):
         self.cleanup()

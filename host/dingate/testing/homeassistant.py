@@ -11,6 +11,7 @@ import sys
 import requests
 
 from ..paths import ROOT
+from . import procs
 from .broker import free_port
 from .poll import HTTP_ERRORS, wait_until
 
@@ -147,20 +148,10 @@ class HomeAssistant:
         return out
 
     def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-6000:].decode(errors="replace")
-        except OSError:
-            return ""
+        return procs.log_tail(self.log_path)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        procs.stop(self.proc, timeout=60)
         self.proc = None
 
 

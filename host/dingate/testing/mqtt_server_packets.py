@@ -105,15 +105,19 @@ def connack(session_present, rc):
     return bytes([CONNACK << 4, 2, 1 if session_present else 0, rc])
 
 
-def parse_subscribe(body):
-    """SUBSCRIBE body -> (pid, [(filter, qos)])."""
+def _filters(body, kind, with_qos):
+    """The packet id and the topic filters of a SUBSCRIBE or UNSUBSCRIBE body (``kind``), each
+    with its requested qos when ``with_qos``."""
     if len(body) < 2:
-        raise MalformedPacket("truncated SUBSCRIBE")
+        raise MalformedPacket("truncated " + kind)
     pid = struct.unpack_from("!H", body, 0)[0]
     pos = 2
     out = []
     while pos < len(body):
         filt, pos = _read_str(body, pos)
+        if not with_qos:
+            out.append(filt)
+            continue
         if pos >= len(body):
             raise MalformedPacket("SUBSCRIBE filter without qos")
         qos = body[pos]
@@ -126,8 +130,13 @@ def parse_subscribe(body):
             raise MalformedPacket(str(e))
         out.append((filt, qos))
     if not out:
-        raise MalformedPacket("SUBSCRIBE without filters")
+        raise MalformedPacket(kind + " without filters")
     return pid, out
+
+
+def parse_subscribe(body):
+    """SUBSCRIBE body -> (pid, [(filter, qos)])."""
+    return _filters(body, "SUBSCRIBE", True)
 
 
 def suback(pid, codes):
@@ -136,17 +145,7 @@ def suback(pid, codes):
 
 def parse_unsubscribe(body):
     """UNSUBSCRIBE body -> (pid, [filter])."""
-    if len(body) < 2:
-        raise MalformedPacket("truncated UNSUBSCRIBE")
-    pid = struct.unpack_from("!H", body, 0)[0]
-    pos = 2
-    out = []
-    while pos < len(body):
-        filt, pos = _read_str(body, pos)
-        out.append(filt)
-    if not out:
-        raise MalformedPacket("UNSUBSCRIBE without filters")
-    return pid, out
+    return _filters(body, "UNSUBSCRIBE", False)
 
 
 def unsuback(pid):
