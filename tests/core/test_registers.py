@@ -151,8 +151,9 @@ def test_extract_values_by_offset_and_skips_non_finite():
 def test_eastron_register_maps():
     sdm630 = dict((s["quantity"], s) for s in profiles.registers({"profile": "sdm630"}))
     expect = {"voltage_l1": 0x00, "voltage_l2": 0x02, "voltage_l3": 0x04, "current_l1": 0x06,
-              "current_l2": 0x08, "current_l3": 0x0A, "power_w": 0x34, "power_factor": 0x3E,
-              "frequency_hz": 0x46, "import_kwh": 0x48, "export_kwh": 0x4A}
+              "current_l2": 0x08, "current_l3": 0x0A, "power_l1": 0x0C, "power_l2": 0x0E,
+              "power_l3": 0x10, "power_w": 0x34, "apparent_va": 0x38, "reactive_var": 0x3C,
+              "power_factor": 0x3E, "frequency_hz": 0x46, "import_kwh": 0x48, "export_kwh": 0x4A}
     assert dict((q, s["register"]) for q, s in sdm630.items()) == expect
     sdm120 = dict((s["quantity"], s["register"]) for s in profiles.registers({"profile": "sdm120"}))
     assert sdm120 == {"voltage_l1": 0x00, "current_l1": 0x06, "power_w": 0x0C,
@@ -168,7 +169,7 @@ def test_eastron_register_maps():
 def test_eastron_plans_are_few_requests():
     m = {"profile": "sdm630"}
     blocks = plan(profiles.registers(m), 10, profiles.max_count(m))
-    assert [(b[0], b[1], b[2]) for b in blocks] == [(4, 0, 12), (4, 0x34, 24)]
+    assert [(b[0], b[1], b[2]) for b in blocks] == [(4, 0, 18), (4, 0x34, 24)]
     m = {"profile": "sdm120"}
     blocks = plan(profiles.registers(m), 10, profiles.max_count(m))
     assert [(b[0], b[1], b[2]) for b in blocks] == [(4, 0, 14), (4, 0x1E, 2), (4, 0x46, 6)]

@@ -47,11 +47,13 @@ def f32_words(x, little=False):
     return w[::-1] if little else w
 
 
-SDM630 = {0x00: 230.1, 0x02: 231.2, 0x04: 229.3, 0x06: 1.5, 0x08: 2.5, 0x0A: 3.5, 0x34: 1234.5,
-          0x3E: 0.95, 0x46: 50.02, 0x48: 1234.56, 0x4A: 78.9}
+SDM630 = {0x00: 230.1, 0x02: 231.2, 0x04: 229.3, 0x06: 1.5, 0x08: 2.5, 0x0A: 3.5, 0x0C: 330.2,
+          0x0E: 560.4, 0x10: 780.6, 0x34: 1234.5, 0x38: 1300.25, 0x3C: -210.5, 0x3E: 0.95,
+          0x46: 50.02, 0x48: 1234.56, 0x4A: 78.9}
 SDM630_Q = {0x00: "voltage_l1", 0x02: "voltage_l2", 0x04: "voltage_l3", 0x06: "current_l1",
-            0x08: "current_l2", 0x0A: "current_l3", 0x34: "power_w", 0x3E: "power_factor",
-            0x46: "frequency_hz", 0x48: "import_kwh", 0x4A: "export_kwh"}
+            0x08: "current_l2", 0x0A: "current_l3", 0x0C: "power_l1", 0x0E: "power_l2",
+            0x10: "power_l3", 0x34: "power_w", 0x38: "apparent_va", 0x3C: "reactive_var",
+            0x3E: "power_factor", 0x46: "frequency_hz", 0x48: "import_kwh", 0x4A: "export_kwh"}
 SDM120 = {0x00: 239.8, 0x06: 4.25, 0x0C: -850.0, 0x1E: 0.9, 0x46: 49.98, 0x48: 5.5, 0x4A: 0.25}
 SDM120_Q = {0x00: "voltage_l1", 0x06: "current_l1", 0x0C: "power_w", 0x1E: "power_factor",
             0x46: "frequency_hz", 0x48: "import_kwh", 0x4A: "export_kwh"}
