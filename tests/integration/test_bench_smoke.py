@@ -37,7 +37,7 @@ def test_requests_are_the_pollers_plan():
     assert b["limit_s"] == pytest.approx((24 + 59 + 3 * 7) * C)
     assert b["turnaround_s"] == pytest.approx(0.009)
     sdm630 = wire.meter_requests({"address": 1, "profile": "sdm630"})
-    assert sdm630 == [(1, 4, 0x00, 12), (1, 4, 0x34, 24)]
+    assert sdm630 == [(1, 4, 0x00, 18), (1, 4, 0x34, 24)]
 
 
 @pytest.mark.skipif(not rtu_line.umodbus_available(), reason="umodbus not in .venv/mp-lib")
