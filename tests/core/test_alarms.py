@@ -81,6 +81,38 @@ def test_fault_words_give_codes():
     assert alarms.event_name("imeon", 71) == "71 Battery disconnected"  # no final full stop
 
 
+def test_solis_status_register_holds_states_below_its_alarm_codes():
+    """Solis' 33095: 0x0003 is "generating" (a state, no alarm), 0x1015 is alarm 1015 NO-Grid,
+    the code the inverter display shows; every code has its words in three languages."""
+    status, = profiles.faults({"profile": "solis_hybrid"})
+    assert (status["register"], status["kind"], status["table"]) == (33095, "code", "solis")
+    assert alarms.codes(status, 3) == () and alarms.codes(status, 0x100E) == ()
+    assert alarms.codes(status, 0x1015) == (0x1015,)
+    assert alarms.text("solis", 0x1015) == "1015 No grid (NO-Grid)"
+    assert alarms.text("solis", 0x1010, "fr") == "1010 Surtension réseau (OV-G-V)"
+    assert alarms.text("solis", 0x2011, "nl") == "2011 Communicatie met de meter verbroken"
+    assert alarms.text("solis", 0x1099) == "1099 (unknown code)"
+    table = alarms._table("solis")["codes"]
+    assert len(table) >= 50 and min(int(c) for c in table) == status["min"]
+    for code in table:
+        texts = [alarms.text("solis", int(code), lang) for lang in alarms.LANGS]
+        assert len(set(texts)) == 3, texts
+
+
+def test_a_magnitude_takes_its_sign_from_a_direction_register():
+    """Solis' battery power (33149) is a magnitude, 33135 says 0 charging, 1 discharging."""
+    specs = profiles.registers({"profile": "solis_hybrid"})
+    plan = registers.plan(specs, 10)
+    for direction, want in ((0, 1500), (1, -1500)):
+        values = {"battery_w": 1500, "_batt_dir": direction, "inverter_state": 3, "_fault0": 3}
+        hidden = {}
+        registers.finish(plan, values, hidden)
+        assert values == {"battery_w": want, "inverter_state": 3, "alarms": 0}
+        assert hidden == {"_batt_dir": direction, "_fault0": 3}
+    values = {"battery_w": 1500}  # the direction not read: no value rather than a wrong sign
+    assert registers.finish(plan, values) == {}
+
+
 INVERTER = {"title": "test inverter", "kind": "inverter", "source": "test", "function": 4,
             "type": "u16", "registers": [["power_w", 0]],
             "faults": [{"register": 10, "type": "u32", "kind": "bits", "table": "aura_f"},
@@ -210,7 +242,8 @@ def test_a_meter_lists_its_own_fault_registers():
     assert [s["quantity"] for s in profiles.registers(g)] == ["power_w", "_fault0"]
     for bad, word in (([{"register": -1}], "register"), ([{"register": 1, "kind": "x"}], "kind"),
                       ([{"register": 1, "table": "nope"}], "table"), ("x", "list"),
-                      ([{"register": 1}] * 5, "list"), ([{"register": 1, "type": "f32"}], "type")):
+                      ([{"register": 1}] * 5, "list"), ([{"register": 1, "type": "f32"}], "type"),
+                      ([{"register": 1, "kind": "code", "min": 0}], "min")):
         e = raises(ValidationError, validate_meter, {"address": 7, "profile": "growatt",
                                                      "faults": bad}, [])
         assert e.field == "faults" and word in str(e), (bad, str(e))

@@ -37,12 +37,14 @@ PINS = {
                                      ("power_w", 3, 0x5012, "f32", 1000),
                                      ("import_kwh", 3, 0x600C, "f32", 1),
                                      ("export_kwh", 3, 0x6018, "f32", 1)]),
-    "solis_hybrid": ("Ginlong Solis hybrid", 19, [("yield_kwh", 4, 33029, "u32", 1),
+    "solis_hybrid": ("Ginlong Solis hybrid", 21, [("yield_kwh", 4, 33029, "u32", 1),
                                                   ("power_w", 4, 33079, "s32", 1),
                                                   ("frequency_hz", 4, 33094, "u16", 0.01),
                                                   ("battery_v", 4, 33133, "u16", 0.1),
                                                   ("soc_pct", 4, 33139, "u16", 1),
-                                                  ("battery_w", 4, 33149, "s32", 1)]),
+                                                  ("battery_w", 4, 33149, "s32", 1),
+                                                  ("_batt_dir", 4, 33135, "u16", 1),
+                                                  ("_fault0", 4, 33095, "u16", 1)]),
 }
 
 
@@ -68,17 +70,20 @@ def test_every_library_file_is_a_well_formed_profile():
         assert p["kind"] in ("meter", "inverter") and p["title"] and p["source"]
         assert 1 <= p.get("max_registers", 125) <= 125
         seen = set()
-        for s in profiles.registers({"profile": name}, False):
+        specs = profiles.registers({"profile": name}, False)
+        used = set(s.get("neg") or s.get("sf") for s in specs)  # hidden rows others refer to
+        for s in specs:
             q = s["quantity"]
             assert q not in seen, (name, q)
             seen.add(q)
-            assert q.startswith("_fault") or quantities.known(q), (name, q)
+            assert q.startswith("_fault") or quantities.known(q) or q in used, (name, q)
             assert s["function"] in (3, 4) and s["type"] in registers.TYPES, (name, q)
             assert s.get("word_order", "big") in registers.WORD_ORDERS, (name, q)
             assert s.get("scale", 1) != 0 and "unit" not in s, (name, q)
             assert 0 <= s["register"] <= 0x10000 - registers.words(s["type"]), (name, q)
         info = profiles.info(name)
-        assert info["name"] == name and info["quantities"] and "_fault0" not in info["quantities"]
+        assert info["name"] == name and info["quantities"]
+        assert not [q for q in info["quantities"] if q[0] == "_"], name
 
 
 def test_profiles_load_on_demand_and_only_those_in_use_stay():

@@ -2,7 +2,8 @@
 outside line of strict devices: GET /api/profiles lists the library read from the board's files;
 a SunSpec meter added without its layout is discovered on the line and read with its scale
 factors; an inverter's alarm appears in /api/readings (``alarms``) and in the event log, then
-clears; an AURA's fault words decode to the Solarman manual's codes, in French."""
+clears; an AURA's fault words decode to the Solarman manual's codes, in French; a Solis' status
+register gives its display's alarm codes and its battery power takes its sign from 33135."""
 import pytest
 
 from dingate.testing.emuproc import EmulatorProcess
@@ -30,8 +31,10 @@ def line():
     huawei = device_from_specs(3, profiles.registers({"profile": "huawei_sun2000"}),
                                {"_fault0": 0, "_fault1": 0, "_fault2": 0})
     solis = device_from_specs(4, profiles.registers(SOLIS), {"_fault0": 0, "_fault1": 0})
-    peer = StrictLine([sunspec_device(2), huawei, solis])
-    peer.huawei, peer.solis = huawei, solis
+    plain = device_from_specs(5, profiles.registers({"profile": "solis_hybrid"}),
+                              {"battery_w": -800, "inverter_state": 3, "_fault0": 3})
+    peer = StrictLine([sunspec_device(2), huawei, solis, plain])
+    peer.huawei, peer.solis, peer.plain = huawei, solis, plain
     yield peer
     peer.stop()
 
@@ -103,5 +106,22 @@ def test_library_sunspec_and_alarms_on_the_device(line, tmp_path):
         assert names == ["F05 Tension bus haute",
                          "W28 Transformateur de courant (TC) inversé"], names
         assert all(e["text"] == e["params"]["alarm"] + ": appeared" for e in ev)
+
+        # a Solis as its profile reads it: battery power signed by its direction register, the
+        # status register's alarm code (what the inverter display shows) in the event log
+        plain, = emu.add_meters({"name": "Solis", "address": 5, "profile": "solis_hybrid"})
+        r = emu.wait_for(lambda: emu.api("GET", "/api/readings").json()[plain].get("values"),
+                         timeout=40, what="the Solis read")
+        assert (r["battery_w"], r["inverter_state"], r["alarms"]) == (-800, 3, 0)
+        line._in_loop(line.plain.inputs.__setitem__, 33095, 0x1015)
+
+        def solis_alarm(code):
+            ev = emu.api("GET", "/api/events?type=alarm").json()
+            return [e for e in ev if e["source"] == "meter %s" % plain and e["code"] == code]
+
+        ev = emu.wait_for(lambda: solis_alarm("alarm.on"), timeout=40, what="the Solis alarm")
+        assert ev[0]["params"] == {"alarm": "1015 Pas de réseau (NO-Grid)"}
+        line._in_loop(line.plain.inputs.__setitem__, 33095, 3)
+        emu.wait_for(lambda: solis_alarm("alarm.off"), timeout=40, what="the Solis alarm cleared")
     finally:
         emu.stop()

@@ -33,7 +33,10 @@ def expected(specs):
         regs = [img[s["function"]][s["register"] + k] for k in range(registers.words(s["type"]))]
         out[s["quantity"]] = registers.decode(regs, s["type"], s.get("word_order", "big"),
                                               s.get("scale", 1))
-    return out
+    for s in specs:  # a magnitude signed by its direction row; hidden rows are not shown
+        if s.get("neg") and out[s["neg"]]:
+            out[s["quantity"]] = -out[s["quantity"]]
+    return dict((q, v) for q, v in out.items() if q[0] != "_")
 
 
 def _text(text, n):

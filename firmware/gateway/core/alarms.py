@@ -3,10 +3,11 @@
 A profile that exposes alarms lists its fault registers (``profiles.faults``)::
 
     "faults": [{"function": 4, "register": 33116, "type": "u32", "kind": "bits" | "code",
-                "table": "aura_f" | null, "first": 0}]
+                "table": "aura_f" | null, "first": 0, "min": 1}]
 
-``bits``: each set bit is an alarm, code ``first + bit``; ``code``: a non-zero value is the code
-of the one alarm present. The poller reads them as hidden rows (quantity ``_fault<i>``) and
+``bits``: each set bit is an alarm, code ``first + bit``; ``code``: a value of at least ``min``
+(default 1) is the code of the one alarm present (Solis' status register 33095 holds its
+operating states below 0x1000 and its fault codes above). The poller reads them as hidden rows (quantity ``_fault<i>``) and
 counts the active alarms into the quantity ``alarms`` (``registers.finish``); ``active`` turns
 the raw words into ``(table, code)`` pairs and ``changes`` tells what appeared and cleared.
 
@@ -20,7 +21,7 @@ parsed only to write an alarm's text (``text``), never kept: the resident heap h
 import json
 
 LANGS = ("en", "fr", "nl")
-TABLES = ("imeon", "aura_f", "aura_w", "huawei", "growatt_f", "growatt_w")  # profiles/alarms/
+TABLES = ("imeon", "aura_f", "aura_w", "huawei", "growatt_f", "growatt_w", "solis")  # profiles/alarms/
 MAX_FAULTS = 4  # fault registers a meter may list itself
 
 
@@ -41,6 +42,11 @@ def check_faults(value):
             v = g[key]
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise ValueError("%s.%s must be an integer %d..%d" % (where, key, lo, hi))
+        if "min" in f:
+            g["min"] = f["min"]
+            m = g["min"]
+            if not isinstance(m, int) or isinstance(m, bool) or not 1 <= m <= 0xFFFF:
+                raise ValueError(where + ".min must be an integer 1..65535")
         if g["type"] not in ("u16", "u32"):
             raise ValueError(where + ".type must be u16 or u32")
         if g["kind"] not in ("bits", "code"):
@@ -56,7 +62,7 @@ def codes(fault, raw):
     if not raw or raw < 0:
         return ()
     if fault.get("kind") == "code":
-        return (raw,)
+        return (raw,) if raw >= fault.get("min", 1) else ()
     first = fault.get("first", 0)
     out = []
     bit = 0

@@ -22,7 +22,9 @@ it reads exactly as that profile, its own keys (title, source, signature) over t
 A row is ``[quantity, register]`` or ``[quantity, register, {overrides}]`` with overrides among
 ``function``, ``type``, ``word_order``, ``scale`` and ``sf``: the quantity of a scale-factor row
 (a hidden row whose quantity starts with ``_``): the value is multiplied by 10**sf after the
-read (``registers.finish``). ``generic``: the meter's own ``"registers"`` (docs/openapi.yaml);
+read (``registers.finish``); ``neg``: the quantity of a hidden direction row, the value is
+negated when it is non-zero (Solis: battery power 33149 with its direction at 33135).
+``generic``: the meter's own ``"registers"`` (docs/openapi.yaml);
 ``sunspec``: the model layout found by discovery (``core/sunspec.py``).
 
 For the bus scan: ``signatures()`` lists ``(name, signature)``; ``await identify(read)`` returns
@@ -40,7 +42,7 @@ except ImportError:  # pragma: no cover
     import uos as os
 
 BUILTIN = ("generic", "sunspec")
-ROW_KEYS = ("function", "type", "word_order", "scale", "sf")
+ROW_KEYS = ("function", "type", "word_order", "scale", "sf", "neg")
 
 
 def _dir():

@@ -160,7 +160,9 @@ def assign(specs, ranges_):
 def finish(blocks, values, hidden=None):
     """After all ``blocks`` of a read: drop the values equal to their spec's ``na`` (a device's
     "not implemented"), apply scale-factor registers (a spec's ``sf``: the hidden quantity
-    holding a power of ten, times its ``mult``; SunSpec), count the alarms of fault registers
+    holding a power of ten, times its ``mult``; SunSpec), negate the values whose ``neg`` names a
+    hidden quantity that is non-zero (a magnitude with its direction in another register; the
+    value is dropped when the direction was not read), count the alarms of fault registers
     (specs with ``fault``, see alarms.py) into ``alarms``, and move the hidden (``_``)
     quantities out of ``values`` (into ``hidden`` if given). A value whose scale factor is
     missing or not implemented is dropped. Returns ``values``."""
@@ -189,7 +191,14 @@ def finish(blocks, values, hidden=None):
                     del values[q]
                     continue
                 m = s.get("mult", 1) * 10 ** sf
-                values[q] = round_value(v * m, "s16", m)
+                values[q] = v = round_value(v * m, "s16", m)
+            nq = s.get("neg")
+            if nq is not None:
+                d = values.get(nq)
+                if d is None:
+                    del values[q]
+                elif d:
+                    values[q] = -v
     if found:
         for k in [k for k in values if k[0] == "_"]:
             v = values.pop(k)

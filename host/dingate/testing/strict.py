@@ -133,10 +133,17 @@ def raw_value(spec, value):
 
 def image_from_specs(specs, values=None):
     """``{function: {register: u16}}`` holding ``values[quantity]`` (default: ``plausible``)
-    at each spec's registers, encoded as the firmware decodes them."""
+    at each spec's registers, encoded as the firmware decodes them (a value whose sign lives in
+    a direction register, ``neg``, stored as its magnitude with the direction set)."""
     out = {3: {}, 4: {}}
+    values = dict(values or {})
     for s in specs:
-        v = (values or {}).get(s["quantity"], plausible(s["quantity"]))
+        if s.get("neg"):
+            v = values.setdefault(s["quantity"], plausible(s["quantity"]))
+            values.setdefault(s["neg"], 1 if v < 0 else 0)
+            values[s["quantity"]] = abs(v)
+    for s in specs:
+        v = values.get(s["quantity"], plausible(s["quantity"]))
         words = registers.encode(raw_value(s, v), s["type"], s.get("word_order", "big"))
         for k, w in enumerate(words):
             out[s["function"]][s["register"] + k] = w
