@@ -18,6 +18,7 @@ polling goes on), what it found, and the poll cycle time during the scan.
 import time
 
 from dingate.testing.poll import wait_until
+from gateway.core import profiles
 
 from . import emulated as G
 from . import wire
@@ -142,6 +143,9 @@ def run_scan(heapsize=None, strict=True):
         "bus_scan_found": len(found),
         "bus_scan_missed": len(want - set(found)),
         "bus_scan_identified": sum(1 for d in devs if found.get(d["address"]) == d["type"]),
+        # the emulated battery and generic device are no library device: nothing to name them by
+        "bus_scan_identifiable": sum(1 for d in devs if profiles.exists(d["type"])
+                                     and d["type"] not in profiles.BUILTIN),
         "bus_scan_poll_cycles_during": cycles,
         "bus_scan_poll_cycle_ms_during": round(took * 1000 / cycles, 1) if cycles else None,
     }

@@ -75,6 +75,28 @@ def test_bounded_ring_keeps_newest():
         _rmtree(d)
 
 
+def test_newest_streams_one_event_at_a_time_while_the_log_goes_on():
+    """The API streams ``newest()`` to a slow client while events are still logged (the files
+    switch under it): what it gives stays newest first, each event once and whole."""
+    d = _tmpdir()
+    try:
+        log = EventLog(d, budget=2048)
+        for k in range(60):
+            log.log("comm", "meter 1", "timeout #%d" % k, ts=k)
+        it = log.newest(limit=30)
+        first = next(it)
+        assert first["ts"] == 59
+        for k in range(60, 120):  # enough to switch files twice
+            log.log("comm", "meter 1", "timeout #%d" % k, ts=k)
+        rest = list(it)
+        seqs = [first["seq"]] + [e["seq"] for e in rest]
+        assert seqs == sorted(set(seqs), reverse=True) and len(seqs) <= 30
+        assert all(e["text"] == "timeout #%d" % e["ts"] for e in rest)
+        assert [e["ts"] for e in log.newest(limit=3, since=118)] == [119, 118]
+    finally:
+        _rmtree(d)
+
+
 def test_torn_and_garbled_lines_skipped():
     d = _tmpdir()
     try:

@@ -204,8 +204,8 @@ def test_custom_prefix_and_odd_ids():
 def test_index_and_stale_configs():
     node = "dingate_GW1"
     idx = H.index(METERS)
-    assert idx == {"genset": True, "meters": {"3": METERS[0]["quantities"],
-                                              "7": ["soc_pct", "tank_level"]}}
+    assert idx == {"genset": True, "meters": {"3": " ".join(METERS[0]["quantities"]),
+                                              "7": "soc_pct tank_level"}}
     # same set: nothing stale
     assert list(H.stale(idx, H.index(METERS), node)) == []
     # meter 7 deleted: all of its configs, status included
@@ -229,3 +229,9 @@ def test_index_and_stale_configs():
     assert list(H.stale({"meters": [1, 2]}, idx, node)) == []
     # the index survives JSON (it is stored retained on the broker)
     assert json.loads(json.dumps(idx)) == idx
+    # an index of an earlier version (quantities as a list) is still understood
+    old = {"genset": True, "meters": {"3": list(METERS[0]["quantities"]),
+                                      "7": ["soc_pct", "tank_level"]}}
+    assert list(H.stale(old, idx, node)) == []
+    assert list(H.stale(old, H.index(fewer), node)) == [
+        "homeassistant/sensor/dingate_GW1/m3_import_kwh/config"]

@@ -199,7 +199,7 @@ def test_poll_loop_reads_every_profile(bus):
         task = asyncio.create_task(poller.run())
         try:
             await wait_cycles(poller, 3)
-            return poller.readings(), poller.stats()  # right after cycle 3, before cycle 4
+            return poller.readings(), dict(poller.stats())  # right after cycle 3, before cycle 4
         finally:
             task.cancel()
             port.close()
@@ -372,7 +372,7 @@ def test_poller_status_rules():
     assert m3[3] == ("error", 1030, False)  # backing off: not polled this cycle
     assert m3[4] == ("ok", 1050, True)
     assert poller.cycles == 9
-    st = poller.stats()
+    st = dict(poller.stats())
     assert st["1"]["last_ok"] == 1010 and st["1"]["error"] == "silent"
     assert st["3"]["error"] is None and st["3"]["failures"] == 0
 
@@ -591,7 +591,7 @@ async def main():
     master = RtuMaster(UartPort(uart, de), bus)
     via_uart = await Poller(master, []).read_now(cfg["meters"][0])
     print(json.dumps({"impl": sys.implementation.name, "readings": poller.readings(),
-                      "stats": poller.stats(), "test": test, "via_uart": via_uart,
+                      "stats": dict(poller.stats()), "test": test, "via_uart": via_uart,
                       "de": de.changes, "uart_init": uart.inits}))
 
 asyncio.run(main())

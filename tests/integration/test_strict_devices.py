@@ -70,7 +70,7 @@ def poll(line, meters, cycles=1, plans=None, learned=None):
         try:
             for _ in range(cycles):
                 await poller.poll_once()
-            return poller.readings(), poller.stats()
+            return poller.readings(), dict(poller.stats())
         finally:
             port.close()
 

@@ -2,7 +2,7 @@
 
     log = EventLog("/data/events", budget=16384)
     log.log("comm", "meter 3", "no answer (3 retries)", ts=now)
-    log.query(limit=50, type="comm")   # [{"seq", "ts", "type", "source", "text"}, ...] newest first
+    log.newest(limit=50, type="comm")  # {"seq", "ts", "type", "source", "text"} ..., newest first
 
 Two files ``ev0.log``/``ev1.log`` of ``budget // 2`` bytes each are used in turn: when the
 active one is full the other is truncated and becomes active, so the log keeps between half
@@ -63,6 +63,19 @@ def _parse(line):
     return e
 
 
+def _event(e, text=None):
+    """A parsed line as the API gives it: a coded event's English text is built here (with
+    ``text``, gateway.core.event_codes.text, or that module loaded for the call)."""
+    d = {"seq": e[0], "ts": e[1], "type": e[2], "source": e[3], "text": e[4]}
+    if len(e) == 6:
+        if text is None:
+            from gateway.core.event_codes import text
+
+        d["code"], d["params"] = e[4], e[5]
+        d["text"] = text(e[4], e[5])
+    return d
+
+
 def _params(params):
     out = {}
     for k in params:
@@ -97,12 +110,13 @@ class EventLog:
     def _name(self, k):
         return "%s/ev%d.log" % (self.root, k)
 
-    def _lines(self, k):
-        """Valid events of file k in file order (streaming)."""
+    def _lines(self, k, offsets=False):
+        """Valid events of file k in file order (streaming); ``offsets``: ``(offset, event)``."""
         try:
             f = open(self._name(k), "rb")
         except OSError:
             return
+        at = 0
         try:
             while True:
                 line = f.readline()
@@ -112,7 +126,8 @@ class EventLog:
                     return  # torn last line
                 e = _parse(line[:-1])  # a torn fragment terminated later fails its CRC
                 if e is not None:
-                    yield e
+                    yield (at, e) if offsets else e
+                at += len(line)
         finally:
             f.close()
 
@@ -175,35 +190,49 @@ class EventLog:
         self.seq += 1
         return e[0]
 
-    def query(self, limit=50, type=None, source=None, since=None):
-        """Newest-first list of at most ``limit`` events as dicts, optionally filtered."""
-        out = []
+    def newest(self, limit=50, type=None, source=None, since=None, text=None):
+        """Newest first, at most ``limit`` events as dicts, optionally filtered: a generator
+        that holds one event at a time (a first pass keeps only the matching lines' offsets,
+        the second reads them back newest first; 50 events as dicts at once were ~18 KB).
+        ``text``: event_codes.text, given by a caller that streams the events after its
+        on-demand modules were released (web/dispatch.py), else loaded when needed."""
+        last = None  # seq of the last event given
+        n = 0
         for k in (self.active, self.active ^ 1):
-            keep = []
-            for e in self._lines(k):
+            offsets = []
+            for at, e in self._lines(k, True):
                 if type is not None and e[2] != type:
                     continue
                 if source is not None and e[3] != source:
                     continue
                 if since is not None and e[1] < since:
                     continue
-                keep.append(e)
-                if len(keep) > limit:
-                    keep.pop(0)
-            keep.reverse()
-            for e in keep:
-                if out and e[0] >= out[-1]["seq"]:
-                    continue  # stale line of an older generation
-                d = {"seq": e[0], "ts": e[1], "type": e[2], "source": e[3], "text": e[4]}
-                if len(e) == 6:
-                    from gateway.core.event_codes import text  # only while a query runs
+                offsets.append(at)
+                if len(offsets) > limit:
+                    offsets.pop(0)
+            if not offsets:
+                continue
+            try:
+                f = open(self._name(k), "rb")
+            except OSError:
+                continue
+            try:
+                for i in range(len(offsets) - 1, -1, -1):
+                    f.seek(offsets[i])
+                    e = _parse(f.readline()[:-1])
+                    if e is None or (last is not None and e[0] >= last):
+                        continue  # rewritten meanwhile, or a stale line of an older generation
+                    last = e[0]
+                    yield _event(e, text)
+                    n += 1
+                    if n >= limit:
+                        return
+            finally:
+                f.close()
 
-                    d["code"], d["params"] = e[4], e[5]
-                    d["text"] = text(e[4], e[5])
-                out.append(d)
-                if len(out) >= limit:
-                    return out
-        return out
+    def query(self, limit=50, type=None, source=None, since=None):
+        """``newest(...)`` as a list (small limits, tests and host tools)."""
+        return list(self.newest(limit, type, source, since))
 
     def clear(self):
         for k in (0, 1):

@@ -296,16 +296,18 @@ def is_wanted(topic, node, meters, prefix=DEFAULT_PREFIX, genset=True):
 # ---------------------------------------------------------------- what was published
 #
 # The gateway keeps a small retained *index* of what it announced (on <base>/discovery):
-# {"genset": bool, "meters": {"<id>": ["<quantity>", ...]}, "outputs": ["<id>", ...]}. At the next announcement the
-# difference old -> new gives the configs to delete (meters removed, quantities dropped, or
-# everything when discovery is switched off), without subscribing to every config.
+# {"genset": bool, "meters": {"<id>": "<quantity> <quantity> ..."}, "outputs": ["<id>", ...]}.
+# At the next announcement the difference old -> new gives the configs to delete (meters
+# removed, quantities dropped, or everything when discovery is switched off), without
+# subscribing to every config. A meter's quantities are one string (32 meters' index parsed
+# back is 32 strings, not 500); a list (the index of earlier versions) is read as well.
 
 
 def index(meters, genset=True, outputs=()):
     """Index of the configs :func:`configs` publishes for ``meters`` (and ``outputs``)."""
     out = {}
     for m in meters:
-        out[str(m["id"])] = [_quantity(q)[0] for q in (m.get("quantities") or ())]
+        out[str(m["id"])] = " ".join(_quantity(q)[0] for q in (m.get("quantities") or ()))
     d = {"genset": bool(genset), "meters": out}
     if outputs:
         d["outputs"] = [str(o["id"]) for o in outputs]
@@ -315,6 +317,13 @@ def index(meters, genset=True, outputs=()):
 def _index_meters(idx):
     ms = (idx or {}).get("meters") or {}
     return ms if isinstance(ms, dict) else {}
+
+
+def _names(entry):
+    """A meter's quantities in an index: "a b c" (or ["a", "b", "c"], earlier versions)."""
+    if isinstance(entry, str):
+        return entry.split()
+    return [q for q in (entry or ()) if isinstance(q, str)] if isinstance(entry, list) else []
 
 
 def stale(old, new, node, prefix=DEFAULT_PREFIX):
@@ -333,9 +342,9 @@ def stale(old, new, node, prefix=DEFAULT_PREFIX):
     new_ms = _index_meters(new)
     old_ms = _index_meters(old)
     for mid in old_ms:
-        qs = [q for q in (old_ms[mid] or ()) if isinstance(q, str)]
+        qs = _names(old_ms[mid])
         if mid in new_ms:
-            keep = new_ms[mid] or ()
+            keep = _names(new_ms[mid])
             qs = [q for q in qs if q not in keep]
             meter = {"id": mid, "quantities": qs}
             for comp, obj, q in _meter_objects(meter):

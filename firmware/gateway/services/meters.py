@@ -93,10 +93,9 @@ class MeterService:
 
     def public(self):
         """GET /api/meters: each meter's configuration with its status and counters (a generator)."""
-        stats = self.poller.stats()
         for m in self.meters:
             d = dict(m)
-            st = stats.get(m["id"])
+            st = self.poller.stat(m["id"])
             if st:
                 d["status"], d["last_ok"], d["error"] = st["status"], st["last_ok"], st["error"]
                 d["counters"] = st["counters"]
@@ -106,19 +105,18 @@ class MeterService:
     def after_cycle(self):
         """Bookkeeping after each poll cycle: COM LED times and online/offline events."""
         ok = bad = 0
-        for mid, st in self.poller.stats().items():
-            c = st["counters"]
+        for mid, status, err, c in self.poller.brief():
             ok += c.get("ok", 0)
             bad += c.get("timeouts", 0) + c.get("crc_errors", 0) + c.get("exceptions", 0) + c.get("wrong_frames", 0)
             was = self._status.get(mid)
-            if was is not None and was != st["status"] and self.events:
+            if was is not None and was != status and self.events:
                 m = self.get(mid)
                 name = m["name"] if m else mid
-                p = {"name": name, "from": was, "to": st["status"]}
-                if st.get("error"):
-                    p["error"] = st["error"]
+                p = {"name": name, "from": was, "to": status}
+                if err:
+                    p["error"] = err
                 self.events("comm", "meter " + mid, "meter.failed" if "error" in p else "meter.status", p)
-            self._status[mid] = st["status"]
+            self._status[mid] = status
         now = ticks_ms()
         if ok > self._totals[0]:
             self.last_ok_ms = now

@@ -229,21 +229,40 @@ class Poller:
         m = self._meters.get(meter_id)
         return None if m is None else m.hidden
 
+    def stat(self, mid):
+        """One meter's ``{"status", "last_ok", "failures", "error", "counters", "failing",
+        "plan"}`` (copies) or None; ``plan``: the learned ``[[function, start, count], ...]``."""
+        m = self._meters.get(mid)
+        if m is None:
+            return None
+        return {
+            "status": m.status,
+            "last_ok": m.last_ok,
+            "failures": m.failures,
+            "error": m.error,
+            "counters": dict(self.master.counters(m.cfg["address"])),
+            "failing": _failing(m),
+            "plan": registers.ranges(m.plan) if m.learned else None,
+        }
+
     def stats(self):
-        """Per meter ``{"status", "last_ok", "failures", "error", "counters", "failing",
-        "plan"}`` (copies); ``plan``: the learned ``[[function, start, count], ...]`` or None."""
-        out = {}
+        """``(id, stat)`` of every meter in turn, one copy at a time (32 meters' copies at once
+        would be a 15 KB transient on the heap)."""
+        for mid in tuple(self._meters):
+            st = self.stat(mid)
+            if st is not None:
+                yield mid, st
+
+    def brief(self):
+        """``(id, status, error, counters)`` of every meter, nothing copied (the counters are
+        the RTU master's live dict: read, never kept): the per-cycle bookkeeping's view."""
         for mid, m in self._meters.items():
-            out[mid] = {
-                "status": m.status,
-                "last_ok": m.last_ok,
-                "failures": m.failures,
-                "error": m.error,
-                "counters": dict(self.master.counters(m.cfg["address"])),
-                "failing": _failing(m),
-                "plan": registers.ranges(m.plan) if m.learned else None,
-            }
-        return out
+            yield mid, m.status, m.error, self.master.counters(m.cfg["address"])
+
+    def counters(self, mid):
+        """The live counters of meter ``mid`` (read only) or None."""
+        m = self._meters.get(mid)
+        return None if m is None else self.master.counters(m.cfg["address"])
 
     # ---- reading one meter ----
 

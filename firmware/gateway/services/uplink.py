@@ -502,6 +502,8 @@ class Uplink:
         for topic in H.stale(self._old_index, new, self.node, self.prefix):
             await c.publish(topic, b"", 1, True, timeout_ms=30000)
             self.stats["cleared"] += 1
+        had_index = self._old_index is not None
+        self._old_index = None  # not kept on the heap between announcements
         if on:
             dev = H.device(self.serial, self.sw_version, self.model or H.DEFAULT_MODEL,
                            self.device_name)
@@ -509,7 +511,7 @@ class Uplink:
                                             self.prefix, self.has_genset, outputs):
                 await c.publish(topic, payload, 1, True, timeout_ms=30000)
                 self.stats["discovery"] += 1
-        if on or self._old_index is not None:
+        if on or had_index:
             await c.publish(self.index_topic, json.dumps(new) if on else b"", 1, True,
                             timeout_ms=30000)
         self.announced = True

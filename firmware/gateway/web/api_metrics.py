@@ -80,14 +80,15 @@ def _readings(ctx, names):
 
 
 def _bus(ctx, names):
-    stats = ctx.meters.poller.stats()
+    poller = ctx.meters.poller
     for counter in BUS_COUNTERS:
         metric = PREFIX + "bus_" + counter
         yield om.family(metric, "counter", "Modbus RTU transactions of each meter: %s" % counter)
-        for mid, st in stats.items():
-            if mid in names:
+        for mid in names:
+            c = poller.counters(mid)
+            if c is not None:
                 yield om.sample(metric + "_total", _meter_labels(names[mid]) + (
-                    ("address", names[mid]["address"]),), st["counters"].get(counter, 0))
+                    ("address", names[mid]["address"]),), c.get(counter, 0))
 
 
 def _genset(ctx):

@@ -66,7 +66,9 @@ def events(ctx, req):
         limit = min(max(int(req.args.get("limit", 50)), 1), 200)
     except ValueError:
         raise ValidationError("limit", "limit must be a number")
-    return stream(ctx.events.query(limit=limit, type=req.args.get("type")))
+    from gateway.core.event_codes import text  # released with this module, kept by the stream
+
+    return stream(ctx.events.newest(limit=limit, type=req.args.get("type"), text=text))
 
 
 ROUTES = (
