@@ -134,6 +134,11 @@ def test_twelve_months_diff_and_current():
         assert g["current_month"]["month"] == "2025-03"
         assert g["current_month"]["import_wh"] == 9 * 1000
         assert g["first_init"] == z.from_local(2024, 1, 15, 0, 2)
+        # the heap holds the last month-end only; the others are read from flash when shown
+        assert b._ch["3"]["last"] == ["2025-02", feb["ts"], feb["import_wh"], feb["export_wh"]]
+        assert all(not isinstance(v, list) or len(v) <= 4 for v in b._ch["3"].values())
+        b.flush()
+        assert Billing(d, PARIS).get("3") == g  # and again after a restart
     finally:
         _rmtree(d)
 

@@ -16,7 +16,10 @@ then attributed to the months around them).
 
 Flash: ``ch_<id>.json`` per channel (first init, the reading at init, the last 12 month-ends,
 the reading when written) is written atomically when a month closes, on reset and on a new
-channel; it is never rotated away. The hourly current readings of all channels go into one
+channel; it is never rotated away. The heap keeps of each channel its first init, its base, its
+current reading and its last month-end only (12 month-ends of 32 meters would be ~20 KB on an
+ESP32 after a year): the month-ends are read from the file to show them (``get``) and to close
+a month. The hourly current readings of all channels go into one
 ``current.json`` written atomically once per read cycle (one write for all channels).
 
 Costs and statements (gateway.core.statement, loaded on demand by flush()): each read's import
@@ -96,16 +99,13 @@ class Billing:
             try:
                 d = json.loads(read_file(self.root + "/" + n))
                 ch = d["ch"]
-                st = {
-                    "init": d["init"],
-                    "base": d.get("base"),
-                    "cur": d.get("cur"),
-                    "me": d.get("me") or [],
-                }
+                me = d.get("me") or []
+                if not isinstance(ch, str) or not isinstance(me, list):
+                    raise ValueError("bad channel file")
+                st = {"init": d["init"], "base": d.get("base"), "cur": d.get("cur"),
+                      "last": me[0] if me else None}
                 if d.get("q"):
                     st["q"] = d["q"]
-                if not isinstance(ch, str) or not isinstance(st["me"], list):
-                    raise ValueError("bad channel file")
                 self._ch[ch] = st
             except (OSError, ValueError, KeyError, TypeError) as e:
                 self.problems.append((n, "unreadable billing file: %r" % (e,)))
@@ -122,10 +122,19 @@ class Billing:
         except (ValueError, KeyError, TypeError, IndexError) as e:
             self.problems.append(("current.json", "unreadable: %r" % (e,)))
 
-    def _save_channel(self, ch):
+    def _months(self, ch):
+        """The channel's stored month-ends, newest first (read from its file)."""
+        try:
+            me = json.loads(read_file(self._path(ch))).get("me")
+        except (OSError, ValueError, AttributeError):
+            return []
+        return me if isinstance(me, list) else []
+
+    def _save_channel(self, ch, me):
         st = self._ch[ch]
+        st["last"] = me[0] if me else None
         doc = {"v": 1, "ch": ch, "init": st["init"], "base": st["base"], "cur": st["cur"]}
-        doc["me"] = st["me"]
+        doc["me"] = me
         if st.get("q"):
             doc["q"] = st["q"]
         self.bytes_written += atomic_write(self._path(ch), dumps(doc))
@@ -167,10 +176,10 @@ class Billing:
         r = [ts, import_wh, export_wh]
         st = self._ch.get(ch)
         if st is None:
-            self._ch[ch] = {"init": ts, "base": r, "cur": r, "me": []}
+            self._ch[ch] = {"init": ts, "base": r, "cur": r, "last": None}
             if quantity:
                 self._ch[ch]["q"] = quantity
-            self._save_channel(ch)
+            self._save_channel(ch, [])
             self._dirty = True
             return []
         if quantity and not st.get("q"):
@@ -188,28 +197,27 @@ class Billing:
             ref = self._month_start(st)
             z = self.zone
             b = z.next_month(cur[0])
+            new = []
+            last = st["last"][0] if st["last"] else None
             while b <= ts:
                 month = z.month_key(b - 1)
                 pick = cur if b - cur[0] < ts - b else r
-                have = False
-                for e in st["me"]:
-                    if e[0] == month:
-                        have = True
-                        break
-                if not have and (st["init"] is None or b > st["init"]):
-                    st["me"].insert(0, [month, pick[0], pick[1], pick[2]])
+                # month-ends close in order: one not after the last stored one is there already
+                if (last is None or month > last) and (st["init"] is None or b > st["init"]):
+                    new.append([month, pick[0], pick[1], pick[2]])
                     closed.append(month)
                     self.queue.append(("c", ch, month, ref, list(pick)))
                     ref = list(pick)
+                    last = month
                 b = z.next_month(b)
-            if closed:
-                st["me"].sort(key=lambda e: e[0])
-                st["me"].reverse()
-                del st["me"][KEEP_MONTHS:]
         st["cur"] = r
         self._dirty = True
         if closed:
-            self._save_channel(ch)
+            me = self._months(ch)
+            new.reverse()
+            me = new + me
+            del me[KEEP_MONTHS:]
+            self._save_channel(ch, me)
         return closed
 
     def read_all(self, ts, readings):
@@ -228,9 +236,9 @@ class Billing:
 
     def _month_start(self, st):
         """The reading the open month starts from: the last month-end, else the first one."""
-        me = st["me"]
-        if me:
-            return [me[0][1], me[0][2], me[0][3]]
+        e = st["last"]
+        if e:
+            return [e[1], e[2], e[3]]
         return list(st["base"]) if st["base"] else None
 
     def open_month(self, ch):
@@ -259,7 +267,7 @@ class Billing:
         st = self._ch.get(ch)
         if st is None:
             return None
-        me = st["me"]
+        me = self._months(ch) if st["last"] else []
         base = st["base"]
         out = {"channel": ch, "first_init": st["init"], "current": None, "current_month": None}
         cur = st["cur"]
@@ -302,14 +310,13 @@ class Billing:
         ch = str(ch)
         st = self._ch.get(ch)
         if st is None:
-            st = {"init": None, "base": None, "cur": None, "me": []}
+            st = {"init": None, "base": None, "cur": None, "last": None}
             self._ch[ch] = st
         if st["cur"] is not None:  # the outgoing tenant's statement closes now
             self.queue.append(("c", ch, self.zone.month_key(st["cur"][0]), self._month_start(st),
                                list(st["cur"]), int(now)))
         st["init"] = int(now)
-        st["me"] = []
         st["base"] = st["cur"]
-        self._save_channel(ch)
+        self._save_channel(ch, [])
         self.flush()
         return self.get(ch)
