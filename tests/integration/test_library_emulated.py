@@ -3,7 +3,8 @@ outside line of strict devices: GET /api/profiles lists the library read from th
 a SunSpec meter added without its layout is discovered on the line and read with its scale
 factors; an inverter's alarm appears in /api/readings (``alarms``) and in the event log, then
 clears; an AURA's fault words decode to the Solarman manual's codes, in French; a Solis' status
-register gives its display's alarm codes and its battery power takes its sign from 33135."""
+register gives its display's alarm codes and its battery power takes its sign from 33135; an
+IMEON read with the installer's map shows the IMA-BOX manual's codes."""
 import pytest
 
 from dingate.testing.emuproc import EmulatorProcess
@@ -33,8 +34,9 @@ def line():
     solis = device_from_specs(4, profiles.registers(SOLIS), {"_fault0": 0, "_fault1": 0})
     plain = device_from_specs(5, profiles.registers({"profile": "solis_hybrid"}),
                               {"battery_w": -800, "inverter_state": 3, "_fault0": 3})
-    peer = StrictLine([sunspec_device(2), huawei, solis, plain])
-    peer.huawei, peer.solis, peer.plain = huawei, solis, plain
+    imeon = StrictDevice(6, holding={0: 2500, 10: 0})  # the installer's IMEON map: W, fault
+    peer = StrictLine([sunspec_device(2), huawei, solis, plain, imeon])
+    peer.huawei, peer.solis, peer.plain, peer.imeon = huawei, solis, plain, imeon
     yield peer
     peer.stop()
 
@@ -123,5 +125,21 @@ def test_library_sunspec_and_alarms_on_the_device(line, tmp_path):
         assert ev[0]["params"] == {"alarm": "1015 Pas de réseau (NO-Grid)"}
         line._in_loop(line.plain.inputs.__setitem__, 33095, 3)
         emu.wait_for(lambda: solis_alarm("alarm.off"), timeout=40, what="the Solis alarm cleared")
+
+        # an IMEON (no public map: docs/device-library.md): generic rows and its fault register
+        # from the map IMEON gives the installer, decoded with the IMA-BOX manual's codes
+        imeon, = emu.add_meters({"name": "IMEON", "address": 6, "profile": "generic",
+                                 "registers": [{"quantity": "power_w", "register": 0}],
+                                 "faults": [{"register": 10, "kind": "code", "table": "imeon"}]})
+        line._in_loop(line.imeon.holding.__setitem__, 10, 71)
+
+        def imeon_alarm():
+            ev = emu.api("GET", "/api/events?type=alarm").json()
+            return [e for e in ev if e["source"] == "meter %s" % imeon] or None
+
+        ev = emu.wait_for(imeon_alarm, timeout=40, what="the IMEON alarm")
+        assert ev[0]["params"] == {"alarm": "71 Batterie déconnectée"}, ev[0]
+        assert emu.api("GET", "/api/readings").json()[imeon]["values"] == {"power_w": 2500,
+                                                                           "alarms": 1}
     finally:
         emu.stop()
