@@ -6,9 +6,9 @@ A profile that exposes alarms lists its fault registers (``profiles.faults``)::
                 "table": "aura_f" | null, "first": 0, "min": 1}]
 
 ``bits``: each set bit is an alarm, code ``first + bit``; ``code``: a value of at least ``min``
-(default 1) is the code of the one alarm present (Solis' status register 33095 holds its
-operating states below 0x1000 and its fault codes above). The poller reads them as hidden rows (quantity ``_fault<i>``) and
-counts the active alarms into the quantity ``alarms`` (``registers.finish``); ``active`` turns
+(default 1) is the code of the one alarm present (Solis' status register 33095 holds operating
+states below 0x100F, alarm codes from it). The poller reads them as hidden rows (quantity
+``_fault<i>``) and counts the active alarms into the quantity ``alarms`` (``registers.finish``); ``active`` turns
 the raw words into ``(table, code)`` pairs and ``changes`` tells what appeared and cleared.
 
 Code tables are data, ``profiles/alarms/<table>.json``::
@@ -21,7 +21,7 @@ parsed only to write an alarm's text (``text``), never kept: the resident heap h
 import json
 
 LANGS = ("en", "fr", "nl")
-TABLES = ("imeon", "aura_f", "aura_w", "huawei", "growatt_f", "growatt_w", "solis")  # profiles/alarms/
+TABLES = ("imeon", "aura_f", "aura_w", "huawei", "growatt_f", "growatt_w", "solis")  # alarms/
 MAX_FAULTS = 4  # fault registers a meter may list itself
 
 
@@ -38,15 +38,13 @@ def check_faults(value):
         g = {"register": f.get("register"), "function": f.get("function", 3),
              "type": f.get("type", "u16"), "kind": f.get("kind", "bits"), "table": f.get("table"),
              "first": f.get("first", 0)}
-        for key, lo, hi in (("register", 0, 0xFFFE), ("function", 3, 4), ("first", 0, 255)):
-            v = g[key]
+        if "min" in f:  # optional: kept out of the entry when not given
+            g["min"] = f["min"]
+        for key, lo, hi in (("register", 0, 0xFFFE), ("function", 3, 4), ("first", 0, 255),
+                            ("min", 1, 0xFFFF)):
+            v = g.get(key, lo)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise ValueError("%s.%s must be an integer %d..%d" % (where, key, lo, hi))
-        if "min" in f:
-            g["min"] = f["min"]
-            m = g["min"]
-            if not isinstance(m, int) or isinstance(m, bool) or not 1 <= m <= 0xFFFF:
-                raise ValueError(where + ".min must be an integer 1..65535")
         if g["type"] not in ("u16", "u32"):
             raise ValueError(where + ".type must be u16 or u32")
         if g["kind"] not in ("bits", "code"):

@@ -212,12 +212,8 @@ class Billing:
                 b = z.next_month(b)
         st["cur"] = r
         self._dirty = True
-        if closed:
-            me = self._months(ch)
-            new.reverse()
-            me = new + me
-            del me[KEEP_MONTHS:]
-            self._save_channel(ch, me)
+        if closed:  # newest first, as stored
+            self._save_channel(ch, (new[::-1] + self._months(ch))[:KEEP_MONTHS])
         return closed
 
     def read_all(self, ts, readings):

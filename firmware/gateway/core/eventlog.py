@@ -110,8 +110,8 @@ class EventLog:
     def _name(self, k):
         return "%s/ev%d.log" % (self.root, k)
 
-    def _lines(self, k, offsets=False):
-        """Valid events of file k in file order (streaming); ``offsets``: ``(offset, event)``."""
+    def _lines(self, k):
+        """``(offset, event)`` of the valid events of file k in file order (streaming)."""
         try:
             f = open(self._name(k), "rb")
         except OSError:
@@ -126,7 +126,7 @@ class EventLog:
                     return  # torn last line
                 e = _parse(line[:-1])  # a torn fragment terminated later fails its CRC
                 if e is not None:
-                    yield (at, e) if offsets else e
+                    yield at, e
                 at += len(line)
         finally:
             f.close()
@@ -200,7 +200,7 @@ class EventLog:
         n = 0
         for k in (self.active, self.active ^ 1):
             offsets = []
-            for at, e in self._lines(k, True):
+            for at, e in self._lines(k):
                 if type is not None and e[2] != type:
                     continue
                 if source is not None and e[3] != source:
