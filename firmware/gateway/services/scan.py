@@ -31,6 +31,7 @@ SUNS = [0x5375, 0x6E53]
 # quantity prefix: plausible range of a live installation
 PLAUSIBLE = (("voltage_l", 80, 300), ("frequency_hz", 45, 65))
 MAX_PROBES = 4  # registers probed per profile (voltages, frequency)
+DETAIL_MAX = 128  # chars of a found device's detail text (SunSpec strings are the device's own)
 
 
 def _text(words):
@@ -244,7 +245,7 @@ class BusScan:
                 name, detail = await identify(read)
             except (ValueError, KeyError, OSError) as e:
                 name, detail = None, "identification failed: %s" % e
-            self.found.append({"address": a, "profile": name, "detail": detail})
+            self.found.append({"address": a, "profile": name, "detail": detail[:DETAIL_MAX]})
         self.master.forget(self.keep())
         self.next = a + 1
         if self.next > self.hi:
