@@ -38,6 +38,7 @@ import asyncio
 from gateway.core import modbus, profiles, registers
 from gateway.core.modbus import BUS_DEFAULTS
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms, unix_time
+from gateway.core.values import EMPTY, compact
 
 _ERRORS = (modbus.ModbusError, OSError, ValueError)
 REFUSALS = (2, 3, 4)  # illegal address / value, device failure: the block, not the device
@@ -57,7 +58,7 @@ class _Meter:
         self.hidden = None  # the hidden rows of the last read (fault registers: alarms.py)
         self.status = "offline" if cfg["enabled"] else "disabled"
         self.ts = now
-        self.values = {}
+        self.values = EMPTY  # a core.values.Values
         self.last_ok = None
         self.failures = 0
         self.skip = 0
@@ -124,6 +125,7 @@ class Poller:
         self._meters = {}
         self._plans = {}  # profile -> plan shared by its meters
         self._learned = {}  # profile + ranges -> a learned plan shared by the meters that need it
+        self._names = {}  # the quantity-name tuples of the meters' values, shared (core.values)
         self.configure(meters, bus)
 
     def _now(self):
@@ -209,7 +211,8 @@ class Poller:
         return m.status
 
     def readings(self):
-        """Snapshot ``{id: {"status", "ts", "values"}}``; the values dicts must not be mutated."""
+        """Snapshot ``{id: {"status", "ts", "values"}}``, the values a read-only mapping
+        (core.values.Values; ``plain()`` before json.dumps)."""
         out = {}
         now = self._now()
         for mid, m in self._meters.items():
@@ -414,7 +417,7 @@ class Poller:
         except _ERRORS as e:
             self._failed(m, e)
             return
-        m.values = values
+        m.values = compact(values, self._names)
         m.status = "partial" if m.refused else "ok"
         m.ts = m.last_ok = self._now()
         m.failures = m.skip = m.backoff = 0
@@ -437,7 +440,7 @@ class Poller:
             return
         if m.status != status or m.values:
             m.status = status
-            m.values = {}
+            m.values = EMPTY
             m.ts = self._now()
 
     async def poll_once(self):

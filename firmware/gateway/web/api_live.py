@@ -17,6 +17,7 @@ import json
 from microdot import Response
 
 from gateway.core.ticks import ticks_diff, ticks_ms
+from gateway.core.values import plain
 from gateway.web.http import error
 
 MAX_CLIENTS = 2
@@ -105,7 +106,7 @@ class LiveStream:
         for mid, r in ctx.meters.poller.readings().items():
             if self.scope is not None and mid not in self.scope:
                 continue
-            yield ("%s: %s" if first else ", %s: %s") % (json.dumps(mid), json.dumps(r))
+            yield ("%s: %s" if first else ", %s: %s") % (json.dumps(mid), json.dumps(plain(r)))
             first = False
         yield "}\n\n"
         if self.scope is not None:
@@ -135,18 +136,29 @@ def _streams(ctx):
     return ctx.live_streams
 
 
+def _snapshot(ctx, scope):
+    """The one-off answer {"readings", "genset", "status"}, one meter at a time."""
+    from gateway.web.http import json_stream
+
+    rd = ctx.meters.poller.readings()
+    if scope is not None:
+        rd = dict((k, rd[k]) for k in rd if k in scope)
+    yield '{"readings": '
+    for piece in json_stream(rd, plain):
+        yield piece
+    if scope is not None:
+        yield ', "genset": null, "status": {}}'
+    else:
+        yield ', "genset": %s, "status": %s}' % (json.dumps(_genset(ctx)), json.dumps(_status(ctx)))
+
+
 def live(ctx, req):
     from gateway.web.http import meter_scope
 
     scope = meter_scope(ctx, req)  # a tenant sees its own meters' readings, nothing else
     if "text/event-stream" not in req.headers.get("Accept", ""):
-        from gateway.web.http import stream
-
-        rd = ctx.meters.poller.readings()
-        if scope is not None:
-            return stream({"readings": dict((k, rd[k]) for k in rd if k in scope), "genset": None,
-                           "status": {}})
-        return stream({"readings": rd, "genset": _genset(ctx), "status": _status(ctx)})
+        return Response(_snapshot(ctx, scope), 200,
+                        {"Content-Type": "application/json; charset=UTF-8"})
     now = ticks_ms()
     for s in [s for s in _streams(ctx) if s.stale(now)]:
         s.closed = True
