@@ -1,6 +1,6 @@
 """A board that leaves features out (board file "features_left_out", firmware/manifest.py):
 the emulated gateway runs a board file that leaves every optional feature but the backup
-out. Their modules are not built, never loaded (GET /api/system/modules), their services do
+out and, as the WROOM tier does, handles one request at a time ("http_handlers": 1). Their modules are not built, never loaded (GET /api/system/modules), their services do
 not start, every route of theirs answers 404 "left_out" naming the feature, a backup leaves
 their documents out and a restore of a file carrying them says so in its notes."""
 import json
@@ -31,6 +31,7 @@ def emu(tmp_path_factory):
         board = json.load(f)
     board["name"] = "emulator-lean"
     board["features_left_out"] = LEFT_OUT
+    board["http_handlers"] = 1
     path = os.path.join(str(tmp), "emulator-lean.json")
     with open(path, "w") as f:
         json.dump(board, f)
@@ -89,6 +90,36 @@ def test_their_modules_are_never_loaded_and_their_services_do_not_run(emu):
     log = emu.log()
     assert "ImportError" not in log and "MemoryError" not in log, log[-3000:]
     assert requests.get(emu.url + "/api/status", timeout=5).json()["faults"] == 0
+
+
+def test_one_request_at_a_time_all_answered_beside_a_live_stream(emu):
+    """A page's burst of requests with its live stream open: each request waits its turn, the
+    stream holds none, every answer comes."""
+    import threading
+
+    cookies = emu.session.cookies.get_dict()
+    headers = dict(emu.session.headers)
+    assert requests.get(emu.url + "/api/status", timeout=5).json()["http"]["handlers"] == 1
+    with requests.get(emu.url + "/api/live", cookies=cookies, stream=True, timeout=30,
+                      headers=dict(headers, Accept="text/event-stream")) as live:
+        assert live.status_code == 200, live.text
+        assert next(live.iter_lines(decode_unicode=True)) is not None  # the stream is open
+        answers = {}
+
+        def get(path):
+            answers[path] = requests.get(emu.url + path, cookies=cookies, headers=headers,
+                                         timeout=30).status_code
+
+        paths = ["/api/status", "/api/meters", "/api/readings", "/api/events?limit=20",
+                 "/api/settings", "/api/system/tasks"]
+        threads = [threading.Thread(target=get, args=(p,)) for p in paths]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert answers == {p: 200 for p in paths}, answers
+    http = requests.get(emu.url + "/api/status", timeout=5).json()["http"]
+    assert http["waiting"] == 0 and http["refused"] == 0, http
 
 
 def test_the_page_hides_what_is_left_out(emu, artifacts):

@@ -167,9 +167,11 @@ def live(ctx, req):
         return error(429, "too many live streams, poll /api/readings", None, "busy")
     from gateway.web.server import SESSION_COOKIE
 
-    return Response(LiveStream(ctx, req.cookies.get(SESSION_COOKIE), scope), 200, {
+    res = Response(LiveStream(ctx, req.cookies.get(SESSION_COOKIE), scope), 200, {
         "Content-Type": "text/event-stream; charset=UTF-8", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})
+    res.long_lived = True  # open for as long as the page is: not one of the handler turns
+    return res
 
 
 ROUTES = (

@@ -10,6 +10,13 @@ per-connection entry point (``handle_request``):
   arrive within ``head_ms`` of the accept; any later read or write that makes no progress for
   ``io_ms`` (a body shorter than its Content-Length, a client that does not read its answer)
   ends the connection;
+- at most ``max_handlers`` of them run a handler and write its answer at once; the others,
+  their request read, wait their turn (oldest first). A handler's transient heap (the request,
+  its answer, the JSON or the chunk being written) is the most a request adds to the heap, so
+  this bounds the HTTP server's share of it; a long-lived answer (``Response.long_lived``: the
+  live event stream) gives its turn back before it starts; while requests wait for a turn, a
+  read or write making no progress ends its connection after ``io_ms // 4`` (a client that
+  does not read its answer cannot hold the others up for long);
 - a reaper task checks the slots every second and counts its rounds (``beats``): the task
   supervisor's heartbeat for the web service.
 
@@ -28,6 +35,7 @@ MAX_CONN = 8  # a browser opens up to 6 at once; each costs a task, a request an
 HEAD_MS = 5000  # request line + headers (+ a body up to Request.max_body_length)
 IO_MS = 10000  # one read or write making no progress
 MAX_HEADER_LINES = 40
+MAX_HANDLERS = 8
 
 # slot fields: the connection's task, its phase, when it started, since when it waits on I/O
 TASK, PHASE, START, WAIT = 0, 1, 2, 3
@@ -46,9 +54,10 @@ def peer(addr):
 class _Timed:
     """The connection's stream as microdot sees it: every read and write is timed."""
 
-    def __init__(self, slot, stream):
+    def __init__(self, slot, reader, writer):
         self.slot = slot
-        self.s = stream
+        self.s = reader
+        self.w = writer  # the same stream on MicroPython
         self.lines = 0
 
     async def readline(self):
@@ -75,7 +84,7 @@ class _Timed:
 
     async def awrite(self, data):
         self.slot[WAIT] = ticks_ms()
-        await self.s.awrite(data)
+        await self.w.awrite(data)
         self.slot[WAIT] = None
 
     def get_extra_info(self, name):
@@ -90,9 +99,43 @@ async def _close(stream):
         pass
 
 
+class Turns:
+    """At most ``n`` holders at once; the others wait in ``take`` until one ``give``s back."""
+
+    def __init__(self, n):
+        self.size = n
+        self.free = n
+        self.queue = []  # the waiters' events, oldest first
+
+    async def take(self):
+        if self.free > 0 and not self.queue:
+            self.free -= 1
+            return
+        ev = asyncio.Event()
+        self.queue.append(ev)
+        try:
+            await ev.wait()  # give() handed its turn to this waiter
+        except BaseException:
+            if ev in self.queue:
+                self.queue.remove(ev)
+            else:  # handed over while cancelled: pass it on
+                self.give()
+            raise
+
+    def give(self):
+        if self.queue:
+            self.queue.pop(0).set()
+        else:
+            self.free += 1
+
+    def waiting(self):
+        return len(self.queue)
+
+
 class GuardedMicrodot(Microdot):
-    def __init__(self, max_conn=MAX_CONN, head_ms=HEAD_MS, io_ms=IO_MS):
+    def __init__(self, max_conn=MAX_CONN, head_ms=HEAD_MS, io_ms=IO_MS, max_handlers=MAX_HANDLERS):
         super().__init__()
+        self.turns = Turns(max(1, min(max_handlers, max_conn)))
         self.head_ms = head_ms
         self.io_ms = io_ms
         self.slots = [[None, FREE, 0, None] for _ in range(max_conn)]
@@ -132,10 +175,11 @@ class GuardedMicrodot(Microdot):
         while True:
             try:
                 now = ticks_ms()
+                io_ms = self.io_ms // 4 if self.turns.waiting() else self.io_ms
                 for s in self.slots:
                     if s[PHASE] == HEAD and ticks_diff(now, s[START]) > self.head_ms:
                         self._drop(s)
-                    elif s[WAIT] is not None and ticks_diff(now, s[WAIT]) > self.io_ms:
+                    elif s[WAIT] is not None and ticks_diff(now, s[WAIT]) > io_ms:
                         self._drop(s)
                 self.beats += 1
             except Exception:  # never let the reaper die
@@ -156,7 +200,7 @@ class GuardedMicrodot(Microdot):
             self.refused += 1
             await _close(writer)
             return
-        conn = _Timed(slot, reader)
+        conn = _Timed(slot, reader, writer)
         res = None
         try:
             req = None
@@ -170,10 +214,19 @@ class GuardedMicrodot(Microdot):
             if slot[TASK] is not me:
                 return
             slot[PHASE] = HANDLE
-            if res is None:
-                res = await self.dispatch_request(req)
-            if res != Response.already_handled:
-                await res.write(conn)
+            await self.turns.take()
+            turn = True
+            try:
+                if res is None:
+                    res = await self.dispatch_request(req)
+                if getattr(res, "long_lived", False):
+                    turn = False
+                    self.turns.give()
+                if res != Response.already_handled:
+                    await res.write(conn)
+            finally:
+                if turn:
+                    self.turns.give()
         except asyncio.CancelledError:  # dropped: a deadline, or a newer connection
             pass
         except OSError:  # the client went away

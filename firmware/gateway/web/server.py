@@ -48,7 +48,8 @@ def session_cookie(res, token, max_age):
 
 def build_app(ctx):
     http = ctx.board.get("http", {})
-    app = GuardedMicrodot(max_conn=http.get("max_connections", 8))
+    app = GuardedMicrodot(max_conn=http.get("max_connections", 8),
+                          max_handlers=ctx.board.get("http_handlers", 8))
     report_faults(app)
 
     @app.before_request
@@ -119,7 +120,8 @@ def build_app(ctx):
             "reset_cause": ctx.reset_cause,
             "faults": app.faults,  # unexpected exceptions (tracebacks) since boot
             "http": {"busy": app.busy()[0], "slots": len(app.slots), "dropped": app.dropped,
-                     "refused": app.refused},
+                     "refused": app.refused, "handlers": app.turns.size,
+                     "waiting": app.turns.waiting()},
             "logins": {"failed": ctx.login_stats[0], "throttled": ctx.login_stats[1]},
         }
 
@@ -137,9 +139,11 @@ def build_app(ctx):
     @app.get("/api/readings")
     @require("tenant")
     def readings(req):
+        from gateway.core.values import plain
+
         rd = ctx.meters.poller.readings()
         sc = meter_scope(ctx, req)  # a tenant: its own meters only
-        return stream(rd if sc is None else {k: rd[k] for k in rd if k in sc})
+        return stream(rd if sc is None else {k: rd[k] for k in rd if k in sc}, each=plain)
 
     @app.get("/metrics")
     async def metrics(req):
