@@ -35,7 +35,7 @@ MAX_CONN = 8  # a browser opens up to 6 at once; each costs a task, a request an
 HEAD_MS = 5000  # request line + headers (+ a body up to Request.max_body_length)
 IO_MS = 10000  # one read or write making no progress
 MAX_HEADER_LINES = 40
-MAX_HANDLERS = 8
+MAX_HANDLERS = 8  # requests handled at once (a board file's http_handlers; the WROOM's: 1)
 
 # slot fields: the connection's task, its phase, when it started, since when it waits on I/O
 TASK, PHASE, START, WAIT = 0, 1, 2, 3

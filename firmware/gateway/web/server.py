@@ -14,12 +14,13 @@ from microdot import Request, Response
 from gateway import VERSION
 from gateway.core import ondemand
 from gateway.core.errors import ValidationError
+from gateway.core.values import plain
 from gateway.drivers.board import code_location
 from gateway.services import heapmark
 from gateway.services.optional import left_out
 from gateway.web import access
 from gateway.web.dispatch import dispatch
-from gateway.web.guard import GuardedMicrodot, report_faults
+from gateway.web.guard import MAX_HANDLERS, GuardedMicrodot, report_faults
 from gateway.web.http import error, meter_scope, require, stream
 
 SESSION_COOKIE = "sid"
@@ -49,7 +50,7 @@ def session_cookie(res, token, max_age):
 def build_app(ctx):
     http = ctx.board.get("http", {})
     app = GuardedMicrodot(max_conn=http.get("max_connections", 8),
-                          max_handlers=ctx.board.get("http_handlers", 8))
+                          max_handlers=ctx.board.get("http_handlers", MAX_HANDLERS))
     report_faults(app)
 
     @app.before_request
@@ -139,8 +140,6 @@ def build_app(ctx):
     @app.get("/api/readings")
     @require("tenant")
     def readings(req):
-        from gateway.core.values import plain
-
         rd = ctx.meters.poller.readings()
         sc = meter_scope(ctx, req)  # a tenant: its own meters only
         return stream(rd if sc is None else {k: rd[k] for k in rd if k in sc}, each=plain)
