@@ -590,7 +590,11 @@ async def main():
     de = Pin()
     master = RtuMaster(UartPort(uart, de), bus)
     via_uart = await Poller(master, []).read_now(cfg["meters"][0])
-    print(json.dumps({"impl": sys.implementation.name, "readings": poller.readings(),
+    readings = {}
+    for mid, r in poller.readings().items():  # values as dicts, as GET /api/readings sends them
+        v = r["values"]
+        readings[mid] = dict(r, values=v if isinstance(v, dict) else v.to_dict())
+    print(json.dumps({"impl": sys.implementation.name, "readings": readings,
                       "stats": dict(poller.stats()), "test": test, "via_uart": via_uart,
                       "de": de.changes, "uart_init": uart.inits}))
 

@@ -4,7 +4,7 @@ meters) beside the numbers in one array, instead of a dict of boxed floats.
 The poller keeps one per meter for as long as its readings are current: 32 meters' values as
 dicts take ~19 KB of 64-bit heap, as ``Values`` ~8 KB (docs/memory.md). A read-only mapping:
 ``v[q]``, ``v.get(q)``, ``q in v``, ``len(v)``, iteration over the names, ``items()``, ``==``
-with a dict; ``to_dict()`` for json.dumps (one meter at a time). Lossless against the dict it
+with a dict; ``to_dict()`` for json.dumps (one meter at a time: web/http.py ``plain``). Lossless against the dict it
 replaces: integers come back as integers, and the array holds doubles where the platform's
 floats are doubles or an integer would not fit a single's 24-bit mantissa.
 """
@@ -69,9 +69,6 @@ class Values:
         return "Values(%r)" % self.to_dict()
 
 
-EMPTY = Values((), array("f"), 0)  # no values (offline, error, disabled): one for all meters
-
-
 def compact(values, shared=None):
     """``values`` {quantity: number} as a ``Values``; ``shared`` (a dict): the name tuples seen
     before, so that meters of one profile keep a single tuple between them."""
@@ -94,12 +91,3 @@ def compact(values, shared=None):
                 wide = True
     nums = array("d" if wide else "f", [values[q] for q in names])
     return Values(names, nums, ints)
-
-
-def plain(reading):
-    """A reading ``{"status", "ts", "values"}`` with its values as a dict (for json.dumps)."""
-    v = reading.get("values")
-    if isinstance(v, Values):
-        reading = dict(reading)
-        reading["values"] = v.to_dict()
-    return reading

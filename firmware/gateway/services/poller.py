@@ -35,12 +35,12 @@ and the idle time before the next cycle.
 """
 import asyncio
 
-from gateway.core import modbus, profiles, registers
+from gateway.core import modbus, ondemand, profiles, registers
 from gateway.core.modbus import BUS_DEFAULTS
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms, unix_time
-from gateway.core.values import EMPTY, compact
 
 _ERRORS = (modbus.ModbusError, OSError, ValueError)
+NO_VALUES = {}  # offline, error, disabled: one empty mapping for every meter (read only)
 REFUSALS = (2, 3, 4)  # illegal address / value, device failure: the block, not the device
 SETTINGS = ("timeout_ms", "retries", "turnaround_ms", "max_registers")
 OWN_MAPS = ("generic", "sunspec")  # profiles whose register map is the meter's own
@@ -58,7 +58,7 @@ class _Meter:
         self.hidden = None  # the hidden rows of the last read (fault registers: alarms.py)
         self.status = "offline" if cfg["enabled"] else "disabled"
         self.ts = now
-        self.values = EMPTY  # a core.values.Values
+        self.values = NO_VALUES  # then a core.values.Values (loaded with the first read)
         self.last_ok = None
         self.failures = 0
         self.skip = 0
@@ -126,6 +126,7 @@ class Poller:
         self._plans = {}  # profile -> plan shared by its meters
         self._learned = {}  # profile + ranges -> a learned plan shared by the meters that need it
         self._names = {}  # the quantity-name tuples of the meters' values, shared (core.values)
+        self._compact = None  # core.values.compact
         self.configure(meters, bus)
 
     def _now(self):
@@ -212,7 +213,7 @@ class Poller:
 
     def readings(self):
         """Snapshot ``{id: {"status", "ts", "values"}}``, the values a read-only mapping
-        (core.values.Values; ``plain()`` before json.dumps)."""
+        (core.values.Values, or NO_VALUES; web/http.py ``plain()`` before json.dumps)."""
         out = {}
         now = self._now()
         for mid, m in self._meters.items():
@@ -417,7 +418,9 @@ class Poller:
         except _ERRORS as e:
             self._failed(m, e)
             return
-        m.values = compact(values, self._names)
+        if self._compact is None:  # loaded when a meter first answers: none on an idle heap
+            self._compact = ondemand.keep("gateway.core.values").compact
+        m.values = self._compact(values, self._names)
         m.status = "partial" if m.refused else "ok"
         m.ts = m.last_ok = self._now()
         m.failures = m.skip = m.backoff = 0
@@ -440,7 +443,7 @@ class Poller:
             return
         if m.status != status or m.values:
             m.status = status
-            m.values = EMPTY
+            m.values = NO_VALUES
             m.ts = self._now()
 
     async def poll_once(self):

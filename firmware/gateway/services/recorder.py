@@ -20,7 +20,6 @@ import asyncio
 
 from gateway.core import records as R
 from gateway.core.billing import next_billing_read
-from gateway.core.values import Values
 
 CLOCK_VALID = 1577836800  # 2020-01-01: earlier means the RTC was not set yet
 BILLED = ("import_kwh", "gas_m3", "water_m3")  # the counter a meter is billed on, first found
@@ -110,7 +109,7 @@ class Recorder:
         if not isinstance(ts, (int, float)) or now - ts > max_age:
             return None
         vals = reading.get("values")
-        return vals if isinstance(vals, (dict, Values)) else None
+        return vals if hasattr(vals, "get") else None  # a dict or a core.values.Values
 
     def sample(self, now):
         """Take the sample of the tick at or before ``now`` (if not taken yet); returns the

@@ -17,8 +17,7 @@ import json
 from microdot import Response
 
 from gateway.core.ticks import ticks_diff, ticks_ms
-from gateway.core.values import plain
-from gateway.web.http import error
+from gateway.web.http import error, plain
 
 MAX_CLIENTS = 2
 HEARTBEAT_S = 15

@@ -92,9 +92,19 @@ def json_body(req):
     return data
 
 
+def plain(reading):
+    """A poller reading ``{"status", "ts", "values"}`` with its values as a dict, for json.dumps
+    (the poller keeps them as a core.values.Values)."""
+    v = reading.get("values")
+    if v is not None and not isinstance(v, dict):
+        reading = dict(reading)
+        reading["values"] = v.to_dict()
+    return reading
+
+
 def json_stream(items, each=None):
     """A JSON array (a list, or a dict's items) sent piece by piece: never one big string.
-    ``each``: applied to a dict's every value before it is encoded (core.values.plain)."""
+    ``each``: applied to a dict's every value before it is encoded (``plain``)."""
     if isinstance(items, dict):
         yield "{"
         first = True

@@ -14,14 +14,13 @@ from microdot import Request, Response
 from gateway import VERSION
 from gateway.core import ondemand
 from gateway.core.errors import ValidationError
-from gateway.core.values import plain
 from gateway.drivers.board import code_location
 from gateway.services import heapmark
 from gateway.services.optional import left_out
 from gateway.web import access
 from gateway.web.dispatch import dispatch
 from gateway.web.guard import MAX_HANDLERS, GuardedMicrodot, report_faults
-from gateway.web.http import error, meter_scope, require, stream
+from gateway.web.http import error, meter_scope, plain, require, stream
 
 SESSION_COOKIE = "sid"
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
