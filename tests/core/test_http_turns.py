@@ -119,6 +119,21 @@ async def _request(port, path, first_chunk_only=False):
     return data
 
 
+async def _serving(app, body):
+    """Run ``body(port)`` against ``app`` listening on a free loopback port, then shut it down."""
+    port = _free_port()
+    server = asyncio.create_task(app.start_server(host="127.0.0.1", port=port))
+    try:
+        await _until(lambda: app.server is not None, "listening")
+        await body(port)
+    finally:
+        app.shutdown()
+        try:
+            await asyncio.wait_for(server, 5)
+        except asyncio.CancelledError:
+            pass
+
+
 def test_one_handler_at_a_time_and_the_live_stream_gives_its_turn_back():
     from microdot import Response
 
@@ -159,10 +174,7 @@ def test_one_handler_at_a_time_and_the_live_stream_gives_its_turn_back():
             res.long_lived = True
             return res
 
-        port = _free_port()
-        server = asyncio.create_task(app.start_server(host="127.0.0.1", port=port))
-        try:
-            await _until(lambda: app.server is not None, "listening")
+        async def body(port):
             held = asyncio.create_task(_request(port, "/hold"))
             await _until(lambda: entered == ["hold"], "/hold in its handler")
             quick = asyncio.create_task(_request(port, "/quick"))
@@ -184,12 +196,8 @@ def test_one_handler_at_a_time_and_the_live_stream_gives_its_turn_back():
             writer.close()
             await writer.wait_closed()
             await _until(lambda: app.turns.free == 1 and app.busy()[0] == 0, "all closed")
-        finally:
-            app.shutdown()
-            try:
-                await asyncio.wait_for(server, 5)
-            except asyncio.CancelledError:
-                pass
+
+        await _serving(app, body)
 
     asyncio.run(main())
 
@@ -214,10 +222,7 @@ def test_a_turn_holder_stuck_on_io_is_dropped_sooner_while_others_wait():
         async def quick(req):
             return "quick"
 
-        port = _free_port()
-        server = asyncio.create_task(app.start_server(host="127.0.0.1", port=port))
-        try:
-            await _until(lambda: app.server is not None, "listening")
+        async def body(port):
             _r, stuck = await asyncio.open_connection("127.0.0.1", port)
             stuck.write(b"POST /upload HTTP/1.0\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
             await stuck.drain()  # and no body: the handler waits on its read
@@ -227,12 +232,8 @@ def test_a_turn_holder_stuck_on_io_is_dropped_sooner_while_others_wait():
             answer = await asyncio.wait_for(quick, 6)  # well before the 8 s io deadline
             assert answer.endswith(b"quick") and app.dropped == 1
             stuck.close()
-        finally:
-            app.shutdown()
-            try:
-                await asyncio.wait_for(server, 5)
-            except asyncio.CancelledError:
-                pass
+
+        await _serving(app, body)
 
     limits = Request.max_body_length, Request.max_content_length
     Request.max_body_length, Request.max_content_length = 1024, 1 << 20  # as web/server.py

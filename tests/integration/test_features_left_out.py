@@ -1,8 +1,9 @@
 """A board that leaves features out (board file "features_left_out", firmware/manifest.py):
 the emulated gateway runs a board file that leaves every optional feature but the backup
-out and, as the WROOM tier does, handles one request at a time ("http_handlers": 1). Their modules are not built, never loaded (GET /api/system/modules), their services do
-not start, every route of theirs answers 404 "left_out" naming the feature, a backup leaves
-their documents out and a restore of a file carrying them says so in its notes."""
+out and, as the WROOM tier does, handles one request at a time ("http_handlers": 1). Their
+modules are not built, never loaded (GET /api/system/modules), their services do not start,
+every route of theirs answers 404 "left_out" naming the feature, a backup leaves their
+documents out and a restore of a file carrying them says so in its notes."""
 import json
 import os
 import shutil

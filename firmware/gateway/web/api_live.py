@@ -100,14 +100,10 @@ class LiveStream:
 
     def _message(self):
         ctx = self.ctx
-        yield "event: readings\ndata: {"
-        first = True
-        for mid, r in ctx.meters.poller.readings().items():
-            if self.scope is not None and mid not in self.scope:
-                continue
-            yield ("%s: %s" if first else ", %s: %s") % (json.dumps(mid), json.dumps(plain(r)))
-            first = False
-        yield "}\n\n"
+        yield "event: readings\ndata: "
+        for piece in _readings(ctx, self.scope):
+            yield piece
+        yield "\n\n"
         if self.scope is not None:
             return
         gs = _genset(ctx)
@@ -135,15 +131,22 @@ def _streams(ctx):
     return ctx.live_streams
 
 
+def _readings(ctx, scope):
+    """The readings as a JSON object, one meter at a time (``scope``: a tenant's meters)."""
+    yield "{"
+    first = True
+    for mid, r in ctx.meters.poller.readings().items():
+        if scope is not None and mid not in scope:
+            continue
+        yield ("%s: %s" if first else ", %s: %s") % (json.dumps(mid), json.dumps(plain(r)))
+        first = False
+    yield "}"
+
+
 def _snapshot(ctx, scope):
     """The one-off answer {"readings", "genset", "status"}, one meter at a time."""
-    from gateway.web.http import json_stream
-
-    rd = ctx.meters.poller.readings()
-    if scope is not None:
-        rd = dict((k, rd[k]) for k in rd if k in scope)
     yield '{"readings": '
-    for piece in json_stream(rd, plain):
+    for piece in _readings(ctx, scope):
         yield piece
     if scope is not None:
         yield ', "genset": null, "status": {}}'
