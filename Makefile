@@ -53,7 +53,7 @@ lint: setup
 bench: build
 	$(PY) -m bench
 
-# 30 minutes of the WROOM tier's life in the emulator (tests/integration/test_soak.py; make test runs 3)
+# 30 minutes of a gateway's life in the emulator (the emulator board; tests/integration/test_soak.py; make test runs 3)
 soak: build
 	DINGATE_SOAK_S=1800 $(PY) -m pytest -q -rxX tests/integration/test_soak.py
 

@@ -2,15 +2,23 @@
 Home Assistant discovery and broker outages, API clients with CSV exports, a firmware update
 and a power cut — inside the emulator board's heap cap.
 
-Fails on the first MemoryError on the device console. After the warm-up of the last boot the
-heap's high-water mark (GET /api/status "mem_peak") must stay flat: it may grow by at most one
-collection threshold (gateway.app.GC_EVERY_BYTES) until the end.
+Fails on the first MemoryError on the device console, on a 5xx answer, on a task restarted by
+its supervisor, and on a leak: after the warm-up of the last boot, the floor of the live heap
+(the lowest GET /api/status "mem_live", the heap right after the watchdog's collection, over
+a stretch of samples) must not rise by more than one collection threshold
+(gateway.app.GC_EVERY_BYTES) from the first third of the rest of the run to its last third.
+
+Why the floor and not the high-water mark ("mem_peak"): the peak is the largest coincidence of
+transients (a discovery announcement after a reconnect, ~45 KB at 64-bit, beside two clients'
+requests) and such a coincidence may come at any time, warm-up or not (a CI run saw the peak
+move from 331 to 390 KB long after the warm-up with a flat live heap); a leak raises the floor.
+The peak is bounded by the cap itself: going over it is the MemoryError above.
 
 Duration: DINGATE_SOAK_S seconds (default 180, the `make test` version; `make soak` runs 1800).
 
 The emulator board plays the PSRAM tier (boards/emulator.json: 448 KB of 64-bit heap); the
-full load needs ~325 KB (make bench: heap_peak_bytes). The WROOM tier does not fit this load
-(docs/memory.md).
+full load needs ~325 KB (make bench: heap_peak_bytes), ~390 KB at the worst coincidence above.
+The WROOM tier does not fit this load (docs/memory.md).
 """
 import json
 import os
@@ -103,7 +111,8 @@ def test_soak():
         t0 = time.monotonic()
         end = t0 + SECONDS
         updated = cut = False
-        warm = warm_at = None
+        warm_at = None
+        live = []  # mem_live after the warm-up, one sample a second
         last_outage = t0
         while time.monotonic() < end:
             time.sleep(1)
@@ -129,15 +138,18 @@ def test_soak():
                 emu.hw_post("/api/hw/power", {"action": "cycle"})
                 emu.wait_reboot(boots, 120, "the power-up")
                 emu.login()
-                # the warm-up of the last boot: first announcements, one MQTT outage and its
-                # backlog (an outage every 40 s), exports; the loop goes on meanwhile
-                warm_at = time.monotonic() + min(60, SECONDS * 0.3)
-            if cut and warm is None and now >= warm_at:
-                warm = emu.api("GET", "/api/status").json()["mem_peak"]
+                # the warm-up of the last boot: every meter polled, MQTT connected and announced;
+                # the loop (outages, exports) goes on meanwhile
+                warm_at = time.monotonic() + min(60, SECONDS * 0.2)
+            if cut and now >= warm_at:
+                live.append(_ok(emu, emu.api("GET", "/api/status")).json()["mem_live"])
         _check_console(emu)
         final = _ok(emu, emu.api("GET", "/api/status")).json()
-        assert final["firmware"] == "0.1.0+soak" and warm is not None
-        assert final["mem_peak"] - warm <= FLAT_BYTES, (warm, final["mem_peak"])
+        assert final["firmware"] == "0.1.0+soak"
+        third = len(live) // 3
+        assert third >= 10, "too few samples after the warm-up: %d" % len(live)
+        first, last = min(live[:third]), min(live[-third:])
+        assert last - first <= FLAT_BYTES, ("live heap floor rose", first, last, final["mem_peak"])
         tasks = emu.api("GET", "/api/system/tasks").json()
         assert not [n for n, t in tasks.items() if t.get("restarts")], tasks
         assert not errors, errors[:5]

@@ -504,6 +504,7 @@ class Uplink:
             self.stats["cleared"] += 1
         had_index = self._old_index is not None
         self._old_index = None  # not kept on the heap between announcements
+        new = json.dumps(new) if on else b""  # as text while the configs go out: half the dict
         if on:
             dev = H.device(self.serial, self.sw_version, self.model or H.DEFAULT_MODEL,
                            self.device_name)
@@ -512,8 +513,7 @@ class Uplink:
                 await c.publish(topic, payload, 1, True, timeout_ms=30000)
                 self.stats["discovery"] += 1
         if on or had_index:
-            await c.publish(self.index_topic, json.dumps(new) if on else b"", 1, True,
-                            timeout_ms=30000)
+            await c.publish(self.index_topic, new, 1, True, timeout_ms=30000)
         self.announced = True
         self._announce_ev.set()
 
