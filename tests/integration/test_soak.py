@@ -9,7 +9,7 @@ a stretch of samples) must not rise by more than one collection threshold
 (gateway.app.GC_EVERY_BYTES) from the first third of the rest of the run to its last third.
 
 Why the floor and not the high-water mark ("mem_peak"): the peak is the largest coincidence of
-transients (a discovery announcement after a reconnect, ~45 KB at 64-bit, beside two clients'
+transients (a discovery announcement after a reconnect, ~42 KB at 64-bit, beside two clients'
 requests) and such a coincidence may come at any time, warm-up or not (a CI run saw the peak
 move from 331 to 390 KB long after the warm-up with a flat live heap); a leak raises the floor.
 The peak is bounded by the cap itself: going over it is the MemoryError above.

@@ -4,9 +4,10 @@ meters) beside the numbers in one array, instead of a dict of boxed floats.
 The poller keeps one per meter for as long as its readings are current: 32 meters' values as
 dicts take ~19 KB of 64-bit heap, as ``Values`` ~8 KB (docs/memory.md). A read-only mapping:
 ``v[q]``, ``v.get(q)``, ``q in v``, ``len(v)``, iteration over the names, ``items()``, ``==``
-with a dict; ``to_dict()`` for json.dumps (one meter at a time: web/http.py ``plain``). Lossless against the dict it
-replaces: integers come back as integers, and the array holds doubles where the platform's
-floats are doubles or an integer would not fit a single's 24-bit mantissa.
+with a dict; ``to_dict()`` for json.dumps (one meter at a time: web/http.py ``plain``).
+Lossless against the dict it replaces: integers come back as integers, and the array holds
+doubles where the platform's floats are doubles or an integer would not fit a single's 24-bit
+mantissa.
 """
 from array import array
 
