@@ -99,6 +99,7 @@ def run(seconds=30, heapsize=None, strict=True, board=None):
 def _measure(gw, meters, broker, seconds):
     gw.login()
     gw.add_meters(meters)
+    gw.emu.record_often()  # the ring's coding state on the heap, as on a gateway that records
     mqtt = "mqtt" not in (gw.status().get("features_left_out") or ())  # a board without it
     if mqtt:
         r = gw.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": broker.port,
@@ -111,6 +112,7 @@ def _measure(gw, meters, broker, seconds):
         if time.monotonic() > deadline:
             raise RuntimeError("the gateway did not connect to the broker")
         time.sleep(0.3)
+    G.wait_until(gw.emu.recorded_since_boot, 60, "the recorder's first flush")
     _load(gw, min(6, seconds), clients=1)  # warm-up: one round of every request
     warm = gw.status()["mem_peak"]
     counts, errors = _load(gw, seconds)

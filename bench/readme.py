@@ -59,9 +59,10 @@ def render(f):
         BEGIN,
         FIGURES + json.dumps({k: f[k] for k in sorted(f) if k.startswith(KEYS)},
                              sort_keys=True) + " -->",
-        "Measured by `make bench` (bench/heap.py, bench/heap32.py): 32 meters (4 silent), MQTT "
-        "with Home Assistant discovery, two API clients (status, readings, meters, events, CSV "
-        "exports) for %s s." % f.get("heap_load_s", "-"),
+        "Measured by `make bench` (bench/heap.py, bench/heap32.py): 32 meters (4 silent), the "
+        "recorder sampling them every 15 s and its samples forwarded over MQTT, Home Assistant "
+        "discovery, two API clients (status, readings, meters, events, CSV exports) for %s s."
+        % f.get("heap_load_s", "-"),
         "",
         "- true heap peak, 64-bit emulator (`heap_peak_bytes`): **%s** (%s after the warm-up, "
         "+%s after it), run with a %s heap; the emulator board's heap is %s (+%s for the "

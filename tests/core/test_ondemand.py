@@ -69,3 +69,23 @@ def test_a_resident_module_loaded_again_is_a_duplicate():
         sys.modules.pop("od_dup")
 
     _with_path(body)
+
+
+def test_kept_inside_an_open_call_outlives_it():
+    """A service started by a request (PUT /api/mqtt starts the uplink and its outbox) keeps
+    its module: the request's end does not drop it, and keeping it again returns the same."""
+    def body(d):
+        _modules(d, od_kept="K = 1\n", od_req="R = 1\n")
+        opened = ondemand.open_calls[0]
+        before = ondemand.mark()
+        import od_req  # noqa: F401  (the request's own module)
+        mod = ondemand.keep("od_kept")
+        assert ondemand.open_calls[0] == opened + 1
+        ondemand.release(before)
+        assert ondemand.open_calls[0] == opened
+        assert "od_req" not in sys.modules and sys.modules["od_kept"] is mod
+        assert ondemand.keep("od_kept") is mod and ondemand.duplicates() == []
+        ondemand.resident.pop("od_kept")
+        sys.modules.pop("od_kept")
+
+    _with_path(body)

@@ -1,8 +1,7 @@
 """The declared resident set (core/ondemand.py, app.RESIDENT) on the emulated gateway: every API
 group leaves ``sys.modules`` as it found it, and no resident module exists twice, also with the
-optional services (genset, Modbus TCP) started from the API while requests run. (The MQTT
-uplink beside the generator does not fit the emulator's heap yet: issue 17; test_mqtt_emulated
-runs it alone.)"""
+optional services (genset, Modbus TCP, the MQTT uplink) started from the API while requests
+run."""
 import pytest
 
 from dingate.testing.emuproc import EmulatorProcess
@@ -29,6 +28,9 @@ def modules(emu):
     assert r.status_code == 200, r.text
     d = r.json()
     assert d["duplicates"] == [], d["duplicates"]
+    # nothing else runs on-demand code here: this request is the only call open, its module
+    # the only one loaded beyond the resident set
+    assert (d["open_calls"], d["on_demand"]) == (1, ["gateway.web.api_system"]), d
     return set(d["modules"])
 
 
@@ -60,3 +62,27 @@ def test_optional_services_join_the_resident_set_once(emu):
     tasks = emu.api("GET", "/api/system/tasks").json()
     for name in ("genset", "genset_apply", "modbus_tcp_apply"):
         assert name in tasks, (name, sorted(tasks))
+
+
+def test_mqtt_started_by_a_request_keeps_its_modules():
+    """PUT /api/mqtt starts the uplink inside the request: its modules (the outbox's too) join
+    the resident set rather than leaving with the request (no broker needed: it keeps trying)."""
+    with EmulatorProcess() as e:
+        e.login()
+        before = modules(e)
+        r = e.api("PUT", "/api/mqtt", {"host": "127.0.0.1", "port": 9, "base_topic": "rs/gw"})
+        assert r.status_code == 200, r.text
+        grown = modules(e)
+        assert {"gateway.services.uplink", "gateway.core.outbox"} <= grown - before
+        assert e.api("GET", "/api/mqtt").status_code == 200
+        assert modules(e) == grown
+
+
+def test_a_bus_scan_started_by_a_request_keeps_its_module(emu):
+    """The scan runs in the poller after the request that started it has ended."""
+    before = modules(emu)
+    r = emu.api("POST", "/api/bus/scan", {"from": 1, "to": 2, "timeout_ms": 100})
+    assert r.status_code == 202, r.text
+    emu.wait_for(lambda: not emu.api("GET", "/api/bus/scan").json()["running"],
+                 timeout=60, what="scan done")
+    assert modules(emu) - before == {"gateway.services.scan"}

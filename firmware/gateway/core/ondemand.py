@@ -14,7 +14,7 @@ its bytecode too). The gateway therefore keeps two kinds of modules:
 
 A synchronous ``call`` drops what it loaded at once (nothing else ran meanwhile). Awaited calls
 (an API request, a discovery announcement) overlap: while one waits, another task makes its
-own. Their modules are dropped when the last awaited call open ends (``_open`` counts them),
+own. Their modules are dropped when the last awaited call open ends (``open_calls`` counts them),
 so nothing another call imported meanwhile disappears under it. Code outside any call that
 needs a module for longer than a call uses ``keep()``.
 """
@@ -23,12 +23,14 @@ import sys
 
 resident = {}  # name -> module: the resident set, never unloaded
 _pending = []  # modules loaded by calls that ended while another call was open
-_open = [0]
+open_calls = [0]  # awaited calls open now (GET /api/system/modules)
 
 
 def keep(*names):
     """Import ``names`` as resident (with every module their import loads); returns the last.
     Synchronous, so nothing another task loads is counted as theirs."""
+    if len(names) == 1 and names[0] in resident:  # the usual case after the first: no set built
+        return resident[names[0]]
     before = set(sys.modules)
     mod = None
     for name in names:
@@ -73,18 +75,18 @@ def _unload_since(before):
 
 def mark():
     """Open an awaited on-demand call: what is loaded now (give it to release())."""
-    _open[0] += 1
+    open_calls[0] += 1
     return set(sys.modules)
 
 
 def release(before):
     """Close the call opened by ``before`` = mark(): the modules loaded since are dropped now,
     or, when another awaited call is still open (it may use them), when the last one ends."""
-    _open[0] -= 1
+    open_calls[0] -= 1
     for n in sys.modules:
         if n not in before and n not in resident and n not in _pending:
             _pending.append(n)
-    if _open[0] > 0 or not _pending:
+    if open_calls[0] > 0 or not _pending:
         return
     for n in _pending:
         unload(n)

@@ -221,12 +221,32 @@ class SegState:
         self.last_ts = base_ts
         self.last_dt = 0
         self.meter = []  # index -> meter id
-        self.qs = []  # index -> list of quantity names
-        self.dec = []  # index -> list of stored decimals
-        self.cdec = []  # index -> list of canonical decimals (decimals(q))
+        # index -> tuple of quantity names, of stored decimals, of canonical decimals
+        # (decimals(q)); channels of the same shape share the tuples (_shape)
+        self.qs = []
+        self.dec = []
+        self.cdec = []
         self.prev = []  # index -> list of previous fixed values (stored decimals)
         self.by_meter = {}  # meter id -> current index
         self.last_list = []  # channel indices of the previous group
+        self._shapes = {}  # (quantities, stored decimals) -> (quantities, decimals, canonical)
+
+
+def _add_channel(st, meter, qs, decs, cdecs):
+    """A channel of ``meter``; 32 meters of a few profiles keep a few shapes, not 32 of each
+    (the active segment's state lives on the heap between flushes)."""
+    key = (tuple(qs), tuple(decs))
+    shape = st._shapes.get(key)
+    if shape is None:
+        c = tuple(cdecs)
+        shape = st._shapes[key] = (key[0], key[1], key[1] if c == key[1] else c)
+    st.meter.append(meter)
+    st.qs.append(shape[0])
+    st.dec.append(shape[1])
+    st.cdec.append(shape[2])
+    st.prev.append([0] * len(qs))
+    st.by_meter[meter] = len(st.meter) - 1
+    return len(st.meter) - 1
 
 
 def _scale(v, d_from, d_to):
@@ -239,7 +259,6 @@ def _scale(v, d_from, d_to):
 
 
 def _define(st, buf, meter, qs):
-    idx = len(st.meter)
     mb = meter.encode()
     put_varint(buf, len(mb))
     buf.extend(mb)
@@ -255,13 +274,7 @@ def _define(st, buf, meter, qs):
         d = decimals(q)
         put_varint(buf, d)
         decs.append(d)
-    st.meter.append(meter)
-    st.qs.append(qs)
-    st.dec.append(decs)
-    st.cdec.append(list(decs))
-    st.prev.append([0] * len(qs))
-    st.by_meter[meter] = idx
-    return idx
+    return _add_channel(st, meter, qs, decs, decs)
 
 
 def _channel_for(st, meter, vals):
@@ -553,10 +566,5 @@ def _read_def(st, b, i):
         qs.append(q)
         decs.append(d)
         cdecs.append(decimals(q))
-    st.meter.append(meter)
-    st.qs.append(qs)
-    st.dec.append(decs)
-    st.cdec.append(cdecs)
-    st.prev.append([0] * nq)
-    st.by_meter[meter] = len(st.meter) - 1
+    _add_channel(st, meter, qs, decs, cdecs)
     return i

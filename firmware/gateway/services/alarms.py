@@ -5,7 +5,7 @@ gateway's language), which the event log keeps with its time and the MQTT uplink
 an event. The count of active alarms is the meter's quantity ``alarms`` (registers.finish),
 Home Assistant's "problem" binary sensor (ha_discovery.py).
 """
-from gateway.core import profiles
+from gateway.core import ondemand, profiles
 
 
 class AlarmMonitor:
@@ -32,8 +32,8 @@ class AlarmMonitor:
             hidden = self.poller.hidden(mid)
             if hidden is None:
                 continue  # not read yet: nothing is known
-            from gateway.core import alarms  # loaded once an alarm-capable meter is read
-
+            # resident once an alarm-capable meter is read (never dropped by a request's end)
+            alarms = ondemand.keep("gateway.core.alarms")
             now = alarms.active(faults, hidden)
             before = self.active.get(mid, set())
             if now == before:

@@ -77,9 +77,8 @@ class MeterService:
         """Start a bus scan of addresses ``lo``..``hi`` (run by the poller beside its reads,
         each address probed with ``timeout_ms``; ``line``: try the usual line settings first);
         one at a time: a scan under way restarts."""
-        if self.scan is None:
-            from gateway.services.scan import BusScan
-
+        if self.scan is None:  # asked for by a request: its module joins the resident set
+            BusScan = ondemand.keep("gateway.services.scan").BusScan
             self.scan = BusScan(self.master, lambda: set(m["address"] for m in self.meters))
         self.scan.probe_timeout_ms = timeout_ms
         self.scan.start(lo, hi, line)

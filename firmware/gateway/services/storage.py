@@ -1,4 +1,5 @@
 """Readings on flash: the sample ring, billing, the recorder task and the uplink outbox."""
+from gateway.core import ondemand
 from gateway.core.billing import Billing
 from gateway.core.ring import Ring
 from gateway.services.recorder import Recorder
@@ -19,10 +20,11 @@ class Storage:
         self.outboxes = []
 
     def outbox(self, name):
-        """A durable cursor over the ring for one consumer (the MQTT uplink)."""
-        from gateway.core.outbox import Outbox
+        """A durable cursor over the ring for one consumer (the MQTT uplink); its module joins
+        the resident set (it may be asked for inside a request: PUT /api/mqtt)."""
         from gateway.core.ticks import unix_time
 
+        Outbox = ondemand.keep("gateway.core.outbox").Outbox
         box = Outbox(self.ring, DATA + "/outbox", name, clock=unix_time, min_persist_s=30)
         self.outboxes.append(box)
         self.recorder.on_flush = lambda last_id: [b.notify(last_id) for b in self.outboxes]

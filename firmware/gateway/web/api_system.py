@@ -4,7 +4,12 @@ from gateway.web.http import json_body, stream
 
 
 def system(ctx, req):
-    return ctx.system_info()
+    """About the gateway, and its readings store on flash (the ring: segments, bytes, writes
+    since boot)."""
+    d = ctx.system_info()
+    if ctx.storage is not None:
+        d["recordings"] = ctx.storage.ring.stats()
+    return d
 
 
 def tasks(ctx, req):
@@ -13,13 +18,19 @@ def tasks(ctx, req):
 
 def modules(ctx, req):
     """The modules loaded now (this request's own included) and the resident ones that exist
-    twice (core/ondemand.py): the same before and after any other request."""
+    twice (core/ondemand.py): the same before and after any other request. "open_calls" counts
+    the awaited on-demand calls open (this request is one): at 1, "on_demand" (what is loaded
+    but not resident) is this request's own module, or what an ended call left behind
+    (asyncio's submodules are not counted: asyncio loads them on first use and keeps them)."""
     import sys
 
     from gateway.core import ondemand
 
-    return {"modules": sorted(sys.modules), "resident": len(ondemand.resident),
-            "duplicates": ondemand.duplicates()}
+    res = ondemand.resident
+    return {"modules": sorted(sys.modules), "resident": len(res),
+            "duplicates": ondemand.duplicates(), "open_calls": ondemand.open_calls[0],
+            "on_demand": sorted(n for n in sys.modules
+                                if n not in res and not n.startswith("asyncio."))}
 
 
 def reboot(ctx, req):

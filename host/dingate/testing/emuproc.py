@@ -131,6 +131,21 @@ class EmulatorProcess:
         """Create each meter (/api/meters); their ids, in order."""
         return [m["id"] for m in self.create("/api/meters", *bodies)]
 
+    def record_often(self, sample_s=15, flush_s=20):
+        """The recorder samples every meter every ``sample_s`` and flushes every ``flush_s``
+        (instead of at the next 10-minute boundary of the wall clock): a soak or a bench then
+        has the ring's coding state on the heap after ``recorded_since_boot()``."""
+        r = self.api("GET", "/api/settings")
+        settings = r.json()
+        settings.update(sample_interval_s=sample_s, flush_interval_s=flush_s)
+        r = self.api("PUT", "/api/settings", settings)
+        assert r.status_code == 200, r.text
+
+    def recorded_since_boot(self):
+        """The recorder has written to the ring since the boot (GET /api/system "recordings")."""
+        r = self.api("GET", "/api/system")
+        return r.status_code == 200 and r.json()["recordings"]["writes"] > 0
+
     def add_users(self, *bodies):
         """Create each user (/api/users); the answers, in order."""
         return self.create("/api/users", *bodies)
