@@ -222,7 +222,7 @@ class SegState:
         self.last_dt = 0
         self.meter = []  # index -> meter id
         # index -> tuple of quantity names, of stored decimals, of canonical decimals
-        # (decimals(q)); channels of the same shape share the tuples (_shape)
+        # (decimals(q)); channels of the same shape share the tuples (_add_channel)
         self.qs = []
         self.dec = []
         self.cdec = []
