@@ -37,14 +37,13 @@ import pytest
 import requests
 
 from dingate.testing.broker import MOSQUITTO, Broker
-from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.emuproc import EmulatorProcess, only_resident_loaded
 from dingate.testing.fw_bundle import version_bundle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIO = os.path.join(ROOT, "host", "dingate", "emulator", "scenarios", "bench32.json")
 SECONDS = int(os.environ.get("DINGATE_SOAK_S", "180"))
 RETAINED_BYTES = 24 * 1024  # a module kept alive by a finished coroutine (above) and jitter
-OWN_MODULE = "gateway.web.api_system"  # what GET /api/system/modules loads for itself
 PATHS = ("/api/status", "/api/readings", "/api/meters", "/api/events?limit=50",
          "/api/export.csv?meter=1&from={day}&to={now}")
 
@@ -110,7 +109,7 @@ def _nothing_left_loaded(emu, resume):
         d = _ok(emu, emu.api("GET", "/api/system/modules")).json()
         assert d["duplicates"] == [], d["duplicates"]
         seen[:] = [(d["open_calls"], d["on_demand"])]
-        return d["open_calls"] == 1 and d["on_demand"] == [OWN_MODULE]
+        return only_resident_loaded(d)
 
     try:
         emu.wait_for(settled, timeout=60, what="only the resident set loaded")

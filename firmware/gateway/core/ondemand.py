@@ -29,8 +29,8 @@ open_calls = [0]  # awaited calls open now (GET /api/system/modules)
 def keep(*names):
     """Import ``names`` as resident (with every module their import loads); returns the last.
     Synchronous, so nothing another task loads is counted as theirs."""
-    if len(names) == 1 and names[0] in resident:  # the usual case after the first: no set built
-        return resident[names[0]]
+    if all(n in resident for n in names):  # the usual case after the first: no set built
+        return resident[names[-1]]
     before = set(sys.modules)
     mod = None
     for name in names:

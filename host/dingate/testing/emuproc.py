@@ -23,6 +23,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+MODULES_OWN = "gateway.web.api_system"  # what GET /api/system/modules loads for itself
+
+
+def only_resident_loaded(modules):
+    """A GET /api/system/modules answer in which the request itself is the only on-demand call
+    open and its own module the only one loaded beyond the resident set."""
+    return modules["open_calls"] == 1 and modules["on_demand"] == [MODULES_OWN]
+
+
 def with_repl_port(state_dir, extra_args=()):
     """An EmulatorProcess (not started) whose USB serial line (the REPL) is on a free port:
     ``.repl_port``, for mpremote, `dingate deploy` and `dingate provision`."""
