@@ -97,6 +97,36 @@ def test_pending_dicts_for_the_uplink():
         _rmtree(d)
 
 
+def test_pending_after_the_newest_in_flight():
+    # the uplink asks for one sample after the newest it has in flight, after every PUBACK:
+    # the outbox keeps only what it has not handed out, and reads again what is asked again
+    d = _tmpdir()
+    try:
+        ring = Ring(d + "/ring")
+        ob = Outbox(ring, d + "/ob", "mqtt", start="begin")
+        _fill(ring, 10)  # 20 samples, 2 per frame
+        ids = [i for i, _s in ob.iter_pending()]
+        got = []
+        while len(got) < 5:
+            (sid, smp), = ob.pending(1, got[-1] if got else None)
+            got.append(sid)
+            assert [x[0] for x in ob._buf] == [sid]  # one sample dict held, not the window
+        assert got == ids[:5]
+        assert [x[0] for x in ob.pending(3, got[-1])] == ids[5:8]
+        ob.ack(got[1])
+        assert [x[0] for x in ob.pending(4, got[3])] == ids[4:8]  # after the cursor and `after`
+        # a consumer that lost its window (a restarted task) gets everything after the cursor
+        assert [x[0] for x in ob.pending(4)] == ids[2:6]
+        assert ob.pending(1, ids[-1]) == [] and ob.pending(1, ids[-2])[0][0] == ids[-1]
+        for sid in ids[2:]:
+            ob.ack(sid)
+        assert ob.pending(8) == []
+        more = _fill(ring, 1, start=10)
+        assert [x[1]["ts"] for x in ob.pending(8, ids[-1])] == [s[0] for s in more]
+    finally:
+        _rmtree(d)
+
+
 def test_notify_sets_changed():
     d = _tmpdir()
     try:

@@ -174,8 +174,9 @@ class FakeOutbox:
         self.changed.set()
         return oid
 
-    def pending(self, limit):
-        return self.items[self.cursor:self.cursor + limit]
+    def pending(self, limit, after=None):
+        start = self.cursor if after is None else max(self.cursor, after)  # ids are 1, 2, ...
+        return self.items[start:start + limit]
 
     def ack(self, oid):
         assert oid == self.items[self.cursor][0], "ack out of order: %r" % oid
@@ -570,8 +571,9 @@ class Outbox:
         self.cursor = 0
         self.changed = asyncio.Event()
 
-    def pending(self, limit):
-        return self.items[self.cursor:self.cursor + limit]
+    def pending(self, limit, after=None):
+        start = self.cursor if after is None else max(self.cursor, after)  # ids are 1, 2, ...
+        return self.items[start:start + limit]
 
     def ack(self, oid):
         assert oid == self.items[self.cursor][0]

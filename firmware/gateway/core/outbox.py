@@ -8,8 +8,9 @@
     ob.gap                                       # set when unsent data was rotated away
     ob.commit()                                  # before a reboot (throttled acks)
 
-This is the interface services/uplink.py uses: ``pending(limit)`` (a list, oldest first, of
-entries after the acknowledged cursor, including ones already handed out and not yet acked),
+This is the interface services/uplink.py uses: ``pending(limit, after)`` (a list, oldest
+first, of entries after the acknowledged cursor, including ones already handed out and not yet
+acked; with ``after``, the newest id the consumer has in flight, only the ones after it),
 ``ack(id)`` and ``changed`` (an asyncio.Event, set by ``notify()``; the consumer clears it).
 ``iter_pending()`` streams ``(id, (ts, meter, {q: fixed}))`` raw samples instead (exact values:
 records.sample_json). Numbers in the sample dicts are floats for quantities with decimals: on a
@@ -21,9 +22,11 @@ increasing. The cursor is persisted (``<root>/<name>.cur``, atomic) on ack, at m
 after the last persisted ack: delivery is at least once.
 
 Reading is a read-ahead buffer fed by one long-lived ring generator, so draining a long backlog
-decodes each segment once; once caught up, the next call rescans only the newest segment. The
-buffer keeps each entry's sample dict: handing a window out again (the uplink asks for it after
-every PUBACK) builds nothing new.
+decodes each segment once; once caught up, the next call rescans only the newest segment (the
+frames already sent update the coding state only). Suspended inside a frame, the generator
+holds the frame's bytes and the coding state, not its decoded samples (ring.entries), and the
+buffer keeps the entries after the consumer's ``after`` only: a consumer asking for the next
+one after every PUBACK holds one sample dict here, not its whole window.
 
 A new consumer starts at the end of what is stored (``start="end"``) or at the oldest sample
 (``start="begin"``). If the consumer fell behind beyond the ring (its segment was deleted) it
@@ -81,7 +84,8 @@ class Outbox:
         self.gaps = 0
         self._dirty = False
         self._saved_at = None
-        self._buf = []  # read-ahead: [(id, sample dict)] after the cursor, oldest first
+        self._buf = []  # read-ahead: [(id, sample dict)] right after _from, oldest first
+        self._from = -1
         self._gen = None
         self.cursor = None
         try:
@@ -109,6 +113,7 @@ class Outbox:
 
     def _reset_read(self):
         self._buf = []
+        self._from = -1
         self._gen = None
 
     def _check(self):
@@ -132,33 +137,39 @@ class Outbox:
             self._dirty = True
             self._reset_read()
 
-    def _fill(self, n):
-        """Make the read-ahead buffer hold up to n entries after the cursor."""
+    def _fill(self, n, after):
+        """Make the read-ahead buffer hold up to n entries after the cursor and ``after``."""
         self._check()
+        a = self.cursor if after is None or after < self.cursor else after
+        if a < self._from:  # asked again for entries handed out and no longer kept
+            self._reset_read()
+        self._from = a
         buf = self._buf
         k = 0
-        while k < len(buf) and buf[k][0] <= self.cursor:
+        while k < len(buf) and buf[k][0] <= a:
             k += 1
         if k:
             del buf[:k]
         while len(buf) < n:
             if self._gen is None:
-                self._gen = self.ring.entries(after=buf[-1][0] if buf else self.cursor)
+                self._gen = self.ring.entries(after=buf[-1][0] if buf else a)
             try:
                 e = next(self._gen)
             except StopIteration:
                 self._gen = None  # caught up: next time restart after the last entry
                 break
-            if e[0] <= self.cursor or (buf and e[0] <= buf[-1][0]):
+            if e[0] <= a or (buf and e[0] <= buf[-1][0]):
                 continue
             if self.gap is not None and self.gap["resumed_at"] is None:
                 self.gap["resumed_at"] = e[0]
             buf.append((e[0], sample_dict(e[1])))  # made once, however often it is handed out
         return buf
 
-    def pending(self, limit=64):
-        """List of at most ``limit`` (id, sample dict) stored after the cursor, oldest first."""
-        return self._fill(limit)[:limit]
+    def pending(self, limit=64, after=None):
+        """List of at most ``limit`` (id, sample dict) stored after the cursor, oldest first;
+        with ``after`` (the newest id the consumer still holds), only the entries after it, and
+        those up to it are no longer kept (asked for again, they are read again)."""
+        return self._fill(limit, after)[:limit]
 
     def iter_pending(self, limit=None):
         """Generator of (id, raw sample) after the cursor, streaming the whole backlog."""

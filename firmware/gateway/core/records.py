@@ -430,11 +430,17 @@ def decode(st, payload, meter=None):
     """Frame payload (bytes or a memoryview: read in place) -> list of samples (values in
     canonical decimals), updating st. With meter given, only that meter's samples are built
     (state is still updated). ValueError / IndexError on malformed input."""
+    return list(samples_of(st, payload, meter))
+
+
+def samples_of(st, payload, meter=None):
+    """decode() one sample at a time: a reader that stops inside a frame holds the frame's
+    bytes and st, not its decoded samples. ``payload`` must stay unchanged until the end;
+    a malformed frame raises after the samples before the fault (frames are CRC-checked)."""
     b = payload
     if not b or b[0] != KIND_SAMPLES:
         raise ValueError("unknown record kind")
     ngroups, i = get_varint(b, 1)
-    out = []
     for _ in range(ngroups):
         # two varints (dt delta, head), inline: no tuple per group
         u = sh = 0
@@ -534,11 +540,10 @@ def decode(st, payload, meter=None):
                 if vals is not None:
                     vals[qs[j]] = v if decs[j] == cdecs[j] else _scale(v, decs[j], cdecs[j])
             if vals is not None:
-                out.append((ts, st.meter[idx], vals))
+                yield ts, st.meter[idx], vals
         st.last_list = idxs
     if i != len(b):
         raise ValueError("trailing bytes")
-    return out
 
 
 def _read_def(st, b, i):

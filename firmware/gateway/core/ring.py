@@ -34,6 +34,9 @@ HEADER = R.SEG_HEADER
 MAX_SEGMENT = 2 << 20
 
 
+_NOBODY = object()  # a meter filter matching none: decode() updates the state only
+
+
 def make_id(seq, off, idx):
     return (seq << 32) | (off << 10) | idx
 
@@ -321,21 +324,21 @@ class Ring:
             st = R.SegState(s[1])
             for off, payload in self._frames(seq):
                 try:
-                    out = R.decode(st, payload, None if ids else meter)
+                    if not ids:
+                        for x in R.decode(st, payload, meter):
+                            yield x
+                    elif after is not None and make_id(seq, off, 0) < after - (after & 1023):
+                        R.decode(st, payload, _NOBODY)  # all sent: the state only
+                    else:
+                        # one sample at a time (a consumer stopping inside the frame holds no
+                        # decoded samples), from a copy: other scans reuse the read buffer
+                        sid = make_id(seq, off, 0)
+                        for x in R.samples_of(st, bytes(payload)):
+                            if (after is None or sid > after) and (meter is None or x[1] == meter):
+                                yield sid, x
+                            sid += 1
                 except (ValueError, IndexError):
                     break
-                if ids:
-                    base = make_id(seq, off, 0)
-                    for k in range(len(out)):
-                        sid = base + k
-                        if after is not None and sid <= after:
-                            continue
-                        if meter is not None and out[k][1] != meter:
-                            continue
-                        yield sid, out[k]
-                else:
-                    for x in out:
-                        yield x
             seq += 1
 
     def samples(self, t_from=None, t_to=None, meter=None):

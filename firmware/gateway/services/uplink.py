@@ -24,7 +24,7 @@ oldest first; the outbox cursor advances only on PUBACK and in order, so after a
 network outage the backlog goes out in order with its own ``ts``. Delivery is at least once: a
 consumer drops repeats by ``id``.
 
-The outbox interface (core/outbox.py): ``pending(limit)`` -> [(id, sample_dict)] after the
+The outbox interface (core/outbox.py): ``pending(limit, after)`` -> [(id, sample_dict)] after the
 cursor, ``ack(id)`` advances the durable cursor, ``changed`` an asyncio.Event-like flag set when
 samples are flushed (this service is its only consumer and clears it).
 
@@ -290,13 +290,14 @@ class Uplink:
             if client.connected and len(inflight) < self.window:
                 if not inflight:
                     ob.changed.clear()  # before pending(): a flush after it sets it again
-                sent = [i for i, _ in inflight]
-                room = self.window - len(inflight)
-                for oid, sample in ob.pending(self.window):
-                    if room <= 0:
+                while len(inflight) < self.window:
+                    # one sample at a time, after the newest in flight: the outbox keeps one
+                    # sample dict, not a window of them
+                    nxt = ob.pending(1, inflight[-1][0] if inflight else None)
+                    if not nxt:
                         break
-                    if oid in sent:
-                        continue
+                    oid, sample = nxt[0]
+                    nxt = None
                     try:
                         topic, payload = self._sample_message(oid, sample)
                     except Exception:  # unencodable sample: skip it, never block the queue
@@ -305,12 +306,12 @@ class Uplink:
                             ob.ack(oid)
                             continue
                         break
+                    sample = None
                     try:
                         d = await client.submit(topic, payload, 1, False)
                     except MQTTError:
                         break  # not connected: the sample stays in the outbox
                     inflight.append((oid, d))
-                    room -= 1
             if inflight:
                 oid, d = inflight[0]
                 await d.wait()  # survives reconnects; ClientClosed ends the task
