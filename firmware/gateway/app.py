@@ -259,7 +259,8 @@ async def run():
     mem("meters")
     from gateway.services.storage import Storage
 
-    dev.storage = Storage(dev.meters.poller.readings, lambda: dev.settings, events=dev.event)
+    dev.storage = Storage(dev.meters.poller.readings, lambda: dev.settings, events=dev.event,
+                          max_pending=board.get("recorder_pending"))
     dev.storage.billing.config = lambda: dev.store.load("billing") or {}  # tariffs at a month close
     dev.before_reboot.append(dev.storage.before_reboot)
     mem("storage")

@@ -1,6 +1,7 @@
 """A board that leaves features out (board file "features_left_out", firmware/manifest.py):
 the emulated gateway runs a board file that leaves every optional feature but the backup
-out and, as the WROOM tier does, handles one request at a time ("http_handlers": 1). Their
+out and, as the WROOM tier does, handles one request at a time ("http_handlers": 1) and
+writes its samples once a few wait in RAM ("recorder_pending"). Their
 modules are not built, never loaded (GET /api/system/modules), their services do not start,
 every route of theirs answers 404 "left_out" naming the feature, a backup leaves their
 documents out and a restore of a file carrying them says so in its notes."""
@@ -13,6 +14,7 @@ import requests
 
 from dingate import boards, manifest
 from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.poll import wait_until
 
 LEFT_OUT = ["genset", "mqtt", "modbus_tcp", "billing", "metrics", "firmware_update",
             "captive_dns"]
@@ -33,6 +35,7 @@ def emu(tmp_path_factory):
     board["name"] = "emulator-lean"
     board["features_left_out"] = LEFT_OUT
     board["http_handlers"] = 1
+    board["recorder_pending"] = 2
     path = os.path.join(str(tmp), "emulator-lean.json")
     with open(path, "w") as f:
         json.dump(board, f)
@@ -154,6 +157,23 @@ def test_the_page_hides_what_is_left_out(emu, artifacts):
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_samples_waiting_in_ram_are_bounded_by_the_board(emu):
+    """With the next flush a day away, a tick of three meters fills the board's bound of two
+    samples in RAM: every tick is written at once (else one write, the first, in the day)."""
+    emu.add_meters({"name": "grid", "address": 1, "profile": "sdm630"},
+                   {"name": "workshop", "address": 2, "profile": "sdm120"},
+                   {"name": "pv roof", "address": 3, "profile": "sdm120"})
+    emu.record_often(sample_s=5, flush_s=86400)
+
+    def recordings():
+        return emu.api("GET", "/api/system").json()["recordings"]
+
+    wait_until(lambda: recordings()["writes"] >= 3, 60, "three ticks written")
+    rec = recordings()["recorder"]
+    assert rec["max_pending"] == 2 and rec["pending"] <= 2, rec
+    assert rec["dropped"] == 0 and rec["flush_errors"] == 0, rec
 
 
 def test_backup_and_restore_say_what_this_board_does_not_hold(emu):

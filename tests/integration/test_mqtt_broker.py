@@ -448,7 +448,8 @@ def test_commands_live_values_and_genset_state(broker):
 
     async def main():
         cfg = uplink_cfg(broker.port, discovery=False)
-        up = Uplink(cfg, "T1", FakeOutbox(), readings=lambda: readings,
+        up = Uplink(cfg, "T1", FakeOutbox(), meters=lambda: [{"id": "3"}, {"id": "4"}, {"id": "9"}],
+                    reading=readings.get,
                     genset=lambda: dict(state), on_command=on_command,
                     client_kw={"backoff_min_ms": 100})
         up.start()
@@ -495,6 +496,7 @@ def test_commands_live_values_and_genset_state(broker):
     assert sub.payloads("dg/T1/meter/3/status")[0] == b"ok"
     assert sub.payloads("dg/T1/meter/4/status")[0] == b"offline"
     assert not sub.on("dg/T1/meter/4/state")
+    assert not sub.on("dg/T1/meter/9/status")  # configured, not (yet) polled: nothing
     assert sub.payloads("dg/T1/status")[0] == b"online"
     assert sub.payloads("dg/T1/status")[-1] == b"offline"  # stop() says goodbye
     sub.close()

@@ -5,14 +5,18 @@ The poller keeps one per meter for as long as its readings are current: 32 meter
 dicts take ~19 KB of 64-bit heap, as ``Values`` ~8 KB (docs/memory.md). A read-only mapping:
 ``v[q]``, ``v.get(q)``, ``q in v``, ``len(v)``, iteration over the names, ``items()``, ``==``
 with a dict; ``to_dict()`` for json.dumps (one meter at a time: web/http.py ``plain``).
-Lossless against the dict it replaces: integers come back as integers, and the array holds
-doubles where the platform's floats are doubles or an integer would not fit a single's 24-bit
-mantissa.
+Lossless against the dict it replaces: integers come back as integers. The array holds singles
+where the platform's floats are singles (an ESP32's) and every integer fits their 24-bit
+mantissa, doubles on a platform whose floats are doubles, 64-bit integers when every value is an
+integer; else (a single-float platform, floats beside a larger integer) the dict stays as it
+is: an element of a double array is read back as the platform's float, a single, there.
 """
 from array import array
 
 DOUBLE_FLOATS = 1.0 + 2.0 ** -30 != 1.0  # this platform's float is a double (an ESP32's is not)
 SINGLE_EXACT = 1 << 24  # integers up to this magnitude are exact in a single-precision float
+DOUBLE_EXACT = 1 << 53
+INT64 = 1 << 63
 MAX_SHARED = 16  # distinct name tuples kept for sharing (profiles, partial reads)
 
 
@@ -71,8 +75,9 @@ class Values:
 
 
 def compact(values, shared=None):
-    """``values`` {quantity: number} as a ``Values``; ``shared`` (a dict): the name tuples seen
-    before, so that meters of one profile keep a single tuple between them."""
+    """``values`` {quantity: number} as a ``Values`` (or ``values`` itself where no array holds
+    them exactly: see above); ``shared`` (a dict): the name tuples seen before, so that meters
+    of one profile keep a single tuple between them."""
     names = tuple(values)
     if shared is not None:
         known = shared.get(names)
@@ -83,12 +88,18 @@ def compact(values, shared=None):
         else:
             names = known
     ints = 0
-    wide = DOUBLE_FLOATS
+    top = 0  # the largest integer's magnitude
     for i in range(len(names)):
         v = values[names[i]]
         if isinstance(v, int):
             ints |= 1 << i
-            if not -SINGLE_EXACT <= v <= SINGLE_EXACT:
-                wide = True
-    nums = array("d" if wide else "f", [values[q] for q in names])
-    return Values(names, nums, ints)
+            top = max(top, -v if v < 0 else v)
+    if top <= SINGLE_EXACT:
+        code = "d" if DOUBLE_FLOATS else "f"
+    elif DOUBLE_FLOATS and top <= DOUBLE_EXACT:
+        code = "d"
+    elif ints == (1 << len(names)) - 1 and top < INT64:
+        code = "q"
+    else:
+        return values
+    return Values(names, array(code, [values[q] for q in names]), ints)

@@ -83,7 +83,7 @@ class MqttRunner(OptionalService):
             self._outbox = dev.storage.outbox("mqtt")
         g = dev.genset
         up = Uplink(cfg, dev.identity["serial"], self._outbox, sw_version=VERSION,
-                    meters=lambda: dev.meters.meters, readings=dev.meters.poller.readings,
+                    meters=lambda: dev.meters.meters, reading=dev.meters.poller.reading,
                     genset=g.status if g else None, has_genset=g is not None,
                     on_command=self.command, outputs=self._outputs)
         up.start(dev.tasks.spawn)

@@ -213,7 +213,8 @@ class Poller:
 
     def readings(self):
         """Snapshot ``{id: {"status", "ts", "values"}}``, the values a read-only mapping
-        (core.values.Values, or NO_VALUES; web/http.py ``plain()`` before json.dumps)."""
+        (core.values.compact: a Values, or the read's dict where no array holds it exactly; or
+        NO_VALUES; web/http.py ``plain()`` before json.dumps)."""
         out = {}
         now = self._now()
         for mid, m in self._meters.items():

@@ -21,6 +21,7 @@ import asyncio
 from gateway.core import records as R
 from gateway.core.billing import next_billing_read
 
+MAX_PENDING = 512  # samples in RAM between writes (a board file's recorder_pending)
 CLOCK_VALID = 1577836800  # 2020-01-01: earlier means the RTC was not set yet
 BILLED = ("import_kwh", "gas_m3", "water_m3")  # the counter a meter is billed on, first found
 
@@ -38,7 +39,7 @@ class Recorder:
         billing=None,
         clock=None,
         quantities=None,
-        max_pending=512,
+        max_pending=MAX_PENDING,
         on_flush=None,
         log=None,
         sleep=None,
@@ -242,6 +243,7 @@ class Recorder:
     def stats(self):
         return {
             "pending": len(self.pending),
+            "max_pending": self.max_pending,
             "last_tick": self.last_tick,
             "samples_taken": self.samples_taken,
             "flush_errors": self.flush_errors,

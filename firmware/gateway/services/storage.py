@@ -2,19 +2,21 @@
 from gateway.core import ondemand
 from gateway.core.billing import Billing
 from gateway.core.ring import Ring
-from gateway.services.recorder import Recorder
+from gateway.services.recorder import MAX_PENDING, Recorder
 
 DATA = "/data"
 RING_BUDGET = 1 << 20  # 1 MiB: > 90 days of 15-min import/export for 32 channels
 
 
 class Storage:
-    def __init__(self, readings, settings, events=None):
-        """readings(): the poller's {meter id: reading}; settings(): the current settings dict."""
+    def __init__(self, readings, settings, events=None, max_pending=None):
+        """readings(): the poller's {meter id: reading}; settings(): the current settings dict;
+        max_pending: samples held in RAM between writes (the board file's recorder_pending)."""
         zone = settings()["timezone"]
         self.ring = Ring(DATA + "/ring", budget=RING_BUDGET)
         self.billing = Billing(DATA + "/billing", zone)
         self.recorder = Recorder(self.ring, readings, settings=settings, billing=self.billing,
+                                 max_pending=max_pending or MAX_PENDING,
                                  log=(lambda t, code, params: events(t, "recorder", code, params))
                                  if events else None)
         self.outboxes = []

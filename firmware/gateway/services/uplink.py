@@ -29,7 +29,9 @@ cursor, ``ack(id)`` advances the durable cursor, ``changed`` an asyncio.Event-li
 samples are flushed (this service is its only consumer and clears it).
 
 Injected callables (all optional): ``meters()`` -> list of meter configs (as GET /api/meters),
-``readings()`` -> dict as GET /api/readings, ``genset()`` -> dict as GET /api/genset, ``outputs()`` -> list as GET /api/outputs,
+``reading(id)`` -> one meter's ``{"status", "ts", "values"}`` as in GET /api/readings, or None
+(asked one meter at a time: no snapshot of every meter held across the publishes),
+``genset()`` -> dict as GET /api/genset, ``outputs()`` -> list as GET /api/outputs,
 ``on_command(name, value)`` -> result or awaitable; raises ValidationError/ValueError to refuse
 (the same checks as the HTTP API). Commands only act when they arrive while connected: the
 command subscription is QoS 0 (nothing queued for an offline gateway) and retained command
@@ -112,7 +114,7 @@ def build_client(cfg, on_message=None, on_connect=None, **kw):
 
 class Uplink:
     def __init__(self, cfg, serial, outbox, sw_version="0", model=None,
-                 meters=None, readings=None, genset=None, on_command=None, client=None,
+                 meters=None, reading=None, genset=None, on_command=None, client=None,
                  device_name=None, window=8, has_genset=True, client_kw=None, outputs=None):
         """``cfg``: validated mqtt_config dict. ``client``: an MQTTClient to use (tests); by
         default one is built from cfg (extra MQTTClient arguments in ``client_kw``)."""
@@ -124,7 +126,7 @@ class Uplink:
         self.model = model
         self.device_name = device_name
         self.meters = meters
-        self.readings = readings
+        self.reading = reading
         self.genset = genset
         self.on_command = on_command
         self.has_genset = has_genset
@@ -354,14 +356,16 @@ class Uplink:
             await _wait(self._tick_ev, 1000)
 
     async def _publish_readings(self, live):
-        if self.readings is None:
+        if self.reading is None:
             return
-        try:
-            r = self.readings() or {}
-        except Exception:
-            return
-        for mid in r:
-            entry = r[mid] or {}
+        for m in self._meter_list():
+            mid = m.get("id")
+            try:
+                entry = self.reading(mid)
+            except Exception:
+                continue
+            if entry is None:
+                continue
             st = entry.get("status") or "ok"
             if self._status_sent.get(mid) != st:
                 await self.client.publish(T.meter_topic(self.base, mid, "status"), st, 0, True)

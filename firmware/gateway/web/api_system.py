@@ -5,10 +5,11 @@ from gateway.web.http import json_body, stream
 
 def system(ctx, req):
     """About the gateway, and its readings store on flash (the ring: segments, bytes, writes
-    since boot)."""
+    since boot; its recorder: samples waiting in RAM and their bound, the board's)."""
     d = ctx.system_info()
     if ctx.storage is not None:
         d["recordings"] = ctx.storage.ring.stats()
+        d["recordings"]["recorder"] = ctx.storage.recorder.stats()
     return d
 
 
