@@ -17,6 +17,13 @@ less the emulated hardware's modules, C modules on a chip) over 0003's 1.41 (Uni
 integers). A board running its code from ROMFS needs rom32 + data32, from the filesystem
 fs32 + data32. The WebAssembly port's own ratios are reported beside (heap32_*).
 
+Each probe also loads and drops, twice, every other module the board ships (as
+core/ondemand.py does) and reports what stays: the names on-demand code interns (qstrs) are
+never freed, so a gateway whose every page and service was used once keeps
+``heap_ondemand_residue_esp32_bytes`` (ROMFS probe / 1.77) beyond its resident code. The peak
+figures include only the part their load touched. The WebAssembly port cannot measure it: its
+gc.collect() frees nothing within a run (a dropped 100 KB bytearray stays counted).
+
 A board file that leaves features out ("features_left_out", the WROOM tier's) gets its own
 figure: its resident code without those features' modules (probed again), and the data of its
 own run (bench/heap.py on that board file, ``wroom_peak64``). ``heap_peak_bytes_esp32`` is the
@@ -87,10 +94,20 @@ def _resident_all():
     return RESIDENT
 
 
+def _ondemand(left_out=()):
+    """The gateway's modules a board with ``left_out`` ships (host/dingate/manifest.py): the
+    probe loads and drops those not resident."""
+    from dingate import manifest
+
+    return sorted(n for n in manifest.shipped({"features_left_out": list(left_out)})
+                  if n.startswith("gateway."))
+
+
 def _script(lib, rom, stubs=STUBS, left_out=()):
     with open(os.path.join(HERE, "heap32_probe.py")) as f:
         text = f.read().replace("@LIB@", lib).replace("@ROM@", repr(bool(rom))).replace(
-            "@RESIDENT@", ",".join(_resident(left_out))).replace("@STUBS@", stubs)
+            "@RESIDENT@", ",".join(_resident(left_out))).replace("@STUBS@", stubs).replace(
+            "@ONDEMAND@", ",".join(_ondemand(left_out)))
     fd, path = tempfile.mkstemp(suffix=".py", prefix="heap32-")
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -138,10 +155,10 @@ def probe32():
     return _parse(r.stdout + r.stderr, "32-bit WebAssembly")
 
 
-def run(peak64, wroom_peak64=None):
+def run(peak64, wroom_peak64=None, wroom_live64=None):
     """Figures for the 64-bit true peak ``peak64`` (bench/heap.py's heap_peak_bytes, every
     feature) and ``wroom_peak64`` (the same load on the WROOM board file, its features left
-    out; None: ``peak64``)."""
+    out; None: ``peak64``); ``wroom_live64``: that run's live heap after the load."""
     rom64, fs64 = probe64(True), probe64(False)
     fs32 = probe32()
     if fs32["bits"] != 32 or rom64["bits"] != 64:
@@ -163,6 +180,11 @@ def run(peak64, wroom_peak64=None):
         "heap_peak_data_esp32_all_features_bytes": round(data32),
         "heap_peak_bytes_esp32": round(code_rom32 + data32),
         "heap_peak_code_esp32_bytes": round(code_rom32), "heap_features_left_out": "",
+        # what on-demand code leaves behind for good once every module was used (its qstrs)
+        "heap32_ondemand_residue_romfs_64_bytes": rom64["residue"],
+        "heap_ondemand_residue_esp32_all_features_bytes": round(rom64["residue"] / ROMFS_CODE_RATIO),
+        "heap_ondemand_residue_esp32_bytes": round(rom64["residue"] / ROMFS_CODE_RATIO),
+        "heap32_probe_failed_imports": ",".join(rom64["failed"]),
     }
     tier = wroom()
     for name in boards.names():
@@ -171,17 +193,23 @@ def run(peak64, wroom_peak64=None):
             continue
         code, data = (code_rom32 if boards.code_location(b) == "romfs" else code_fs32), data32
         left = b.get("features_left_out") or ()
+        residue = rom64["residue"]
         if left:  # its own resident set, and its own run's data for the WROOM tier
-            own = probe64(True, left)["code"]
+            mine = probe64(True, left)
+            own, residue = mine["code"], mine["residue"]
             if boards.code_location(b) == "romfs":
                 code = own / ROMFS_CODE_RATIO
             else:  # scaled by its share of the ROMFS probe
                 code = code_fs32 * own / rom64["code"]
             if name == tier and wroom_peak64:
                 data = max(0, wroom_peak64 - hw - own) / DATA_RATIO
+            if name == tier and wroom_live64:  # what it keeps under the load, same split
+                out["heap_live_bytes_esp32"] = round(code + max(0, wroom_live64 - hw - own)
+                                                     / DATA_RATIO)
             out["heap_code_romfs_64_bytes_" + name] = own
         need = round(code + data)
         if name == tier:
+            out["heap_ondemand_residue_esp32_bytes"] = round(residue / ROMFS_CODE_RATIO)
             out["heap_peak_bytes_esp32"] = need
             out["heap_peak_code_esp32_bytes"] = round(code)
             out["heap_peak_data_esp32_bytes"] = round(data)

@@ -7,6 +7,7 @@ import sys
 LIB = "@LIB@"
 ROM = "@ROM@" == "True"  # the code from the ROMFS image micropython_rom.py maps (DINGATE_EMU), in place
 RESIDENT = "@RESIDENT@".split(",")
+ONDEMAND = [n for n in "@ONDEMAND@".split(",") if n]  # the board's other modules
 T = 1795000000  # a Unix-epoch timestamp, as the firmware keeps them
 
 if ROM:
@@ -38,6 +39,34 @@ for name in RESIDENT:
         out["missing"].append(name)
 gc.collect()
 out["code"] = gc.mem_alloc() - base
+
+
+def unload(name):  # as gateway.core.ondemand does
+    mod = sys.modules.pop(name, None)
+    parent, _, leaf = name.rpartition(".")
+    pkg = sys.modules.get(parent)
+    if mod is not None and pkg is not None and getattr(pkg, leaf, None) is mod:
+        delattr(pkg, leaf)
+
+
+# what on-demand code leaves behind once loaded and dropped (its interned names: qstrs are
+# never freed): every module of the board not resident, loaded and unloaded twice
+out["failed"] = []
+base = gc.mem_alloc()
+for _ in range(2):
+    for name in ONDEMAND:
+        if name in sys.modules:
+            continue
+        before = set(sys.modules)
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - counted; its import needs what the probe lacks
+            if name not in out["failed"]:
+                out["failed"].append(name)
+        for m in [m for m in sys.modules if m not in before]:
+            unload(m)
+gc.collect()
+out["residue"] = gc.mem_alloc() - base
 
 # data: 32 meters as the configuration holds them, their readings, 16 sessions
 gc.collect()

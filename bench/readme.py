@@ -18,7 +18,9 @@ KEYS = ("heap_load_s", "heap_peak_bytes", "heap_peak_warm_bytes", "heap_cap_byte
         "heap_peak_growth_after_warmup_bytes", "heap32_code_romfs_64_bytes",
         "heap32_code_fs_64_bytes", "heap32_code_fs_32_bytes", "heap32_code_romfs_32_bytes",
         "heap_peak_code_esp32_bytes", "heap_peak_data_esp32_bytes", "heap_peak_wroom_bytes",
-        "heap_peak_bytes_esp32", "heap_budget_bytes_", "heap_headroom_bytes_")
+        "heap_peak_bytes_esp32", "heap_budget_bytes_", "heap_headroom_bytes_",
+        "heap32_ondemand_residue_romfs_64_bytes", "heap_ondemand_residue_esp32_bytes",
+        "heap_live_bytes_esp32", "heap_live_wroom_bytes")
 
 
 def _kb(n):
@@ -86,6 +88,14 @@ def render(f):
             _kb(f.get("heap_peak_data_esp32_bytes")),
             _kb((_board(tier).get("heap") or {}).get("bytes") if tier else None),
             _kb(f.get("heap_peak_bytes_esp32_all_features"))),
+        "- live heap after the load on the same tier (after the firmware's periodic collection: "
+        "what the gateway keeps under it, steadier than the peak): %s in ESP32 bytes (%s at "
+        "64-bit)." % (_kb(f.get("heap_live_bytes_esp32")), _kb(f.get("heap_live_wroom_bytes"))),
+        "- left behind by on-demand code once every page and service was used (the names it "
+        "interns, never freed; the peak above includes the part its load touched): %s in ESP32 "
+        "bytes on the WROOM tier (%s at 64-bit, every feature)." % (
+            _kb(f.get("heap_ondemand_residue_esp32_bytes")),
+            _kb(f.get("heap32_ondemand_residue_romfs_64_bytes"))),
         "",
         "| board | peak (ESP32 bytes) | heap budget | headroom | features left out |",
         "|---|---:|---:|---:|---|",

@@ -21,6 +21,8 @@ def test_probes_measure_both_word_sizes():
     # code executed in place from ROMFS leaves its bytecode out of the heap
     assert 0 < rom64["code"] < fs64["code"]
     assert fs32["code"] > 0 and fs32["data"] > 0 and fs64["data"] > 0
+    # every other module the board ships was imported and dropped; the names they interned stay
+    assert rom64["failed"] == [] and rom64["residue"] > 0, rom64
 
 
 def test_readme_block_from_figures(tmp_path):

@@ -36,6 +36,21 @@ def _print_exception(e):
         traceback.print_exception(e)
 
 
+class _Ended:
+    """Stands for a task that ended for good. A finished asyncio Task keeps its coroutine, and
+    MicroPython keeps a finished coroutine's frame (py/objgenerator.c): kept in ``tasks``, it
+    would hold whatever its locals held (an on-demand module, a parsed configuration)."""
+
+    def done(self):
+        return True
+
+    def cancel(self):
+        return False
+
+
+ENDED = _Ended()
+
+
 class Tasks:
     def __init__(self, log=None):
         self.tasks = {}
@@ -53,7 +68,7 @@ class Tasks:
             self.state[name] = st
         else:
             st[PROGRESS], st[CHANGED], st[STALL_MS] = progress, now, stall_s * 1000
-        t = self.tasks[name] = asyncio.create_task(self._guard(factory, restart, st))
+        t = self.tasks[name] = asyncio.create_task(self._guard(name, factory, restart, st))
         return t
 
     def forget(self, *names):
@@ -62,19 +77,27 @@ class Tasks:
             self.tasks.pop(n, None)
             self.state.pop(n, None)
 
-    async def _guard(self, factory, restart, st):
+    def _ended(self, name):
+        me = asyncio.current_task()
+        if self.tasks.get(name) is me:
+            self.tasks[name] = ENDED
+
+    async def _guard(self, name, factory, restart, st):
         delay = 1000
         while True:
             try:
                 st[STARTED] = ticks_ms()
                 await factory()
+                self._ended(name)
                 return
             except asyncio.CancelledError:
+                self._ended(name)
                 raise
             except Exception as e:  # a crashed service must not take the gateway down
                 st[RESTARTS] += 1
                 st[ERROR] = e
                 if not restart:
+                    self._ended(name)
                     return
                 if ticks_diff(ticks_ms(), st[STARTED]) > GOOD_RUN_MS:
                     delay = 1000

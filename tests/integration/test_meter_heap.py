@@ -1,0 +1,25 @@
+"""What each polled meter costs the heap, measured on the MicroPython unix port with the
+firmware's own Poller (tests/integration/meter_heap_probe.py): its polling state, last values
+and RTU counters stay within a per-meter budget, the part of the WROOM tier's 32 meters that the
+firmware controls (docs/memory.md, "Done (eighth session)")."""
+import os
+import subprocess
+
+from dingate import paths
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# 64-bit bytes per meter (polling state, values, counters): 548 measured on 2026-12-06; 740
+# before the polling state kept its defaults on the class
+BUDGET = 640
+
+
+def test_a_polled_meter_stays_within_its_heap_budget():
+    env = dict(os.environ, MICROPYPATH=".frozen:" + os.path.join(paths.ROOT, "firmware"))
+    r = subprocess.run([paths.micropython(required=True), "-X", "heapsize=4M",
+                        os.path.join(HERE, "meter_heap_probe.py")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    out = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
+    assert "PER_METER" in out, r.stdout + r.stderr
+    assert out["STATUS"] == "['ok']", out  # every meter answered: values held, not errors
+    per_meter = int(out["PER_METER"])
+    assert 0 < per_meter <= BUDGET, "%d bytes per polled meter (budget %d)" % (per_meter, BUDGET)
