@@ -1,13 +1,20 @@
 # Run by test_meter_heap.py under the MicroPython unix port (MICROPYPATH: .frozen, firmware/):
 # the firmware's own Poller over an answering fake RTU master, 32 meters of two profiles.
 # Prints "PER_METER <bytes>": the heap each meter adds once configured and polled twice
-# (its polling state, last values, RTU counters; not its configuration dict, the store's).
+# (its polling state, last values, RTU counters; not its configuration dict, the store's), and
+# "PER_SAMPLE <bytes>": what each meter's sample takes while it waits for the recorder's write.
 import asyncio
 import gc
+import sys
+import time
 
 from gateway.core import meters as M
+from gateway.core.ring import Ring
 from gateway.services import poller as P
+from gateway.services.recorder import Recorder
 from gateway.services.rtu import COUNTERS
+
+RING = sys.argv[1]  # an empty directory for the recorder's ring
 
 
 class Master:
@@ -54,4 +61,12 @@ poller.configure(meters)
 asyncio.run(poller.poll_once())
 asyncio.run(poller.poll_once())
 print("PER_METER", (used() - base) // 30)
+
+# one tick of the recorder: a sample per meter waiting in RAM for its write
+rec = Recorder(Ring(RING), poller.readings, {"sample_interval_s": 60, "flush_interval_s": 3600})
+rec.sample(time.time() - 120)  # the first sample loads what sampling needs
+rec.pending = []
+base = used()
+n = rec.sample(time.time())
+print("PER_SAMPLE", (used() - base) // n if n else 0)
 print("STATUS", sorted(set(r["status"] for r in poller.readings().values())))
