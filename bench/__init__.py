@@ -10,8 +10,10 @@ Sections (each a module with ``run(...)`` returning a flat dict of named figures
 - ``heap_peak``   heap.py: the true heap peak (``heap_peak_bytes``) under the WROOM tier's load
                   (32 meters, MQTT + discovery, API clients), then the same load on the WROOM
                   board file as it ships (its features_left_out not built, 400k of heap:
-                  ``heap_peak_wroom_bytes``); heap32.py: ESP32 bytes per board (32-bit
-                  WebAssembly MicroPython + decision 0003), README's memory figures
+                  ``heap_peak_wroom_bytes``) and the live heap after it (``heap_live_*``);
+                  heap32.py: ESP32 bytes per board (32-bit WebAssembly MicroPython + decision
+                  0003), what on-demand code leaves behind (``heap_ondemand_residue_*``),
+                  README's memory figures
 - ``storage``     storage_bench.py: flash bytes per stored reading, days per MiB, bytes per hour
 - ``mqtt_fleet``  mqtt_fleet.py: 20 MicroPython gateways publishing to a local mosquitto
 
