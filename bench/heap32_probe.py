@@ -41,30 +41,24 @@ gc.collect()
 out["code"] = gc.mem_alloc() - base
 
 
-def unload(name):  # as gateway.core.ondemand does
-    mod = sys.modules.pop(name, None)
-    parent, _, leaf = name.rpartition(".")
-    pkg = sys.modules.get(parent)
-    if mod is not None and pkg is not None and getattr(pkg, leaf, None) is mod:
-        delattr(pkg, leaf)
-
-
 # what on-demand code leaves behind once loaded and dropped (its interned names: qstrs are
-# never freed): every module of the board not resident, loaded and unloaded twice
+# never freed): every module of the board not resident, loaded and dropped twice by the
+# firmware's own on-demand loader (resident: gateway.app imports it)
+from gateway.core import ondemand  # noqa: E402
+
 out["failed"] = []
 base = gc.mem_alloc()
 for _ in range(2):
     for name in ONDEMAND:
         if name in sys.modules:
             continue
-        before = set(sys.modules)
+        before = ondemand.mark()
         try:
             __import__(name)
         except Exception:  # noqa: BLE001 - counted; its import needs what the probe lacks
             if name not in out["failed"]:
                 out["failed"].append(name)
-        for m in [m for m in sys.modules if m not in before]:
-            unload(m)
+        ondemand.release(before)
 gc.collect()
 out["residue"] = gc.mem_alloc() - base
 

@@ -1,5 +1,5 @@
 # Run by test_meter_heap.py under the MicroPython unix port (MICROPYPATH: .frozen, firmware/):
-# the firmware's own Poller over an answering fake RTU master, 32 meters of two profiles.
+# the firmware's own Poller and RTU master over a bus where every register answers, 32 meters of two profiles.
 # Prints "PER_METER <bytes>": the heap each meter adds once configured and polled twice
 # (its polling state, last values, RTU counters; not its configuration dict, the store's), and
 # "PER_SAMPLE <bytes>": what each meter's sample takes while it waits for the recorder's write.
@@ -12,31 +12,14 @@ from gateway.core import meters as M
 from gateway.core.ring import Ring
 from gateway.services import poller as P
 from gateway.services.recorder import Recorder
-from gateway.services.rtu import COUNTERS
+from gateway.services.rtu import RtuMaster
 
 RING = sys.argv[1]  # an empty directory for the recorder's ring
 
 
-class Master:
-    """The RtuMaster interface the poller uses; every register answers."""
-
-    def __init__(self):
-        self._counters = {}
-
-    def configure(self, bus):
-        pass
-
-    def forget(self, keep):
-        pass
-
-    def counters(self, address):
-        c = self._counters.get(address)
-        if c is None:
-            c = {}
-            for k in COUNTERS:
-                c[k] = 0
-            self._counters[address] = c
-        return c
+class Master(RtuMaster):
+    """The firmware's RTU master (its counters, its bookkeeping) with a bus on which every
+    register answers."""
 
     async def read_registers(self, address, function, register, count, *args):
         c = self.counters(address)
@@ -54,7 +37,7 @@ meters = []
 for i in range(32):
     meters.append(M.validate_meter({"name": "meter-%02d" % (i + 1), "address": i + 1,
                                     "profile": "sdm630" if i % 2 else "sdm120"}, meters))
-poller = P.Poller(Master(), meters[:2])  # both profiles' plans and the values module loaded
+poller = P.Poller(Master(None), meters[:2])  # both profiles' plans and the values module loaded
 asyncio.run(poller.poll_once())
 base = used()
 poller.configure(meters)

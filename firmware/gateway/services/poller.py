@@ -72,6 +72,10 @@ class _Meter:
         self.ts = now
         self.values = NO_VALUES  # then a core.values.Values (loaded with the first read)
 
+    def drop_refused(self):
+        if self.refused is not None:  # not written when unset: the class default stays
+            self.refused = None
+
 
 def setting(cfg, key):
     """A meter's own ``key`` (SETTINGS), else its profile's default, else None (the bus's)."""
@@ -377,15 +381,14 @@ class Poller:
         registers.finish(m.plan, values, hidden)  # scale factors, "not implemented", alarms
         m.hidden = hidden or NO_HIDDEN
         if not values:
-            if m.refused is not None:
-                m.refused = None  # nothing at all: the meter's back-off takes over
+            m.drop_refused()  # nothing at all: the meter's back-off takes over
             if err is not None:
                 raise err
             if n:
                 raise ValueError("no valid value in the reply")
-        if m.refused is not None and not m.refused:
-            m.refused = None
-        elif m.refused and err is not None:
+        if not m.refused:
+            m.drop_refused()
+        elif err is not None:
             m.error = str(err)
         return values
 
@@ -438,8 +441,7 @@ class Poller:
 
     def _failed(self, m, e):
         m.failures += 1
-        if m.refused is not None:
-            m.refused = None
+        m.drop_refused()
         m.error = str(e) or e.__class__.__name__
         if m.failures >= self.offline_after:
             b = m.backoff * 2 if m.backoff else self.probe_every
