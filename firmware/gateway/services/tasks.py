@@ -78,36 +78,38 @@ class Tasks:
             self.state.pop(n, None)
 
     def _ended(self, name):
+        # called at each way out of _guard rather than from a try/finally around its loop: a
+        # finally block makes every task's frame larger (~700 B on the WROOM's idle heap)
         if self.tasks.get(name) is asyncio.current_task():
             self.tasks[name] = ENDED
 
     async def _guard(self, name, factory, restart, st):
         delay = 1000
-        try:
-            while True:
-                try:
-                    st[STARTED] = ticks_ms()
-                    await factory()
+        while True:
+            try:
+                st[STARTED] = ticks_ms()
+                await factory()
+                self._ended(name)
+                return
+            except asyncio.CancelledError:
+                self._ended(name)
+                raise
+            except Exception as e:  # a crashed service must not take the gateway down
+                st[RESTARTS] += 1
+                st[ERROR] = e
+                if not restart:
+                    self._ended(name)
                     return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # a crashed service must not take the gateway down
-                    st[RESTARTS] += 1
-                    st[ERROR] = e
-                    if not restart:
-                        return
-                    if ticks_diff(ticks_ms(), st[STARTED]) > GOOD_RUN_MS:
-                        delay = 1000
-                try:
-                    await _sleep_ms(delay)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # nothing may end the supervisor
-                    pass
-                if delay < MAX_DELAY_MS:
-                    delay = min(delay * 2, MAX_DELAY_MS)
-        finally:  # ended for good (returned, crashed without restart, cancelled)
-            self._ended(name)
+                if ticks_diff(ticks_ms(), st[STARTED]) > GOOD_RUN_MS:
+                    delay = 1000
+            try:
+                await _sleep_ms(delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # nothing may end the supervisor
+                pass
+            if delay < MAX_DELAY_MS:
+                delay = min(delay * 2, MAX_DELAY_MS)
 
     def _report(self, name, st):
         """The console line and event for crashes not yet reported (outside the failure path)."""
