@@ -5,6 +5,8 @@ import time
 import urllib.error
 import urllib.request
 
+from gateway.core import passwords
+
 ORDER = ("settings", "meters", "genset", "mqtt")  # meters before what refers to them
 
 
@@ -50,6 +52,15 @@ def apply(base, user, password, setup):
     if status != 200:
         return ["login refused: %s" % body]
     problems = []
+    # A generated password must be changed at first login, and until then the API refuses
+    # everything else: the setup changes it for a while, then gives the account its printed
+    # password back with the change still required, as a new device has it.
+    must_change = isinstance(body, dict) and body.get("must_change")
+    if must_change:
+        status, body = api.call("PUT", "/api/me/password", {
+            "old_password": password, "password": passwords.generate_password(16)})
+        if status != 200:
+            return ["password change refused: %s" % body]
     for key in ORDER:
         if key not in setup:
             continue
@@ -59,4 +70,9 @@ def apply(base, user, password, setup):
             status, body = api.call(method, path, item)
             if status >= 300:
                 problems.append("%s %s: %s" % (method, path, body))
+    if must_change:
+        status, body = api.call("PUT", "/api/users/" + user,
+                                {"password": password, "must_change": True})
+        if status != 200:
+            problems.append("PUT /api/users/%s (the printed password back): %s" % (user, body))
     return problems

@@ -45,14 +45,16 @@ class EmulatorProcess:
     """A running emulated gateway. ``api()`` keeps the session cookie between calls."""
 
     def __init__(self, admin_password="correct-horse-42", scenario=None, bus=None, state_dir=None,
-                 extra_args=(), log_path=None):
+                 extra_args=(), log_path=None, demo=False):
+        """``admin_password`` None: a generated one, to be changed at first login (``label()``
+        has it); ``demo``: the demo world with its setup, as `make run` starts it."""
         self.admin_password = admin_password
         self.http_port = free_port()
         self.control_port = free_port()
         self._own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="dingate-state-")
         # the demo devices and networks, without the demo's setup: tests configure what they need
-        self.scenario = scenario or os.path.join(SCENARIOS, "devices.json")
+        self.scenario = None if demo else scenario or os.path.join(SCENARIOS, "devices.json")
         self.bus = bus
         self.extra_args = list(extra_args)
         self.log_path = log_path or os.path.join(self.state_dir, "emulator.log")
@@ -70,8 +72,9 @@ class EmulatorProcess:
     def start(self, timeout=60):
         exe = os.path.join(os.path.dirname(sys.executable), "dingate")
         cmd = [exe, "emulate", "--http-port", str(self.http_port), "--control-port",
-               str(self.control_port), "--state-dir", self.state_dir,
-               "--admin-password", self.admin_password] + self.extra_args
+               str(self.control_port), "--state-dir", self.state_dir] + self.extra_args
+        if self.admin_password:
+            cmd += ["--admin-password", self.admin_password]
         if self.scenario:
             cmd += ["--scenario", self.scenario]
         if self.bus:

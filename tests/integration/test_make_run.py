@@ -1,0 +1,28 @@
+"""What `make run` starts for a new user: a new device with a generated admin password (to be
+changed at first login) and the demo world configured through the API by the emulator."""
+from dingate.testing.emuproc import EmulatorProcess
+
+
+def test_the_demo_setup_applies_on_a_device_whose_password_must_change():
+    with EmulatorProcess(admin_password=None, demo=True) as emu:
+        emu.wait_for(lambda: "scenario setup" in emu.console(), timeout=60,
+                     what="the scenario setup's result on the console")
+        assert "scenario setup applied through the API" in emu.console(), emu.log()
+        printed = emu.label()["admin_password"]
+        assert printed and emu.label()["generated_admin_password"]
+
+        # the printed password still logs in, and must still be changed first
+        r = emu.login(password=printed)
+        assert r.json()["must_change"] is True
+        r = emu.api("GET", "/api/meters")
+        assert r.status_code == 403 and r.json()["code"] == "must_change"
+        r = emu.api("PUT", "/api/me/password", {"old_password": printed,
+                                                "password": "my-own-secret-9"})
+        assert r.status_code == 200, r.text
+
+        # then the demo world is there: its meters, polled, and the generator's settings
+        meters = emu.api("GET", "/api/meters").json()
+        names = sorted(m["name"] for m in meters)
+        assert names == ["Battery inverter", "Main meter", "PV inverter", "Workshop"], meters
+        assert emu.api("GET", "/api/genset").json()["mode"] == "auto"
+        assert emu.api("GET", "/api/settings").json()["location"] == "Demo site"
