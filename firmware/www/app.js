@@ -522,15 +522,28 @@
   /* ---------- pages ---------- */
   const PG = {};
   const ROLES = ['grid', 'pv', 'battery', 'genset', 'load', 'sub'];
-  const QU = { voltage: 'V', current: 'A', power_w: 'W', frequency_hz: 'Hz', power_factor: '', import_kwh: 'kWh', export_kwh: 'kWh', soc_pct: '%' };
+  // the main quantities first, in this order; then the rest of the catalogue in its order
   const QN = ['voltage_l1', 'voltage_l2', 'voltage_l3', 'current_l1', 'current_l2', 'current_l3', 'power_w', 'frequency_hz', 'power_factor', 'import_kwh', 'export_kwh', 'soc_pct'];
+  // the firmware's quantities catalogue (name -> unit, in its order), written by the build
+  // from gateway/core/quantities.py as www/quantities.json
+  let QU = {}, QALL = QN;
+  async function loadQuantities() {
+    try {
+      const r = await fetch('/static/quantities.json');
+      if (!r.ok) return;
+      const cat = await r.json();
+      QU = Object.fromEntries(cat);
+      QALL = QN.concat(cat.map(([q]) => q).filter((q) => !QN.includes(q)));
+    } catch { /* offline: units from the names' suffixes */ }
+  }
+  const qOrder = (v) => QALL.filter((q) => q in v).concat(Object.keys(v).filter((q) => !QALL.includes(q)));
   const qBase = (q) => q.replace(/_l[123]$/, '');
   const qLabel = (q) => { const b = qBase(q), k = 'q.' + b; return has(k) ? t(k) + (b !== q ? ' ' + q.slice(-2).toUpperCase() : '') : q.replace(/_/g, ' '); };
   // the unit of a quantity not in QU from its name's suffix (battery_v -> V): a unit is always shown
   const SUF = [[/_kwh$/, 'kWh'], [/_wh$/, 'Wh'], [/_kw$/, 'kW'], [/_w$/, 'W'], [/_var$/, 'var'], [/_va$/, 'VA'], [/_v$/, 'V'], [/_a$/, 'A'], [/_hz$/, 'Hz'], [/_(pct|percent)$/, '%'], [/_c$/, '°C'], [/_m3$/, 'm³'], [/_s$/, 's']];
-  const qUnit = (q) => QU[qBase(q)] ?? (SUF.find(([r]) => r.test(q)) || [0, ''])[1];
-  const qDec = (q) => (/kwh/.test(q) ? 2 : q === 'power_factor' ? 3 : /power_w|_w$/.test(q) ? 0 : 1);
-  const qVal = (q, v) => (q === 'power_w' || /_w$/.test(q) ? power(v) : withUnit(v, qUnit(q), qDec(q)));
+  const qUnit = (q) => QU[q] ?? (SUF.find(([r]) => r.test(q)) || [0, ''])[1];
+  const qDec = (q) => { const u = qUnit(q); return u === 'kWh' ? 2 : q === 'power_factor' ? 3 : u === 'W' || u === 'var' || u === 'VA' ? 0 : 1; };
+  const qVal = (q, v) => (qUnit(q) === 'W' ? power(v) : withUnit(v, qUnit(q), qDec(q)));
 
   /* Home: energy flow, battery, genset, live meters */
   // flowOf(meters, readings, genRuns): the energy balance in W from the meters' roles.
@@ -656,7 +669,7 @@
   };
   function meterLive(mt, r) {
     const v = r.values || {};
-    const keys = QN.filter((q) => q in v).concat(Object.keys(v).filter((q) => !QN.includes(q)));
+    const keys = qOrder(v);
     return h('article', { class: 'card meter', 'data-id': mt.id },
       h('div', { class: 'mhead' }, h('h3', null, mt.name), badge(r.status || (mt.enabled === false ? 'disabled' : 'none'))),
       typeof v.power_w === 'number' && h('p', { class: 'big' }, power(v.power_w)),
@@ -1088,7 +1101,7 @@
       const r = await api('POST', '/api/meters/' + encodeURIComponent(id) + '/test');
       if (r && r.ok) {
         const v = r.values || {};
-        put(res, h('p', { class: 'ok' }, '✓ ' + t('meters.test_ok')), kv(Object.keys(v).map((q) => [qLabel(q), qVal(q, v[q])])));
+        put(res, h('p', { class: 'ok' }, '✓ ' + t('meters.test_ok')), kv(qOrder(v).map((q) => [qLabel(q), qVal(q, v[q])])));
       } else put(res, h('p', { class: 'err' }, '✗ ' + ((r && devText(r.error)) || t('meters.test_bad'))));
     } catch (e) { if (!e.gone) put(res, h('p', { class: 'err' }, '✗ ' + e.message)); }
     b.disabled = false;
@@ -1147,7 +1160,7 @@
     const res = h('div', { class: 'result', 'aria-live': 'polite' });
     const f = h('form', { id: 'meter-form', class: 'card edit', novalidate: true },
       h('h2', null, isNew ? t('meters.add') : t('meters.edit', { n: mt.name })),
-      h('datalist', { id: 'qlist' }, QN.map((q) => h('option', { value: q }, qLabel(q)))),
+      h('datalist', { id: 'qlist' }, QALL.map((q) => h('option', { value: q }, qLabel(q)))),
       h('div', { class: 'cols' },
         fld('meter', 'name', t('f.name'), { value: mt.name || '', hint: t('meters.name_h'), a: { maxlength: '31' } }),
         fld('meter', 'address', t('f.address'), { type: 'number', value: mt.address ?? '', hint: '1–247', a: { min: '1', max: '247', required: true, inputmode: 'numeric' } }),
@@ -1844,5 +1857,5 @@
     addTo(m, card(null, kv([[t('f.user'), S.me.user], [t('f.role'), t('role.' + S.me.role)]])), pwForm(false));
   };
 
-  loadLang(pickLang()).then(boot);
+  Promise.all([loadLang(pickLang()), loadQuantities()]).then(boot);
 })();

@@ -5,7 +5,8 @@ The staging tree build/<board>/fs/ mirrors the board's filesystem:
   /lib/gateway/...mpy     our firmware, compiled
   /lib/microdot/...mpy    microdot from its PyPI package, compiled
   /lib/profiles/*.json    the device library (firmware/profiles), compacted
-  /www/...gz              the page, gzipped
+  /www/...gz              the page, gzipped, and quantities.json.gz (the quantities'
+                          catalogue, gateway/core/quantities.py, for the page's units)
   /board.json             the board file
 build/<board>/fs.img is that tree as a littlefs2 image (the board's vfs partition). On a board
 whose code runs from ROMFS (board file "code": "romfs"), build/<board>/romfs.img holds /lib again
@@ -80,6 +81,7 @@ def sources(board):
             for f in sorted(files):
                 rel = os.path.relpath(os.path.join(root, f), www)
                 yield "/www/" + rel + ".gz", os.path.join(root, f), "gzip"
+    yield "/www/quantities.json.gz", None, "quantities"
     yield "/board.json", board["_path"], "board"
 
 
@@ -136,12 +138,26 @@ def www_lean(src):
     return data
 
 
-def www_gzip(src):
-    """The gzipped bytes of a page file on the board (reproducible: no time stamp)."""
+def _gzip(data):
+    """``data`` gzipped, reproducibly (no time stamp)."""
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
-        gz.write(www_lean(src))
+        gz.write(data)
     return buf.getvalue()
+
+
+def www_gzip(src):
+    """The gzipped bytes of a page file on the board."""
+    return _gzip(www_lean(src))
+
+
+def quantities_json():
+    """The quantities' catalogue for the page: ``[[name, unit], ...]`` in catalogue order, from
+    the firmware's one catalogue (the page's units and the order it lists values in)."""
+    from gateway.core import quantities
+
+    return json.dumps([[n, quantities.unit(n)] for n in quantities.names()], ensure_ascii=False,
+                      separators=(",", ":")).encode()
 
 
 def render(board, overrides=None):
@@ -154,6 +170,8 @@ def render(board, overrides=None):
             out[fs_path] = _compile(src, fs_path, cache)
         elif how == "gzip":
             out[fs_path] = www_gzip(src)
+        elif how == "quantities":
+            out[fs_path] = _gzip(quantities_json())
         elif how == "json":
             with open(src, "rb") as f:
                 out[fs_path] = compact_json(f.read())

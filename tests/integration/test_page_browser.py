@@ -3,6 +3,7 @@ log in, add a meter, join a Wi-Fi network picked from a scan list that holds hos
 switch language. Screenshots are kept in build/test-artifacts/."""
 import json
 import os
+import re
 import shutil
 import time
 
@@ -97,6 +98,28 @@ def test_login_add_meter_join_wifi_switch_language(page, gateway, artifacts):
     pg.wait_for_function("document.documentElement.lang === 'fr'")
     pg.screenshot(path=os.path.join(artifacts, "06-french.png"))
     assert pg.evaluate("window.__xss") is None and not pg.dialogs
+
+
+def test_home_names_every_quantity_of_a_three_phase_meter_with_its_unit(page, gateway, artifacts):
+    """An SDM630 also reads power per phase, reactive and apparent power: each is named in the
+    reader's language with the unit of the firmware's catalogue (www/quantities.json)."""
+    pg = page
+    _login(pg, gateway)
+    gateway.login()
+    mid = gateway.create("/api/meters", {"name": "Three-phase", "address": 1,
+                                         "profile": "sdm630"})[0]["id"]
+    gateway.wait_for(lambda: "reactive_var" in
+                     ((gateway.api("GET", "/api/readings").json().get(mid) or {}).get("values") or {}),
+                     timeout=30, what="the SDM630's first reading")
+    pg.goto(gateway.url + "/#/home")
+    card = pg.locator(".meter[data-id='%s']" % mid)
+    card.locator("dt", has_text="Reactive power").wait_for()
+    rows = dict(zip(card.locator("dt").all_inner_texts(), card.locator("dd").all_inner_texts()))
+    pg.screenshot(path=os.path.join(artifacts, "02b-three-phase.png"))
+    assert re.search(r"\d\s(k?W)$", rows["Power L1"]) and re.search(r"\d\s(k?W)$", rows["Power L3"]), rows
+    assert rows["Reactive power"].endswith("var") and rows["Apparent power"].endswith("VA"), rows
+    assert not [k for k in rows if "_" in k or k == k.lower()], rows  # no raw quantity name
+    gateway.api("DELETE", "/api/meters/" + mid)
 
 
 def test_system_page_sets_the_clock_from_the_phone(page, gateway, artifacts):

@@ -2,13 +2,16 @@
 no empty text, the same {placeholders}; every key the code names literally exists; and the page
 (index.html, app.js, app.css and the largest catalogue: what a phone downloads) stays within its
 gzipped budget, as the build ships it (dingate.build.www_gzip)."""
+import gzip
 import json
 import os
 import re
 
 import pytest
 
-from dingate.build import www_gzip
+from dingate import boards
+from dingate.build import render, www_gzip
+from gateway.core import quantities
 
 WWW = os.path.join(os.path.dirname(__file__), "..", "..", "firmware", "www")
 LANGS = sorted(f[5:-5] for f in os.listdir(WWW) if f.startswith("lang-") and f.endswith(".json"))
@@ -45,6 +48,21 @@ def test_every_literal_key_of_the_code_is_in_the_catalogue():
     used = set(re.findall(r"\bt\('([\w.]+)'[,)]", _app()))
     assert len(used) > 200
     assert sorted(k for k in used if k not in en) == []
+
+
+def test_the_page_has_the_firmware_catalogue_of_quantities_and_words_for_each():
+    """The build ships the firmware's quantities catalogue to the page (www/quantities.json:
+    names in catalogue order, units) and every language names every catalogued quantity
+    (q.<name>, or q.<name less _l1/_l2/_l3> with the phase appended by the page)."""
+    files = render(boards.load("emulator"))
+    shipped = json.loads(gzip.decompress(files["/www/quantities.json.gz"]))
+    assert shipped == [[q, quantities.unit(q)] for q in quantities.names()]
+    assert ["power_l1", "W"] in shipped and ["reactive_var", "var"] in shipped
+    for lang in LANGS:
+        cat = _cat(lang)
+        missing = [q for q in quantities.names()
+                   if "q." + q not in cat and "q." + re.sub(r"_l[123]$", "", q) not in cat]
+        assert missing == [], lang
 
 
 def test_error_codes_of_the_api_description_have_words():
