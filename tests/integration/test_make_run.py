@@ -1,6 +1,9 @@
 """What `make run` starts for a new user: a new device with a generated admin password (to be
 changed at first login) and the demo world configured through the API by the emulator."""
-from dingate.testing.emuproc import EmulatorProcess
+import socket
+
+from dingate.testing.clitools import dingate
+from dingate.testing.emuproc import EmulatorProcess, free_port
 
 
 def test_the_demo_setup_applies_on_a_device_whose_password_must_change():
@@ -26,3 +29,17 @@ def test_the_demo_setup_applies_on_a_device_whose_password_must_change():
         assert names == ["Battery inverter", "Main meter", "PV inverter", "Workshop"], meters
         assert emu.api("GET", "/api/genset").json()["mode"] == "auto"
         assert emu.api("GET", "/api/settings").json()["location"] == "Demo site"
+
+
+def test_a_taken_http_port_is_said_before_the_device_boots(tmp_path):
+    """A second `make run` (or anything on 8080) ends at once with what to do, instead of a
+    device whose web task crash-loops on EADDRINUSE."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        r = dingate("emulate", "--http-port", str(port), "--control-port", str(free_port()),
+                    "--state-dir", str(tmp_path / "state"), timeout=60, check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "HTTP port %d" % port in r.stderr and "--http-port" in r.stderr, r.stderr
+    assert "[device]" not in r.stdout  # it never booted

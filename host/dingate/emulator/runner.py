@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 
 from .. import boards
@@ -191,7 +192,9 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
             server = await panel.start_server(host="127.0.0.1", port=self.control_port,
                                               start_serving=False)
         except OSError as e:
-            raise SystemExit("control port %d: %s" % (self.control_port, e.strerror))
+            raise SystemExit("control port %d: %s (choose another: --control-port)"
+                             % (self.control_port, e.strerror))
+        _check_free(self.http_port, "HTTP port")  # the device binds it: say so before it boots
         panel_task = asyncio.ensure_future(server.serve_forever())
         self.banner()
         if self.repl_port:
@@ -275,6 +278,19 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
             "Ctrl-C stops it.",
         ]
         self.say("\n".join(lines))
+
+
+def _check_free(port, what):
+    """Exit with a clear message when another program listens on ``port`` (127.0.0.1)."""
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
+        s.bind(("127.0.0.1", port))
+    except OSError as e:
+        raise SystemExit("%s %d: %s (another `dingate emulate` or `make run`? stop it, or choose "
+                         "another port: --http-port, make run HTTP_PORT=...)" % (what, port, e.strerror))
+    finally:
+        s.close()
 
 
 def run(**kwargs):
