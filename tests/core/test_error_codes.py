@@ -42,3 +42,38 @@ def test_a_restored_meter_keeps_the_code_under_its_path():
 def test_generator_is_a_meter_role():
     assert "genset" in ROLES
     assert validate_meter({"address": 9, "profile": "sdm120", "role": "genset"}, [])["role"] == "genset"
+
+
+def test_the_errors_an_installer_meets_in_the_forms_carry_codes():
+    from gateway.core.accounts import validate_user
+    from gateway.core.mqtt_config import validate
+    from gateway.core.settings import validate_settings
+    from gateway.core.wifi_config import validate_ip_config, validate_wifi
+
+    main = {"id": "1", "name": "Main meter", "address": 1, "profile": "sdm630"}
+    e = raises(ValidationError, validate_meter, {"address": 1, "profile": "sdm120"}, [main])
+    assert (e.field, e.code, e.params) == ("address", "used_by", {"by": "Main meter"})
+    e = raises(ValidationError, validate_meter,
+               {"name": "main METER", "address": 2, "profile": "sdm120"}, [main])
+    assert (e.field, e.code) == ("name", "unique")
+    e = raises(ValidationError, validate_wifi, {"ssid": "Home", "password": "short"})
+    assert (e.field, e.code, e.params) == ("password", "length", {"min": 8, "max": 63})
+    e = raises(ValidationError, validate_ip_config, {"ip": "192.168.1.300"})
+    assert (e.field, e.code) == ("ip", "ipv4")
+    e = raises(ValidationError, validate_ip_config,
+               {"ip": "192.168.1.20", "netmask": "255.255.255.0", "gateway": "10.0.0.1"})
+    assert (e.field, e.code) == ("gateway", "subnet")
+    admin = {"admin": {"role": "admin", "hash": "x"}}
+    e = raises(ValidationError, validate_user, {"user": "Admin", "password": "long-enough-1"}, admin)
+    assert (e.field, e.code) == ("user", "unique")
+    e = raises(ValidationError, validate_user, {"role": "user"}, admin, "admin")
+    assert (e.field, e.code) == ("role", "last_admin")
+    e = raises(ValidationError, validate, {"host": "broker.lan", "password": "secret"})
+    assert (e.field, e.code, e.params) == ("password", "needs", {"other": "user"})
+    e = raises(ValidationError, validate, {"host": "mqtt://broker.lan"})
+    assert (e.field, e.code) == ("host", "host")
+    e = raises(ValidationError, validate_settings, {"location": "x" * 32})
+    assert (e.field, e.code, e.params) == ("location", "maxlen", {"max": 31})
+    e = raises(ValidationError, validate_genset,
+               {"quiet_hours": {"enabled": True, "start": "25:00", "end": "06:00"}})
+    assert (e.field, e.code) == ("quiet_hours.start", "time")

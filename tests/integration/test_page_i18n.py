@@ -2,6 +2,7 @@
 no empty text, the same {placeholders}; every key the code names literally exists; and the page
 (index.html, app.js, app.css and the largest catalogue: what a phone downloads) stays within its
 gzipped budget, as the build ships it (dingate.build.www_gzip)."""
+import ast
 import gzip
 import json
 import os
@@ -63,6 +64,27 @@ def test_the_page_has_the_firmware_catalogue_of_quantities_and_words_for_each():
         missing = [q for q in quantities.names()
                    if "q." + q not in cat and "q." + re.sub(r"_l[123]$", "", q) not in cat]
         assert missing == [], lang
+
+
+def _raised_codes():
+    """The codes the firmware gives ``ValidationError`` as a literal (its third argument)."""
+    root = os.path.join(WWW, "..", "gateway")
+    for d, _dirs, files in os.walk(root):
+        for f in files:
+            if f.endswith(".py"):
+                with open(os.path.join(d, f), encoding="utf-8") as fh:
+                    tree = ast.parse(fh.read())
+                for n in ast.walk(tree):
+                    if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "ValidationError" \
+                            and len(n.args) >= 3 and isinstance(n.args[2], ast.Constant):
+                        yield n.args[2].value
+
+
+def test_every_code_the_firmware_raises_has_words():
+    codes = set(_raised_codes())
+    assert {"range", "used_by", "last_admin", "ipv4"} <= codes
+    en = _cat("en")
+    assert sorted(c for c in codes if "err." + c not in en) == []
 
 
 def test_error_codes_of_the_api_description_have_words():

@@ -15,12 +15,14 @@ _USER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-
 
 def _check_username(name):
     if not isinstance(name, str) or not name:
-        raise ValidationError("user", "user name required")
+        raise ValidationError("user", "user name required", "required")
     if not (USER_MIN <= len(name) <= USER_MAX):
-        raise ValidationError("user", "user name must be %d-%d characters" % (USER_MIN, USER_MAX))
+        raise ValidationError("user", "user name must be %d-%d characters" % (USER_MIN, USER_MAX),
+                              "length", {"min": USER_MIN, "max": USER_MAX})
     for c in name:
         if c not in _USER_CHARS:
-            raise ValidationError("user", "user name may only contain A-Z a-z 0-9 . _ -")
+            raise ValidationError("user", "user name may only contain A-Z a-z 0-9 . _ -",
+                                  "chars", {"chars": "A-Z a-z 0-9 . _ -"})
     return name
 
 
@@ -34,7 +36,7 @@ def check_password_rules(password, field="password"):
             {"min": PASSWORD_MIN, "max": PASSWORD_MAX})
     for c in password:
         if ord(c) < 32 or ord(c) == 127:
-            raise ValidationError(field, "password contains a control character")
+            raise ValidationError(field, "password contains a control character", "format")
     return password
 
 
@@ -74,17 +76,18 @@ def validate_user(data, existing_users, username=None):
         raise ValidationError("", "object expected")
     if username is None:
         if len(existing_users) >= MAX_USERS:  # the accounts stay in RAM: bound them
-            raise ValidationError("user", "the device holds at most %d accounts" % MAX_USERS, "range",
+            raise ValidationError("user", "the device holds at most %d accounts" % MAX_USERS,
+                                  "range",
                                   {"min": 1, "max": MAX_USERS})
         name = _check_username(data.get("user"))
         low = name.lower()
         for other in existing_users:
             if other.lower() == low:
-                raise ValidationError("user", "user already exists")
+                raise ValidationError("user", "user already exists", "unique")
         old = None
     else:
         if username not in existing_users:
-            raise ValidationError("user", "unknown user")
+            raise ValidationError("user", "unknown user", "unknown")
         name = username
         if data.get("delete") is True:  # {"delete": true}: the delete guard, as validate_delete
             validate_delete(username, existing_users)
@@ -112,7 +115,7 @@ def validate_user(data, existing_users, username=None):
     password = data.get("password")
     if old is None:
         if password is None or password == "":
-            raise ValidationError("password", "password required")
+            raise ValidationError("password", "password required", "required")
         check_password_rules(password)
     elif password is None or password == "":
         password = None
@@ -126,9 +129,9 @@ def validate_user(data, existing_users, username=None):
         and _enabled_admins(existing_users, skip=username) == 0
     )
     if last_admin and role != "admin":
-        raise ValidationError("role", "the last administrator cannot be demoted")
+        raise ValidationError("role", "the last administrator cannot be demoted", "last_admin")
     if last_admin and disabled:
-        raise ValidationError("disabled", "the last administrator cannot be disabled")
+        raise ValidationError("disabled", "the last administrator cannot be disabled", "last_admin")
 
     out = {
         "user": name,
@@ -168,13 +171,13 @@ def validate_delete(username, existing_users):
     """Raise ValidationError unless ``username`` exists and is not the last enabled admin."""
     rec = existing_users.get(username)
     if rec is None:
-        raise ValidationError("user", "unknown user")
+        raise ValidationError("user", "unknown user", "unknown")
     if (
         rec.get("role") == "admin"
         and not rec.get("disabled")
         and _enabled_admins(existing_users, skip=username) == 0
     ):
-        raise ValidationError("role", "the last administrator cannot be deleted")
+        raise ValidationError("role", "the last administrator cannot be deleted", "last_admin")
 
 
 def make_record(valid, old=None, iterations=None):
@@ -185,7 +188,7 @@ def make_record(valid, old=None, iterations=None):
     elif old is not None and "hash" in old:
         h = old["hash"]
     else:
-        raise ValidationError("password", "password required")
+        raise ValidationError("password", "password required", "required")
     rec = {
         "role": valid["role"],
         "hash": h,

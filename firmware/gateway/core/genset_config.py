@@ -110,7 +110,8 @@ def _seconds(field, v, lo, hi):
 
 def _name(field, v):
     if not isinstance(v, str) or not v or len(v) > 31:
-        raise ValidationError(field, "must be a name of 1 to 31 characters")
+        raise ValidationError(field, "must be a name of 1 to 31 characters",
+                              "length", {"min": 1, "max": 31})
     return v
 
 
@@ -118,10 +119,10 @@ def _meter_id(field, v, allow_none):
     if v is None and allow_none:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, str)):
-        raise ValidationError(field, "must be a meter id")
+        raise ValidationError(field, "must be a meter id", "unknown")
     v = str(v)
     if not v or len(v) > 31:
-        raise ValidationError(field, "must be a meter id")
+        raise ValidationError(field, "must be a meter id", "unknown")
     return v
 
 
@@ -136,7 +137,7 @@ def _hhmm(field, v):
         h, m = int(parts[0]), int(parts[1])
         ok = h <= 23 and m <= 59
     if not ok:
-        raise ValidationError(field, 'must be a time "HH:MM"')
+        raise ValidationError(field, 'must be a time "HH:MM"', "time")
     return "%02d:%02d" % (h, m), h * 60 + m
 
 
@@ -267,13 +268,17 @@ def validate_genset(cfg, current=None):
         raise ValidationError("voltage.start_v", "start_v must be below stop_v", "below",
                               {"other": "voltage.stop_v"})
     if vo["enabled"] and vo["meter"] is None and src is None:
-        raise ValidationError("voltage.meter", "needed when soc_source is not set")
+        raise ValidationError("voltage.meter", "needed when soc_source is not set", "required")
     qs = qo["start_soc"] if qo["start_soc"] is not None else out["start_soc"]
     qp = qo["stop_soc"] if qo["stop_soc"] is not None else out["stop_soc"]
     if qs >= qp:
-        raise ValidationError("quiet_hours.start_soc", "quiet hours start SOC must be below stop SOC")
+        other = "quiet_hours.stop_soc" if qo["stop_soc"] is not None else "stop_soc"
+        raise ValidationError("quiet_hours.start_soc", "quiet hours start SOC must be below stop SOC",
+                              "below", {"other": other})
     qs = qo["start_v"] if qo["start_v"] is not None else vo["start_v"]
     qp = qo["stop_v"] if qo["stop_v"] is not None else vo["stop_v"]
     if qs >= qp:
-        raise ValidationError("quiet_hours.start_v", "quiet hours start_v must be below stop_v")
+        other = "quiet_hours.stop_v" if qo["stop_v"] is not None else "voltage.stop_v"
+        raise ValidationError("quiet_hours.start_v", "quiet hours start_v must be below stop_v",
+                              "below", {"other": other})
     return out

@@ -85,11 +85,12 @@ def validate_meter(data, existing, meter_id=None):
         data = merged
 
     if data.get("address") is None:
-        raise ValidationError("address", "address is required")
+        raise ValidationError("address", "address is required", "required")
     address = check.integer("address", data["address"], 1, 247, text=True, signed=False)
     for m in others:
         if m["address"] == address:
-            raise ValidationError("address", "address %d is used by %s" % (address, m["name"]))
+            raise ValidationError("address", "address %d is used by %s" % (address, m["name"]),
+                                  "used_by", {"by": m["name"]})
 
     taken = set(m["name"].lower() for m in others)
     name = data.get("name")
@@ -99,7 +100,7 @@ def validate_meter(data, existing, meter_id=None):
             name = "%s-%s" % (name, meter_id)
     name = check.text("name", name, NAME_MAX, NAME_MIN, strip=True)
     if name.lower() in taken:
-        raise ValidationError("name", "name %s is already used" % name)
+        raise ValidationError("name", "name %s is already used" % name, "unique")
 
     profile = data.get("profile")
     if not isinstance(profile, str) or not profiles.exists(profile.strip().lower()):
@@ -172,13 +173,13 @@ def validate_registers(regs):
         if not _is_quantity(q):
             raise ValidationError(
                 f + "quantity", "quantity must be 1-31 of a-z, 0-9, _ starting with a letter"
-            )
+            , "format")
         if q in seen:
-            raise ValidationError(f + "quantity", "quantity %s appears twice" % q)
+            raise ValidationError(f + "quantity", "quantity %s appears twice" % q, "unique")
         seen.add(q)
         function = check.integer(f + "function", r.get("function", 3), 3, 4, text=True, signed=False)
         if r.get("register") is None:
-            raise ValidationError(f + "register", "register is required")
+            raise ValidationError(f + "register", "register is required", "required")
         register = check.integer(f + "register", r["register"], 0, 0xFFFF, text=True, signed=False, hex_ok=True)
         type_ = r.get("type", "u16")
         if type_ not in TYPES:

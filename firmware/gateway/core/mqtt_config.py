@@ -96,24 +96,25 @@ def _host(v):
     if not v:
         return v
     if "://" in v:
-        raise ValidationError("host", "give the host name only, without a scheme")
+        raise ValidationError("host", "give the host name only, without a scheme", "host")
     if v[0] == "[" and v[-1] == "]":
         v = v[1:-1]
     if ":" in v:  # IPv6 literal
         for ch in v:
             if not (("0" <= ch <= "9") or ("a" <= ch.lower() <= "f") or ch in ":."):
-                raise ValidationError("host", "not a valid IPv6 address (the port goes in 'port')")
+                raise ValidationError("host", "not a valid IPv6 address (the port goes in 'port')",
+                                      "host")
         if v.count(":") < 2:
-            raise ValidationError("host", "give the port in 'port', not in the host")
+            raise ValidationError("host", "give the port in 'port', not in the host", "host")
         return v
     for label in v.split("."):
         if not label or len(label) > 63:
-            raise ValidationError("host", "not a valid host name or address")
+            raise ValidationError("host", "not a valid host name or address", "host")
         if label[0] == "-" or label[-1] == "-":
-            raise ValidationError("host", "a host name label cannot start or end with '-'")
+            raise ValidationError("host", "a host name label cannot start or end with '-'", "host")
         for ch in label:
             if not (("a" <= ch.lower() <= "z") or ("0" <= ch <= "9") or ch in "-_"):
-                raise ValidationError("host", "not a valid host name or address")
+                raise ValidationError("host", "not a valid host name or address", "host")
     return v
 
 
@@ -123,13 +124,14 @@ def validate_topic_prefix(field, v, allow_empty=False):
     if not v:
         return v
     if "+" in v or "#" in v:
-        raise ValidationError(field, "must not contain the wildcards + or #")
+        raise ValidationError(field, "must not contain the wildcards + or #", "format")
     if v[0] == "$":
-        raise ValidationError(field, "must not start with '$'")
+        raise ValidationError(field, "must not start with '$'", "format")
     if v[0] == "/" or v[-1] == "/" or "//" in v:
-        raise ValidationError(field, "must not start or end with '/' or have an empty level")
+        raise ValidationError(field, "must not start or end with '/' or have an empty level",
+                              "format")
     if " " in v:
-        raise ValidationError(field, "must not contain spaces")
+        raise ValidationError(field, "must not contain spaces", "format")
     return v
 
 
@@ -137,7 +139,8 @@ def _client_id(v):
     v = check.text("client_id", v, MAX_CLIENT_ID, none_ok=True)
     for ch in v:
         if not _id_char(ch):
-            raise ValidationError("client_id", "use letters, digits, '-', '_' or '.' only")
+            raise ValidationError("client_id", "use letters, digits, '-', '_' or '.' only",
+                                  "chars", {"chars": "A-Z a-z 0-9 - _ ."})
     return v
 
 
@@ -178,7 +181,8 @@ def validate(update, stored=None, serial=""):
         cfg["password"] = ""
     if "password" in u and u["password"] not in (None, ""):
         if not cfg["user"]:
-            raise ValidationError("password", "a password needs a user name")
+            raise ValidationError("password", "a password needs a user name",
+                                  "needs", {"other": "user"})
         cfg["password"] = check.text("password", u["password"], MAX_PASSWORD, none_ok=True)
     if "tls" in u:
         cfg["tls"] = check.boolean("tls", u["tls"])
@@ -187,12 +191,14 @@ def validate(update, stored=None, serial=""):
     if "ca" in u:
         ca = u["ca"] if u["ca"] is not None else ""
         if not isinstance(ca, str):
-            raise ValidationError("ca", "must be a PEM text")
+            raise ValidationError("ca", "must be a PEM text", "format")
         if len(ca) > MAX_CA:
-            raise ValidationError("ca", "must be at most %d characters" % MAX_CA)
+            raise ValidationError("ca", "must be at most %d characters" % MAX_CA,
+                                  "maxlen", {"max": MAX_CA})
         ca = ca.strip()
         if ca and "-----BEGIN CERTIFICATE-----" not in ca:
-            raise ValidationError("ca", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
+            raise ValidationError("ca", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                                  "format")
         cfg["ca"] = ca
     if "base_topic" in u:
         t = validate_topic_prefix("base_topic", u["base_topic"], allow_empty=True)

@@ -31,18 +31,21 @@ def _ntp_server(v):
     if not v:
         return v
     if len(v) > 253:
-        raise ValidationError("ntp_server", "ntp_server must be at most 253 characters")
+        raise ValidationError("ntp_server", "ntp_server must be at most 253 characters",
+                              "maxlen", {"max": 253})
     host, sep, port = v.partition(":")
     if sep:
         if not port.isdigit() or len(port) > 5 or not 0 < int(port) < 65536:
-            raise ValidationError("ntp_server", "the port must be a number from 1 to 65535")
+            raise ValidationError("ntp_server", "the port must be a number from 1 to 65535",
+                                  "range", {"min": 1, "max": 65535})
     for label in host.split("."):
         if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
-            raise ValidationError("ntp_server", "not a host name or IPv4 address (host or host:port)")
+            raise ValidationError("ntp_server", "not a host name or IPv4 address (host or host:port)",
+                                  "host")
         for c in label:
             if not ("a" <= c.lower() <= "z" or "0" <= c <= "9" or c == "-"):
                 raise ValidationError("ntp_server",
-                                      "not a host name or IPv4 address (host or host:port)")
+                                      "not a host name or IPv4 address (host or host:port)", "host")
     return v
 
 
@@ -74,15 +77,16 @@ def validate_settings(d, base=None):
         raise ValidationError("csv_decimal", 'csv_decimal must be "," or "."')
     z = out["timezone"]
     if not isinstance(z, str) or not tz.known(z):
-        raise ValidationError("timezone", "unknown time zone")
+        raise ValidationError("timezone", "unknown time zone", "unknown")
     loc = out["location"]
     if not isinstance(loc, str):
         raise ValidationError("location", "location must be text")
     if len(loc) > 31:
-        raise ValidationError("location", "location must be at most 31 characters")
+        raise ValidationError("location", "location must be at most 31 characters",
+                              "maxlen", {"max": 31})
     for c in loc:
         if ord(c) < 0x20 or c in "\x7f/\\":
-            raise ValidationError("location", "location contains a forbidden character")
+            raise ValidationError("location", "location contains a forbidden character", "format")
     out["ntp_server"] = _ntp_server(out["ntp_server"])
     if out["language"] not in LANGUAGES:
         raise ValidationError("language", "language must be one of %s" % ", ".join(LANGUAGES))

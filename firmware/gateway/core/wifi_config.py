@@ -9,17 +9,17 @@ from gateway.core.wifi_state import NO_IP
 def parse_ipv4(s, field):
     """Dotted IPv4 string -> int; ValidationError(field) otherwise."""
     if not isinstance(s, str):
-        raise ValidationError(field, "IPv4 address expected")
+        raise ValidationError(field, "IPv4 address expected", "ipv4")
     parts = s.strip().split(".")
     if len(parts) != 4:
-        raise ValidationError(field, "IPv4 address expected")
+        raise ValidationError(field, "IPv4 address expected", "ipv4")
     v = 0
     for p in parts:
         if not p or len(p) > 3 or not p.isdigit():
-            raise ValidationError(field, "IPv4 address expected")
+            raise ValidationError(field, "IPv4 address expected", "ipv4")
         n = int(p)
         if n > 255:
-            raise ValidationError(field, "IPv4 address expected")
+            raise ValidationError(field, "IPv4 address expected", "ipv4")
         v = (v << 8) | n
     return v
 
@@ -31,7 +31,7 @@ def format_ipv4(v):
 def _check_host(v, field):
     first = v >> 24
     if first == 0 or first == 127 or first >= 224:
-        raise ValidationError(field, "not a usable host address")
+        raise ValidationError(field, "not a usable host address", "ipv4")
 
 
 def validate_ip_config(data):
@@ -59,7 +59,7 @@ def validate_ip_config(data):
     mask = parse_ipv4(get("netmask"), "netmask")
     inv = (~mask) & 0xFFFFFFFF
     if mask == 0 or (inv & (inv + 1)) != 0:
-        raise ValidationError("netmask", "not a valid netmask")
+        raise ValidationError("netmask", "not a valid netmask", "format")
     if inv < 3:
         raise ValidationError("netmask", "netmask too small for a host and a gateway")
     host = ip & inv
@@ -70,7 +70,7 @@ def validate_ip_config(data):
         if gw == ip:
             raise ValidationError("gateway", "gateway cannot be the device's own address")
         if (gw & mask) != (ip & mask):
-            raise ValidationError("gateway", "gateway not in the device's subnet")
+            raise ValidationError("gateway", "gateway not in the device's subnet", "subnet")
         if (gw & inv) == 0 or (gw & inv) == inv:
             raise ValidationError("gateway", "network or broadcast address")
     dns = parse_ipv4(get("dns"), "dns")
@@ -99,12 +99,12 @@ def validate_wifi(data):
         raise ValidationError("ssid", "object expected")
     ssid = data.get("ssid")
     if not isinstance(ssid, str) or not ssid:
-        raise ValidationError("ssid", "network name required")
+        raise ValidationError("ssid", "network name required", "required")
     if len(ssid.encode()) > SSID_MAX:
-        raise ValidationError("ssid", "network name longer than 32 bytes")
+        raise ValidationError("ssid", "network name longer than 32 bytes", "maxlen", {"max": 32})
     for c in ssid:
         if ord(c) < 32:
-            raise ValidationError("ssid", "network name contains a control character")
+            raise ValidationError("ssid", "network name contains a control character", "format")
     pw = data.get("password")
     if pw is None:
         pw = ""
@@ -112,10 +112,12 @@ def validate_wifi(data):
         raise ValidationError("password", "password must be a string")
     if pw:
         if not (PSK_MIN <= len(pw) <= PSK_MAX):
-            raise ValidationError("password", "Wi-Fi key must be 8-63 characters")
+            raise ValidationError("password", "Wi-Fi key must be 8-63 characters",
+                                  "length", {"min": 8, "max": 63})
         for c in pw:
             if not (32 <= ord(c) <= 126):
-                raise ValidationError("password", "Wi-Fi key: printable ASCII characters only")
+                raise ValidationError("password", "Wi-Fi key: printable ASCII characters only",
+                                      "format")
     out = {"ssid": ssid, "password": pw}
     out.update(validate_ip_config(data))
     return out
