@@ -77,3 +77,17 @@ def test_the_errors_an_installer_meets_in_the_forms_carry_codes():
     e = raises(ValidationError, validate_genset,
                {"quiet_hours": {"enabled": True, "start": "25:00", "end": "06:00"}})
     assert (e.field, e.code) == ("quiet_hours.start", "time")
+
+
+def test_the_errors_of_the_billing_and_export_forms_carry_codes():
+    from gateway.core.history import check_range
+    from gateway.core.tariff import check_config, check_currency, window
+
+    assert raises(ValidationError, window, "22h-06h", "tariffs.0.periods.1.windows.0").code == "window"
+    assert raises(ValidationError, check_currency, "euro").code == "currency"
+    e = raises(ValidationError, check_config,
+               {"currency": "EUR", "meters": {"1": {"common_share_pct": 60},
+                                               "2": {"common_share_pct": 50}}}, ["1", "2"])
+    assert e.code == "shares"
+    e = raises(ValidationError, check_range, 1800000000, 1700000000)
+    assert (e.field, e.code, e.params) == ("to", "after", {"other": "from"})

@@ -50,9 +50,9 @@ def check_range(t_from, t_to, max_span=None):
     except (TypeError, ValueError):
         raise ValidationError("to", "to must be an epoch time in seconds")
     if b <= a:
-        raise ValidationError("to", "to must be after from")
+        raise ValidationError("to", "to must be after from", "after", {"other": "from"})
     if max_span is not None and b - a > max_span:
-        raise ValidationError("to", "period too long")
+        raise ValidationError("to", "period too long", "too_long")
     return a, b
 
 

@@ -43,6 +43,6 @@ def validate(update, stored=None, taken=()):
             raise ValidationError("port", "must be between 1 and 65535", "range",
                                   {"min": 1, "max": 65535})
         if v in taken:
-            raise ValidationError("port", "port %d is already used by the gateway" % v)
+            raise ValidationError("port", "port %d is already used by the gateway" % v, "unique")
         cfg["port"] = v
     return cfg

@@ -38,9 +38,10 @@ OUTPUT_DEFAULTS = {"contact": "no", "mode": "maintained", "on_ms": 1000, "off_ms
 def _ms(field, v):
     if (isinstance(v, bool) or not isinstance(v, (int, float)) or not -1e15 < v < 1e15
             or int(v) != v):  # nan and +-inf (1e309) fail the range
-        raise ValidationError(field, "must be a whole number of milliseconds")
+        raise ValidationError(field, "must be a whole number of milliseconds", "integer")
     if v < MIN_MS or v > MAX_MS:
-        raise ValidationError(field, "must be between %d and %d ms" % (MIN_MS, MAX_MS))
+        raise ValidationError(field, "must be between %d and %d ms" % (MIN_MS, MAX_MS),
+                              "range", {"min": MIN_MS, "max": MAX_MS})
     return int(v)
 
 

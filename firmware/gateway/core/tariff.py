@@ -45,24 +45,24 @@ def _text(v, field, maxlen=31, empty=True):
 def hhmm(v, field):
     """"HH:MM" (00:00-24:00) -> minutes of the day."""
     if not isinstance(v, str) or len(v) != 5 or v[2] != ":" or not (v[:2] + v[3:]).isdigit():
-        raise ValidationError(field, 'time must be "HH:MM"')
+        raise ValidationError(field, 'time must be "HH:MM"', "time")
     m = int(v[:2]) * 60 + int(v[3:])
     if int(v[3:]) > 59 or m > 1440:
-        raise ValidationError(field, 'time must be "HH:MM" from 00:00 to 24:00')
+        raise ValidationError(field, 'time must be "HH:MM" from 00:00 to 24:00', "time")
     return m
 
 
 def window(w, field):
     """"[all|weekday|weekend ]HH:MM-HH:MM" -> (days, start minute, end minute)."""
     if not isinstance(w, str) or len(w) > 24:
-        raise ValidationError(field, 'a window is "[weekday |weekend ]HH:MM-HH:MM"')
+        raise ValidationError(field, 'a window is "[weekday |weekend ]HH:MM-HH:MM"', "window")
     days, _, span = w.rpartition(" ")
     days = days.strip() or "all"
     if days not in DAYS or len(span) != 11 or span[5] != "-":
-        raise ValidationError(field, 'a window is "[weekday |weekend ]HH:MM-HH:MM"')
+        raise ValidationError(field, 'a window is "[weekday |weekend ]HH:MM-HH:MM"', "window")
     a, b = hhmm(span[:5], field), hhmm(span[6:], field)
     if a == b:
-        raise ValidationError(field, "a window must not be empty")
+        raise ValidationError(field, "a window must not be empty", "window")
     return days, a, b
 
 
@@ -71,7 +71,8 @@ def check_currency(v):
         return "EUR"
     if not isinstance(v, str) or len(v) != 3 or not ("A" <= v[0] <= "Z" and "A" <= v[1] <= "Z"
                                                      and "A" <= v[2] <= "Z"):
-        raise ValidationError("currency", "an ISO 4217 code (three capital letters, e.g. EUR)")
+        raise ValidationError("currency", "an ISO 4217 code (three capital letters, e.g. EUR)",
+                              "currency")
     return v
 
 
@@ -96,11 +97,12 @@ def check_tariff(t, f):
             raise ValidationError(pf, "object expected")
         name = _text(p.get("name"), pf + ".name", 15, False)
         if name in names:
-            raise ValidationError(pf + ".name", "period names must differ")
+            raise ValidationError(pf + ".name", "period names must differ", "unique")
         names.append(name)
         ws = p.get("windows")
         if not isinstance(ws, list) or not 0 < len(ws) <= MAX_WINDOWS:
-            raise ValidationError(pf + ".windows", "1-%d time windows" % MAX_WINDOWS)
+            raise ValidationError(pf + ".windows", "1-%d time windows" % MAX_WINDOWS,
+                                  "range", {"min": 1, "max": MAX_WINDOWS})
         wins = []
         for k, w in enumerate(ws):
             window(w, "%s.windows.%d" % (pf, k))
@@ -126,7 +128,7 @@ def check_config(data, meter_ids=None):
         tf = check_tariff(t, f)
         tf["name"] = _text(t.get("name"), f + ".name", 31, False)
         if tf["name"] in names:
-            raise ValidationError(f + ".name", "tariff names must differ")
+            raise ValidationError(f + ".name", "tariff names must differ", "unique")
         names.append(tf["name"])
         out["tariffs"].append(tf)
     ms = data.get("meters") or {}
@@ -137,7 +139,7 @@ def check_config(data, meter_ids=None):
     for mid in ms:
         f = "meters." + mid
         if meter_ids is not None and mid not in meter_ids:
-            raise ValidationError(f, "unknown meter")
+            raise ValidationError(f, "unknown meter", "unknown")
         m = ms[mid]
         if not isinstance(m, dict):
             raise ValidationError(f, "object expected")
@@ -148,17 +150,18 @@ def check_config(data, meter_ids=None):
              "common_share_pct": _num(m.get("common_share_pct", 0), f + ".common_share_pct", 0, 100),
              "tariff": _text(m.get("tariff"), f + ".tariff", 31)}
         if e["tariff"] and e["tariff"] not in names:
-            raise ValidationError(f + ".tariff", "no tariff of that name")
+            raise ValidationError(f + ".tariff", "no tariff of that name", "unknown")
         if e["group"] and e["group"] not in groups:
             groups.append(e["group"])
         share += e["common_share_pct"]
         if e["common"] and e["common_share_pct"]:
-            raise ValidationError(f + ".common_share_pct", "a common-area meter has no share")
+            raise ValidationError(f + ".common_share_pct", "a common-area meter has no share",
+                                  "common_share")
         out["meters"][mid] = e
     if len(groups) > MAX_GROUPS:
         raise ValidationError(_FIELD, "at most %d groups" % MAX_GROUPS)
     if share > 100.0001:
-        raise ValidationError(_FIELD, "the common-area shares add up to more than 100 %")
+        raise ValidationError(_FIELD, "the common-area shares add up to more than 100 %", "shares")
     return out
 
 

@@ -111,7 +111,7 @@ def put_config(ctx, req):
 def _month(v, field="month"):
     if not isinstance(v, str) or len(v) != 7 or v[4] != "-" or not (v[:4] + v[5:]).isdigit() \
             or not 1 <= int(v[5:]) <= 12:
-        raise ValidationError(field, "month must be YYYY-MM")
+        raise ValidationError(field, "month must be YYYY-MM", "month")
     return v
 
 
@@ -122,7 +122,7 @@ def _statement(ctx, req):
     if not meter_allowed(ctx, req, mid):
         return forbidden_meter()
     if not mid or ctx.meters.get(mid) is None:
-        raise ValidationError("meter", "unknown meter")
+        raise ValidationError("meter", "unknown meter", "unknown")
     from gateway.core import statement
 
     if not a.get("month"):
@@ -130,7 +130,7 @@ def _statement(ctx, req):
     part = a.get("part")
     if part is not None:
         if not part.isdigit() or not 0 < int(part) < 100:
-            raise ValidationError("part", "part must be 1-99")
+            raise ValidationError("part", "part must be 1-99", "range", {"min": 1, "max": 99})
         part = int(part)
     st = statement.find(ctx.storage.billing, mid, _month(a.get("month")), part)
     if st is None:
@@ -172,7 +172,7 @@ def statement_csv(ctx, req):
         return r
     mid, st = r
     if st is None:
-        raise ValidationError("month", "month must be YYYY-MM")
+        raise ValidationError("month", "month must be YYYY-MM", "month")
     from gateway.core import statement
 
     s = ctx.settings

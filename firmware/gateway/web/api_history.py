@@ -15,7 +15,7 @@ def _query(ctx, req):
     if sc is not None and meter not in sc:
         return None
     if not meter or ctx.meters.get(meter) is None:
-        raise ValidationError("meter", "unknown meter")
+        raise ValidationError("meter", "unknown meter", "unknown")
     t_from, t_to = history.check_range(a.get("from"), a.get("to"), MAX_SPAN_S)
     if sc is not None:  # a tenant sees nothing from before its tenancy (the last billing reset)
         b = ctx.storage.billing.get(meter)

@@ -101,7 +101,8 @@ def put_bus(ctx, req):
 def _address(body, key, default):
     v = body.get(key, default)
     if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 247:
-        raise ValidationError(key, "%s must be an address 1..247" % key)
+        raise ValidationError(key, "%s must be an address 1..247" % key,
+                              "range", {"min": 1, "max": 247})
     return v
 
 
@@ -115,7 +116,8 @@ def start_scan(ctx, req):
     timeout = body.get("timeout_ms")
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)
                                 or not 20 <= timeout <= 2000):
-        raise ValidationError("timeout_ms", "timeout_ms must be 20..2000")
+        raise ValidationError("timeout_ms", "timeout_ms must be 20..2000",
+                              "range", {"min": 20, "max": 2000})
     line = body.get("line", False)
     if not isinstance(line, bool):
         raise ValidationError("line", "line must be true or false")
