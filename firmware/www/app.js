@@ -180,9 +180,19 @@
     $$('.err', form).forEach((e) => e.remove());
     $$('[aria-invalid]', form).forEach((e) => e.removeAttribute('aria-invalid'));
   }
+  // the form's element for a field path, else for its nearest parent path: an error on
+  // "tariffs.0.periods.0.windows.1" belongs to the input "tariffs.0.periods.0.windows"
+  function fieldEl(form, f) {
+    let el = null;
+    while (form && f && !(el = [...form.elements].find((x) => x.name === f))) {
+      const m = f.match(/^(.+)(\.[^.[\]]+|\[\d+\])$/);
+      f = m && m[1];
+    }
+    return el;
+  }
   // a field's label: its label in the form, else built from the path ("meters[1].address" -> "Meter 2 — Address")
   function fieldLabel(f, form) {
-    const el = form && [...form.elements].find((x) => x.name === f);
+    const el = fieldEl(form, f);
     const lb = el && (el.id ? $(`label[for="${CSS.escape(el.id)}"]`, form) : $('legend', el));
     if (lb) return lb.textContent;
     const out = [];
@@ -208,11 +218,7 @@
   }
   function showErr(form, err) {
     const msg = h('small', { class: 'err', role: 'alert', 'data-field': err.field || null }, (err.status && err.field ? errText(err, form) : err.message) || String(err));
-    let f = err.field, el = null;
-    while (f && !(el = [...form.elements].find((x) => x.name === f))) {
-      const m = f.match(/^(.+)(\.[^.[\]]+|\[\d+\])$/);
-      f = m && m[1];
-    }
+    let el = fieldEl(form, err.field);
     if (!el) el = $('input[type=file]', form); // a field of an uploaded file: next to the file input
     if (!el) { form.prepend(msg); msg.scrollIntoView({ block: 'nearest' }); return; }
     const det = el.closest('details');
@@ -918,7 +924,10 @@
       fld('bc', 'currency', t('bill.currency'), { value: cfg.currency || 'EUR', a: { maxlength: 3, autocapitalize: 'characters' } }),
       tfs.map(tfBox), S.meters.map(mBox), h('div', { class: 'row' }, submit('save-billing', t('b.save'))));
     onSubmit(f, async (d) => {
-      d.tariffs = (d.tariffs || []).filter((x, i) => x && (x.name || i < tfs.length - 1)).map((x, i) => {
+      // the last box is a blank for a new tariff: sent once anything in it is filled in (its
+      // kind is a choice, always set), so a missing name is said rather than the rest dropped
+      const filled = (x) => Object.keys(x).some((k) => k !== 'kind' && (k === 'periods' ? filled(x[k][0] || {}) : x[k] !== ''));
+      d.tariffs = (d.tariffs || []).filter((x, i) => x && (i < tfs.length - 1 || filled(x))).map((x, i) => {
         const old = (cfg.tariffs || [])[i] || {};
         const per = ((x.periods || [])[0]) || {};
         const wins = String(per.windows || '').split(',').map((w) => w.trim()).filter(Boolean);

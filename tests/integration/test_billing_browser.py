@@ -145,6 +145,18 @@ def test_installer_sets_tariffs_and_tenants_on_the_page(site, browser, artifacts
     f.locator("input[name='tariffs.0.periods.0.windows']").fill("22h-6h")
     pg.click("[data-action=save-billing]")
     pg.wait_for_selector("#billing-config .err")
+    err = f.locator(".f:has(input[name='tariffs.0.periods.0.windows']) .err")
+    assert "Plages heures creuses" in err.inner_text() and "HH:MM-HH:MM" in err.inner_text()
+    assert emu.api("GET", "/api/billing/config").json() == cfg
+    # the blank for a new tariff, filled in but for its name: the name is asked for, nothing
+    # dropped in silence
+    f.locator("input[name='tariffs.0.periods.0.windows']").fill("22:00-06:00")
+    blank = "tariffs.%d." % len(cfg["tariffs"])
+    f.locator("input[name='%speriods.0.name']" % blank).fill("HC")
+    f.locator("input[name='%speriods.0.windows']" % blank).fill("23:00-07:00")
+    pg.click("[data-action=save-billing]")
+    err = f.locator(".f:has(input[name='%sname']) .err" % blank)
+    assert "Nom du tarif" in err.inner_text()
     assert emu.api("GET", "/api/billing/config").json() == cfg
     tot = pg.locator("#bill-totals")
     tot.wait_for()
