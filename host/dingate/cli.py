@@ -187,7 +187,9 @@ def statement_cmd(backup, url, user, password, month, meters, part, fmt, out):
                 password = click.prompt("password", hide_input=True)
             sts, settings = statements.from_url(url, user, password, month, list(meters), part)
         if not sts:
-            raise click.ClickException("no statement for %s" % month)
+            raise click.ClickException(
+                "no statement for %s: no meter has a billing reading in that month (they are "
+                "taken every hour at +2 min; a new meter's first one comes within the hour)" % month)
         for p in statements.write(sts, settings, fmt, out):
             click.echo(p)
     except statements.StatementError as e:

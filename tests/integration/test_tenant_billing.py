@@ -180,6 +180,11 @@ def test_host_renders_statements_from_a_backup_and_from_the_device(site, tmp_pat
     st = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[0], month)).json()
     assert "@page { size: A4" in page and "M. Dupont" in page
     assert "%.2f EUR" % st["cost"]["total"] in page
+    # a month without any billing reading: said, with when readings come
+    run = CliRunner().invoke(main, ["statement", "--from-backup", str(backup), "--month", "2019-01",
+                                    "--out", str(tmp_path / "c")])
+    assert run.exit_code == 1 and "no statement for 2019-01" in run.output
+    assert "every hour" in run.output and not os.path.exists(tmp_path / "c")
 
 
 def test_reset_closes_the_tenant_statement(site):
