@@ -66,6 +66,9 @@ def test_the_errors_an_installer_meets_in_the_forms_carry_codes():
     admin = {"admin": {"role": "admin", "hash": "x"}}
     e = raises(ValidationError, validate_user, {"user": "Admin", "password": "long-enough-1"}, admin)
     assert (e.field, e.code) == ("user", "unique")
+    e = raises(ValidationError, validate_user,
+               {"user": "tenant1", "password": "long-enough-1", "role": "tenant"}, admin)
+    assert (e.field, e.code) == ("meters", "required")
     e = raises(ValidationError, validate_user, {"role": "user"}, admin, "admin")
     assert (e.field, e.code) == ("role", "last_admin")
     e = raises(ValidationError, validate, {"host": "broker.lan", "password": "secret"})

@@ -155,7 +155,7 @@ def _meters(data, role, old):
     if m is None and old is not None:
         m = old.get("meters")
     if not isinstance(m, list) or not m or len(m) > 32:
-        raise ValidationError("meters", "a tenant needs a list of 1-32 meter ids")
+        raise ValidationError("meters", "a tenant needs a list of 1-32 meter ids", "required")
     out = []
     for x in m:
         if isinstance(x, int) and not isinstance(x, bool):
