@@ -6,7 +6,14 @@ TCP connection of newline-delimited JSON.
 import asyncio
 import calendar
 import json
+import math
 import time
+
+from gateway.core import panel as panel_logic
+
+# the front panel's blinks, by their on + off cycle in ms
+BLINKS = (("slow", sum(panel_logic.SLOW)), ("blink", sum(panel_logic.TRAFFIC)),
+          ("fast", sum(panel_logic.FAST)))
 
 
 class PinWatch:
@@ -23,12 +30,14 @@ class PinWatch:
             self.changes = [t for t in self.changes if now - t < 4.5][-16:] + [now]
 
     def pattern(self):
-        """"off", "on", or "slow"/"fast" blinking (a slow blink toggles every second)."""
+        """"off", "on", or the firmware's blink nearest to how the pin toggles (core/panel.py):
+        "slow" (1 s on, 1 s off), "blink" (the COM LED's traffic, 150/150 ms) or "fast" (100/100
+        ms: an error, a factory reset)."""
         now = time.monotonic()
         recent = [t for t in self.changes if now - t < 4.2]
         if len(recent) >= 3 or (len(recent) == 2 and now - recent[-1] < 1.5):
-            period = 2 * (recent[-1] - recent[0]) / (len(recent) - 1)
-            return "fast" if period < 0.8 else "slow"
+            cycle_ms = 2000 * (recent[-1] - recent[0]) / (len(recent) - 1)
+            return min(BLINKS, key=lambda b: abs(math.log(cycle_ms / b[1])))[0]
         return "on" if self.level else "off"
 
 
