@@ -94,3 +94,12 @@ def test_the_errors_of_the_billing_and_export_forms_carry_codes():
     assert e.code == "shares"
     e = raises(ValidationError, check_range, 1800000000, 1700000000)
     assert (e.field, e.code, e.params) == ("to", "after", {"other": "from"})
+
+
+def test_a_generic_register_row_without_its_quantity_asks_for_it():
+    from gateway.core.meters import validate_registers
+
+    e = raises(ValidationError, validate_registers, [{"quantity": "", "register": 1}])
+    assert (e.field, e.code) == ("registers[0].quantity", "required")
+    e = raises(ValidationError, validate_registers, [{"quantity": "Puissance AC", "register": 1}])
+    assert (e.field, e.code) == ("registers[0].quantity", "quantity")

@@ -169,10 +169,11 @@ def validate_registers(regs):
         if not isinstance(r, dict):
             raise ValidationError(f[:-1], "each register must be a JSON object")
         q = r.get("quantity")
+        if q is None or q == "":
+            raise ValidationError(f + "quantity", "quantity is required", "required")
         if not _is_quantity(q):
-            raise ValidationError(
-                f + "quantity", "quantity must be 1-31 of a-z, 0-9, _ starting with a letter"
-            , "format")
+            raise ValidationError(f + "quantity", "quantity must be 1-31 of a-z, 0-9, _ starting "
+                                  "with a letter", "quantity")
         if q in seen:
             raise ValidationError(f + "quantity", "quantity %s appears twice" % q, "unique")
         seen.add(q)
