@@ -405,3 +405,24 @@ def test_relay_outputs_switch_from_the_generator_page(demo, browser, artifacts):
         assert "Sortie aux" in sources, sources
     finally:
         ctx.close()
+
+
+def test_a_manual_generator_run_is_explained_in_french(demo, browser, artifacts):
+    """The generator's reason comes in English from the device; a manual run, its time left
+    and its warm-up are said in the reader's language (app.js devText)."""
+    demo.login()
+    before = demo.api("GET", "/api/genset").json()
+    r = demo.api("PUT", "/api/genset", {"mode": "on", "manual_run_s": 600})
+    assert r.status_code == 200, r.text
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    try:
+        pg.goto(demo.url + "/#/genset")
+        pg.wait_for_function("/marche manuelle, encore/.test("
+                             "(document.querySelector('#genset-reason') || {}).textContent)",
+                             timeout=15000)
+        reason = pg.inner_text("#genset-reason")
+        assert "manual run" not in reason and " left" not in reason, reason
+    finally:
+        ctx.close()
+        demo.api("PUT", "/api/genset", {"mode": before["mode"],
+                                        "manual_run_s": before["manual_run_s"]})
