@@ -192,8 +192,8 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
             server = await panel.start_server(host="127.0.0.1", port=self.control_port,
                                               start_serving=False)
         except OSError as e:
-            raise SystemExit("control port %d: %s (choose another: --control-port, make run CONTROL_PORT=...)"
-                             % (self.control_port, e.strerror))
+            raise SystemExit("control port %d: %s (choose another: --control-port, make run "
+                             "CONTROL_PORT=...)" % (self.control_port, e.strerror))
         _check_free(self.http_port, "HTTP port")  # the device binds it: say so before it boots
         panel_task = asyncio.ensure_future(server.serve_forever())
         self.banner()
