@@ -1520,7 +1520,7 @@
     const s = d.state || {};
     put(box, h('h2', null, 'MQTT'),
       kv([[t('mqtt.state'), h('span', { id: 'mqtt-state', class: s.connected ? 'ok' : d.host ? 'err' : 'muted' }, !d.host ? t('mqtt.off') : s.connected ? t('ws.connected') : t('mqtt.disc'))],
-        d.host && s.last_error && [t('mqtt.last_error'), h('span', { id: 'mqtt-error' }, s.last_error)],
+        d.host && s.last_error && [t('mqtt.last_error'), h('span', { id: 'mqtt-error', title: s.last_error }, devText(s.last_error))],
         d.host && s.connects != null && [t('mqtt.connects'), num(s.connects, 0)],
         d.host && s.samples != null && [t('mqtt.samples'), num(s.samples, 0)]]), f);
   }
@@ -1764,6 +1764,12 @@
     [/^(\d+) FC(\d+) (0x\w+) x(\d+): no response within (\d+) ms$/, 'mb.noresp1', 'a f r n ms'],
     [/^bad CRC in reply from (\d+).*$/, 'mb.crc', 'a'],
     [/^.*exception (\d+) \((.+)\)$/, 'mb.exc', 'c x'],
+    // the MQTT link's last error (lib/mqtt.py, core/mqtt_packets.py): the usual causes
+    [/ECONNREFUSED/, 'mq.refused', ''],
+    [/EHOSTUNREACH|ENETUNREACH/, 'mq.unreach', ''],
+    [/ETIMEDOUT|timed out/, 'mq.timeout', ''],
+    [/(?:cannot resolve|no address for) ([^\s:]+)/, 'mq.dns', 'h'],
+    [/connection refused: (bad user name or password|not authorized|identifier rejected|server unavailable)/, 'mq.', 'x', { x: (x) => ({ 'bad user name or password': 'auth', 'not authorized': 'notauth', 'identifier rejected': 'id', 'server unavailable': 'unavail' })[x] }],
   ];
   function devText(txt) {
     if (typeof txt !== 'string' || !txt) return txt ?? '';
@@ -1773,7 +1779,7 @@
       if (!mt) continue;
       const v = {};
       names.split(' ').forEach((n, i) => { if (n) v[n] = fns[n] ? fns[n](mt[i + 1]) : mt[i + 1] ?? ''; });
-      const k = key.endsWith('_') || key === 'rs.' ? key + (v.x || '') : key;
+      const k = key.endsWith('_') || key.endsWith('.') ? key + (v.x || '') : key;
       if (has(k)) return t(k, v).replace(/ \(\)$/, '');
     }
     return txt;

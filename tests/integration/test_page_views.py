@@ -8,6 +8,7 @@ Screenshots: build/test-artifacts/page-<lang>-<width>-<page>.png."""
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 
@@ -426,3 +427,25 @@ def test_a_manual_generator_run_is_explained_in_french(demo, browser, artifacts)
         ctx.close()
         demo.api("PUT", "/api/genset", {"mode": before["mode"],
                                         "manual_run_s": before["manual_run_s"]})
+
+
+def test_the_mqtt_links_error_is_said_in_french(demo, browser, artifacts):
+    """A broker that refuses the connection: the page says so in the reader's language, the
+    device's own text kept in the title for whoever needs it."""
+    demo.login()
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = demo.api("PUT", "/api/mqtt", {"enabled": True, "host": "127.0.0.1", "port": port})
+    assert r.status_code == 200, r.text
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    try:
+        demo.wait_for(lambda: "ECONNREFUSED" in demo.api("GET", "/api/mqtt").json()["state"]
+                      ["last_error"], timeout=30, what="the refused connection")
+        pg.goto(demo.url + "/#/network/mqtt")
+        err = pg.wait_for_selector("#mqtt-error")
+        assert err.inner_text() == "connexion refusée par le broker"
+        assert "ECONNREFUSED" in err.get_attribute("title")
+    finally:
+        ctx.close()
+        demo.api("PUT", "/api/mqtt", {"enabled": False, "host": ""})
