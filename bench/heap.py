@@ -104,12 +104,11 @@ def _live(gw, samples=4):
     heap right after the firmware's periodic collection, once a second), so a recorder flush
     or an MQTT publish caught in one of them does not count. Steadier than the peak, which is
     the largest coincidence of transients: it shows a cut in what the gateway keeps."""
-    low = None
+    readings = []
     for _ in range(samples):
-        time.sleep(1.1)
-        v = gw.status()["mem_live"]
-        low = v if low is None or v < low else low
-    return low
+        time.sleep(1.1)  # a reading a second: the firmware's periodic collection
+        readings.append(gw.status()["mem_live"])
+    return min(readings)
 
 
 def _measure(gw, meters, broker, seconds):

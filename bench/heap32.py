@@ -169,6 +169,7 @@ def run(peak64, wroom_peak64=None, wroom_live64=None):
     code_fs32 = max(fs32["code"], fs64["code"] / FS_CODE_RATIO)
     data64 = max(0, peak64 - hw - rom64["code"])
     data32 = data64 / DATA_RATIO
+    residue_all = round(rom64["residue"] / ROMFS_CODE_RATIO)  # names left by on-demand code
     out = {
         "heap32_code_romfs_64_bytes": rom64["code"], "heap32_code_fs_64_bytes": fs64["code"],
         "heap32_code_fs_32_bytes": fs32["code"], "heap32_code_romfs_32_bytes": round(code_rom32),
@@ -182,8 +183,8 @@ def run(peak64, wroom_peak64=None, wroom_live64=None):
         "heap_peak_code_esp32_bytes": round(code_rom32), "heap_features_left_out": "",
         # what on-demand code leaves behind for good once every module was used (its qstrs)
         "heap32_ondemand_residue_romfs_64_bytes": rom64["residue"],
-        "heap_ondemand_residue_esp32_all_features_bytes": round(rom64["residue"] / ROMFS_CODE_RATIO),
-        "heap_ondemand_residue_esp32_bytes": round(rom64["residue"] / ROMFS_CODE_RATIO),
+        "heap_ondemand_residue_esp32_all_features_bytes": residue_all,
+        "heap_ondemand_residue_esp32_bytes": residue_all,  # the WROOM tier's below, if any
         "heap32_probe_failed_imports": ",".join(rom64["failed"]),
     }
     tier = wroom()

@@ -549,7 +549,7 @@
   const SUF = [[/_kwh$/, 'kWh'], [/_wh$/, 'Wh'], [/_kw$/, 'kW'], [/_w$/, 'W'], [/_var$/, 'var'], [/_va$/, 'VA'], [/_v$/, 'V'], [/_a$/, 'A'], [/_hz$/, 'Hz'], [/_(pct|percent)$/, '%'], [/_c$/, '°C'], [/_m3$/, 'm³'], [/_s$/, 's']];
   const qUnit = (q) => QU[q] ?? (SUF.find(([r]) => r.test(q)) || [0, ''])[1];
   const qDec = (q) => { const u = qUnit(q); return u === 'kWh' ? 2 : q === 'power_factor' ? 3 : u === 'W' || u === 'var' || u === 'VA' ? 0 : 1; };
-  const qVal = (q, v) => (qUnit(q) === 'W' ? power(v) : withUnit(v, qUnit(q), qDec(q)));
+  const qVal = (q, v) => { const u = qUnit(q); return u === 'W' ? power(v) : withUnit(v, u, qDec(q)); };
 
   /* Home: energy flow, battery, genset, live meters */
   // flowOf(meters, readings, genRuns): the energy balance in W from the meters' roles.
@@ -1741,6 +1741,7 @@
   const stT = (x) => (has('st.' + x) ? t('st.' + x) : x);
   const gsT = (x) => (has('gs.s.' + x) ? t('gs.s.' + x) : has('gs.m.' + x) ? t('gs.m.' + x) : x);
   const secT = (x) => duration(Number(x));
+  const keyOf = (x) => x.replace(/ /g, '_'); // a fixed English text as the end of its key
   const EVT = [
     [/^min (rest|run) (\d+) s not reached \((\d+) s left\)$/, 'rs.min_', 'x n l', { n: secT, l: secT }],
     [/^warm-up (\d+)\/(\d+) s$/, 'rs.warm', 'a b', { a: secT, b: secT }],
@@ -1749,14 +1750,14 @@
     [/^start retry (\d+)\/(\d+) in (\d+) s$/, 'rs.retry', 'a b l', { l: secT }],
     [/^quiet hours → stop$/, 'rs.q_stop', ''],
     [/^quiet hours: no start$/, 'rs.q_nostart', ''],
-    [/^(not evaluated yet|generator control not configured|starting|reboot while running|stopped by reboot|manual run|source lost|no SOC source or voltage condition configured)$/, 'rs.', 'x', { x: (x) => x.replace(/ /g, '_') }],
+    [/^(not evaluated yet|generator control not configured|starting|reboot while running|stopped by reboot|manual run|source lost|no SOC source or voltage condition configured)$/, 'rs.', 'x', { x: keyOf }],
     [/^manual run \((\d+) s\)$/, 'rs.manual_for', 'd', { d: secT }],
     [/^manual run, (\d+) s left$/, 'rs.manual_left', 'l', { l: secT }],
     [/^max run (\d+) s reached$/, 'rs.max_run', 'd', { d: secT }],
     [/^no running feedback after (\d+) s$/, 'rs.no_fb', 'd', { d: secT }],
     [/^source lost \(no SOC value\)$/, 'rs.no_soc', ''],
     [/^source stale \((\d+) s\)$/, 'rs.stale', 'd', { d: secT }],
-    [/^(.+) → (stop|start|keep)$/, 'rs.lost', 'w p', { w: (w) => devText(w), p: (x) => t('rs.pol_' + x) }],
+    [/^(.+) → (stop|start|keep)$/, 'rs.lost', 'w p', { w: devText, p: (x) => t('rs.pol_' + x) }],
     [/^(.+) for (\d+)\/(\d+) s$/, 'rs.held', 'c a b', { a: secT, b: secT }],
     [/^error: (.+)$/, 'rs.error', 'e'],
     [/^mode (\w+)$/, 'rs.mode', 'm', { m: gsT }],
@@ -1769,7 +1770,7 @@
     [/EHOSTUNREACH|ENETUNREACH/, 'mq.unreach', ''],
     [/ETIMEDOUT|timed out/, 'mq.timeout', ''],
     [/(?:cannot resolve|no address for) ([^\s:]+)/, 'mq.dns', 'h'],
-    [/connection refused: (bad user name or password|not authorized|identifier rejected|server unavailable)/, 'mq.', 'x', { x: (x) => ({ 'bad user name or password': 'auth', 'not authorized': 'notauth', 'identifier rejected': 'id', 'server unavailable': 'unavail' })[x] }],
+    [/connection refused: (bad user name or password|not authorized|identifier rejected|server unavailable)/, 'mq.', 'x', { x: keyOf }],
   ];
   function devText(txt) {
     if (typeof txt !== 'string' || !txt) return txt ?? '';

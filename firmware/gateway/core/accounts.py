@@ -77,8 +77,7 @@ def validate_user(data, existing_users, username=None):
     if username is None:
         if len(existing_users) >= MAX_USERS:  # the accounts stay in RAM: bound them
             raise ValidationError("user", "the device holds at most %d accounts" % MAX_USERS,
-                                  "range",
-                                  {"min": 1, "max": MAX_USERS})
+                                  "range", {"min": 1, "max": MAX_USERS})
         name = _check_username(data.get("user"))
         low = name.lower()
         for other in existing_users:

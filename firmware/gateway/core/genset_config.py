@@ -273,8 +273,9 @@ def validate_genset(cfg, current=None):
     qp = qo["stop_soc"] if qo["stop_soc"] is not None else out["stop_soc"]
     if qs >= qp:
         other = "quiet_hours.stop_soc" if qo["stop_soc"] is not None else "stop_soc"
-        raise ValidationError("quiet_hours.start_soc", "quiet hours start SOC must be below stop SOC",
-                              "below", {"other": other})
+        raise ValidationError("quiet_hours.start_soc",
+                              "quiet hours start SOC must be below stop SOC", "below",
+                              {"other": other})
     qs = qo["start_v"] if qo["start_v"] is not None else vo["start_v"]
     qp = qo["stop_v"] if qo["stop_v"] is not None else vo["stop_v"]
     if qs >= qp:

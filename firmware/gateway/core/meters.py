@@ -160,8 +160,8 @@ def validate_registers(regs):
     if not isinstance(regs, list) or not regs:
         raise ValidationError("registers", "a generic meter needs a list of registers", "required")
     if len(regs) > MAX_REGISTERS_PER_METER:
-        raise ValidationError("registers", "at most %d registers per meter" % MAX_REGISTERS_PER_METER,
-                              "max", {"max": MAX_REGISTERS_PER_METER})
+        raise ValidationError("registers", "at most %d registers per meter"
+                              % MAX_REGISTERS_PER_METER, "max", {"max": MAX_REGISTERS_PER_METER})
     out = []
     seen = set()
     for i, r in enumerate(regs):

@@ -39,14 +39,21 @@ def _ntp_server(v):
             raise ValidationError("ntp_server", "the port must be a number from 1 to 65535",
                                   "range", {"min": 1, "max": 65535})
     for label in host.split("."):
-        if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
-            raise ValidationError("ntp_server", "not a host name or IPv4 address (host or host:port)",
-                                  "host")
-        for c in label:
-            if not ("a" <= c.lower() <= "z" or "0" <= c <= "9" or c == "-"):
-                raise ValidationError("ntp_server",
-                                      "not a host name or IPv4 address (host or host:port)", "host")
+        if not _label_ok(label):
+            raise ValidationError("ntp_server",
+                                  "not a host name or IPv4 address (host or host:port)", "host")
     return v
+
+
+def _label_ok(label):
+    """One dot-separated part of a host name or IPv4 address: 1-63 of a-z, 0-9, "-" (not first
+    or last)."""
+    if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
+        return False
+    for c in label:
+        if not ("a" <= c.lower() <= "z" or "0" <= c <= "9" or c == "-"):
+            return False
+    return True
 
 
 def validate_settings(d, base=None):

@@ -179,6 +179,10 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
     async def run(self):
         if self.download_mode:
             return await self._download_mode()
+        # before the flash is prepared: a run that ends here must not leave a device behind
+        # whose first real boot would no longer be "new" (the demo's setup would be skipped)
+        _check_free(self.control_port, "control port", "--control-port, make run CONTROL_PORT=...")
+        _check_free(self.http_port, "HTTP port", "--http-port, make run HTTP_PORT=...")
         world = self._load_scenario()
         new_device = self.prepare_flash()
         self.hw = HardwareServer(self.board, Wifi(world.wifi_networks), on_relay=self._on_relay)
@@ -194,7 +198,6 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
         except OSError as e:
             raise SystemExit("control port %d: %s (choose another: --control-port, make run "
                              "CONTROL_PORT=...)" % (self.control_port, e.strerror))
-        _check_free(self.http_port, "HTTP port")  # the device binds it: say so before it boots
         panel_task = asyncio.ensure_future(server.serve_forever())
         self.banner()
         if self.repl_port:
@@ -280,15 +283,16 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
         self.say("\n".join(lines))
 
 
-def _check_free(port, what):
-    """Exit with a clear message when another program listens on ``port`` (127.0.0.1)."""
+def _check_free(port, what, how):
+    """Exit with a clear message when another program listens on ``port`` (127.0.0.1);
+    ``how``: the ways to choose another."""
     s = socket.socket()
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
         s.bind(("127.0.0.1", port))
     except OSError as e:
         raise SystemExit("%s %d: %s (another `dingate emulate` or `make run`? stop it, or choose "
-                         "another port: --http-port, make run HTTP_PORT=...)" % (what, port, e.strerror))
+                         "another port: %s)" % (what, port, e.strerror, how))
     finally:
         s.close()
 
