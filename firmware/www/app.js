@@ -701,45 +701,53 @@
     day: ['1d', 31 * 86400, ['import_kwh', 'export_kwh'], 'bars'],
     month: ['1mo', 365 * 86400, ['import_kwh', 'export_kwh'], 'bars'],
   };
+  const STEP_S = { '15m': 900, '1h': 3600, '1d': 86400, '1mo': 30.4 * 86400 };
   function tfmt(ts, step) {
     const o = step === '1mo' ? { month: 'short', year: '2-digit' } : step === '1d' ? { day: 'numeric', month: 'short' } : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
     try { return new Intl.DateTimeFormat(loc(), { ...o, timeZone: S.tz }).format(ts * 1000); } catch { return new Intl.DateTimeFormat(loc(), o).format(ts * 1000); }
   }
-  // drawChart(rows, view) -> <svg>: a line (power) or bars (energy in, out below the axis)
-  function drawChart(rows, view) {
+  // drawChart(rows, view, from, to, width) -> <svg>: a line (power) or bars (energy in, out below
+  // the axis), each bucket at its time between from and to (a gap stays a gap), drawn one unit per
+  // pixel of the box so the labels keep their size
+  function drawChart(rows, view, from, to, width) {
     const [step, , qs, kind] = VIEWS[view];
-    const W = 300, H = 180, L0 = 38, R0 = 6, T0 = 18, B0 = 20;
+    const W = Math.max(280, Math.round(width || 300)), H = Math.round(Math.min(300, Math.max(170, W * 0.42))), L0 = 46, R0 = 8, T0 = 20, B0 = 22;
     const vals = rows.map((r) => qs.map((q, i) => (typeof r[q] === 'number' ? r[q] * (i ? -1 : 1) : null)));
     const flat = vals.flat().filter((x) => x != null);
     let hi = Math.max(0, ...flat), lo = Math.min(0, ...flat);
     if (hi === lo) hi = lo + 1;
     const mag = 10 ** Math.floor(Math.log10((hi - lo) / 3)), tick = [1, 2, 5, 10].map((k) => k * mag).find((x) => (hi - lo) / x <= 4);
     hi = Math.ceil(hi / tick) * tick; lo = Math.floor(lo / tick) * tick;
-    const n = rows.length, bw = (W - L0 - R0) / Math.max(n, 1);
-    const x = (i) => L0 + (i + 0.5) * bw, y = (v) => T0 + (hi - v) / (hi - lo) * (H - T0 - B0);
+    const n = rows.length, secs = STEP_S[step], pw = W - L0 - R0;
+    if (n) { from = Math.min(from, rows[0].ts); to = Math.max(to, rows[n - 1].ts + secs); } // whole buckets
+    const xt = (ts) => L0 + (ts - from) / (to - from) * pw, bw = Math.max(1, secs / (to - from) * pw);
+    const x = (i) => xt(rows[i].ts + secs / 2), y = (v) => T0 + (hi - v) / (hi - lo) * (H - T0 - B0);
     const unit = kind === 'line' ? 'W' : 'kWh';
     const big = kind === 'line' && Math.max(hi, -lo) >= 10000, scale = big ? 1000 : 1;
-    const svg = sv('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', tabindex: '0', 'data-n': n, 'aria-label': t('ch.' + view) });
+    const svg = sv('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'chart', role: 'img', tabindex: '0', 'data-n': n, 'aria-label': t('ch.' + view) });
     for (let v = lo; v <= hi + tick / 2; v += tick) {
       addTo(svg, sv('line', { x1: L0, x2: W - R0, y1: y(v), y2: y(v), class: v === 0 ? 'ax' : 'grid' }),
-        sv('text', { x: L0 - 3, y: y(v) + 3, class: 'yl' }, num(v / scale + 0, tick / scale < 1 ? 1 : 0)));
+        sv('text', { x: L0 - 4, y: y(v) + 4, class: 'yl' }, num(v / scale + 0, tick / scale < 1 ? 1 : 0)));
     }
-    addTo(svg, sv('text', { x: 2, y: 10, class: 'un' }, big ? 'kW' : unit));
-    const every = Math.ceil(n / 4);
-    rows.forEach((r, i) => { if (i % every === 0) addTo(svg, sv('text', { x: x(i), y: H - 5, class: 'xl' }, tfmt(r.ts, step))); });
+    addTo(svg, sv('text', { x: 2, y: 12, class: 'un' }, big ? 'kW' : unit));
+    const k = Math.max(2, Math.min(6, Math.floor(pw / 90))); // time labels, ~90 px apart
+    for (let i = 0; i <= k; i++) {
+      const ts = from + (to - from) * i / k;
+      addTo(svg, sv('text', { x: xt(ts), y: H - 6, class: i ? (i === k ? 'xl end' : 'xl') : 'xl start' }, tfmt(ts, step)));
+    }
     if (kind === 'line') {
       let d = '';
-      const ok = (i) => i >= 0 && i < n && vals[i][0] != null;
+      const near = (i, j) => j >= 0 && j < n && vals[j][0] != null && Math.abs(rows[j].ts - rows[i].ts) <= secs * 1.5;
       vals.forEach((v, i) => {
-        if (!ok(i)) return;
-        d += (ok(i - 1) ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v[0]).toFixed(1);
-        if (!ok(i - 1) && !ok(i + 1)) addTo(svg, sv('circle', { cx: x(i), cy: y(v[0]), r: 2.5, class: 'dot' })); // a lone point
+        if (v[0] == null) return;
+        d += (near(i, i - 1) ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v[0]).toFixed(1);
+        if (!near(i, i - 1) && !near(i, i + 1)) addTo(svg, sv('circle', { cx: x(i), cy: y(v[0]), r: 2.5, class: 'dot' })); // a lone point
       });
       addTo(svg, sv('path', { d, class: 'ln' }));
     } else {
       vals.forEach((v, i) => v.forEach((w, k) => {
         if (w == null || w === 0) return;
-        addTo(svg, sv('rect', { x: x(i) - bw * 0.4, width: bw * 0.8, y: Math.min(y(w), y(0)), height: Math.abs(y(w) - y(0)), class: k ? 'b2' : 'b1' }));
+        addTo(svg, sv('rect', { x: x(i) - bw * 0.4, width: Math.max(1, bw * 0.8), y: Math.min(y(w), y(0)), height: Math.abs(y(w) - y(0)), class: k ? 'b2' : 'b1' }));
       }));
     }
     // reading a value: pointer (touch or mouse) or keys move a cursor; the value shows above the chart
@@ -754,7 +762,12 @@
       const r = rows[at];
       out.textContent = tfmt(r.ts, step === '1mo' || step === '1d' ? step : '15m') + ' · ' + qs.map((q) => (typeof r[q] === 'number' ? qLabel(q) + ' ' + (kind === 'line' ? power(r[q]) : withUnit(r[q], 'kWh', 2)) : null)).filter(Boolean).join(' · ');
     };
-    const fromEv = (e) => { const b = svg.getBoundingClientRect(); pick(Math.floor(((e.clientX - b.left) / b.width * W - L0) / bw)); };
+    const fromEv = (e) => { // the bucket nearest the pointer
+      const b = svg.getBoundingClientRect(), px = (e.clientX - b.left) / b.width * W;
+      let best = 0;
+      for (let i = 1; i < n; i++) if (Math.abs(x(i) - px) < Math.abs(x(best) - px)) best = i;
+      pick(best);
+    };
     svg.addEventListener('pointerdown', (e) => { fromEv(e); svg.setPointerCapture && svg.setPointerCapture(e.pointerId); });
     svg.addEventListener('pointermove', (e) => { if (e.buttons || e.pointerType === 'mouse') fromEv(e); });
     svg.addEventListener('keydown', (e) => { if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') { e.preventDefault(); pick(at < 0 ? n - 1 : at + (e.key === 'ArrowLeft' ? -1 : 1)); } });
@@ -790,7 +803,7 @@
         const rows = await history(String(d.meter), from, to, step);
         rows.forEach((r) => { for (const k in r) if (k.endsWith('_delta')) r[k.slice(0, -6)] = r[k]; }); // consumption per bucket
         if (!alive(g) || my !== seq) return;
-        put(box, rows.length ? drawChart(rows, d.view) : h('p', { class: 'muted' }, t('ch.none')));
+        put(box, rows.length ? drawChart(rows, d.view, from, to, box.clientWidth) : h('p', { class: 'muted' }, t('ch.none')));
         box.dataset.view = d.view;
       } catch (e) { if (!e.gone) put(box, failBox(e)); }
     };
@@ -1847,24 +1860,28 @@
     await loadMeters().catch(() => {}); // meter names for the sources
     const list = h('ol', { class: 'events', id: 'event-list' });
     const r = btn('refresh', t('b.refresh'));
-    const types = new Set();
-    const sel = h('select', { id: 'ev-type', name: 'type', 'aria-label': t('f.type') });
-    const fill = () => {
-      const v = sel.value;
-      put(sel, h('option', { value: '' }, t('ev.all')), ...[...types].sort().map((x) => h('option', { value: x }, has('evt.' + x) ? t('evt.' + x) : x)));
-      sel.value = v;
+    const types = Object.keys(L).filter((k) => k.startsWith('evt.')).map((k) => k.slice(4)); // every type, found or not
+    const sources = new Set();
+    const sel = h('select', { id: 'ev-type', name: 'type', 'aria-label': t('f.type') },
+      h('option', { value: '' }, t('ev.all')), ...types.map((x) => [t('evt.' + x), x]).sort().map(([l, x]) => h('option', { value: x }, l)));
+    const src = h('select', { id: 'ev-source', name: 'source', 'aria-label': t('ev.source') });
+    const fill = () => { // the sources met so far
+      const v = src.value;
+      put(src, h('option', { value: '' }, t('ev.sources')), ...[...sources].map((x) => [srcT(x), x]).sort().map(([l, x]) => h('option', { value: x }, l)));
+      src.value = v;
     };
     fill();
-    sel.onchange = () => load();
-    addTo(m, h('div', { class: 'row' }, r, h('div', { class: 'evsel' }, sel)), list);
+    sel.onchange = src.onchange = () => load();
+    addTo(m, h('div', { class: 'row' }, r, h('div', { class: 'evsel' }, sel), h('div', { class: 'evsel' }, src)), list);
     const load = async () => {
       r.disabled = true;
       try {
-        const ev = (await get('/api/events?limit=100' + (sel.value ? '&type=' + encodeURIComponent(sel.value) : ''))) || [];
+        const q = [['type', sel.value], ['source', src.value]].filter(([, v]) => v).map(([k, v]) => '&' + k + '=' + encodeURIComponent(v)).join('');
+        const ev = (await get('/api/events?limit=200' + q)) || [];
         if (!alive(g)) return;
-        const n = types.size;
-        ev.forEach((e) => e.type && types.add(String(e.type)));
-        if (types.size !== n) fill();
+        const n = sources.size;
+        ev.forEach((e) => e.source && sources.add(String(e.source)));
+        if (sources.size !== n) fill();
         put(list, ...ev.map((e) => h('li', { class: 'ev t-' + String(e.type || '').replace(/\W/g, '') },
           h('time', null, when(e.ts)), h('span', { class: 'badge' }, has('evt.' + e.type) ? t('evt.' + e.type) : e.type ?? ''), h('span', { class: 'src' }, srcT(e.source)), h('p', null, evText(e)))));
         if (!ev.length) addTo(list, h('li', { class: 'muted' }, t('ev.none')));

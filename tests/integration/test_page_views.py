@@ -253,6 +253,15 @@ def test_chart_draws_from_history(demo, browser, artifacts):
             marks = pg.locator("#chart svg.chart path.ln, #chart svg.chart rect, #chart svg.chart circle.dot").count()
             values = [v for r in rows for k, v in r.items() if k in qs and v]
             assert marks >= (1 if values else 0), (rows, marks)
+            # each bucket at its time: the demo's few minutes of history sit at the right end of
+            # the span, not spread over the whole width, under time labels of a readable size
+            left = pg.evaluate("""() => {
+                const s = document.querySelector('#chart svg.chart'), w = s.viewBox.baseVal.width;
+                const xs = [...s.querySelectorAll('path.ln, rect, circle.dot')].map((e) => e.getBBox().x);
+                return Math.min(...xs) / w; }""")
+            assert left > 0.75, left
+            sizes = pg.evaluate("[...document.querySelectorAll('#chart svg.chart text.xl')].map((e) => e.getBoundingClientRect().height)")
+            assert len(sizes) >= 3 and all(8 < s < 16 for s in sizes), sizes
             pg.click("#chart svg.chart")  # tap: the value is read out
             assert "·" in pg.inner_text("#chart .readout")
             pg.screenshot(path=os.path.join(artifacts, "page-chart-%s.png" % view), full_page=True)
@@ -318,6 +327,22 @@ def test_event_log_and_generator_reason_in_dutch(demo, browser, artifacts):
         sources = pg.eval_on_selector_all("#event-list li .src", "s => s.map(e => e.textContent)")
         assert "Gateway" in sources and not [s for s in sources if s.startswith("meter ")], sources
         pg.screenshot(path=os.path.join(artifacts, "page-nl-390-events-log.png"), full_page=True)
+        # every type can be chosen, met or not (no alarm has been logged), each in Dutch
+        types = pg.eval_on_selector_all("#ev-type option", "os => os.map(o => o.value)")
+        assert {"alarm", "threshold", "comm", "genset"} <= set(types), types
+        assert demo.api("GET", "/api/events?type=alarm").json() == []
+        pg.select_option("#ev-type", "alarm")
+        pg.wait_for_selector("#event-list li.muted")
+        assert "Geen gebeurtenis" in pg.inner_text("#event-list")
+        # one source: the device filters (the page holds the last 200 events, not a copy)
+        pg.select_option("#ev-type", "")
+        pg.wait_for_selector("#event-list li p")
+        pg.select_option("#ev-source", "meter 1")
+        pg.wait_for_function("[...document.querySelectorAll('#event-list li .src')].every(e => e.textContent === 'Meter Main meter')"
+                             " && document.querySelectorAll('#event-list li p').length > 0")
+        seen = [u for u in pg.seen if "/api/events" in u][-1]
+        assert "source=meter%201" in seen, seen
+        assert all(e["source"] == "meter 1" for e in demo.api("GET", seen[len(demo.url):]).json())
         pg.goto(demo.url + "/#/genset")
         reason = pg.wait_for_selector("#genset-reason").inner_text()
         assert not any(w in reason for w in ("not ", "warm-up", "cool-down", "quiet", "retry", "manual run")), reason

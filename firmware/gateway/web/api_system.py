@@ -80,7 +80,8 @@ def events(ctx, req):
         raise ValidationError("limit", "limit must be a number")
     from gateway.core.event_codes import text  # released with this module, kept by the stream
 
-    return stream(ctx.events.newest(limit=limit, type=req.args.get("type"), text=text))
+    a = req.args
+    return stream(ctx.events.newest(limit=limit, type=a.get("type"), source=a.get("source"), text=text))
 
 
 ROUTES = (
