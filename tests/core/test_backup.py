@@ -156,6 +156,12 @@ def test_header_is_checked():
     assert _field(_file(version="1", meters=[])) == "version"
     assert _field([1, 2]) == "restore"
     assert _field(_file()) == "restore"  # nothing to restore
+    # with codes for the page: what is wrong with the file as a whole, in the reader's words
+    code = lambda f: raises(ValidationError, backup.check_restore, f, _current()).code  # noqa: E731
+    assert code({"meters": []}) == code([1, 2]) == code(_file(version="1")) == "not_backup"
+    e = raises(ValidationError, backup.check_restore, _file(version=2, meters=[]), _current())
+    assert (e.code, e.params) == ("backup_newer", {"version": 2})
+    assert code(_file()) == "backup_empty"
 
 
 def test_public_views_carry_no_secret():

@@ -167,7 +167,9 @@ def test_member_without_sha_is_refused():
 
 
 def test_board_and_format_are_checked():
-    assert "board" in raises(ValidationError, _unpack, _bundle(board="esp32-other")).message
+    e = raises(ValidationError, _unpack, _bundle(board="esp32-other"))
+    assert "board" in e.message
+    assert (e.code, e.params) == ("fw_board", {"board": "esp32-other", "want": "emulator"})
     assert "format" in raises(ValidationError, _unpack, _bundle(fmt=1)).message
     # no board given: any board's bundle reads
     _unpack(_bundle(board="esp32-other"), board=None)
@@ -204,7 +206,7 @@ def test_truncation_and_counts():
 
 
 def test_not_a_tar():
-    raises(ValidationError, _unpack, b"PK\x03\x04" + bytes(2000))
+    assert raises(ValidationError, _unpack, b"PK\x03\x04" + bytes(2000)).code == "fw_bundle"
     data = bytearray(_bundle())
     data[148] = ord("7")  # checksum field
     assert "checksum" in raises(ValidationError, _unpack, bytes(data)).message
@@ -217,11 +219,14 @@ def test_signature_version_and_members_are_checked():
     m, files = _unpack(_bundle())
     assert files == dict(FILES)
     e = raises(ValidationError, _unpack, _bundle(key=None))
-    assert "not signed" in e.message
-    assert "signature" in raises(ValidationError, _unpack, _bundle(key=b"k" * 32)).message
-    assert "update key" in raises(ValidationError, _unpack, _bundle(), key=None).message
+    assert "not signed" in e.message and e.code == "fw_signature"
+    e = raises(ValidationError, _unpack, _bundle(key=b"k" * 32))
+    assert "signature" in e.message and e.code == "fw_signature"
+    e = raises(ValidationError, _unpack, _bundle(), key=None)
+    assert "update key" in e.message and e.code == "fw_key"
     e = raises(ValidationError, _unpack, _bundle(version="0.0.9"))
     assert "older" in e.message
+    assert (e.code, e.params) == ("fw_downgrade", {"version": "0.0.9", "running": "0.1.0"})
     _unpack(_bundle(version="0.1.0+rebuilt"))  # the same version again is not a downgrade
     assert fwbundle.version_key("1.10.2+x") > fwbundle.version_key("1.9.30")
     # re-packed: a line added to boot.py, the member's own SHA-256 made right, the signed

@@ -94,14 +94,16 @@ def _obj(name, v):
 
 def check_header(doc):
     if not isinstance(doc, dict):
-        raise ValidationError("restore", "a backup is a JSON object")
+        raise ValidationError("restore", "a backup is a JSON object", "not_backup")
     if doc.get("format") != FORMAT:
-        raise ValidationError("format", 'not a dingate backup (format must be "%s")' % FORMAT)
+        raise ValidationError("format", 'not a dingate backup (format must be "%s")' % FORMAT,
+                              "not_backup")
     v = doc.get("version")
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValidationError("version", "version must be a positive integer")
+        raise ValidationError("version", "version must be a positive integer", "not_backup")
     if v > VERSION:
-        raise ValidationError("version", "backup from a newer firmware (version %d)" % v)
+        raise ValidationError("version", "backup from a newer firmware (version %d)" % v,
+                              "backup_newer", {"version": v})
 
 
 def _meters(lst):
@@ -223,7 +225,7 @@ def check_restore(doc, current):
     """
     check_header(doc)
     if not any(k in doc for k in DOCS):
-        raise ValidationError("restore", "the backup holds no configuration document")
+        raise ValidationError("restore", "the backup holds no configuration document", "backup_empty")
     plan = {"docs": {}, "kept": [], "revoke": [], "notes": []}
     gone = current.get("left_out") or ()
     for name in DOCS:

@@ -49,8 +49,9 @@ _ZERO = bytes(BLOCK)
 FIELD = "firmware"
 
 
-def _bad(message):
-    return ValidationError(FIELD, message)
+def _bad(message, code="fw_bundle", params=None):
+    """A refused bundle; the code says it to the page ("fw_bundle": not a bundle, or damaged)."""
+    return ValidationError(FIELD, message, code, params)
 
 
 def _cstr(b):
@@ -318,12 +319,12 @@ class Unpacker:
     def _check_signature(self, raw):
         if self.key is None:
             raise _bad("this device has no update key: provision it (dingate provision) to "
-                       "take signed bundles")
+                       "take signed bundles", "fw_key")
         if not self._hmac:
-            raise _bad("the bundle is not signed: refused")
+            raise _bad("the bundle is not signed: refused", "fw_signature")
         if not ct_equal(sign(self.key, raw), self._hmac.lower()):
             raise _bad("bad signature: the bundle was not signed with this device's update "
-                       "key, or was altered")
+                       "key, or was altered", "fw_signature")
 
     def _check_manifest(self, raw):
         try:
@@ -338,10 +339,11 @@ class Unpacker:
         if not isinstance(m.get("version"), str):
             raise _bad("%s: version missing" % MANIFEST)
         if self.board is not None and m.get("board") != self.board:
-            raise _bad("this bundle is for the board %s, not %s" % (m.get("board"), self.board))
+            raise _bad("this bundle is for the board %s, not %s" % (m.get("board"), self.board),
+                       "fw_board", {"board": str(m.get("board")), "want": self.board})
         if self.running is not None and version_key(m["version"]) < version_key(self.running):
             raise _bad("firmware %s is older than the running %s: downgrades are refused" % (
-                m["version"], self.running))
+                m["version"], self.running), "fw_downgrade", {"version": m["version"], "running": self.running})
         members = m.get("members")
         if not isinstance(members, str) or len(members) != 64:
             raise _bad("%s: members digest missing" % MANIFEST)
@@ -450,7 +452,7 @@ def write_romfs(path, rom, chunk=1024):
     (yields bytes written so far)."""
     size = os.stat(path)[6]
     if size > rom_capacity(rom):
-        raise _bad("the ROMFS image (%d bytes) is larger than the partition" % size)
+        raise _bad("the ROMFS image (%d bytes) is larger than the partition" % size, "fw_rom_size")
     mw = rom(3, 0, size)
     if mw is None or mw < 0:
         raise OSError("ROMFS erase failed (%s)" % mw)

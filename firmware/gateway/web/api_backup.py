@@ -133,7 +133,7 @@ async def restore(ctx, req):
         def sink(chunk):
             if depth.feed(chunk):  # refused before json.load could spend the heap on it
                 raise ValidationError("restore", "the backup nests deeper than %d levels"
-                                      % RESTORE_DEPTH)
+                                      % RESTORE_DEPTH, "too_deep")
             f.write(chunk)
 
         try:
@@ -145,7 +145,7 @@ async def restore(ctx, req):
         try:
             doc = json.load(f)
         except ValueError:
-            raise ValidationError("restore", "this file is not a JSON backup")
+            raise ValidationError("restore", "this file is not a JSON backup", "not_backup")
         finally:
             f.close()
         _remove(RESTORE_TMP)

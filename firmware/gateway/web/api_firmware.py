@@ -59,7 +59,8 @@ def _want_sha(req):
         return None
     text = text.strip().lower()
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise ValidationError("X-Firmware-SHA256", "X-Firmware-SHA256 must be 64 hex digits")
+        raise ValidationError("X-Firmware-SHA256", "X-Firmware-SHA256 must be 64 hex digits",
+                              "format")
     return text
 
 
@@ -74,9 +75,9 @@ def _update_key(ctx):
         return None
 
 
-def _refused(ctx, code, message, field="firmware"):
-    ctx.event("system", "firmware", "fw.refused", {"status": code, "error": message})
-    return error(code, message, field)
+def _refused(ctx, status, message, field="firmware", code=None, params=None):
+    ctx.event("system", "firmware", "fw.refused", {"status": status, "error": message})
+    return error(status, message, field, code, params)
 
 
 async def _receive(req, n, feed, got):
@@ -98,7 +99,7 @@ async def _receive(req, n, feed, got):
             chunk = None
         if not r:
             raise ValidationError("firmware", "the upload was cut short (%d of %d bytes)"
-                                  % (got[0], n))
+                                  % (got[0], n), "upload_cut")
         got[0] += r
         feed(mv[:r])
 
@@ -114,7 +115,7 @@ async def firmware(ctx, req):
         want = _want_sha(req)
     except ValidationError as e:
         await drain(req, n)
-        return _refused(ctx, 400, e.message, e.field)
+        return _refused(ctx, 400, e.message, e.field, e.code)
     bad = length(req, FIRMWARE_MAX, "firmware")
     if bad:
         return bad
@@ -127,12 +128,12 @@ async def firmware(ctx, req):
         await drain(req, n)
         return _refused(ctx, 409, "this device runs its code from a ROMFS partition and its "
                         "MicroPython has no vfs.rom_ioctl to rewrite it: nothing changed "
-                        "(update it with `dingate deploy` or `dingate flash`)")
+                        "(update it with `dingate deploy` or `dingate flash`)", code="fw_rom_ioctl")
     key = _update_key(ctx)
     if key is None:
         await drain(req, n)
         return _refused(ctx, 409, "this device has no update key: provision it "
-                        "(dingate provision) to take signed bundles")
+                        "(dingate provision) to take signed bundles", code="fw_key")
     # what an earlier upload left (refused, cut short, or committed but not booted) goes first
     fwswitch.remove_tree(fwswitch.STAGE)
     fwswitch.remove_tree(fwswitch.READY)
@@ -141,12 +142,13 @@ async def firmware(ctx, req):
     free = free_bytes("/")
     if free is not None and free < SPARE + 2 * fwbundle.BLOCK:
         await drain(req, n)
-        return _refused(ctx, 507, "not enough flash for an update (%d bytes free)" % free)
+        return _refused(ctx, 507, "not enough flash for an update (%d bytes free)" % free,
+                        code="fw_room")
     gc.collect()  # an upload is rare: a collection here is not on the hot path
     if gc.mem_free() < FIRMWARE_HEAP:
         await drain(req, n)
         return _refused(ctx, 507, "not enough free memory for an update now (%d bytes, %d "
-                        "needed): try again later" % (gc.mem_free(), FIRMWARE_HEAP))
+                        "needed): try again later" % (gc.mem_free(), FIRMWARE_HEAP), code="fw_memory")
     ctx.upload_busy = True
     stager = fwbundle.Stager(spare=SPARE, free=lambda: free_bytes("/"))
     got = [0]
@@ -164,28 +166,30 @@ async def firmware(ctx, req):
             digest = fwbundle._hex(whole.digest())
             if want is not None and digest != want:
                 raise ValidationError("X-Firmware-SHA256",
-                                      "SHA-256 mismatch: the upload is damaged, nothing changed")
+                                      "SHA-256 mismatch: the upload is damaged, nothing changed",
+                                      "upload_cut")
             staged_rom = fwswitch.STAGE + "/" + fwbundle.ROMFS
             has_rom = fwswitch.exists(staged_rom)
             if in_rom:
                 if not has_rom:
                     raise ValidationError("firmware", "this device runs its code from ROMFS: "
-                                          "the bundle needs its romfs.img")
+                                          "the bundle needs its romfs.img", "fw_needs_rom")
                 size, cap = os.stat(staged_rom)[6], fwbundle.rom_capacity(rom)
                 if size > cap:
                     raise ValidationError("firmware", "the ROMFS image (%d bytes) is larger "
-                                          "than this device's partition (%d bytes)" % (size, cap))
+                                          "than this device's partition (%d bytes)" % (size, cap),
+                                          "fw_rom_size")
             elif has_rom:
                 os.remove(staged_rom)  # this device runs its code from /lib
                 has_rom = False
         except ValidationError as e:
             stager.abort()
             await drain(req, n - got[0])
-            return _refused(ctx, 400, e.message, e.field)
+            return _refused(ctx, 400, e.message, e.field, e.code, e.params)
         except fwbundle.NoRoom as e:
             stager.abort()
             await drain(req, n - got[0])
-            return _refused(ctx, 507, str(e))
+            return _refused(ctx, 507, str(e), code="fw_room")
         except BaseException as e:  # noqa: B036 - MemoryError, OSError, a lost client: drop it all
             stager.abort()
             ctx.event("system", "firmware", "fw.failed", {"error": repr(e)})
