@@ -516,11 +516,11 @@
       return bare(h('div', { class: 'card' }, h('p', { class: 'err' }, e.message), b));
     }
     if (S.me.must_change) return showChange();
-    try { // the device's time zone for every date shown, the site name for export file names
-      const st = await opt('/api/settings');
-      S.tz = st.timezone || S.tz;
-      S.location = st.location;
-      S.left = (await opt('/api/status')).features_left_out || [];
+    try { // the device's time zone for every date shown (every role), the site name for export file names
+      const [st, ss] = await Promise.all([opt('/api/status'), can('user') ? opt('/api/settings') : {}]);
+      S.tz = ss.timezone || st.timezone || S.tz;
+      S.location = ss.location;
+      S.left = st.features_left_out || [];
     } catch { return; }
     shell();
   }

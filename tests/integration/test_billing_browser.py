@@ -1,8 +1,11 @@
 """The billing page and a tenant's page in a real headless browser (Debian chromium, playwright),
 in French, on a gateway with 50 days of hourly billing reads (dingate.testing.billing_seed).
 Screenshots are kept in build/test-artifacts/."""
+import datetime
 import os
+import re
 import shutil
+import zoneinfo
 
 import pytest
 
@@ -35,8 +38,8 @@ def browser():
         b.close()
 
 
-def _french_page(browser, emu, user, password):
-    ctx = browser.new_context(viewport=PHONE, locale="fr-FR", timezone_id="Europe/Paris")
+def _french_page(browser, emu, user, password, tz="Europe/Paris"):
+    ctx = browser.new_context(viewport=PHONE, locale="fr-FR", timezone_id=tz)
     pg = ctx.new_page()
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
@@ -98,7 +101,9 @@ def test_billing_page_in_french(site, browser, artifacts):
 
 def test_tenant_page_shows_only_its_meter(site, browser, artifacts):
     emu, ids = site
-    pg = _french_page(browser, emu, "dupont", TENANT_PASSWORD)
+    # a phone set to another time zone: the page still shows the site's time (the tenant may
+    # not read the settings, the status gives the zone)
+    pg = _french_page(browser, emu, "dupont", TENANT_PASSWORD, tz="America/Montreal")
     pages = pg.eval_on_selector_all("nav.tabs [data-page]", "els => els.map(e => e.dataset.page)")
     assert set(pages) <= {"home", "readings"} and "readings" in pages
     pg.goto(emu.url + "/#/readings")
@@ -115,6 +120,12 @@ def test_tenant_page_shows_only_its_meter(site, browser, artifacts):
     pg.locator(".meter[data-id='%s']" % ids[0]).wait_for()
     assert pg.locator(".meter[data-id]").count() == 1
     assert pg.locator("main .err").count() == 0
+    pg.wait_for_function("/Mis à jour/.test(document.querySelector('#main').innerText)")
+    shown = re.search(r"Mis à jour \S+ (\d\d):(\d\d)", pg.inner_text("main")).groups()
+    site_tz = emu.api("GET", "/api/settings").json()["timezone"]
+    now = datetime.datetime.now(zoneinfo.ZoneInfo(site_tz))
+    minutes = (int(shown[0]) * 60 + int(shown[1]) - (now.hour * 60 + now.minute)) % 1440
+    assert minutes in (0, 1, 1439), (shown, site_tz, now)
     pg.screenshot(path=os.path.join(artifacts, "tenant-home-fr.png"), full_page=True)
     assert not pg.errors, pg.errors
 

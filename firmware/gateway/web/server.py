@@ -110,6 +110,7 @@ def build_app(ctx):
             "serial": ctx.identity["serial"],
             "uptime_s": ctx.uptime_s(),
             "time": ctx.now(),
+            "timezone": ctx.settings["timezone"],  # every date a page shows is the site's
             "mem_free": gc.mem_free(),
             "mem_alloc": gc.mem_alloc(),
             "mem_peak": heapmark.peak,
