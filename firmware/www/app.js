@@ -1021,8 +1021,23 @@
     D.body.append(box);
     box.scrollIntoView();
   }
+  // the site's calendar (S.tz), whatever the phone's zone: a date as YYYY-MM-DD, and the epoch ms
+  // of a date's midnight there (guessed as UTC, corrected by the zone's offset, twice for a DST change)
+  const siteDay = (d) => { try { return new Intl.DateTimeFormat('en-CA', { timeZone: S.tz }).format(d); } catch { return new Intl.DateTimeFormat('en-CA').format(d); } };
+  function siteMidnight(ymd) {
+    const utc = Date.parse(ymd + 'T00:00Z');
+    if (isNaN(utc)) return NaN;
+    const off = (ms) => {
+      let f;
+      try { f = new Intl.DateTimeFormat('en-US', { timeZone: S.tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }); } catch { return -new Date(ms).getTimezoneOffset() * 60000; }
+      const p = {};
+      for (const x of f.formatToParts(ms)) p[x.type] = Number(x.value);
+      return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
+    };
+    return utc - off(utc - off(utc));
+  }
   function exportForm(box) {
-    const day = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+    const day = siteDay;
     const now = new Date();
     const f = h('form', { id: 'export', novalidate: true },
       h('div', { class: 'cols' },
@@ -1035,7 +1050,8 @@
     const note = h('p', { class: 'muted small' });
     const upd = () => {
       const d = collect(f);
-      const from = Date.parse(d.from + 'T00:00'), to = Date.parse(d.to + 'T00:00') + 864e5;
+      const end = Date.parse(d.to + 'T00:00Z') + 864e5;
+      const from = siteMidnight(d.from), to = isNaN(end) ? NaN : siteMidnight(new Date(end).toISOString().slice(0, 10)); // whole days of the site
       if (!d.meter || !(from < to) || to - from > 400 * 864e5) { a.removeAttribute('href'); a.setAttribute('aria-disabled', 'true'); note.textContent = S.meters.length ? t('exp.bad') : t('meters.none'); return; }
       a.removeAttribute('aria-disabled');
       note.textContent = '';

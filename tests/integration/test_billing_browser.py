@@ -5,6 +5,7 @@ import datetime
 import os
 import re
 import shutil
+import urllib.parse
 import zoneinfo
 
 import pytest
@@ -114,6 +115,13 @@ def test_tenant_page_shows_only_its_meter(site, browser, artifacts):
     assert pg.locator("[data-action=reset-billing]").count() == 0
     opts = pg.eval_on_selector_all("#export select[name=meter] option", "els => els.map(e => e.value)")
     assert opts == [ids[0]]
+    # the export asks for whole days of the site (its midnights), not of the phone
+    site_tz = zoneinfo.ZoneInfo(emu.api("GET", "/api/settings").json()["timezone"])
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(pg.get_attribute("#export-link", "href")).query)
+    days = [datetime.date.fromisoformat(pg.input_value("#export input[name=%s]" % k)) for k in ("from", "to")]
+    assert days[1] == datetime.datetime.now(site_tz).date()  # today is the site's today
+    midnight = lambda d: int(datetime.datetime.combine(d, datetime.time(), site_tz).timestamp())  # noqa: E731
+    assert (int(q["from"][0]), int(q["to"][0])) == (midnight(days[0]), midnight(days[1] + datetime.timedelta(days=1)))
     assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     pg.screenshot(path=os.path.join(artifacts, "tenant-fr.png"), full_page=True)
     pg.goto(emu.url + "/#/home")  # live values of its own meter only
@@ -122,8 +130,7 @@ def test_tenant_page_shows_only_its_meter(site, browser, artifacts):
     assert pg.locator("main .err").count() == 0
     pg.wait_for_function("/Mis à jour/.test(document.querySelector('#main').innerText)")
     shown = re.search(r"Mis à jour \S+ (\d\d):(\d\d)", pg.inner_text("main")).groups()
-    site_tz = emu.api("GET", "/api/settings").json()["timezone"]
-    now = datetime.datetime.now(zoneinfo.ZoneInfo(site_tz))
+    now = datetime.datetime.now(site_tz)
     minutes = (int(shown[0]) * 60 + int(shown[1]) - (now.hour * 60 + now.minute)) % 1440
     assert minutes in (0, 1, 1439), (shown, site_tz, now)
     pg.screenshot(path=os.path.join(artifacts, "tenant-home-fr.png"), full_page=True)
