@@ -103,3 +103,33 @@ def test_a_generic_register_row_without_its_quantity_asks_for_it():
     assert (e.field, e.code) == ("registers[0].quantity", "required")
     e = raises(ValidationError, validate_registers, [{"quantity": "Puissance AC", "register": 1}])
     assert (e.field, e.code) == ("registers[0].quantity", "quantity")
+
+
+def test_the_rarer_form_errors_carry_codes_too():
+    """What an installer still meets in the forms: a static address on the network's own or
+    broadcast address, the gateway on the device's own, quiet hours that start and end together,
+    a full bus, a register map past 0xFFFF, a scale of 0, too many tariffs."""
+    from gateway.core.meters import MAX_METERS, validate_meter, validate_registers
+    from gateway.core.tariff import MAX_TARIFFS, check_config
+    from gateway.core.wifi_config import validate_ip_config
+
+    net = {"ip": "192.168.1.0", "netmask": "255.255.255.0"}
+    assert raises(ValidationError, validate_ip_config, net).code == "net_address"
+    e = raises(ValidationError, validate_ip_config, {"ip": "10.0.0.1", "netmask": "255.255.255.254"})
+    assert (e.field, e.code) == ("netmask", "netmask_small")
+    e = raises(ValidationError, validate_ip_config,
+               {"ip": "192.168.1.20", "netmask": "255.255.255.0", "gateway": "192.168.1.20"})
+    assert (e.field, e.code, e.params) == ("gateway", "differ", {"other": "ip"})
+    e = raises(ValidationError, validate_genset,
+               {"quiet_hours": {"enabled": True, "start": "22:00", "end": "22:00"}})
+    assert (e.field, e.code, e.params) == ("quiet_hours.end", "differ", {"other": "quiet_hours.start"})
+    full = [{"id": str(i), "name": "m%d" % i, "address": i, "profile": "sdm120"} for i in range(1, MAX_METERS + 1)]
+    e = raises(ValidationError, validate_meter, {"address": 200, "profile": "sdm120"}, full)
+    assert (e.code, e.params) == ("max_meters", {"max": MAX_METERS})
+    e = raises(ValidationError, validate_registers, [{"quantity": "power_w", "register": 65535, "type": "u32"}])
+    assert (e.field, e.code, e.params) == ("registers[0].register", "max", {"max": 65534})
+    e = raises(ValidationError, validate_registers, [{"quantity": "power_w", "register": 1, "scale": 0}])
+    assert (e.field, e.code) == ("registers[0].scale", "nonzero")
+    tariffs = [{"name": "t%d" % i, "price": 0.2} for i in range(MAX_TARIFFS + 1)]
+    e = raises(ValidationError, check_config, {"currency": "EUR", "tariffs": tariffs}, [])
+    assert (e.field, e.code, e.params) == ("tariffs", "max", {"max": MAX_TARIFFS})

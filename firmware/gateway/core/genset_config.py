@@ -224,7 +224,8 @@ def validate_genset(cfg, current=None):
     qo["start"] = _hhmm("quiet_hours.start", q["start"])[0]
     qo["end"] = _hhmm("quiet_hours.end", q["end"])[0]
     if qo["start"] == qo["end"]:
-        raise ValidationError("quiet_hours.end", "must differ from quiet_hours.start")
+        raise ValidationError("quiet_hours.end", "must differ from quiet_hours.start", "differ",
+                              {"other": "quiet_hours.start"})
     qo["start_soc"] = _opt_number("quiet_hours.start_soc", q["start_soc"], 0, 100)
     qo["stop_soc"] = _opt_number("quiet_hours.stop_soc", q["stop_soc"], 0, 100)
     qo["start_v"] = _opt_number("quiet_hours.start_v", q["start_v"], 0, 1000)

@@ -78,7 +78,8 @@ def validate_meter(data, existing, meter_id=None):
             current = m
     others = [m for m in existing if m["id"] != meter_id]
     if current is None and len(others) >= MAX_METERS:
-        raise ValidationError(None, "at most %d meters on the bus" % MAX_METERS)
+        raise ValidationError(None, "at most %d meters on the bus" % MAX_METERS, "max_meters",
+                              {"max": MAX_METERS})
     if current:
         merged = dict(current)
         merged.update(data)
@@ -112,7 +113,8 @@ def validate_meter(data, existing, meter_id=None):
         kinds = set(_map_kind(m["profile"], m["id"]) for m in others if m["profile"] != "generic")
         if _map_kind(profile, meter_id) not in kinds and len(kinds) >= MAX_PROFILES:
             raise ValidationError("profile", "at most %d different device profiles on the bus "
-                                  "(each one's register map stays in memory)" % MAX_PROFILES)
+                                  "(each one's register map stays in memory)" % MAX_PROFILES,
+                                  "max_profiles", {"max": MAX_PROFILES})
 
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -185,7 +187,8 @@ def validate_registers(regs):
         if type_ not in TYPES:
             raise ValidationError(f + "type", "type must be one of %s" % ", ".join(sorted(TYPES)))
         if register + TYPES[type_] > 0x10000:
-            raise ValidationError(f + "register", "the value runs past register 0xFFFF")
+            raise ValidationError(f + "register", "the value runs past register 0xFFFF", "max",
+                                  {"max": 0x10000 - TYPES[type_]})
         order = r.get("word_order", "big")
         if order not in WORD_ORDERS:
             raise ValidationError(f + "word_order", "word_order must be big or little")
@@ -196,7 +199,7 @@ def validate_registers(regs):
             or scale == 0
             or scale - scale != 0
         ):
-            raise ValidationError(f + "scale", "scale must be a non-zero number")
+            raise ValidationError(f + "scale", "scale must be a non-zero number", "nonzero")
         unit = r.get("unit")
         unit = _unit(q) if unit is None else check.text(f + "unit", unit, 15, 0, strip=True)
         out.append({"quantity": q, "function": function, "register": register, "type": type_,

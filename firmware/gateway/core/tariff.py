@@ -89,7 +89,8 @@ def check_tariff(t, f):
            "vat_pct": _num(t.get("vat_pct", 0), f + ".vat_pct", 0, 100), "periods": []}
     ps = t.get("periods") or []
     if not isinstance(ps, list) or len(ps) > MAX_PERIODS:
-        raise ValidationError(f + ".periods", "at most %d periods" % MAX_PERIODS)
+        raise ValidationError(f + ".periods", "at most %d periods" % MAX_PERIODS, "max",
+                              {"max": MAX_PERIODS})
     names = [out["base_name"]]
     for i, p in enumerate(ps):
         pf = "%s.periods.%d" % (f, i)
@@ -121,7 +122,8 @@ def check_config(data, meter_ids=None):
     out = {"currency": check_currency(data.get("currency")), "tariffs": [], "meters": {}}
     ts = data.get("tariffs") or []
     if not isinstance(ts, list) or len(ts) > MAX_TARIFFS:
-        raise ValidationError("tariffs", "at most %d tariffs" % MAX_TARIFFS)
+        raise ValidationError("tariffs", "at most %d tariffs" % MAX_TARIFFS, "max",
+                              {"max": MAX_TARIFFS})
     names = []
     for i, t in enumerate(ts):
         f = "tariffs.%d" % i
@@ -159,7 +161,8 @@ def check_config(data, meter_ids=None):
                                   "common_share")
         out["meters"][mid] = e
     if len(groups) > MAX_GROUPS:
-        raise ValidationError(_FIELD, "at most %d groups" % MAX_GROUPS)
+        raise ValidationError(_FIELD, "at most %d groups" % MAX_GROUPS, "max_groups",
+                              {"max": MAX_GROUPS})
     if share > 100.0001:
         raise ValidationError(_FIELD, "the common-area shares add up to more than 100 %", "shares")
     return out

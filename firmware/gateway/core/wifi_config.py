@@ -61,18 +61,19 @@ def validate_ip_config(data):
     if mask == 0 or (inv & (inv + 1)) != 0:
         raise ValidationError("netmask", "not a valid netmask", "format")
     if inv < 3:
-        raise ValidationError("netmask", "netmask too small for a host and a gateway")
+        raise ValidationError("netmask", "netmask too small for a host and a gateway", "netmask_small")
     host = ip & inv
     if host == 0 or host == inv:
-        raise ValidationError("ip", "network or broadcast address")
+        raise ValidationError("ip", "network or broadcast address", "net_address")
     gw = parse_ipv4(get("gateway"), "gateway")
     if gw:
         if gw == ip:
-            raise ValidationError("gateway", "gateway cannot be the device's own address")
+            raise ValidationError("gateway", "gateway cannot be the device's own address", "differ",
+                                  {"other": "ip"})
         if (gw & mask) != (ip & mask):
             raise ValidationError("gateway", "gateway not in the device's subnet", "subnet")
         if (gw & inv) == 0 or (gw & inv) == inv:
-            raise ValidationError("gateway", "network or broadcast address")
+            raise ValidationError("gateway", "network or broadcast address", "net_address")
     dns = parse_ipv4(get("dns"), "dns")
     if dns:
         _check_host(dns, "dns")

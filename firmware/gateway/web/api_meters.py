@@ -34,7 +34,8 @@ async def _sunspec_layout(ctx, body, current=None):
 
     found = await sunspec.discover(read)
     if not found or not found["models"]:
-        raise ValidationError("profile", "no SunSpec device answers at address %d" % address)
+        raise ValidationError("profile", "no SunSpec device answers at address %d" % address,
+                              "no_sunspec", {"address": address})
     body["sunspec"] = found["models"]
 
 
@@ -112,7 +113,7 @@ def start_scan(ctx, req):
         raise ValidationError(None, "a scan request must be a JSON object")
     lo, hi = _address(body, "from", 1), _address(body, "to", 247)
     if lo > hi:
-        raise ValidationError("to", "to must not be below from")
+        raise ValidationError("to", "to must not be below from", "min_of", {"other": "from"})
     timeout = body.get("timeout_ms")
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)
                                 or not 20 <= timeout <= 2000):
