@@ -690,7 +690,9 @@
         [t('gs.reason'), h('span', { id: 'genset-reason' }, devText(gs.reason) || '—')],
         gs.running_since && [t('gs.since'), when(gs.running_since)],
         !compact && gs.run_hours != null && [t('gs.hours'), withUnit(gs.run_hours, t('u.h'), 1)],
-        !compact && gs.starts != null && [t('gs.starts'), num(gs.starts, 0)]]));
+        !compact && gs.starts != null && [t('gs.starts'), num(gs.starts, 0)],
+        (gs.service_due || (!compact && gs.service_due_in_h != null)) && [t('gs.service'), h('span', { id: 'genset-service', class: gs.service_due ? 'err' : null },
+          gs.service_due ? t('gs.service_due') : t('gs.service_in', { h: withUnit(gs.service_due_in_h, t('u.h'), 1) }))]]));
   }
 
   /* Charts (Readings page): /api/history with a step, drawn as inline SVG. Tap or drag on a chart
@@ -1307,7 +1309,15 @@
     try { [gs] = await Promise.all([get('/api/genset'), loadMeters().catch(() => [])]); } catch (e) { if (!e.gone) addTo(st, failBox(e)); return; }
     if (!alive(g)) return;
     const drawState = (x) => {
-      put(st, h('h2', null, t('gs.now')), gensetState(x));
+      let done = null; // a service done: the reminder starts again (installer)
+      if (x.service_due_in_h != null && can('installer')) {
+        done = btn('genset-serviced', t('gs.serviced'));
+        done.onclick = async () => {
+          if (!await confirmBox(t('gs.serviced'), t('gs.serviced_q', { h: num(x.service_interval_h, 0) }), t('gs.serviced'))) return;
+          try { drawState(await api('POST', '/api/genset/service')); toast(t('saved')); } catch (e) { if (!e.gone) toast(e.message, true); }
+        };
+      }
+      put(st, h('h2', null, t('gs.now')), gensetState(x), done && h('div', { class: 'row' }, done));
       put(modes, ...['auto', 'on', 'off'].map((md) => {
         const b = btn('genset-' + md, t('gs.m.' + md), { class: 'btn mode m-' + md, 'aria-pressed': String(x.mode === md) });
         b.onclick = async () => {
@@ -1379,7 +1389,8 @@
       h('fieldset', { class: 'plain', name: 'times' }, h('legend', null, t('gs.times')),
         h('div', { class: 'cols' }, mins('min_run_s', 'f.min_run'), mins('min_rest_s', 'f.min_rest'), mins('max_run_s', 'f.max_run', t('gs.zero_none')),
           gs.manual_run_s != null && mins('manual_run_s', 'f.manual_run', t('gs.zero_mode')),
-          secs('warmup_s', 'f.warmup', gs.warmup_s), secs('cooldown_s', 'f.cooldown', gs.cooldown_s))),
+          secs('warmup_s', 'f.warmup', gs.warmup_s), secs('cooldown_s', 'f.cooldown', gs.cooldown_s),
+          gs.service_interval_h != null && fld('gs', 'service_interval_h', t('f.service_interval'), { type: 'number', value: gs.service_interval_h, hint: t('gs.zero_service'), a: { min: '0', step: '1', inputmode: 'numeric' } }))),
       h('fieldset', { class: 'plain', name: 'feedback' }, h('legend', null, t('f.feedback')), h('p', { class: 'muted small' }, t('gs.fb_h')), fOn, fBox),
       h('fieldset', { class: 'plain', name: 'quiet_hours' }, h('legend', null, t('f.quiet_hours')), qOn, qTimes),
       h('div', { class: 'row' }, submit('save-genset', t('b.save'))));

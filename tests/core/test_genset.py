@@ -595,3 +595,41 @@ def test_set_config_validates_and_keeps_old_on_error():
     assert g.config["start_soc"] == 30
     assert g.set_config({"start_soc": 40})["start_soc"] == 40
     assert g.update(T0, soc=40, soc_ts=T0) is True
+
+
+# ---------------------------------------------------------------- service reminder
+
+
+def test_service_falls_due_once_after_its_run_hours_and_is_recorded():
+    g = GensetController(cfg(service_interval_h=2), {"run_s": 3600})  # 1 h run before
+    st = g.status()
+    assert (st["service_due_in_h"], st["service_due"]) == (1.0, False)
+    run(g, T0, T0 + 1800, 10, step=60)  # runs: SOC low
+    g.drain_events()
+    assert g.status()["service_due_in_h"] == 0.5
+    run(g, T0 + 1800, T0 + 7200, 10, step=60)  # past the interval: one reminder, not one a step
+    ev = [e for e in g.drain_events() if e[1] == "gs.service_due"]
+    assert ev == [("genset", "gs.service_due", {"h": 2})]
+    assert text(*ev[0][1:]) == "service due: 2 run hours since the last service"
+    st = g.status()
+    assert (st["service_due_in_h"], st["service_due"]) == (0, True)
+    # a reboot while due does not remind again; the recorded service survives one
+    g2 = GensetController(g.config, g.persisted())
+    run(g2, T0 + 7200, T0 + 7300, 10, step=60)
+    assert [e for e in g2.drain_events() if e[1] == "gs.service_due"] == []
+    v = g2.version
+    g2.service_done()
+    assert g2.version != v  # saved by the service
+    assert g2.status()["service_due_in_h"] == 2.0 and not g2.status()["service_due"]
+    g3 = GensetController(g2.config, g2.persisted())
+    assert g3.status()["service_due_in_h"] == 2.0 and g3.status()["run_hours"] == g2.status()["run_hours"]
+
+
+def test_no_service_interval_no_reminder():
+    g = GensetController(cfg(), {"run_s": 10 ** 7})
+    run(g, T0, T0 + 120, 10, step=60)
+    assert g.status()["service_due_in_h"] is None and g.status()["service_due"] is False
+    assert [e for e in g.drain_events() if e[1] == "gs.service_due"] == []
+    e = raises(ValidationError, validate_genset, {"service_interval_h": -1})
+    assert (e.field, e.code) == ("service_interval_h", "range")
+    assert validate_genset({"service_interval_h": 250})["service_interval_h"] == 250

@@ -468,6 +468,9 @@ def test_commands_live_values_and_genset_state(broker):
         await until(lambda: len(sub.on("dg/T1/cmd/result")) >= 4, 5, "fourth result")
         await until(lambda: any(json.loads(p)["mode"] == "off"
                                 for p in sub.payloads("dg/T1/genset/state")), 5, "mode off")
+        state.update(service_due_in_h=0, service_due=True)  # a service falls due: said at once
+        await until(lambda: any(json.loads(p).get("service_due")
+                                for p in sub.payloads("dg/T1/genset/state")), 5, "service due")
         await up.stop()
         # a command sent while the gateway is away (here: left retained) is not run later
         await pub("dg/T1/cmd/genset/mode", b"on", True)
@@ -488,8 +491,9 @@ def test_commands_live_values_and_genset_state(broker):
     assert res[2] == {"ok": True, "cmd": "genset/mode", "value": "off", "req": "r1"}
     assert res[3]["ok"] is False and res[3]["error"] == "unknown command"
     gs = [json.loads(p) for p in sub.payloads("dg/T1/genset/state")]
-    assert gs[0]["mode"] == "auto" and gs[-1] == {"mode": "off", "relay": False,
+    assert gs[0]["mode"] == "auto" and gs[-2] == {"mode": "off", "relay": False,
                                                   "running_since": None, "reason": "soc ok"}
+    assert gs[-1] == dict(gs[-2], service_due=True)
     assert any(g["mode"] == "on" and g["relay"] is True for g in gs)
     live = json.loads(sub.payloads("dg/T1/meter/3/state")[0])
     assert live["power_w"] == 230.5 and live["meter"] == "3" and live["ts"] == 1795000000

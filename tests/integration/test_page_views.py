@@ -465,6 +465,42 @@ def test_a_manual_generator_run_is_explained_in_french(demo, browser, artifacts)
                                         "manual_run_s": before["manual_run_s"]})
 
 
+def test_the_generator_service_reminder_is_set_and_recorded_from_the_page(demo, browser, artifacts):
+    """An installer sets a service interval in the generator form; the state says when the
+    service falls due, "Entretien fait" records one (confirmed), the log says who, and
+    /metrics gives the hours left for an alert rule."""
+    demo.login()
+    before = demo.api("GET", "/api/genset").json()
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    try:
+        pg.goto(demo.url + "/#/genset")
+        pg.fill("#genset-form input[name=service_interval_h]", "250")
+        pg.click("[data-action=save-genset]")
+        pg.wait_for_selector("#genset-service")
+        st = demo.api("GET", "/api/genset").json()
+        assert st["service_interval_h"] == 250 and st["service_due"] is False
+        left = st["service_due_in_h"]
+        assert abs(left - (250 - st["run_s"] / 3600)) <= 0.1, st  # never serviced: from 0 run hours
+        shown = pg.inner_text("#genset-service")
+        words = ("%g" % left).replace(".", ",")  # French decimals, as the API's hours left
+        assert shown.replace("\u202f", " ") == "dans %s h" % words, (shown, left)
+        pg.click("[data-action=genset-serviced]")
+        assert "250 heures de marche" in pg.inner_text("dialog")
+        pg.click("dialog [data-action=confirm]")
+        demo.wait_for(lambda: any(e.get("code") == "gs.serviced" for e in demo.api("GET", "/api/events?source=genset").json()),
+                      timeout=15, what="the service in the log")
+        assert demo.api("GET", "/api/genset").json()["service_due_in_h"] == 250
+        metrics = demo.api("GET", "/metrics").text
+        assert "dingate_genset_service_due_in_hours 250" in metrics, metrics[-800:]
+        pg.goto(demo.url + "/#/events")
+        pg.wait_for_selector("#event-list li p")
+        texts = pg.eval_on_selector_all("#event-list li p", "ps => ps.map(p => p.textContent)")
+        assert "Entretien enregistré par admin" in texts, texts
+    finally:
+        ctx.close()
+        demo.api("PUT", "/api/genset", {"service_interval_h": before["service_interval_h"]})
+
+
 def test_the_mqtt_links_error_is_said_in_french(demo, browser, artifacts):
     """A broker that refuses the connection: the page says so in the reader's language, the
     device's own text kept in the title for whoever needs it."""

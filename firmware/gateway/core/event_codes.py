@@ -78,6 +78,8 @@ TEXTS = {
     "gs.cleared_by": "error cleared by mode %(mode)s",
     "gs.manual_end": "manual run ended (%(why)s), mode %(mode)s",
     "gs.reboot": "stopped by reboot",
+    "gs.service_due": "service due: %(h)d run hours since the last service",
+    "gs.serviced": "service recorded by %(by)s",
     "gs.bad_config": "bad genset config (%(field)s: %(error)s), using defaults, mode off",
     "gs.service": "genset service: %(error)s",
     # relay outputs

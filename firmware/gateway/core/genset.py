@@ -48,6 +48,9 @@ The relay is closed in warmup, running and cooldown, open otherwise.
   internal timers instead of being counted as elapsed (run) time.
 * Run hours count the time the relay is closed (warm-up and cool-down included); ``starts``
   counts starts, not feedback retries.
+* Service reminder (service_interval_h > 0): once the run hours since the last recorded service
+  reach the interval, the status says "service_due" and one "gs.service_due" event is logged;
+  ``service_done()`` records a service at the current run hours (kept across reboots).
 
 API
 ---
@@ -56,7 +59,8 @@ GensetController(config=None, persisted_state=None, local_time=None)
           local_minutes=None, voltage_ts=None) -> bool   the relay command (True = run/closed)
   .status(now=None) -> dict   mode, relay, running_since, reason, state, run_hours, starts,
                               last_start(_reason), last_stop(_reason), error, soc, battery_v,
-                              source_lost, quiet, manual_until, next_start_in_s
+                              source_lost, quiet, manual_until, next_start_in_s,
+                              service_due_in_h (None without an interval), service_due
   .set_config(cfg) -> dict    validated (partial) config applied; .config the current one
   .persisted() -> dict        to save; .version changes when it needs saving (run time aside)
   .config_version             changes when the controller changed the mode (manual run end)
@@ -66,6 +70,7 @@ GensetController(config=None, persisted_state=None, local_time=None)
                                       gateway.core.event_codes) and "config" (stored config
                                       rejected: "gs.bad_config")
   .clear_error()
+  .service_done()             a service done now: the next is due service_interval_h from here
 """
 from gateway.core import ondemand
 from gateway.core.errors import ValidationError
@@ -189,6 +194,8 @@ class GensetController:
         p = persisted_state if isinstance(persisted_state, dict) else {}
         self._run_s = float(_int_or_none(p.get("run_s")) or 0)
         self._starts = _int_or_none(p.get("starts")) or 0
+        self._service_at = float(_int_or_none(p.get("service_at_s")) or 0)  # run_s then
+        self._service_told = self._service_left() == 0  # due before this boot: told then
         self._last_start = _int_or_none(p.get("last_start"))
         self._last_start_reason = _str_or(p.get("last_start_reason"), "")
         self._last_stop = _int_or_none(p.get("last_stop"))
@@ -245,6 +252,18 @@ class GensetController:
         if self._state == ERROR:
             self._clear_error("gs.cleared", {})
 
+    def service_done(self):
+        self._service_at = self._run_s
+        self._service_told = False
+        self.version += 1
+
+    def _service_left(self):
+        """Run seconds left before the next service (0 when due), None without an interval."""
+        h = self._cfg["service_interval_h"]
+        if not h:
+            return None
+        return max(0.0, h * 3600 - (self._run_s - self._service_at))
+
     def _parse(self):
         q = self._cfg["quiet_hours"]
         self._q_start = _minutes(q["start"])
@@ -269,6 +288,7 @@ class GensetController:
             "v": 1,
             "run_s": int(self._run_s),
             "starts": self._starts,
+            "service_at_s": int(self._service_at),
             "last_start": self._last_start,
             "last_start_reason": self._last_start_reason,
             "last_stop": self._last_stop,
@@ -282,6 +302,7 @@ class GensetController:
     def status(self, now=None):
         if now is None:
             now = self._last_now
+        service = self._service_left()
         left = 0
         if now is not None and self._state == STOPPED:
             left = self._rest_left(now)
@@ -307,6 +328,8 @@ class GensetController:
             "quiet": self._quiet,
             "manual_until": _int_or_none(self._manual_until),
             "next_start_in_s": int(left + 0.999),
+            "service_due_in_h": None if service is None else round(service / 3600.0, 1),
+            "service_due": service == 0,
         }
 
     # -- the decision
@@ -355,6 +378,9 @@ class GensetController:
                 self._shift(dt)
             elif self._relay:
                 self._run_s += dt
+                if not self._service_told and self._service_left() == 0:
+                    self._service_told = True
+                    self._emit("genset", "gs.service_due", {"h": self._cfg["service_interval_h"]})
         self._last_now = now
 
     def _shift(self, d):

@@ -20,6 +20,8 @@ Extra keys:
   source_max_age_s              SOC older than this is stale (= lost)           default 120
   manual_run_s                  duration of a manual run (mode "on"); 0 = until
                                 the mode is changed (max_run_s still applies)   default 0
+  service_interval_h            run hours between services (a "service due" event
+                                and status once reached); 0 = no reminder       default 0
   voltage   second condition on battery voltage:
             {"enabled": false, "meter": null (= the soc_source meter), "quantity": "battery_v",
              "start_v": 46.0, "stop_v": 54.0, "start_delay_s": 60, "stop_delay_s": 60}
@@ -83,6 +85,7 @@ DEFAULTS = {
     "on_source_loss": "stop",
     "source_max_age_s": 120,
     "manual_run_s": 0,
+    "service_interval_h": 0,
     "voltage": VOLTAGE_DEFAULTS,
     "feedback": FEEDBACK_DEFAULTS,
 }
@@ -96,7 +99,8 @@ _SUB_DEFAULTS = {
 STATUS_KEYS = (
     "relay", "running_since", "reason", "state", "run_hours", "run_s", "starts", "last_start",
     "last_stop", "last_start_reason", "last_stop_reason", "error", "soc", "battery_v",
-    "source_lost", "quiet", "manual_until", "next_start_in_s", "contact",
+    "source_lost", "quiet", "manual_until", "next_start_in_s", "contact", "service_due_in_h",
+    "service_due",
 )
 
 
@@ -217,6 +221,7 @@ def validate_genset(cfg, current=None):
     out["on_source_loss"] = check.choice("on_source_loss", m["on_source_loss"], SOURCE_LOSS)
     out["source_max_age_s"] = _seconds("source_max_age_s", m["source_max_age_s"], 5, DAY_S)
     out["manual_run_s"] = _seconds("manual_run_s", m["manual_run_s"], 0, 7 * DAY_S)
+    out["service_interval_h"] = check.integer("service_interval_h", m["service_interval_h"], 0, 50000)
 
     q = m["quiet_hours"]
     _only("quiet_hours", q, QUIET_DEFAULTS)

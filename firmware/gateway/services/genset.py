@@ -93,6 +93,11 @@ class GensetService:
         self.wake()
         return new
 
+    def service_done(self):
+        """A service done now (POST /api/genset/service): saved by the next step."""
+        self.controller.service_done()
+        self.wake()
+
     def status(self):
         """GET /api/genset: the config and the controller's state."""
         d = dict(self.controller.config)

@@ -390,6 +390,8 @@ class Uplink:
             return
         state = {"mode": g.get("mode"), "relay": bool(g.get("relay")),
                  "running_since": g.get("running_since"), "reason": g.get("reason")}
+        if g.get("service_due_in_h") is not None:  # a service interval is set
+            state["service_due"] = bool(g.get("service_due"))
         if state != self._genset_sent:
             await self.client.publish(T.genset_state_topic(self.base), _json(state), 0, True)
             self._genset_sent = state

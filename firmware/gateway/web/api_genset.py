@@ -1,5 +1,6 @@
 """/api/genset (on demand): the generator's configuration and state; DELETE removes generator
-control (the contact opened, its Home Assistant entities deleted; run hours are kept)."""
+control (the contact opened, its Home Assistant entities deleted; run hours are kept);
+POST /api/genset/service records a service (the next is due service_interval_h from now)."""
 from gateway.web.http import error, json_body
 
 
@@ -38,6 +39,14 @@ def put(ctx, req):
     return ctx.genset.status()
 
 
+def service(ctx, req):
+    if ctx.genset is None:
+        return error(404, "generator control is not configured")
+    ctx.genset.service_done()
+    ctx.event("genset", "genset", "gs.serviced", {"by": req.g.session["user"]})
+    return ctx.genset.status()
+
+
 def delete(ctx, req):
     if ctx.store.load("genset") is None:
         return error(404, "generator control is not configured")
@@ -51,4 +60,5 @@ ROUTES = (
     ("GET", "genset", "user", get),
     ("PUT", "genset", "installer", put),
     ("DELETE", "genset", "installer", delete),
+    ("POST", "genset/service", "installer", service),
 )

@@ -104,6 +104,10 @@ def _genset(ctx):
     yield om.sample(PREFIX + "genset_run_seconds_total", (), st["run_s"])
     yield om.family(PREFIX + "genset_starts", "counter", "generator starts")
     yield om.sample(PREFIX + "genset_starts_total", (), st["starts"])
+    if st.get("service_due_in_h") is not None:
+        yield om.family(PREFIX + "genset_service_due_in_hours", "gauge",
+                        "run hours left before the generator's next service (0: due)")
+        yield om.sample(PREFIX + "genset_service_due_in_hours", (), st["service_due_in_h"])
 
 
 def exposition(ctx):
