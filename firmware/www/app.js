@@ -193,7 +193,7 @@
   // a field's label: its label in the form, else built from the path ("meters[1].address" -> "Meter 2 — Address")
   function fieldLabel(f, form) {
     const el = fieldEl(form, f);
-    const lb = el && (el.id ? $(`label[for="${CSS.escape(el.id)}"]`, form) : $('legend', el));
+    const lb = el && (el.id && el.tagName !== 'FIELDSET' ? $(`label[for="${CSS.escape(el.id)}"]`, form) : $('legend', el));
     if (lb) return lb.textContent;
     const out = [];
     for (const p of String(f).match(/[^.[\]]+|\[\d+\]/g) || []) {
@@ -1732,6 +1732,7 @@
         };
         return h('article', { class: 'card user', 'data-user': u.user },
           h('div', { class: 'mhead' }, h('h3', null, u.user), h('span', { class: 'badge b-role' }, t('role.' + u.role))),
+          u.role === 'tenant' && kv([[t('usr.meters'), (u.meters || []).map(meterName).join(', ') || '—']]),
           h('p', { class: 'muted' }, [u.disabled && t('users.disabled'), u.must_change && t('users.must')].filter(Boolean).join(' · ')),
           h('div', { class: 'row' }, eb, u.user !== S.me.user && db));
       }));
@@ -1741,7 +1742,7 @@
   // A tenant's meters: one checkbox per meter (the tenant sees only these).
   function tenantMeters(u) {
     const mine = (u && u.meters) || [];
-    return h('fieldset', { id: 'tenant-meters', class: 'checks' }, h('legend', null, t('usr.meters')),
+    return h('fieldset', { id: 'tenant-meters', name: 'meters', class: 'checks' }, h('legend', null, t('usr.meters')),
       S.meters.map((mt) => h('label', null, h('input', { type: 'checkbox', name: 'tmeter', value: mt.id, checked: mine.includes(mt.id) }), ' ' + mt.name)));
   }
   function userEditor(ed, u, done) {

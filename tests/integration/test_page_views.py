@@ -501,6 +501,38 @@ def test_the_generator_service_reminder_is_set_and_recorded_from_the_page(demo, 
         demo.api("PUT", "/api/genset", {"service_interval_h": before["service_interval_h"]})
 
 
+def test_an_admin_gives_a_tenant_its_meters_on_the_page(demo, browser, artifacts):
+    """Users page in French: a new tenant account without a meter is refused next to the meter
+    list; with one ticked it is made, bound to that meter only; the ticks are checkboxes of a
+    finger's size, not 40 px boxes."""
+    demo.login()
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    try:
+        pg.goto(demo.url + "/#/users")
+        pg.click("[data-action=add-user]")
+        pg.fill("#user-form input[name=user]", "dupont")
+        pg.fill("#user-form input[name=password]", "locataire-12345")
+        pg.select_option("#user-form select[name=role]", "tenant")
+        boxes = pg.eval_on_selector_all("#tenant-meters input[type=checkbox]",
+                                        "els => els.map(e => e.getBoundingClientRect().width)")
+        assert len(boxes) == len(demo.api("GET", "/api/meters").json()) and all(16 <= w <= 26 for w in boxes), boxes
+        pg.click("[data-action=save-user]")
+        err = pg.wait_for_selector("#tenant-meters .err")
+        assert err.inner_text() == "Compteurs de ce locataire : obligatoire", err.inner_text()
+        pg.check("#tenant-meters label:has-text('Workshop') input")
+        pg.click("[data-action=save-user]")
+        pg.wait_for_selector("#user-form", state="detached")
+        u = [x for x in demo.api("GET", "/api/users").json() if x["user"] == "dupont"][0]
+        workshop = [m["id"] for m in demo.api("GET", "/api/meters").json() if m["name"] == "Workshop"]
+        assert (u["role"], u["meters"], u["must_change"]) == ("tenant", workshop, True)
+        card = pg.inner_text(".card.user[data-user=dupont]")
+        assert "Compteurs de ce locataire" in card and "Workshop" in card and "Main meter" not in card, card
+        pg.screenshot(path=os.path.join(artifacts, "page-fr-390-tenant-user.png"), full_page=True)
+    finally:
+        ctx.close()
+        demo.api("DELETE", "/api/users/dupont")
+
+
 def test_the_mqtt_links_error_is_said_in_french(demo, browser, artifacts):
     """A broker that refuses the connection: the page says so in the reader's language, the
     device's own text kept in the title for whoever needs it."""
