@@ -837,6 +837,7 @@
       if (!bl.length) addTo(box, h('p', { class: 'muted' }, t('bill.none')));
     }
     exportForm(exp);
+    if (can('user') && !gone('billing')) monthTable(m);
     if (can('user') && !gone('billing')) billTotals(m, g);
     if (can('installer') && !gone('billing')) billConfig(m, g);
   };
@@ -893,6 +894,18 @@
     return el;
   }
   // Totals per group of the running month (meters excluded from totals shown, not added).
+  // the month's statements as one table for the accounts (GET /api/statements.csv, no meter)
+  function monthTable(m) {
+    const prev = new Date(Date.parse(siteDay(new Date()).slice(0, 7) + '-01T00:00Z') - 864e5).toISOString().slice(0, 7);
+    const f = h('form', { id: 'month-table', novalidate: true },
+      h('div', { class: 'cols' }, fld('mt', 'month', t('bill.month'), { type: 'month', value: prev })));
+    const a = h('a', { class: 'btn', 'data-action': 'month-table' }, t('exp.download'));
+    const upd = () => { a.href = '/api/statements.csv?month=' + collect(f).month; }; // empty month: the device says so
+    f.addEventListener('input', upd);
+    f.addEventListener('submit', (e) => e.preventDefault());
+    upd();
+    addTo(m, card(t('bill.table'), h('p', { class: 'muted small' }, t('bill.table_h')), f, h('div', { class: 'row' }, a)));
+  }
   async function billTotals(m, g) {
     let tt;
     try { tt = await get('/api/billing/totals'); } catch (e) { return; }

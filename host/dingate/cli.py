@@ -170,22 +170,24 @@ def console_cmd(port):
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--meter", "meters", multiple=True, help="meter id (repeat; default: all)")
 @click.option("--part", type=int, default=None, help="a month's part after a tenant reset")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "html"]), default="csv",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "html", "summary"]), default="csv",
+              show_default=True, help="summary: one CSV table of the month, a line per statement (for the accounts)")
 @click.option("--out", default=".", show_default=True, type=click.Path(file_okay=False))
 def statement_cmd(backup, url, user, password, month, meters, part, fmt, out):
-    """Monthly billing statements of a building: one file per meter (html: one printable file)."""
+    """Monthly billing statements of a building: one file per meter (html: one printable file;
+    summary: one table of every statement of the month)."""
     from . import statements
 
     if bool(backup) == bool(url):
         raise click.UsageError("give either --from-backup FILE or --url URL")
     try:
         if backup:
-            sts, settings = statements.from_backup(backup, month, list(meters), part)
+            sts, settings = statements.from_backup(backup, month, list(meters), part, fmt == "summary")
         else:
             if password is None:
                 password = click.prompt("password", hide_input=True)
-            sts, settings = statements.from_url(url, user, password, month, list(meters), part)
+            sts, settings = statements.from_url(url, user, password, month, list(meters), part,
+                                                fmt == "summary")
         if not sts:
             raise click.ClickException(
                 "no statement for %s: no meter has a billing reading in that month (they are "

@@ -18,8 +18,9 @@ class StatementError(Exception):
     pass
 
 
-def from_backup(path, month, meters=None, part=None):
-    """(statements, settings) for ``month`` from a backup file's "billing" document."""
+def from_backup(path, month, meters=None, part=None, every_part=False):
+    """(statements, settings) for ``month`` from a backup file's "billing" document
+    (``every_part``: each part of a meter reset mid-month, as the month's table lists them)."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -43,19 +44,21 @@ def from_backup(path, month, meters=None, part=None):
         b.config = lambda: cfg
         out = []
         for mid in meters or sorted(b.channels(), key=_natural):
-            st = S.find(b, mid, month, part)
-            if st is None:
-                continue
-            st["name"] = names.get(mid, mid)
-            st["location"] = settings.get("location", "")
-            out.append(st)
+            found = S.month_parts(b, mid, month) if every_part else [S.find(b, mid, month, part)]
+            for st in found:
+                if st is None:
+                    continue
+                st["name"] = names.get(mid, mid)
+                st["location"] = settings.get("location", "")
+                out.append(st)
         return out, settings
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def from_url(url, user, password, month, meters=None, part=None):
-    """(statements, settings) for ``month`` from a running device (its API)."""
+def from_url(url, user, password, month, meters=None, part=None, every_part=False):
+    """(statements, settings) for ``month`` from a running device (its API; ``every_part``:
+    each part of a month, from the statements the device lists)."""
     s = requests.Session()
     url = url.rstrip("/")
     r = s.post(url + "/api/login", json={"user": user, "password": password}, timeout=20)
@@ -69,15 +72,21 @@ def from_url(url, user, password, month, meters=None, part=None):
         meters = [m["id"] for m in s.get(url + "/api/meters", timeout=20).json()]
     out = []
     for mid in meters:
-        q = {"meter": mid, "month": month}
-        if part:
-            q["part"] = part
-        r = s.get(url + "/api/statements", params=q, timeout=30)
-        if r.status_code == 404:
-            continue
-        if r.status_code != 200:
-            raise StatementError("meter %s: %s" % (mid, r.text[:200]))
-        out.append(r.json())
+        parts = [part]
+        if every_part:
+            r = s.get(url + "/api/statements", params={"meter": mid}, timeout=30)
+            parts = [x["part"] for x in (r.json() if r.status_code == 200 else []) if x["month"] == month]
+            parts.reverse()  # the listing is newest first
+        for p in parts:
+            q = {"meter": mid, "month": month}
+            if p:
+                q["part"] = p
+            r = s.get(url + "/api/statements", params=q, timeout=30)
+            if r.status_code == 404:
+                continue
+            if r.status_code != 200:
+                raise StatementError("meter %s: %s" % (mid, r.text[:200]))
+            out.append(r.json())
     return out, settings
 
 
@@ -126,10 +135,17 @@ def render_html(sts):
 
 
 def write(sts, settings, fmt, out_dir):
-    """Write the statements (one file per statement; html: one file for all). Returns paths."""
+    """Write the statements (one file per statement; html, summary: one file for all). Returns
+    the paths."""
     os.makedirs(out_dir, exist_ok=True)
     loc = settings.get("location", "")
     paths = []
+    if fmt == "summary":
+        p = os.path.join(out_dir, S.filename(loc, "statements", sts[0]["month"], 1, "csv"))
+        with open(p, "w", encoding="utf-8", newline="") as f:
+            f.write("".join(S.summary_lines(sts, settings.get("csv_separator", ";"),
+                                            settings.get("csv_decimal", ","))))
+        return [p]
     if fmt == "html":
         month = sts[0]["month"] if sts else "none"
         p = os.path.join(out_dir, S.filename(loc, "statements", month, 1, "html"))

@@ -185,3 +185,28 @@ def test_gas_meter_billed_per_m3():
         assert st["cost"]["total"] == round(43.32 * 1.055 + 1e-9, 2)
         text = "".join(S.csv_lines(st, ";", "."))
         assert "gas_m3_delta;33.600\r\n" in text and "export_kwh" not in text
+
+
+def test_a_months_summary_has_a_line_per_statement_with_their_figures():
+    """The accounts' table of a month: both tenants of a meter reset mid-month, a gas meter;
+    each line carries the figures of its own statement."""
+    with tempdir("dgt_stm_") as d:
+        b = Billing(d, "UTC")
+        b.config = lambda: _cfg(tenant="Old; \"tenant\"")
+        imp = _run(b, "1", tz.epoch(2025, 1, 1), tz.epoch(2025, 1, 15, 12, 30), 0, lambda h: 100, "UTC")
+        b.reset("1", tz.epoch(2025, 1, 15, 12, 40), confirm=True)
+        b.config = lambda: _cfg(tenant="New tenant")
+        _run(b, "1", tz.epoch(2025, 1, 15, 12, 30), tz.epoch(2025, 1, 20), imp, lambda h: 100, "UTC")
+        sts = S.month_parts(b, "1", "2025-01")
+        assert [(s["part"], s["closed"]) for s in sts] == [(1, True), (2, False)]
+        assert S.month_parts(b, "1", "2024-12") == []
+        for s in sts:
+            s["name"] = "Apt 1"
+        lines = list(S.summary_lines(sts, ";", ","))
+        assert lines[0] == ";".join(S.SUMMARY) + "\r\n" and len(lines) == 3
+        assert lines[1].startswith('2025-01;1;1;Apt 1;"Old; ""tenant""";yes;kWh;')  # quoted as CSV
+        row = dict(zip(S.SUMMARY, lines[2].rstrip("\r\n").split(";")))
+        c = sts[1]["cost"]
+        assert row["tenant"] == "New tenant" and row["closed"] == "no"
+        assert row["consumption"] == ("%.3f" % sts[1]["import_kwh"]).replace(".", ",")
+        assert row["total"] == ("%.2f" % c["total"]).replace(".", ",") and row["currency"] == "EUR"

@@ -40,7 +40,7 @@ def browser():
 
 
 def _french_page(browser, emu, user, password, tz="Europe/Paris"):
-    ctx = browser.new_context(viewport=PHONE, locale="fr-FR", timezone_id=tz)
+    ctx = browser.new_context(viewport=PHONE, locale="fr-FR", timezone_id=tz, accept_downloads=True)
     pg = ctx.new_page()
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
@@ -180,4 +180,25 @@ def test_installer_sets_tariffs_and_tenants_on_the_page(site, browser, artifacts
     tot.wait_for()
     assert "Floor 1" in tot.inner_text() and "Floor 2" in tot.inner_text()
     pg.screenshot(path=os.path.join(artifacts, "billing-config-fr.png"), full_page=True)
+    assert not pg.errors, pg.errors
+
+
+def test_the_months_table_downloads_from_the_billing_page(site, browser, artifacts):
+    """The accountant's table: last month by default (the site's), downloaded from the page as
+    the device makes it (GET /api/statements.csv without a meter)."""
+    emu, ids = site
+    pg = _french_page(browser, emu, "admin", emu.admin_password)
+    pg.goto(emu.url + "/#/readings")
+    month = pg.wait_for_selector("#month-table input[name=month]").input_value()
+    site_tz = zoneinfo.ZoneInfo(emu.api("GET", "/api/settings").json()["timezone"])
+    first = datetime.datetime.now(site_tz).date().replace(day=1)
+    assert month == (first - datetime.timedelta(days=1)).strftime("%Y-%m")
+    with pg.expect_download() as dl:
+        pg.click("[data-action=month-table]")
+    d = dl.value
+    assert d.suggested_filename == "Les_Pins_statements_%s.csv" % month
+    with open(d.path(), encoding="utf-8", newline="") as f:
+        text = f.read()
+    assert text == emu.api("GET", "/api/statements.csv?month=" + month).text
+    assert "M. Dupont" in text and text.count("\r\n") == 1 + 3  # the header, a line per meter
     assert not pg.errors, pg.errors

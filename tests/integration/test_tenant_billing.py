@@ -187,6 +187,43 @@ def test_host_renders_statements_from_a_backup_and_from_the_device(site, tmp_pat
     assert "every hour" in run.output and not os.path.exists(tmp_path / "c")
 
 
+def test_the_months_table_for_the_accounts(site, tmp_path):
+    """GET /api/statements.csv without a meter: a line per statement of the month with each
+    statement's own figures (admin: every meter; a tenant: its own); `dingate statement
+    --format summary` writes the same table from a backup or from the device."""
+    from click.testing import CliRunner
+
+    from dingate.cli import main
+
+    emu, ids = site
+    month = emu.api("GET", "/api/billing").json()[0]["months"][0]["month"]
+    r = emu.api("GET", "/api/statements.csv?month=" + month)
+    assert r.status_code == 200, r.text
+    assert 'filename="Les_Pins_statements_%s.csv"' % month in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text), delimiter=";"))
+    assert sorted(x["meter"] for x in rows) == sorted(ids[:3])
+    for x in rows:
+        st = emu.api("GET", "/api/statements?meter=%s&month=%s" % (x["meter"], month)).json()
+        assert x["name"] == st["name"] and x["tenant"] == st["tenant"] and x["closed"] == "yes"
+        q = st["quantity"]
+        assert float(x["consumption"].replace(",", ".")) == round(st[q], 3), (x, st[q])
+        assert float(x["total"].replace(",", ".")) == st["cost"]["total"] and x["currency"] == "EUR"
+    tenant = _tenant(emu).get(emu.url + "/api/statements.csv?month=" + month, timeout=10)
+    assert tenant.status_code == 200
+    assert [x["meter"] for x in csv.DictReader(io.StringIO(tenant.text), delimiter=";")] == [ids[0]]
+    assert emu.api("GET", "/api/statements.csv?month=2025-13").json()["field"] == "month"
+    # the host tool: the same table from a backup, and from the device
+    backup = tmp_path / "backup.json"
+    backup.write_bytes(emu.api("GET", "/api/backup").content)
+    name = "Les_Pins_statements_%s.csv" % month
+    for args, out in ((["--from-backup", str(backup)], "a"),
+                      (["--url", emu.url, "--password", emu.admin_password], "b")):
+        run = CliRunner().invoke(main, ["statement", *args, "--month", month, "--format", "summary",
+                                        "--out", str(tmp_path / out)])
+        assert run.exit_code == 0, run.output
+        assert (tmp_path / out / name).read_bytes().decode() == r.text, out
+
+
 def test_reset_closes_the_tenant_statement(site):
     emu, ids = site
     month = emu.api("GET", "/api/billing").json()[0]["current_month"]["month"]

@@ -265,16 +265,20 @@ def _num(x, dec, nd=3):
     return s.replace(".", ",") if dec == "," else s
 
 
+def _row(sep, cells):
+    out = []
+    for c in cells:
+        c = str(c)
+        if sep in c or '"' in c or "\n" in c:
+            c = '"' + c.replace('"', '""') + '"'
+        out.append(c)
+    return sep.join(out) + "\r\n"
+
+
 def csv_lines(st, sep=";", dec=",", location=""):
     """The statement as CSV text lines: a key/value block, then one line per price line."""
     def row(*cells):
-        out = []
-        for c in cells:
-            c = str(c)
-            if sep in c or '"' in c:
-                c = '"' + c.replace('"', '""') + '"'
-            out.append(c)
-        return sep.join(out) + "\r\n"
+        return _row(sep, cells)
 
     c = st["cost"]
     q = st.get("quantity") or "import_kwh"
@@ -297,6 +301,37 @@ def csv_lines(st, sep=";", dec=",", location=""):
     yield row("subtotal", "", "", "", "", _num(c["subtotal"], dec, 2))
     yield row("vat", "", _num(c["vat_pct"], dec, 2), "%", "", _num(c["vat"], dec, 2))
     yield row("total", "", "", "", "", _num(c["total"], dec, 2))
+
+
+def month_parts(billing, ch, month):
+    """Every statement of meter ``ch`` for ``month`` (its parts, a tenant reset making two),
+    closed or running, oldest first."""
+    ch = str(ch)
+    out = [render(s, True) for s in closed_list(billing, ch) if s["month"] == month]
+    op = open_snapshot(billing, ch)
+    if op is not None and op["month"] == month:
+        out.append(render(op, False))
+    return out
+
+
+SUMMARY = ("month", "part", "meter", "name", "tenant", "closed", "unit", "index_start",
+           "index_end", "consumption", "export_kwh", "subtotal", "vat_pct", "vat", "total",
+           "currency")
+
+
+def summary_lines(sts, sep=";", dec=","):
+    """A month's statements as one table for the accounts: a header, then a line per statement
+    (``name``: the meter's, set by the caller), the same figures as each statement's CSV."""
+    yield _row(sep, SUMMARY)
+    for st in sts:
+        q = st.get("quantity") or "import_kwh"
+        c = st["cost"]
+        yield _row(sep, (st["month"], st["part"], st["meter"], st.get("name") or "",
+                         st["tenant"] or "", "yes" if st["closed"] else "no", st["unit"],
+                         _num(st["index_start"][q], dec), _num(st["index_end"][q], dec),
+                         _num(st[q], dec), _num(st.get("export_kwh"), dec),
+                         _num(c["subtotal"], dec, 2), _num(c["vat_pct"], dec, 2),
+                         _num(c["vat"], dec, 2), _num(c["total"], dec, 2), c["currency"]))
 
 
 def filename(location, meter_name, month, part, ext):
