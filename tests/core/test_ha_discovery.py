@@ -158,6 +158,10 @@ def test_genset_select_and_relay():
     assert rel["payload_on"] == "ON" and rel["payload_off"] == "OFF"
     assert rel["device_class"] == "running"
     assert "value_json.relay" in rel["value_template"]
+    topic, svc = u["dingate_GW1_genset_service"]
+    assert topic == "homeassistant/binary_sensor/dingate_GW1/genset_service/config"
+    assert (svc["device_class"], svc["entity_category"]) == ("problem", "diagnostic")
+    assert svc["state_topic"] == "dingate/GW1/genset/state" and "value_json.service_due" in svc["value_template"]
 
 
 def test_unique_ids_unique_and_stable_across_renames():
@@ -174,8 +178,8 @@ def test_generator_is_lazy_and_topics_match():
     assert hasattr(g, "__next__") and not isinstance(g, (list, tuple))
     topics = [t for t, _ in H.configs(BASE, DEV, "1.2.3", METERS)]
     assert topics == list(H.topics("dingate_GW1", METERS))
-    assert len(topics) == 2 + (7 + 1) + (2 + 1)
-    assert [t for t, _ in H.configs(BASE, DEV, "1", METERS, genset=False)] == topics[2:]
+    assert len(topics) == 3 + (7 + 1) + (2 + 1)
+    assert [t for t, _ in H.configs(BASE, DEV, "1", METERS, genset=False)] == topics[3:]
 
 
 def test_removals_and_wanted():
@@ -223,7 +227,8 @@ def test_index_and_stale_configs():
     # genset removed
     assert list(H.stale(idx, H.index(METERS, genset=False), node)) == [
         "homeassistant/select/dingate_GW1/genset_mode/config",
-        "homeassistant/binary_sensor/dingate_GW1/genset_relay/config"]
+        "homeassistant/binary_sensor/dingate_GW1/genset_relay/config",
+        "homeassistant/binary_sensor/dingate_GW1/genset_service/config"]
     # no or garbage old index: nothing to delete
     assert list(H.stale(None, idx, node)) == []
     assert list(H.stale({"meters": [1, 2]}, idx, node)) == []

@@ -84,7 +84,7 @@ def readings(emu):
 
 
 def expected_unique_ids(emu):
-    want = {emu.node + "_genset_mode", emu.node + "_genset_relay"}
+    want = {emu.node + "_genset_mode", emu.node + "_genset_relay", emu.node + "_genset_service"}
     for mid, r in readings(emu).items():
         want.add("%s_m%s_meter_status" % (emu.node, mid))
         for q in r["values"]:
@@ -160,6 +160,20 @@ def test_genset_select_drives_the_relay(site):
     ha.call_service("select", "select_option", {"entity_id": select, "option": "off"})
     emu.wait_for(lambda: emu.hw()["relay"] is False, timeout=30, what="relay open")
     emu.wait_for(lambda: ha.states()[select]["state"] == "off", timeout=30, what="select state")
+
+
+def test_the_generator_service_is_a_diagnostic_problem_sensor(site):
+    """The generator's service reminder in HA: a diagnostic problem sensor, off while the
+    service is not due (with and without an interval set)."""
+    ha, emu, _ = site
+    ent = emu.wait_for(lambda: registry(ha)[0].get(emu.node + "_genset_service"), timeout=60,
+                       what="the service sensor in HA's registry")
+    assert ent["entity_id"].startswith("binary_sensor.") and ent["entity_category"] == "diagnostic"
+    r = emu.api("PUT", "/api/genset", {"service_interval_h": 250})
+    assert r.status_code == 200 and r.json()["service_due"] is False, r.text
+    st = emu.wait_for(lambda: (lambda s: s if s["state"] == "off" else None)(ha.states()[ent["entity_id"]]),
+                      timeout=30, what="the sensor's state")
+    assert st["attributes"]["device_class"] == "problem"
 
 
 def test_relay_output_is_a_switch_in_home_assistant(site):

@@ -546,7 +546,8 @@ def test_discovery_published_and_deleted_meters_cleared(broker):
                           p + "m3_meter_status/config", p + "m7_soc_pct/config",
                           p + "m7_meter_status/config",
                           "homeassistant/select/dingate_T1/genset_mode/config",
-                          "homeassistant/binary_sensor/dingate_T1/genset_relay/config"}
+                          "homeassistant/binary_sensor/dingate_T1/genset_relay/config",
+                          "homeassistant/binary_sensor/dingate_T1/genset_service/config"}
     energy = json.loads(first[p + "m3_import_kwh/config"])
     assert energy["device_class"] == "energy" and energy["state_class"] == "total_increasing"
     assert energy["unit_of_measurement"] == "kWh"

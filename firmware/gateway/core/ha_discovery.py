@@ -15,8 +15,9 @@ name (no abbreviations).
   Plus one diagnostic ``enum`` sensor per meter for its link status
   (``<base>/meter/<id>/status``: ok|offline|error|disabled). A meter reporting ``alarms``
   (an inverter with fault registers) has a ``binary_sensor`` (``device_class: problem``) instead.
-* The genset: a ``select`` (auto/on/off, command topic ``<base>/cmd/genset/mode``) and a
-  ``binary_sensor`` (``device_class: running``) for the relay, both from ``<base>/genset/state``.
+* The genset: a ``select`` (auto/on/off, command topic ``<base>/cmd/genset/mode``), a
+  ``binary_sensor`` (``device_class: running``) for the relay and a diagnostic one
+  (``device_class: problem``) for its service falling due, all from ``<base>/genset/state``.
 * Each configured plain relay output: a ``switch`` (``<base>/output/<id>/state``, command topic
   ``<base>/cmd/output/<id>/set``, payloads ON/OFF), object id ``out_<id>``.
 * Availability: every entity follows ``<base>/status`` (online/offline, retained, last will);
@@ -221,12 +222,27 @@ def genset_relay_config(base, dev, sw_version, node):
     return cfg
 
 
+def genset_service_config(base, dev, sw_version, node):
+    cfg = _common(base, dev, sw_version, node + "_genset_service", "genset service due")
+    cfg["state_topic"] = genset_state_topic(base)
+    cfg["value_template"] = "{{ 'ON' if value_json.service_due else 'OFF' }}"  # no interval: OFF
+    cfg["payload_on"] = "ON"
+    cfg["payload_off"] = "OFF"
+    cfg["device_class"] = "problem"
+    cfg["entity_category"] = "diagnostic"
+    return cfg
+
+
+# the genset's entities: (component, object id, builder)
+GENSET = (("select", "genset_mode", genset_select_config),
+          ("binary_sensor", "genset_relay", genset_relay_config),
+          ("binary_sensor", "genset_service", genset_service_config))
+
+
 def genset_configs(base, dev, sw_version, prefix=DEFAULT_PREFIX):
     node = dev["identifiers"][0]
-    yield (_topic(prefix, "select", node, "genset_mode"),
-           _dump(genset_select_config(base, dev, sw_version, node)))
-    yield (_topic(prefix, "binary_sensor", node, "genset_relay"),
-           _dump(genset_relay_config(base, dev, sw_version, node)))
+    for comp, obj, build in GENSET:
+        yield _topic(prefix, comp, node, obj), _dump(build(base, dev, sw_version, node))
 
 
 def output_switch_config(base, dev, sw_version, node, output):
@@ -265,8 +281,8 @@ def configs(base, dev, sw_version, meters, prefix=DEFAULT_PREFIX, genset=True, o
 def topics(node, meters, prefix=DEFAULT_PREFIX, genset=True, outputs=()):
     """Generator of the config topics :func:`configs` would publish (no payloads built)."""
     if genset:
-        yield _topic(prefix, "select", node, "genset_mode")
-        yield _topic(prefix, "binary_sensor", node, "genset_relay")
+        for comp, obj, _ in GENSET:
+            yield _topic(prefix, comp, node, obj)
     for o in outputs:
         yield _output_topic(prefix, node, o["id"])
     for m in meters:
@@ -333,8 +349,8 @@ def stale(old, new, node, prefix=DEFAULT_PREFIX):
         return
     new = new if isinstance(new, dict) else {}
     if old.get("genset") and not new.get("genset"):
-        yield _topic(prefix, "select", node, "genset_mode")
-        yield _topic(prefix, "binary_sensor", node, "genset_relay")
+        for comp, obj, _ in GENSET:
+            yield _topic(prefix, comp, node, obj)
     new_outs = new.get("outputs") or ()
     for oid in old.get("outputs") or ():
         if isinstance(oid, str) and oid not in new_outs:
