@@ -797,9 +797,16 @@
       fld('ch', 'meter', t('f.meter'), { opts: S.meters.map((x) => [x.id, x.name]).concat(groups.map((x) => ['g:' + x, t('ch.group', { g: x })])) }),
       fld('ch', 'view', t('ch.view'), { opts: Object.keys(VIEWS).map((k) => [k, t('ch.' + k)]) }));
     let seq = 0; // a newer choice wins over an answer still on its way
+    let back = 0; // spans before the latest one (the arrows)
+    const per = h('span', { id: 'chart-span' });
+    const prev = btn('chart-prev', '‹', { 'aria-label': t('ch.prev') }), next = btn('chart-next', '›', { 'aria-label': t('ch.next') });
+    prev.onclick = () => { back++; load(); };
+    next.onclick = () => { back = Math.max(0, back - 1); load(); };
     const load = async () => {
       const d = collect(f), [step, span] = VIEWS[d.view], my = ++seq;
-      const to = Math.ceil(Date.now() / 1000 / 900) * 900, from = to - span;
+      const to = Math.ceil(Date.now() / 1000 / 900) * 900 - back * span, from = to - span, u = step === '1mo' ? step : '1d';
+      next.disabled = !back;
+      per.textContent = tfmt(from, u) + ' – ' + tfmt(to - 1, u);
       put(box, loading());
       try {
         const rows = await history(String(d.meter), from, to, step);
@@ -809,9 +816,9 @@
         box.dataset.view = d.view;
       } catch (e) { if (!e.gone) put(box, failBox(e)); }
     };
-    f.addEventListener('change', load);
+    f.addEventListener('change', (e) => { if (e.target.name === 'view') back = 0; load(); });
     f.addEventListener('submit', (e) => e.preventDefault());
-    addTo(c, f, box);
+    addTo(c, f, h('div', { class: 'row chartnav' }, prev, per, next), box);
     load();
     return c;
   }

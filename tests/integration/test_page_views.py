@@ -265,6 +265,22 @@ def test_chart_draws_from_history(demo, browser, artifacts):
             pg.click("#chart svg.chart")  # tap: the value is read out
             assert "·" in pg.inner_text("#chart .readout")
             pg.screenshot(path=os.path.join(artifacts, "page-chart-%s.png" % view), full_page=True)
+        # earlier / later: the span before the latest one, then back (the demo has no older data)
+        pg.select_option("#chart-form select[name=view]", "power")
+        pg.wait_for_selector("#chart[data-view=power] svg.chart")
+        assert pg.is_disabled("[data-action=chart-next]")
+        latest = [u for u in pg.seen if "/api/history" in u][-1]
+        pg.click("[data-action=chart-prev]")
+        pg.wait_for_selector("#chart p.muted:has-text('Pas encore de valeurs')")
+        earlier = [u for u in pg.seen if "/api/history" in u][-1]
+        q = lambda u: dict(x.split("=") for x in u.split("?")[1].split("&"))  # noqa: E731
+        # (the span ends at the next quarter hour: a load after one has passed moves by 900 s)
+        assert int(q(earlier)["to"]) - int(q(latest)["from"]) in (0, 900) and q(earlier)["step"] == "15m"
+        assert not pg.is_disabled("[data-action=chart-next]") and " – " in pg.inner_text("#chart-span")
+        pg.click("[data-action=chart-next]")
+        pg.wait_for_selector("#chart svg.chart")
+        assert int(q([u for u in pg.seen if "/api/history" in u][-1])["from"]) - int(q(latest)["from"]) in (0, 900)
+        assert pg.is_disabled("[data-action=chart-next]")
         # a group's chart: its meters' power summed per bucket
         pg.select_option("#chart-form select[name=view]", "power")
         pg.select_option("#chart-form select[name=meter]", "g:Bloc A")
