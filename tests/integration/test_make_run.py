@@ -6,8 +6,9 @@ from dingate.testing.clitools import dingate
 from dingate.testing.emuproc import EmulatorProcess, free_port
 
 
-def test_the_demo_setup_applies_on_a_device_whose_password_must_change():
-    with EmulatorProcess(admin_password=None, demo=True) as emu:
+def test_the_demo_setup_applies_on_a_device_whose_password_must_change(tmp_path):
+    state = str(tmp_path / "state")
+    with EmulatorProcess(admin_password=None, demo=True, state_dir=state) as emu:
         emu.wait_for(lambda: "scenario setup" in emu.console(), timeout=60,
                      what="the scenario setup's result on the console")
         assert "scenario setup applied through the API" in emu.console(), emu.log()
@@ -29,6 +30,12 @@ def test_the_demo_setup_applies_on_a_device_whose_password_must_change():
         assert names == ["Battery inverter", "Main meter", "PV inverter", "Workshop"], meters
         assert emu.api("GET", "/api/genset").json()["mode"] == "auto"
         assert emu.api("GET", "/api/settings").json()["location"] == "Demo site"
+
+    # the next `make run` on that device: the banner says the label's password was replaced
+    # instead of offering it again
+    with EmulatorProcess(admin_password=None, demo=True, state_dir=state) as emu:
+        assert "password the one chosen at first login (the label's was %s)" % printed in emu.console()
+        assert emu.login(password="my-own-secret-9").json()["must_change"] is False
 
 
 def test_a_taken_http_port_is_said_before_the_device_boots(tmp_path):

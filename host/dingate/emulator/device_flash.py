@@ -15,6 +15,16 @@ from . import chipflash
 FAKES = ("_emu.py", "machine.py", "network.py", "replboot.py", "_repl.py", "_resets.py",
          "_vfsrom.py", "_espid.py", "_espsys.py", "_espos.py")  # the chip's ROM
 OWNED = ("/lib/", "/www/", "/boot.py", "/main.py", "/board.json", "/manifest.json")
+USERS = "/data/cfg/users.json"  # gateway.services.store: {"v", "gen", "data": {user: record}}
+
+
+def admin_chose(fs, user):
+    """Has ``user`` set a password of its own (no change asked any more) on this flash?"""
+    try:
+        rec = json.loads(fsimage.read_file(fs, USERS) or b"null")["data"][user]
+    except (ValueError, TypeError, KeyError):
+        return False
+    return isinstance(rec, dict) and rec.get("must_change") is False
 
 
 class DeviceFlash:
@@ -47,6 +57,9 @@ class DeviceFlash:
             fsimage.sync(fs, files, OWNED)
             with open(label_path) as f:
                 self.label = json.load(f)
+            # the label's generated password was replaced at first login: the banner says so
+            self.admin_chose = bool(self.label.get("generated_admin_password")) and admin_chose(
+                fs, self.label.get("admin_user", "admin"))
             if self.label.get("update_key") != key:  # a device from before the key (or a new key)
                 self.label["update_key"] = key
                 fsimage.write_files(fs, {"/provision.json": json.dumps(

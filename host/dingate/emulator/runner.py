@@ -273,9 +273,11 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
             "  hardware panel   : http://127.0.0.1:%d" % self.control_port,
             "  Wi-Fi AP         : SSID %s  password %s" % (
                 lab["ap_ssid"], lab["ap_password"] or "(not provisioned: printed on the console)"),
-            "  admin login      : user %s  password %s%s" % (
-                lab["admin_user"], lab["admin_password"] or "(not provisioned: printed on the console)",
-                "  (generated; change it at first login)" if lab["generated_admin_password"] else ""),
+            "  admin login      : user %s  password %s" % (lab["admin_user"], (
+                "the one chosen at first login (the label's was %s)" % lab["admin_password"]
+                if getattr(self, "admin_chose", False) else
+                (lab["admin_password"] or "(not provisioned: printed on the console)") + (
+                    "  (generated; change it at first login)" if lab["generated_admin_password"] else ""))),
             "  state (flash)    : %s" % self.state_dir,
             "  RS485 bus        : %s" % (self.bus_url or "emulated devices of the scenario"),
             "Ctrl-C stops it.",
