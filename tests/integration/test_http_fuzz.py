@@ -159,8 +159,10 @@ def test_oversized_bodies_get_413(gw):
     r = gw.session.post(gw.url + "/api/restore", data=b" " * (65 * 1024), timeout=20,
                         headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and r.json()["field"] == "restore", r.text
-    # over the 1 MiB upload limit: refused from the headers, before any body byte is read
-    r = _raw_post(gw, "/api/firmware", 1024 * 1024 + 1)
+    # over the upload limit (2 MiB): refused from the headers, before any body byte is read
+    limit = gw.api("GET", "/api/firmware").json()["max_upload"]
+    assert limit == 2 * 1024 * 1024
+    r = _raw_post(gw, "/api/firmware", limit + 1)
     assert r.startswith(b"HTTP/1.0 413") or r.startswith(b"HTTP/1.1 413"), r[:200]
 
 

@@ -28,7 +28,7 @@ ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 BODY_MAX = 4 * 1024  # larger bodies get 413 (every JSON body is smaller), but on upload routes
 DRAIN_MAX = 16 * 1024  # a refused body up to this is read and dropped: the client gets the 413
-UPLOAD_MAX = 1024 * 1024  # the upload routes read their body in chunks (gateway.web.api_backup)
+UPLOAD_MAX = 2 * 1024 * 1024  # the largest upload, a firmware bundle (api_firmware.FIRMWARE_MAX); read in chunks
 UPLOAD_PATHS = ("/api/firmware", "/api/restore")
 Request.max_content_length = UPLOAD_MAX  # larger: 413 at once, the body unread
 Request.max_body_length = BODY_MAX  # a larger body is left unread: req.stream is the socket
