@@ -1294,7 +1294,7 @@
       const known = new Set(S.meters.map((x) => x.address));
       const rows = (st.found || []).map((f) => h('li', { class: 'row', 'data-address': String(f.address) },
         h('span', null, '#' + f.address + ' · ' + (f.profile ? t('prof.' + f.profile) === 'prof.' + f.profile ? f.profile : t('prof.' + f.profile) : t('scan.unknown'))),
-        h('span', { class: 'muted small' }, f.detail || ''),
+        h('span', { class: 'muted small' }, devText(f.detail)),
         !known.has(f.address) && Object.assign(btn('scan-add', t('scan.add'), { class: 'btn small', 'data-address': String(f.address) }), {
           onclick: () => meterEditor(ed, null, { address: f.address, profile: f.profile || 'generic' }),
         })));
@@ -1826,6 +1826,10 @@
     [/^(\d+) FC(\d+) (0x\w+) x(\d+): no response within (\d+) ms$/, 'mb.noresp1', 'a f r n ms'],
     [/^bad CRC in reply from (\d+).*$/, 'mb.crc', 'a'],
     [/^.*exception (\d+) \((.+)\)$/, 'mb.exc', 'c x'],
+    // what the bus scan says of a device (services/scan.py)
+    [/^answers, not recognised$/, 'sc.none', ''],
+    [/^(.+) \(also fits: (.+)\)$/, 'sc.also', 'd o', { d: devText }],
+    [/^SunSpec at (\d+)(.*)$/, 'sc.sunspec', 'n r'],
     // the MQTT link's last error (lib/mqtt.py, core/mqtt_packets.py): the usual causes
     [/ECONNREFUSED/, 'mq.refused', ''],
     [/EHOSTUNREACH|ENETUNREACH/, 'mq.unreach', ''],

@@ -53,3 +53,31 @@ def test_scan_from_the_page_and_add_what_was_found(gateway):
     gateway.login()
     meters = gateway.api("GET", "/api/meters").json()
     assert [(m["address"], m["profile"]) for m in meters] == [(2, "sdm120")]
+
+
+def test_what_the_scan_says_of_an_unknown_device_is_in_french(gateway):
+    """The battery at 10 answers but matches no profile: the page says so in French, not in the
+    device's English."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            pg = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR").new_page()
+            pg.goto(gateway.url + "/")
+            pg.fill("#login input[name=user]", "admin")
+            pg.fill("#login input[name=password]", gateway.admin_password)
+            pg.click("[data-action=login]")
+            pg.wait_for_selector("nav.tabs")
+            pg.goto(gateway.url + "/#/meters")
+            pg.fill("#scan input[name=from]", "9")
+            pg.fill("#scan input[name=to]", "11")
+            pg.click("[data-action=scan-bus]")
+            pg.wait_for_function(
+                "document.querySelectorAll('#scan-result li').length === 1 && "
+                "!document.querySelector('#scan-result progress')", timeout=60000)
+            gateway.login()
+            found = gateway.api("GET", "/api/bus/scan").json()["found"]
+            assert [(f["address"], f["profile"], f["detail"]) for f in found] == [(10, None, "answers, not recognised")]
+            text = pg.inner_text("#scan-result li[data-address='10']")
+            assert "#10 · appareil inconnu" in text and "répond, non reconnu" in text, text
+        finally:
+            browser.close()
