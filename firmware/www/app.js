@@ -1049,9 +1049,10 @@
   function siteMidnight(ymd) {
     const utc = Date.parse(ymd + 'T00:00Z');
     if (isNaN(utc)) return NaN;
+    let f = null;
+    try { f = new Intl.DateTimeFormat('en-US', { timeZone: S.tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }); } catch { /* unknown zone: the phone's */ }
     const off = (ms) => {
-      let f;
-      try { f = new Intl.DateTimeFormat('en-US', { timeZone: S.tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }); } catch { return -new Date(ms).getTimezoneOffset() * 60000; }
+      if (!f) return -new Date(ms).getTimezoneOffset() * 60000;
       const p = {};
       for (const x of f.formatToParts(ms)) p[x.type] = Number(x.value);
       return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
@@ -1059,13 +1060,12 @@
     return utc - off(utc - off(utc));
   }
   function exportForm(box) {
-    const day = siteDay;
     const now = new Date();
     const f = h('form', { id: 'export', novalidate: true },
       h('div', { class: 'cols' },
         fld('exp', 'meter', t('f.meter'), { opts: S.meters.map((x) => [x.id, x.name]) }),
-        fld('exp', 'from', t('f.from'), { type: 'date', value: day(new Date(now.getTime() - 7 * 864e5)) }),
-        fld('exp', 'to', t('f.to'), { type: 'date', value: day(now) }),
+        fld('exp', 'from', t('f.from'), { type: 'date', value: siteDay(new Date(now.getTime() - 7 * 864e5)) }),
+        fld('exp', 'to', t('f.to'), { type: 'date', value: siteDay(now) }),
         fld('exp', 'step', t('f.step'), { opts: [['raw', t('step.raw')], ['15m', '15 min'], ['1h', '1 h'], ['1d', t('step.1d')], ['1mo', t('step.1mo')]], value: '1h' }),
         fld('exp', 'format', t('f.format'), { opts: [['csv', 'CSV'], ['json', 'JSON']] })));
     const a = h('a', { class: 'btn pri', 'data-action': 'export', id: 'export-link' }, t('exp.download'));

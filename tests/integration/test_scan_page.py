@@ -1,6 +1,7 @@
 """The Meters page's bus scan in a real headless browser (Debian chromium, playwright): scan a range
 of the emulated line (real byte timing, 9600 8N1), see each device found with its profile, "add"
 one: the meter editor opens with the address and detected profile, and saving creates it."""
+import contextlib
 import shutil
 
 import pytest
@@ -21,35 +22,47 @@ def gateway():
         emu.cleanup()
 
 
-def test_scan_from_the_page_and_add_what_was_found(gateway):
+@contextlib.contextmanager
+def meters_page(gateway, locale):
+    """The Meters page of ``gateway`` in chromium, logged in as admin, at a phone's size."""
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            pg = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB").new_page()
+            pg = browser.new_context(viewport={"width": 390, "height": 844}, locale=locale).new_page()
             pg.goto(gateway.url + "/")
             pg.fill("#login input[name=user]", "admin")
             pg.fill("#login input[name=password]", gateway.admin_password)
             pg.click("[data-action=login]")
             pg.wait_for_selector("nav.tabs")
             pg.goto(gateway.url + "/#/meters")
-            pg.fill("#scan input[name=to]", "400")
-            pg.click("[data-action=scan-bus]")
-            pg.wait_for_selector("#scan [aria-invalid]")  # 400 with the field, shown on it
-            pg.fill("#scan input[name=from]", "1")
-            pg.fill("#scan input[name=to]", "4")
-            pg.click("[data-action=scan-bus]")
-            pg.wait_for_function(
-                "document.querySelectorAll('#scan-result li').length === 3 && "
-                "!document.querySelector('#scan-result progress')", timeout=60000)
-            rows = pg.eval_on_selector_all("#scan-result li", "els => els.map(e => e.dataset.address)")
-            assert rows == ["1", "2", "3"]
-            pg.click("#scan-result li[data-address='2'] [data-action=scan-add]")
-            assert pg.input_value("#meter-form input[name=address]") == "2"
-            assert pg.input_value("#meter-form select[name=profile]") == "sdm120"
-            pg.click("[data-action=save-meter]")
-            pg.wait_for_selector(".meter[data-id]")
+            yield pg
         finally:
             browser.close()
+
+
+def scan(pg, lo, hi, found):
+    """Scan addresses lo..hi from the page, until it lists ``found`` devices and is done."""
+    pg.fill("#scan input[name=from]", str(lo))
+    pg.fill("#scan input[name=to]", str(hi))
+    pg.click("[data-action=scan-bus]")
+    pg.wait_for_function(
+        "document.querySelectorAll('#scan-result li').length === %d && "
+        "!document.querySelector('#scan-result progress')" % found, timeout=60000)
+
+
+def test_scan_from_the_page_and_add_what_was_found(gateway):
+    with meters_page(gateway, "en-GB") as pg:
+        pg.fill("#scan input[name=to]", "400")
+        pg.click("[data-action=scan-bus]")
+        pg.wait_for_selector("#scan [aria-invalid]")  # 400 with the field, shown on it
+        scan(pg, 1, 4, found=3)
+        rows = pg.eval_on_selector_all("#scan-result li", "els => els.map(e => e.dataset.address)")
+        assert rows == ["1", "2", "3"]
+        pg.click("#scan-result li[data-address='2'] [data-action=scan-add]")
+        assert pg.input_value("#meter-form input[name=address]") == "2"
+        assert pg.input_value("#meter-form select[name=profile]") == "sdm120"
+        pg.click("[data-action=save-meter]")
+        pg.wait_for_selector(".meter[data-id]")
     gateway.login()
     meters = gateway.api("GET", "/api/meters").json()
     assert [(m["address"], m["profile"]) for m in meters] == [(2, "sdm120")]
@@ -58,26 +71,10 @@ def test_scan_from_the_page_and_add_what_was_found(gateway):
 def test_what_the_scan_says_of_an_unknown_device_is_in_french(gateway):
     """The battery at 10 answers but matches no profile: the page says so in French, not in the
     device's English."""
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            pg = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR").new_page()
-            pg.goto(gateway.url + "/")
-            pg.fill("#login input[name=user]", "admin")
-            pg.fill("#login input[name=password]", gateway.admin_password)
-            pg.click("[data-action=login]")
-            pg.wait_for_selector("nav.tabs")
-            pg.goto(gateway.url + "/#/meters")
-            pg.fill("#scan input[name=from]", "9")
-            pg.fill("#scan input[name=to]", "11")
-            pg.click("[data-action=scan-bus]")
-            pg.wait_for_function(
-                "document.querySelectorAll('#scan-result li').length === 1 && "
-                "!document.querySelector('#scan-result progress')", timeout=60000)
-            gateway.login()
-            found = gateway.api("GET", "/api/bus/scan").json()["found"]
-            assert [(f["address"], f["profile"], f["detail"]) for f in found] == [(10, None, "answers, not recognised")]
-            text = pg.inner_text("#scan-result li[data-address='10']")
-            assert "#10 · appareil inconnu" in text and "répond, non reconnu" in text, text
-        finally:
-            browser.close()
+    with meters_page(gateway, "fr-FR") as pg:
+        scan(pg, 9, 11, found=1)
+        gateway.login()
+        found = gateway.api("GET", "/api/bus/scan").json()["found"]
+        assert [(f["address"], f["profile"], f["detail"]) for f in found] == [(10, None, "answers, not recognised")]
+        text = pg.inner_text("#scan-result li[data-address='10']")
+        assert "#10 · appareil inconnu" in text and "répond, non reconnu" in text, text

@@ -182,7 +182,8 @@ def quantities_in(ring, meter, t_from, t_to):
     return sorted(seen)
 
 
-def _cell(s, sep):
+def csv_cell(s, sep):
+    """A CSV cell, quoted when it holds the separator or a quote (also gateway.core.statement)."""
     if sep in s or '"' in s:
         return '"' + s.replace('"', '""') + '"'
     return s
@@ -203,7 +204,7 @@ def csv_lines(
         quantities = quantities_in(ring, meter, t_from, t_to)
     else:
         quantities = list(quantities)
-    yield sep.join(["ts", "time"] + [_cell(out_name(q, step), sep) for q in quantities]) + "\r\n"
+    yield sep.join(["ts", "time"] + [csv_cell(out_name(q, step), sep) for q in quantities]) + "\r\n"
     cells = [""] * (len(quantities) + 2)  # reused for every line
     for ts, vals in fixed_rows(ring, meter, t_from, t_to, step, z, quantities):
         cells[0] = str(ts)
@@ -211,7 +212,7 @@ def csv_lines(
         k = 2
         for q in quantities:
             v = vals.get(q)
-            cells[k] = "" if v is None else _cell(R.text(q, v, decimal), sep)
+            cells[k] = "" if v is None else csv_cell(R.text(q, v, decimal), sep)
             k += 1
         yield sep.join(cells) + "\r\n"
 

@@ -227,18 +227,30 @@ def open_snapshot(billing, ch, cfg=None):
     return snap
 
 
-def find(billing, ch, month, part=None):
-    """The statement of meter ``ch`` for ``month``: a closed one (the last part unless
-    ``part``), else the open month's; None if there is none."""
+def _snapshots(billing, ch, month):
+    """[(snapshot, closed)] of meter ``ch``'s statements for ``month``, oldest first (its parts,
+    a tenant reset making two, then the running one), not rendered."""
     ch = str(ch)
-    found = None
-    for s in closed_list(billing, ch):
-        if s["month"] == month and (part is None or s["part"] == part):
-            found = s
+    out = [(s, True) for s in closed_list(billing, ch) if s["month"] == month]
     op = open_snapshot(billing, ch)
-    if op is not None and op["month"] == month and (part is None or part == op["part"]):
-        return render(op, False)
-    return render(found, True) if found is not None else None
+    if op is not None and op["month"] == month:
+        out.append((op, False))
+    return out
+
+
+def find(billing, ch, month, part=None):
+    """The statement of meter ``ch`` for ``month``: the open month's, else a closed one (the
+    last part unless ``part``); None if there is none."""
+    found = None
+    for snap, closed in _snapshots(billing, ch, month):
+        if part is None or snap["part"] == part:
+            found = (snap, closed)
+    return render(*found) if found else None
+
+
+def month_parts(billing, ch, month):
+    """Every statement of meter ``ch`` for ``month``, rendered, oldest first."""
+    return [render(s, closed) for s, closed in _snapshots(billing, ch, month)]
 
 
 def listing(billing, ch):
@@ -265,21 +277,19 @@ def _num(x, dec, nd=3):
     return s.replace(".", ",") if dec == "," else s
 
 
-def _row(sep, cells):
-    out = []
-    for c in cells:
-        c = str(c)
-        if sep in c or '"' in c or "\n" in c:
-            c = '"' + c.replace('"', '""') + '"'
-        out.append(c)
-    return sep.join(out) + "\r\n"
+def _rows(sep):
+    """A CSV line maker: row(cell, ...) -> text, cells quoted as the history export does."""
+    from gateway.core.history import csv_cell
+
+    def row(*cells):
+        return sep.join([csv_cell(str(c), sep) for c in cells]) + "\r\n"
+
+    return row
 
 
 def csv_lines(st, sep=";", dec=",", location=""):
     """The statement as CSV text lines: a key/value block, then one line per price line."""
-    def row(*cells):
-        return _row(sep, cells)
-
+    row = _rows(sep)
     c = st["cost"]
     q = st.get("quantity") or "import_kwh"
     yield row("location", location)
@@ -303,17 +313,6 @@ def csv_lines(st, sep=";", dec=",", location=""):
     yield row("total", "", "", "", "", _num(c["total"], dec, 2))
 
 
-def month_parts(billing, ch, month):
-    """Every statement of meter ``ch`` for ``month`` (its parts, a tenant reset making two),
-    closed or running, oldest first."""
-    ch = str(ch)
-    out = [render(s, True) for s in closed_list(billing, ch) if s["month"] == month]
-    op = open_snapshot(billing, ch)
-    if op is not None and op["month"] == month:
-        out.append(render(op, False))
-    return out
-
-
 SUMMARY = ("month", "part", "meter", "name", "tenant", "closed", "unit", "index_start",
            "index_end", "consumption", "export_kwh", "subtotal", "vat_pct", "vat", "total",
            "currency")
@@ -322,16 +321,16 @@ SUMMARY = ("month", "part", "meter", "name", "tenant", "closed", "unit", "index_
 def summary_lines(sts, sep=";", dec=","):
     """A month's statements as one table for the accounts: a header, then a line per statement
     (``name``: the meter's, set by the caller), the same figures as each statement's CSV."""
-    yield _row(sep, SUMMARY)
+    row = _rows(sep)
+    yield row(*SUMMARY)
     for st in sts:
         q = st.get("quantity") or "import_kwh"
         c = st["cost"]
-        yield _row(sep, (st["month"], st["part"], st["meter"], st.get("name") or "",
-                         st["tenant"] or "", "yes" if st["closed"] else "no", st["unit"],
-                         _num(st["index_start"][q], dec), _num(st["index_end"][q], dec),
-                         _num(st[q], dec), _num(st.get("export_kwh"), dec),
-                         _num(c["subtotal"], dec, 2), _num(c["vat_pct"], dec, 2),
-                         _num(c["vat"], dec, 2), _num(c["total"], dec, 2), c["currency"]))
+        yield row(st["month"], st["part"], st["meter"], st.get("name") or "", st["tenant"] or "",
+                  "yes" if st["closed"] else "no", st["unit"], _num(st["index_start"][q], dec),
+                  _num(st["index_end"][q], dec), _num(st[q], dec), _num(st.get("export_kwh"), dec),
+                  _num(c["subtotal"], dec, 2), _num(c["vat_pct"], dec, 2), _num(c["vat"], dec, 2),
+                  _num(c["total"], dec, 2), c["currency"])
 
 
 def filename(location, meter_name, month, part, ext):

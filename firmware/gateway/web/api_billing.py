@@ -166,11 +166,6 @@ def statements(ctx, req):
     return st
 
 
-def _each(lines):
-    for x in lines:
-        yield x
-
-
 def _summary_csv(ctx, req, month):
     """Every meter's statements of ``month`` (a tenant: its own, of its tenancy) as one table.
     The lines are made before the answer, one meter's statements at a time (the tariff code is
@@ -192,8 +187,9 @@ def _summary_csv(ctx, req, month):
 
     lines = list(statement.summary_lines(each_statement(), s["csv_separator"], s["csv_decimal"]))
     name = statement.filename(s["location"], "statements", month, 1, "csv")
-    return Response(_each(lines), 200, {"Content-Type": "text/csv; charset=UTF-8",
-                                     "Content-Disposition": 'attachment; filename="%s"' % name})
+    body = (x for x in lines)  # an iterator is streamed (a list would be sent as JSON)
+    return Response(body, 200, {"Content-Type": "text/csv; charset=UTF-8",
+                                "Content-Disposition": 'attachment; filename="%s"' % name})
 
 
 def statement_csv(ctx, req):
