@@ -12,7 +12,7 @@ from gateway.core import meters as M
 from gateway.core.ring import Ring
 from gateway.services import poller as P
 from gateway.services.recorder import Recorder
-from gateway.services.rtu import RtuMaster
+from gateway.services.rtu import OK, REQUESTS, RtuMaster
 
 RING = sys.argv[1]  # an empty directory for the recorder's ring
 
@@ -22,9 +22,9 @@ class Master(RtuMaster):
     register answers."""
 
     async def read_registers(self, address, function, register, count, *args):
-        c = self.counters(address)
-        c["requests"] += 1
-        c["ok"] += 1
+        c = self.tally(address)
+        c[REQUESTS] += 1
+        c[OK] += 1
         return [0x4366, 0x8000 + address] * (count // 2) + [0] * (count % 2)
 
 

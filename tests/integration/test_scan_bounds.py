@@ -12,11 +12,8 @@ class _Line:
     char_us = 1042
 
     async def read_registers(self, address, function, register, count, retries=None,
-                             timeout_ms=None, pause_ms=0):
+                             timeout_ms=None, pause_ms=0, tally=None):
         raise modbus.ModbusError("illegal address")
-
-    def forget(self, keep):
-        pass
 
 
 def test_scan_results_one_per_address_with_capped_details(monkeypatch):
@@ -24,7 +21,7 @@ def test_scan_results_one_per_address_with_capped_details(monkeypatch):
         return "sunspec", "SunSpec at 40000: " + "x" * 1000
 
     monkeypatch.setattr(scan, "identify", chatty)
-    bus = scan.BusScan(_Line(), lambda: set(), probe_timeout_ms=1)
+    bus = scan.BusScan(_Line(), probe_timeout_ms=1)
     bus.start(1, 247)
 
     async def run():

@@ -207,11 +207,14 @@ def test_scan_finds_and_identifies_six_families_while_polling_goes_on():
         port = await open_tcp("127.0.0.1", peer.port)
         master = RtuMaster(port)
         poller = Poller(master, polled, BUS, clock=lambda: NOW)
-        scan = BusScan(master, lambda: {3, 5}, probe_timeout_ms=250)
-        scan.start(1, 20)
-        poller.extra = scan
+        scan = BusScan(master, probe_timeout_ms=250)
         task = asyncio.create_task(poller.run())
         try:
+            while poller.cycles < 2:  # the meters' split reads learned (one refusal each)
+                await poller.cycle_event.wait()
+            before = {a: master.counters(a) for a in (3, 5)}
+            scan.start(1, 20)
+            poller.extra = scan
             seen = []
             for _ in range(1200):
                 seen.append(scan.state()["progress"])
@@ -220,13 +223,14 @@ def test_scan_finds_and_identifies_six_families_while_polling_goes_on():
                 await asyncio.sleep(0.05)
             cycles = poller.cycles
             readings = poller.readings()
-            return scan.state(), seen, cycles, readings, set(master._counters)
+            after = {a: master.counters(a) for a in (3, 5)}
+            return scan.state(), seen, cycles, readings, set(master._counters), before, after
         finally:
             task.cancel()
             port.close()
 
     try:
-        state, seen, cycles, readings, counted = asyncio.run(main())
+        state, seen, cycles, readings, counted, before, after = asyncio.run(main())
     finally:
         peer.stop()
     assert state["running"] is False and state["progress"] == 1.0
@@ -240,6 +244,15 @@ def test_scan_finds_and_identifies_six_families_while_polling_goes_on():
     assert cycles >= 3  # polling went on
     assert all(r["status"] == "ok" for r in readings.values())
     assert counted <= {3, 5}  # probed addresses leave no counters behind
+    # the scan's reads (other profiles' registers, refused by these strict meters) are the
+    # scan's own traffic: the polled meters' counters show only their polling, all answered
+    for a, c in after.items():
+        assert c["requests"] > before[a]["requests"], (a, c)
+        for k in ("exceptions", "timeouts", "wrong_frames"):
+            assert c[k] == before[a][k], (a, before[a], c)
+    sc = state["counters"]
+    assert sc["exceptions"] > 0 and sc["timeouts"] > 0, sc  # refused reads; silent addresses
+    assert sc["requests"] == sum(sc[k] for k in sc if k != "requests"), sc
 
 
 def _with_id(device, register, words):
@@ -277,7 +290,7 @@ def test_scan_tells_apart_devices_of_one_register_map_by_their_id_registers():
         port = await open_tcp("127.0.0.1", peer.port)
         master = RtuMaster(port)
         master.configure(BUS)
-        scan = BusScan(master, lambda: set(), probe_timeout_ms=250)
+        scan = BusScan(master, probe_timeout_ms=250)
         scan.start(1, 9)
         try:
             while await scan.step():

@@ -1,6 +1,7 @@
 """Meters and bus settings: stored on flash, validated, applied to the poller at once."""
 from gateway.core import ondemand
 from gateway.core.ticks import ticks_ms
+from gateway.services import rtu
 from gateway.services.poller import Poller
 from gateway.services.rtu import RtuMaster
 
@@ -78,8 +79,7 @@ class MeterService:
         each address probed with ``timeout_ms``; ``line``: try the usual line settings first);
         one at a time: a scan under way restarts."""
         if self.scan is None:  # asked for by a request: its module joins the resident set
-            BusScan = ondemand.keep("gateway.services.scan").BusScan
-            self.scan = BusScan(self.master, lambda: set(m["address"] for m in self.meters))
+            self.scan = ondemand.keep("gateway.services.scan").BusScan(self.master)
         self.scan.probe_timeout_ms = timeout_ms
         self.scan.start(lo, hi, line)
         self.poller.extra = self.scan
@@ -105,8 +105,8 @@ class MeterService:
         """Bookkeeping after each poll cycle: COM LED times and online/offline events."""
         ok = bad = 0
         for mid, status, err, c in self.poller.brief():
-            ok += c.get("ok", 0)
-            bad += c.get("timeouts", 0) + c.get("crc_errors", 0) + c.get("exceptions", 0) + c.get("wrong_frames", 0)
+            ok += c[rtu.OK]
+            bad += c[rtu.TIMEOUTS] + c[rtu.CRC_ERRORS] + c[rtu.EXCEPTIONS] + c[rtu.WRONG_FRAMES]
             was = self._status.get(mid)
             if was is not None and was != status and self.events:
                 m = self.get(mid)

@@ -255,7 +255,7 @@ class Poller:
             "last_ok": m.last_ok,
             "failures": m.failures,
             "error": m.error,
-            "counters": dict(self.master.counters(m.cfg["address"])),
+            "counters": self.master.counters(m.cfg["address"]),
             "failing": _failing(m),
             "plan": registers.ranges(m.plan) if m.learned else None,
         }
@@ -269,15 +269,15 @@ class Poller:
                 yield mid, st
 
     def brief(self):
-        """``(id, status, error, counters)`` of every meter, nothing copied (the counters are
-        the RTU master's live dict: read, never kept): the per-cycle bookkeeping's view."""
+        """``(id, status, error, tally)`` of every meter, nothing copied (the tally is the RTU
+        master's live one, services/rtu.py: read, never kept): the per-cycle bookkeeping's view."""
         for mid, m in self._meters.items():
-            yield mid, m.status, m.error, self.master.counters(m.cfg["address"])
+            yield mid, m.status, m.error, self.master.tally(m.cfg["address"])
 
-    def counters(self, mid):
-        """The live counters of meter ``mid`` (read only) or None."""
+    def tally(self, mid):
+        """The live counters of meter ``mid`` (services/rtu.py ``tally``; read only) or None."""
         m = self._meters.get(mid)
-        return None if m is None else self.master.counters(m.cfg["address"])
+        return None if m is None else self.master.tally(m.cfg["address"])
 
     # ---- reading one meter ----
 

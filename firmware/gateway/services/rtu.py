@@ -26,14 +26,30 @@ Line timing, from the character time (start + 8 data + parity + stop bits at ``b
   reply is final. Every attempt ends in exactly one counter: ok, timeouts, crc_errors,
   exceptions or wrong_frames, so ``requests`` is their sum (unless the port itself fails:
   ``OSError``).
+
+Counters are kept per device address as a ``tally()`` (six 32-bit integers in COUNTERS' order:
+~60 B on an ESP32 where a dict of six took ~130); a request may count into another tally (a bus
+scan's, so its identification reads do not show as a meter's exceptions).
 """
 import asyncio
+from array import array
 
 from gateway.core import modbus
 from gateway.core.modbus import BUS_DEFAULTS, char_us, silence_us  # noqa: F401  (line timing)
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_us
 
 COUNTERS = ("requests", "ok", "timeouts", "crc_errors", "exceptions", "wrong_frames")
+REQUESTS, OK, TIMEOUTS, CRC_ERRORS, EXCEPTIONS, WRONG_FRAMES = range(6)  # a tally's indexes
+
+
+def tally():
+    """A new set of counters at zero (COUNTERS' order)."""
+    return array("I", bytes(4 * len(COUNTERS)))
+
+
+def as_dict(t):
+    """A tally as ``{name: count}`` (a copy, for reports)."""
+    return dict(zip(COUNTERS, t))
 
 
 def _wait_for_ms(aw, ms):
@@ -80,15 +96,16 @@ class RtuMaster:
         if hasattr(self.port, "configure"):
             self.port.configure(self.baud, self.parity, self.stop)
 
-    def counters(self, address):
-        """The live counter dict of one device address (created at zero)."""
+    def tally(self, address):
+        """The live tally of one device address (created at zero; read only outside)."""
         c = self._counters.get(address)
         if c is None:
-            c = {}
-            for k in COUNTERS:
-                c[k] = 0
-            self._counters[address] = c
+            c = self._counters[address] = tally()
         return c
+
+    def counters(self, address):
+        """One device address's counters as ``{name: count}`` (a copy)."""
+        return as_dict(self.tally(address))
 
     def forget(self, keep):
         """Drop the counters of every address not in ``keep``."""
@@ -96,16 +113,17 @@ class RtuMaster:
             if a not in keep:
                 del self._counters[a]
 
-    async def request(self, req, retries=None, timeout_ms=None, pause_ms=0):
+    async def request(self, req, retries=None, timeout_ms=None, pause_ms=0, tally=None):
         """Send request frame ``req`` and return ``modbus.parse_response``'s value.
 
         ``retries``/``timeout_ms`` None: the bus's; ``pause_ms``: extra silence before each
-        attempt (a device that needs a longer turnaround than 3.5 characters).
+        attempt (a device that needs a longer turnaround than 3.5 characters); ``tally``: count
+        the attempts there instead of in the device address's counters.
 
         Raises ``modbus.ModbusException`` at once, or after the last attempt the last
         ``modbus.FrameError`` / ``modbus.NoResponse``; ``OSError`` if the port fails.
         """
-        c = self.counters(req[0])
+        c = self.tally(req[0]) if tally is None else tally
         attempts = 1 + max(0, self.retries if retries is None else retries)
         timeout_ms = timeout_ms or self.timeout_ms
         err = None
@@ -114,17 +132,17 @@ class RtuMaster:
                 try:
                     result = await self._attempt(req, timeout_ms, c, pause_ms)
                 except modbus.ModbusException:
-                    c["exceptions"] += 1
+                    c[EXCEPTIONS] += 1
                     raise
                 except modbus.NoResponse as e:
-                    c["timeouts"] += 1
+                    c[TIMEOUTS] += 1
                     err = e
                 except modbus.FrameError as e:
-                    c["crc_errors" if isinstance(e, modbus.CrcError) else "wrong_frames"] += 1
+                    c[CRC_ERRORS if isinstance(e, modbus.CrcError) else WRONG_FRAMES] += 1
                     err = e
                     await self._settle(timeout_ms)
                 else:
-                    c["ok"] += 1
+                    c[OK] += 1
                     return result
         if isinstance(err, modbus.NoResponse) and attempts > 1:
             err = modbus.NoResponse(
@@ -133,10 +151,11 @@ class RtuMaster:
             )
         raise err
 
-    async def probe_line(self, line, address, timeout_ms):
+    async def probe_line(self, line, address, timeout_ms, tally):
         """One read of register 0 of ``address`` with other line settings ``line`` ({"baud",
         "parity", "stop"}), then back to the bus's (a line-settings probe: nothing else is sent
-        meanwhile). True if a well-formed answer (data or an exception) came back."""
+        meanwhile), its attempt counted in ``tally``. True if a well-formed answer (data or an
+        exception) came back."""
         req = modbus.read_request(address, 3, 0, 1)
         async with self.lock:
             saved = {"baud": self.baud, "parity": self.parity, "stop": self.stop,
@@ -144,7 +163,7 @@ class RtuMaster:
             self.configure(dict(saved, **line))
             mine = self.configured
             try:
-                await self._attempt(req, timeout_ms, self.counters(address))
+                await self._attempt(req, timeout_ms, tally)
                 return True
             except modbus.ModbusException:
                 return True
@@ -155,10 +174,10 @@ class RtuMaster:
                     self.configure(saved)
 
     async def read_registers(self, address, function, register, count, retries=None,
-                             timeout_ms=None, pause_ms=0):
+                             timeout_ms=None, pause_ms=0, tally=None):
         """FC3/FC4 read: a list of ``count`` 16-bit ints."""
         req = modbus.read_request(address, function, register, count)
-        return await self.request(req, retries, timeout_ms, pause_ms)
+        return await self.request(req, retries, timeout_ms, pause_ms, tally)
 
     async def read_bits(self, address, function, register, count, retries=None):
         """FC1/FC2 read: a list of ``count`` bools."""
@@ -194,7 +213,7 @@ class RtuMaster:
         try:
             t0 = ticks_us()
             port.write(req)
-            c["requests"] += 1
+            c[REQUESTS] += 1
             await self._wait_sent(t0, len(req) * self.char_us)
         finally:
             port.set_de(False)

@@ -17,6 +17,7 @@ master's lock and back to the bus's settings at once: ``state()["line"]`` lists 
 that got an answer.
 """
 from gateway.core import modbus, profiles, registers
+from gateway.services.rtu import as_dict, tally
 
 # a probe's timeout: this long for the device to turn round, plus the wire time of its answer
 PROBE_TURNAROUND_MS = 70
@@ -138,13 +139,14 @@ async def identify(read):
 class BusScan:
     """One scan at a time over ``from``..``to``; ``state()`` is what GET /api/bus/scan returns.
 
-    ``keep()``: the addresses whose counters the master keeps (the configured meters'): probing
-    an address leaves no counters behind.
+    The scan's requests are counted in its own tally (``state()["counters"]``), not in the
+    devices' counters: a configured meter answering other profiles' identification reads with
+    exceptions is not at fault, and a probed address leaves no counters behind.
     """
 
-    def __init__(self, master, keep, probe_timeout_ms=None):
+    def __init__(self, master, probe_timeout_ms=None):
         self.master = master
-        self.keep = keep
+        self.tally = tally()
         self.probe_timeout_ms = probe_timeout_ms  # None: PROBE_TURNAROUND_MS + the answer's time
         self.running = False
         self.lo = self.hi = self.next = 0
@@ -162,6 +164,7 @@ class BusScan:
         self.error = None
         self.line = None
         self._line_todo = []
+        self.tally = tally()
         if line:
             m = self.master
             here = (m.baud, m.parity, m.stop)
@@ -184,7 +187,8 @@ class BusScan:
         total = self.hi - self.lo + 1 + extra
         done = self.next - self.lo + extra - len(self._line_todo)
         progress = 1.0 if not self.running else (done / total if total > 0 else 1.0)
-        out = {"running": self.running, "progress": round(progress, 3), "found": self.found}
+        out = {"running": self.running, "progress": round(progress, 3), "found": self.found,
+               "counters": as_dict(self.tally)}
         if self.line is not None:
             out["line"] = self.line
         if self.error:
@@ -195,7 +199,7 @@ class BusScan:
         (baud, parity, stop), a = self._line_todo.pop(0)
         timeout = self.probe_timeout_ms or PROBE_TURNAROUND_MS + (77000 // baud) + 1
         if await self.master.probe_line({"baud": baud, "parity": parity, "stop": stop}, a,
-                                        timeout):
+                                        timeout, self.tally):
             for e in self.line:
                 if (e["baud"], e["parity"], e["stop"]) == (baud, parity, stop):
                     e["addresses"].append(a)
@@ -203,13 +207,12 @@ class BusScan:
             else:
                 self.line.append({"baud": baud, "parity": parity, "stop": stop,
                                   "addresses": [a]})
-        self.master.forget(self.keep())
         return True
 
     async def _read(self, address, function, register, count, timeout_ms):
         try:
             return await self.master.read_registers(address, function, register, count, 0,
-                                                    timeout_ms)
+                                                    timeout_ms, 0, self.tally)
         except modbus.ModbusError:
             return None
 
@@ -223,7 +226,7 @@ class BusScan:
         a = self.next
         probe = self.probe_timeout_ms or PROBE_TURNAROUND_MS + (7 * self.master.char_us) // 1000 + 1
         try:
-            await self.master.read_registers(a, 3, 0, 1, 0, probe)
+            await self.master.read_registers(a, 3, 0, 1, 0, probe, 0, self.tally)
             present = True
         except modbus.NoResponse:
             present = False
@@ -246,7 +249,6 @@ class BusScan:
             except (ValueError, KeyError, OSError) as e:
                 name, detail = None, "identification failed: %s" % e
             self.found.append({"address": a, "profile": name, "detail": detail[:DETAIL_MAX]})
-        self.master.forget(self.keep())
         self.next = a + 1
         if self.next > self.hi:
             self.running = False

@@ -18,12 +18,12 @@ from microdot import Response
 from gateway import VERSION
 from gateway.core import openmetrics as om
 from gateway.core.auth import ct_equal
+from gateway.services.rtu import COUNTERS
 from gateway.web.http import error
 
 STORE_KEY = "metrics"
 PREFIX = "dingate_"
 STATUSES = ("ok", "partial", "stale", "offline", "error", "disabled")
-BUS_COUNTERS = ("requests", "ok", "timeouts", "crc_errors", "exceptions", "wrong_frames")
 
 
 def _hex(b):
@@ -81,14 +81,14 @@ def _readings(ctx, names):
 
 def _bus(ctx, names):
     poller = ctx.meters.poller
-    for counter in BUS_COUNTERS:
+    for i, counter in enumerate(COUNTERS):
         metric = PREFIX + "bus_" + counter
         yield om.family(metric, "counter", "Modbus RTU transactions of each meter: %s" % counter)
         for mid in names:
-            c = poller.counters(mid)
+            c = poller.tally(mid)
             if c is not None:
                 yield om.sample(metric + "_total", _meter_labels(names[mid]) + (
-                    ("address", names[mid]["address"]),), c.get(counter, 0))
+                    ("address", names[mid]["address"]),), c[i])
 
 
 def _genset(ctx):
