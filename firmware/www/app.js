@@ -170,7 +170,8 @@
       if (e.type === 'checkbox') v = e.checked;
       else if (e.type === 'number' || e.dataset.n) {
         if (e.value.trim() === '') continue;
-        v = Number(e.value) * (Number(e.dataset.mul) || 1); // data-mul: minutes typed, seconds sent
+        v = Number(e.value); // data-mul: minutes typed, whole seconds sent (seconds, ms)
+        if (e.dataset.mul) v = Math.round(v * e.dataset.mul);
       } else v = e.value;
       setPath(o, e.name, v);
     }
@@ -207,9 +208,10 @@
   function errText(e, form) {
     const field = e.field ? fieldLabel(e.field, form) : '';
     if (e.code && has('err.' + e.code)) {
-      const p = { ...(e.params || {}), field };
+      const p = { ...(e.params || {}), field }, el = e.field && fieldEl(form, e.field);
+      const mul = (el && Number(el.dataset && el.dataset.mul)) || 1; // the bounds in the unit typed
       if (p.other) p.other = fieldLabel(p.other, form);
-      for (const k in p) if (typeof p[k] === 'number') p[k] = num(p[k], 3);
+      for (const k in p) if (typeof p[k] === 'number') p[k] = num(p[k] / mul, 3);
       return t('err.' + e.code, p);
     }
     if (lang === 'en' && e.srv) return e.srv;
@@ -1351,23 +1353,48 @@
     later(() => poll(async () => { const x = await get('/api/genset'); if (alive(g)) drawState(x); }, 3000), 3000);
     outputsCard(m, g);
   };
-  // the board's other relays (plain outputs, /api/outputs): switched from here; names and modes
-  // through the API (docs/integrations.md); the relay shows the contact (a pulse opens by itself)
+  // the board's other relays (plain outputs, /api/outputs): switched from here, set up by an
+  // installer (name, NO/NC, maintained/pulse/blink); the relay shows the contact (a pulse opens
+  // by itself). The states are redrawn every 3 s, the settings forms only when saved.
   async function outputsCard(m, g) {
     let outs;
     try { outs = await get('/api/outputs'); } catch (e) { return; }
     if (!alive(g) || !outs || !outs.length) return;
-    const box = card(t('out.title'));
+    const rows = h('div'), box = card(t('out.title'), rows);
     addTo(m, box);
-    const draw = (list) => put(box, h('h2', null, t('out.title')), ...list.map((o) => {
-      const b = btn('output-' + o.id, t(o.on ? 'out.switch_off' : 'out.switch_on'));
+    const url = (o) => '/api/outputs/' + encodeURIComponent(o.id);
+    const draw = (list) => put(rows, ...list.map((o) => {
+      // a pulse on switching on: the button gives one each time (the command back off first)
+      const once = o.mode === 'pulse' && o.edges === 'rising';
+      const b = btn('output-' + o.id, t(once ? 'out.pulse_now' : o.on ? 'out.switch_off' : 'out.switch_on'));
       b.onclick = async () => {
-        try { await api('PUT', '/api/outputs/' + encodeURIComponent(o.id), { on: !o.on }); draw(await get('/api/outputs')); } catch (e) { if (!e.gone) toast(e.message, true); }
+        try {
+          if (once && o.on) await api('PUT', url(o), { on: false });
+          await api('PUT', url(o), { on: once || !o.on });
+          draw(await get('/api/outputs'));
+        } catch (e) { if (!e.gone) toast(e.message, true); }
       };
       return h('div', { class: 'row' },
         h('div', { class: 'relay ' + (o.closed ? 'on' : 'off'), id: 'output-' + o.id + '-relay' }, h('span', null, o.name), h('b', null, o.closed ? t('gs.closed') : t('gs.open'))), b);
     }));
+    const ms = (o, k) => fld('out-' + o.id, k, t('f.' + k), { type: 'number', value: o[k] / 1000, a: { min: '0.1', step: 'any', inputmode: 'decimal', 'data-mul': '1000' } });
+    const opts = (o, k, list) => fld('out-' + o.id, k, t('f.' + k), { opts: list.map((x) => [x, t('out.' + x)]), value: o[k] });
+    const form = (o) => {
+      const f = h('form', { id: 'output-' + o.id + '-form', novalidate: true },
+        h('div', { class: 'cols' },
+          fld('out-' + o.id, 'name', t('f.name'), { value: o.name, a: { maxlength: '31' } }),
+          opts(o, 'contact', ['no', 'nc']), opts(o, 'mode', ['maintained', 'pulse', 'blink']),
+          ms(o, 'on_ms'), ms(o, 'off_ms'), opts(o, 'edges', ['rising', 'both']), opts(o, 'power_on', ['off', 'on'])),
+        h('div', { class: 'row' }, submit('save-output-' + o.id, t('b.save'))));
+      // what a mode does not use is hidden and not sent (the device keeps it)
+      const sync = () => { const md = f.elements.mode.value; [['on_ms', md !== 'maintained'], ['off_ms', md === 'blink'], ['edges', md === 'pulse']].forEach(([k, on]) => { f.elements[k].disabled = !on; f.elements[k].closest('.f').hidden = !on; }); };
+      f.elements.mode.addEventListener('change', sync);
+      sync();
+      onSubmit(f, async (d) => { await api('PUT', url(o), d); draw(await get('/api/outputs')); toast(t('saved')); });
+      return h('details', null, h('summary', null, t('sys.settings') + ' · ' + o.id), f);
+    };
     draw(outs);
+    if (can('installer')) addTo(box, ...outs.map(form));
     later(() => poll(async () => { const x = await get('/api/outputs'); if (alive(g)) draw(x); }, 3000), 3000);
   }
   function gensetForm(box, gs) {

@@ -460,6 +460,56 @@ def test_relay_outputs_switch_from_the_generator_page(demo, browser, artifacts):
         ctx.close()
 
 
+def test_an_installer_sets_up_a_relay_output_on_the_page(demo, browser, artifacts):
+    """The aux relay's settings (Legrand-style NO/NC, maintained/pulse/blink) from the generator
+    page in French: a pulse of 2.5 s typed in seconds is stored in ms and the relay opens by
+    itself; a time below the minimum is refused next to its field in seconds, nothing changed."""
+    demo.login()
+    keys = ("name", "contact", "mode", "on_ms", "off_ms", "edges", "power_on")
+    before = demo.api("GET", "/api/outputs/aux").json()
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    form = "#output-aux-form"
+    visible = "(s) => !document.querySelector(s).closest('.f').hidden"
+    try:
+        pg.goto(demo.url + "/#/genset")
+        pg.click("text=Réglages · aux")
+        assert pg.input_value(form + " select[name=mode]") == before["mode"] == "maintained"
+        assert not pg.evaluate(visible, form + " input[name=on_ms]")
+        pg.select_option(form + " select[name=mode]", "pulse")
+        assert pg.evaluate(visible, form + " input[name=on_ms]")
+        assert pg.evaluate(visible, form + " select[name=edges]")
+        assert not pg.evaluate(visible, form + " input[name=off_ms]")  # blinking only
+        pg.fill(form + " input[name=name]", "Pompe")
+        pg.fill(form + " input[name=on_ms]", "2.5")
+        pg.click("[data-action=save-output-aux]")
+        pg.wait_for_function("document.querySelector('#output-aux-relay span').textContent"
+                             " === 'Pompe'", timeout=15000)
+        got = demo.api("GET", "/api/outputs/aux").json()
+        assert (got["name"], got["mode"], got["on_ms"], got["off_ms"]) == (
+            "Pompe", "pulse", 2500, before["off_ms"]), got
+        for _ in range(2):  # a pulse each time: closes, then opens by itself
+            pg.wait_for_function("document.querySelector('[data-action=output-aux]')"
+                                 ".textContent === 'Envoyer une impulsion'", timeout=15000)
+            pg.click("[data-action=output-aux]")
+            demo.wait_for(lambda: demo.hw()["relays"]["aux"] is True, timeout=15,
+                          what="aux closed")
+            demo.wait_for(lambda: demo.hw()["relays"]["aux"] is False, timeout=15,
+                          what="pulse end")
+        pg.fill(form + " input[name=on_ms]", "0.05")
+        pg.click("[data-action=save-output-aux]")
+        err = pg.wait_for_selector(form + " .err[data-field=on_ms]").text_content()
+        assert err.replace("\u202f", " ") == "Durée ON (s) : entre 0,1 et 3 600", err
+        pg.screenshot(path=os.path.join(artifacts, "page-fr-390-output-settings.png"),
+                      full_page=True)
+        assert demo.api("GET", "/api/outputs/aux").json()["on_ms"] == 2500
+    finally:
+        ctx.close()
+        if before["configured"]:
+            demo.api("PUT", "/api/outputs/aux", {k: before[k] for k in keys})
+        else:
+            demo.api("DELETE", "/api/outputs/aux")
+
+
 def test_a_manual_generator_run_is_explained_in_french(demo, browser, artifacts):
     """The generator's reason comes in English from the device; a manual run, its time left
     and its warm-up are said in the reader's language (app.js devText)."""
