@@ -1293,13 +1293,19 @@
       h('div', { class: 'row' }, submit('scan-bus', t('scan.start'))));
     const go = $('[data-action=scan-bus]', f);
     const show = (st) => {
-      const known = new Set(S.meters.map((x) => x.address));
-      const rows = (st.found || []).map((f) => h('li', { class: 'row', 'data-address': String(f.address) },
-        h('span', null, '#' + f.address + ' · ' + (f.profile ? t('prof.' + f.profile) === 'prof.' + f.profile ? f.profile : t('prof.' + f.profile) : t('scan.unknown'))),
-        h('span', { class: 'muted small' }, devText(f.detail)),
-        !known.has(f.address) && Object.assign(btn('scan-add', t('scan.add'), { class: 'btn small', 'data-address': String(f.address) }), {
-          onclick: () => meterEditor(ed, null, { address: f.address, profile: f.profile || 'generic' }),
-        })));
+      const known = new Map(S.meters.map((x) => [x.address, x]));
+      const prof = (p) => (t('prof.' + p) === 'prof.' + p ? p : t('prof.' + p));
+      // a configured address: which meter it is, in red when the device found is another model
+      const rows = (st.found || []).map((f) => {
+        const k = known.get(f.address), other = k && f.profile && f.profile !== k.profile;
+        return h('li', { class: 'row', 'data-address': String(f.address) },
+          h('span', null, '#' + f.address + ' · ' + (f.profile ? prof(f.profile) : t('scan.unknown'))),
+          h('span', { class: 'muted small' }, devText(f.detail)),
+          k ? h('span', { class: other ? 'err' : 'small' }, '= ' + k.name + (other ? ' · ' + t('scan.as', { p: prof(k.profile) }) : ''))
+            : Object.assign(btn('scan-add', t('scan.add'), { class: 'btn small', 'data-address': String(f.address) }), {
+              onclick: () => meterEditor(ed, null, { address: f.address, profile: f.profile || 'generic' }),
+            }));
+      });
       put(out, st.running ? h('p', null, h('progress', { max: '1', value: String(st.progress || 0) }), ' ', t('scan.running', { p: num(100 * (st.progress || 0), 0) })) : '',
         rows.length ? h('ul', { class: 'plain' }, rows) : (!st.running && st.progress ? h('p', { class: 'muted' }, t('scan.none')) : ''),
         (st.line || []).map((l) => h('p', { class: 'line-found' }, t('scan.line_found', { s: l.baud + ' 8' + l.parity + l.stop, a: l.addresses.join(', ') }))));

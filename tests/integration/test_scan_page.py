@@ -78,3 +78,23 @@ def test_what_the_scan_says_of_an_unknown_device_is_in_french(gateway):
         assert [(f["address"], f["profile"], f["detail"]) for f in found] == [(10, None, "answers, not recognised")]
         text = pg.inner_text("#scan-result li[data-address='10']")
         assert "#10 · appareil inconnu" in text and "répond, non reconnu" in text, text
+
+
+def test_a_configured_address_is_named_and_a_wrong_model_shown(gateway):
+    """An address already configured gets no "add": the scan names its meter, in red with the
+    model it is configured as when the device found is another (an SDM120 set up as an SDM630)."""
+    gateway.login()
+    r = gateway.api("POST", "/api/meters", {"name": "Cuisine", "address": 3, "profile": "sdm630"})
+    assert r.status_code in (200, 201), r.text
+    mid = r.json()["id"]
+    try:
+        with meters_page(gateway, "fr-FR") as pg:
+            scan(pg, 1, 3, found=3)
+            row = "#scan-result li[data-address='3']"
+            assert pg.locator(row + " [data-action=scan-add]").count() == 0
+            said = pg.inner_text(row + " .err")
+            assert said == "= Cuisine · configuré en Eastron SDM630 (triphasé)", said
+            assert pg.locator("#scan-result li[data-address='1'] [data-action=scan-add]").count() == 1
+    finally:
+        gateway.login()
+        assert gateway.api("DELETE", "/api/meters/" + mid).status_code == 200
