@@ -172,8 +172,10 @@ def console_cmd(port):
 @click.option("--part", type=int, default=None, help="a month's part after a tenant reset")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "html", "summary"]), default="csv",
               show_default=True, help="summary: one CSV table of the month, a line per statement (for the accounts)")
+@click.option("--lang", type=click.Choice(["en", "fr", "nl"]), default=None,
+              help="html: the statements' language (default: the device's language setting)")
 @click.option("--out", default=".", show_default=True, type=click.Path(file_okay=False))
-def statement_cmd(backup, url, user, password, month, meters, part, fmt, out):
+def statement_cmd(backup, url, user, password, month, meters, part, fmt, lang, out):
     """Monthly billing statements of a building: one file per meter (html: one printable file;
     summary: one table of every statement of the month)."""
     from . import statements
@@ -192,7 +194,7 @@ def statement_cmd(backup, url, user, password, month, meters, part, fmt, out):
             raise click.ClickException(
                 "no statement for %s: no meter has a billing reading in that month (they are "
                 "taken every hour at +2 min; a new meter's first one comes within the hour)" % month)
-        for p in statements.write(sts, settings, fmt, out):
+        for p in statements.write(sts, settings, fmt, out, lang):
             click.echo(p)
     except statements.StatementError as e:
         raise click.ClickException(str(e))

@@ -13,6 +13,8 @@ import requests
 from gateway.core import statement as S
 from gateway.core.billing import Billing
 
+from .paths import FIRMWARE
+
 
 class StatementError(Exception):
     pass
@@ -94,8 +96,43 @@ def _natural(x):
     return (0, int(x)) if x.isdigit() else (1, x)
 
 
-def _money(x, cur):
-    return "%.2f %s" % (x, cur)
+LANGS = ("en", "fr", "nl")  # the page's catalogues (firmware/www/lang-<lang>.json)
+# digit grouping and decimal mark, as the page shows numbers in each
+NUMBERS = {"en": (",", "."), "fr": ("\u202f", ","), "nl": (".", ",")}
+
+
+class Words:
+    """A statement's words and numbers in ``lang``: the page's own catalogue (stm.* keys), so
+    the printed statement says what the page's printable one says."""
+
+    def __init__(self, lang):
+        if lang not in LANGS:
+            raise StatementError("no words for language %r (%s)" % (lang, ", ".join(LANGS)))
+        with open(os.path.join(FIRMWARE, "www", "lang-%s.json" % lang), encoding="utf-8") as f:
+            self.cat = json.load(f)
+        self.lang = lang
+
+    def __call__(self, key, **params):
+        text = self.cat[key]
+        for k, v in params.items():
+            text = text.replace("{%s}" % k, str(v))
+        return text
+
+    def num(self, x, decimals):
+        group, mark = NUMBERS[self.lang]
+        text = "{:,.{}f}".format(x, decimals)
+        return text.replace(",", "\0").replace(".", mark).replace("\0", group)
+
+    def money(self, x, currency):
+        return "%s %s" % (self.num(x, 2), currency)
+
+    def when(self, zone, ts):
+        """Date and time of ``ts`` in ``zone``: 2026-11-30 23:59, 30/11/2026 23:59, 30-11-2026 23:59."""
+        y, m, d, hh, mm = zone.parts(ts)[:5]
+        if self.lang == "en":
+            return "%04d-%02d-%02d %02d:%02d" % (y, m, d, hh, mm)
+        sep = "/" if self.lang == "fr" else "-"
+        return "%02d%s%02d%s%04d %02d:%02d" % (d, sep, m, sep, y, hh, mm)
 
 
 CSS = """@page { size: A4; margin: 15mm; } body { font: 11pt sans-serif; }
@@ -104,37 +141,65 @@ td.n { text-align: right; } tr.total { font-weight: bold; border-top: 1.5pt soli
 section { page-break-after: always; }"""
 
 
-def render_html(sts):
-    """One printable A4 page per statement (English)."""
+def _line(w, ln, cur):
+    """One price line as the page shows it: its kind's words, quantity, unit price, amount."""
     e = html.escape
-    parts = ["<!doctype html><meta charset=utf-8><title>Statements</title><style>%s</style>" % CSS]
+    if ln["kind"] == "energy":
+        label = w("stm.k.energy", n="" if ln["label"] == "base" else e(ln["label"])).strip()
+    else:
+        label = w("stm.k." + ln["kind"])
+    if ln["unit"] == "month":
+        qty = w.num(ln["quantity"] * 100, 1) + " %"
+    else:
+        qty = "%s %s" % (w.num(ln["quantity"], 3), "m³" if ln["unit"] == "m3" else e(ln["unit"]))
+    return "<tr><td>%s</td><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td></tr>" % (
+        label, qty, w.money(ln["price"], cur), w.money(ln["amount"], cur))
+
+
+def render_html(sts, lang="en", timezone=None):
+    """One printable A4 page per statement, in ``lang``, times in the site's ``timezone``."""
+    from gateway.core import tz
+
+    w, e, zone = Words(lang), html.escape, tz.get(timezone)
+    parts = ["<!doctype html><html lang=%s><meta charset=utf-8><title>%s</title><style>%s</style>"
+             % (lang, e(w("stm.title", m="")).strip(), CSS)]
     for st in sts:
-        c = st["cost"]
-        cur = c["currency"]
-        rows = "".join("<tr><td>%s</td><td class=n>%.3f %s</td><td class=n>%s</td><td class=n>%s</td></tr>" % (
-            e(ln["label"]), ln["quantity"], e(ln["unit"]), _money(ln["price"], cur),
-            _money(ln["amount"], cur)) for ln in c["lines"])
-        periods = ", ".join("%s %.3f kWh" % (e(p["name"]), p["kwh"]) for p in st["periods"])
-        parts.append(
-            "<section><h1>Statement %s%s</h1><p>%s</p><table>"
-            "<tr><th>Site</th><td>%s</td></tr><tr><th>Tenant</th><td>%s</td></tr>"
-            "<tr><th>Meter</th><td>%s</td></tr><tr><th>Index start</th><td>%s kWh</td></tr>"
-            "<tr><th>Index end</th><td>%s kWh</td></tr><tr><th>Consumption</th><td>%s kWh (%s)</td></tr>"
-            "</table><h2>Price lines</h2><table><tr><th>Item</th><th>Quantity</th><th>Unit price</th>"
-            "<th>Amount</th></tr>%s<tr><td colspan=3>Total excl. VAT</td><td class=n>%s</td></tr>"
-            "<tr><td colspan=3>VAT %s %%</td><td class=n>%s</td></tr><tr class=total><td colspan=3>"
-            "Total incl. VAT</td><td class=n>%s</td></tr></table></section>" % (
-                e(st["month"]), " (part %d)" % st["part"] if st["part"] > 1 else "",
-                "closed" if st["closed"] else "month in progress: provisional",
-                e(st.get("location") or ""), e(st.get("tenant") or ""),
-                e(st.get("name") or st["meter"]), st["index_start"]["import_kwh"],
-                st["index_end"]["import_kwh"], st["import_kwh"], periods, rows,
-                _money(c["subtotal"], cur), c["vat_pct"], _money(c["vat"], cur),
-                _money(c["total"], cur)))
+        c, q = st["cost"], st.get("quantity") or "import_kwh"
+        unit = "m³" if st.get("unit") == "m3" else "kWh"
+        rows = [(w("stm.location"), e(st.get("location") or "—")),
+                (w("stm.tenant"), e(st.get("tenant") or "—")),
+                (w("stm.meter"), e(st.get("name") or st["meter"])),
+                (w("stm.period"), "%s – %s" % (w.when(zone, st["from"]), w.when(zone, st["to"]))),
+                (w("stm.idx_start"), "%s %s" % (w.num(st["index_start"][q], 3), unit)),
+                (w("stm.idx_end"), "%s %s" % (w.num(st["index_end"][q], 3), unit)),
+                (w("stm.consumption"), "%s %s (%s)" % (w.num(st[q], 3), unit, " · ".join(
+                    ("" if p["name"] == "base" else e(p["name"]) + " ")
+                    + w.num(p.get("kwh", p.get("m3", 0)), 3) for p in st["periods"])))]
+        if st.get("export_kwh"):
+            rows.append((w("stm.export"), "%s kWh" % w.num(st["export_kwh"], 3)))
+        title = w("stm.title", m=e(st["month"]))
+        if st["part"] > 1:
+            title += " (%s)" % w("stm.part", n=st["part"])
+        cur = e(c.get("currency") or "")
+        if c.get("tariff") is False:
+            prices = "<p>%s</p>" % w("stm.notariff")
+        else:
+            prices = ("<table><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr>%s"
+                      "<tr><td colspan=3>%s</td><td class=n>%s</td></tr>"
+                      "<tr><td colspan=3>%s</td><td class=n>%s</td></tr>"
+                      "<tr class=total><td colspan=3>%s</td><td class=n>%s</td></tr></table>" % (
+                          w("stm.line"), w("stm.qty"), w("stm.price"), w("stm.amount"),
+                          "".join(_line(w, ln, cur) for ln in c["lines"]),
+                          w("stm.subtotal"), w.money(c["subtotal"], cur),
+                          w("stm.vat", p=w.num(c["vat_pct"], 2)), w.money(c["vat"], cur),
+                          w("stm.total"), w.money(c["total"], cur)))
+        parts.append("<section><h1>%s</h1><p>%s</p><table>%s</table>%s</section>" % (
+            title, w("stm.closed") if st["closed"] else w("stm.open"),
+            "".join("<tr><th>%s</th><td>%s</td></tr>" % r for r in rows), prices))
     return "".join(parts)
 
 
-def write(sts, settings, fmt, out_dir):
+def write(sts, settings, fmt, out_dir, lang=None):
     """Write the statements (one file per statement; html, summary: one file for all). Returns
     the paths."""
     os.makedirs(out_dir, exist_ok=True)
@@ -150,7 +215,8 @@ def write(sts, settings, fmt, out_dir):
         month = sts[0]["month"] if sts else "none"
         p = os.path.join(out_dir, S.filename(loc, "statements", month, 1, "html"))
         with open(p, "w", encoding="utf-8") as f:
-            f.write(render_html(sts))
+            f.write(render_html(sts, lang or settings.get("language") or "en",
+                                settings.get("timezone")))
         return [p]
     for st in sts:
         p = os.path.join(out_dir, S.filename(loc, st.get("name") or st["meter"], st["month"],

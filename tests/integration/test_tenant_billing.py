@@ -4,7 +4,9 @@ written into its flash while it is off (dingate.testing.billing_seed); then a te
 its own meter through every endpoint; statements (JSON, CSV), tariffs, totals, reset."""
 import csv
 import io
+import json
 import os
+import pathlib
 import time
 
 import pytest
@@ -12,6 +14,8 @@ import yaml
 
 from dingate.testing.billing_seed import TENANT_PASSWORD as PW
 from dingate.testing.billing_seed import billing_site
+
+WWW = pathlib.Path(__file__).resolve().parents[2] / "firmware" / "www"
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +184,19 @@ def test_host_renders_statements_from_a_backup_and_from_the_device(site, tmp_pat
     st = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[0], month)).json()
     assert "@page { size: A4" in page and "M. Dupont" in page
     assert "%.2f EUR" % st["cost"]["total"] in page
+    # every meter (the gas meter's statement in m³) in French, as the page's printable one says it
+    run = CliRunner().invoke(main, ["statement", "--from-backup", str(backup), "--month", month,
+                                    "--format", "html", "--lang", "fr", "--out", str(tmp_path / "d")])
+    assert run.exit_code == 0, run.output
+    page = (tmp_path / "d" / ("Les_Pins_statements_%s.html" % month)).read_text(encoding="utf-8")
+    fr = json.loads((WWW / "lang-fr.json").read_text(encoding="utf-8"))
+    assert page.count("<section>") == 3 and "<html lang=fr>" in page
+    for key in ("stm.tenant", "stm.idx_start", "stm.consumption", "stm.subtotal", "stm.total"):
+        assert fr[key] in page, key
+    total = "{:,.2f} EUR".format(st["cost"]["total"]).replace(",", "\u202f").replace(".", ",")
+    assert total in page and "%.2f EUR" % st["cost"]["total"] not in page, total
+    gas = [s for s in page.split("<section>") if "Gaz commun" in s]
+    assert len(gas) == 1 and " m³" in gas[0] and " kWh" not in gas[0], gas
     # a month without any billing reading: said, with when readings come
     run = CliRunner().invoke(main, ["statement", "--from-backup", str(backup), "--month", "2019-01",
                                     "--out", str(tmp_path / "c")])
