@@ -29,7 +29,7 @@ def _check_username(name):
 def check_password_rules(password, field="password"):
     """Raise ValidationError unless ``password`` is a str of 8-64 characters without controls."""
     if not isinstance(password, str):
-        raise ValidationError(field, "password must be a string")
+        raise ValidationError(field, "password must be a string", "format")
     if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
         raise ValidationError(
             field, "password must be %d-%d characters" % (PASSWORD_MIN, PASSWORD_MAX), "length",
@@ -73,7 +73,7 @@ def validate_user(data, existing_users, username=None):
     a deletion instead (``validate_delete``: field "role" for the last admin).
     """
     if not isinstance(data, dict):
-        raise ValidationError("", "object expected")
+        raise ValidationError("", "object expected", "format")
     if username is None:
         if len(existing_users) >= MAX_USERS:  # the accounts stay in RAM: bound them
             raise ValidationError("user", "the device holds at most %d accounts" % MAX_USERS,
@@ -99,14 +99,15 @@ def validate_user(data, existing_users, username=None):
                 "password": None,
             }
         if "user" in data and data["user"] is not None and data["user"] != username:
-            raise ValidationError("user", "user name cannot be changed")
+            raise ValidationError("user", "user name cannot be changed", "readonly")
         old = existing_users[username]
 
     role = data.get("role")
     if role is None:
         role = old.get("role", "user") if old is not None else "user"
     if role not in ROLES:
-        raise ValidationError("role", "role must be one of admin, installer, user, tenant")
+        raise ValidationError("role", "role must be one of admin, installer, user, tenant", "choice",
+                              {"choices": "admin, installer, user, tenant"})
     meters = _meters(data, role, old)
     disabled = _flag(data, "disabled", old)
     must_change = _flag(data, "must_change", old)
@@ -148,7 +149,7 @@ def _meters(data, role, old):
     """A tenant's meter ids (list of 1-32 strings); other roles have none."""
     if role != "tenant":
         if data.get("meters"):
-            raise ValidationError("meters", "only a tenant is bound to meters")
+            raise ValidationError("meters", "only a tenant is bound to meters", "tenant_only")
         return None
     m = data.get("meters")
     if m is None and old is not None:
@@ -160,7 +161,7 @@ def _meters(data, role, old):
         if isinstance(x, int) and not isinstance(x, bool):
             x = str(x)
         if not isinstance(x, str) or not 0 < len(x) <= 32:
-            raise ValidationError("meters", "meter ids are strings")
+            raise ValidationError("meters", "meter ids are strings", "format")
         if x not in out:
             out.append(x)
     return out

@@ -88,7 +88,7 @@ def _prefixed(name, exc):
 
 def _obj(name, v):
     if not isinstance(v, dict):
-        raise ValidationError(name, "%s must be a JSON object" % name)
+        raise ValidationError(name, "%s must be a JSON object" % name, "format")
     return v
 
 
@@ -110,7 +110,7 @@ def _meters(lst):
     from gateway.core.meters import validate_meter
 
     if not isinstance(lst, list):
-        raise ValidationError("meters", "meters must be a list")
+        raise ValidationError("meters", "meters must be a list", "format")
     out = []
     ids = set()
     for i, m in enumerate(lst):
@@ -120,10 +120,10 @@ def _meters(lst):
         if isinstance(mid, int) and not isinstance(mid, bool):
             mid = str(mid)
         if not isinstance(mid, str) or not mid.isdigit() or len(mid) > 6 or int(mid) < 1:
-            raise ValidationError(name + ".id", "id must be a positive integer (as text)")
+            raise ValidationError(name + ".id", "id must be a positive integer (as text)", "integer")
         mid = str(int(mid))
         if mid in ids:
-            raise ValidationError(name + ".id", "id %s appears twice" % mid)
+            raise ValidationError(name + ".id", "id %s appears twice" % mid, "unique")
         ids.add(mid)
         clean = dict(m)
         for k in ("status", "last_ok", "error", "counters"):  # GET /api/meters adds these
@@ -171,7 +171,7 @@ def _users(lst, records, me):
     from gateway.core.accounts import validate_user
 
     if not isinstance(lst, list):
-        raise ValidationError("users", "users must be a list")
+        raise ValidationError("users", "users must be a list", "format")
     users = dict(records)
     changed = []
     notes = []
@@ -182,7 +182,7 @@ def _users(lst, records, me):
         user = u.get("user")
         low = user.lower() if isinstance(user, str) else None
         if low in seen:
-            raise ValidationError(name + ".user", "user %s appears twice" % user)
+            raise ValidationError(name + ".user", "user %s appears twice" % user, "unique")
         seen.add(low)
         want = {"role": u.get("role"), "disabled": u.get("disabled"),
                 "must_change": u.get("must_change")}

@@ -302,7 +302,7 @@ class Billing:
         """New tenant on channel ch: forget its month-ends, record ``now`` as first init and the
         current reading as the starting point. Cannot be undone: needs confirm=True."""
         if confirm is not True:
-            raise ValidationError("confirm", "a billing reset cannot be undone: confirm it")
+            raise ValidationError("confirm", "a billing reset cannot be undone: confirm it", "required")
         ch = str(ch)
         st = self._ch.get(ch)
         if st is None:

@@ -148,7 +148,7 @@ def _hhmm(field, v):
 def _only(field, d, allowed):
     for k in d:
         if k not in allowed:
-            raise ValidationError("%s.%s" % (field, k), "unknown key")
+            raise ValidationError("%s.%s" % (field, k), "unknown key", "unknown")
 
 
 def _merge_sub(key, base, new):
@@ -162,7 +162,7 @@ def _merge_sub(key, base, new):
         out["enabled"] = False
         return out
     if not isinstance(new, dict):
-        raise ValidationError(key, "must be an object or null")
+        raise ValidationError(key, "must be an object or null", "format")
     _only(key, new, defaults)
     out = dict(defaults)
     if isinstance(base, dict):
@@ -180,10 +180,10 @@ def validate_genset(cfg, current=None):
     field names like "start_soc" or "quiet_hours.start". Status keys are ignored.
     """
     if not isinstance(cfg, dict):
-        raise ValidationError(None, "genset config must be an object")
+        raise ValidationError(None, "genset config must be an object", "format")
     for k in cfg:
         if k not in DEFAULTS and k not in STATUS_KEYS:
-            raise ValidationError(k, "unknown key")
+            raise ValidationError(k, "unknown key", "unknown")
     cur = current if isinstance(current, dict) else {}
     m = {}
     for k in DEFAULTS:
@@ -204,7 +204,7 @@ def validate_genset(cfg, current=None):
     src = m["soc_source"]
     if src is not None:
         if not isinstance(src, dict):
-            raise ValidationError("soc_source", "must be an object or null")
+            raise ValidationError("soc_source", "must be an object or null", "format")
         _only("soc_source", src, SOURCE_DEFAULTS)
         src = {
             "meter": _meter_id("soc_source.meter", src.get("meter"), False),

@@ -35,7 +35,8 @@ def check_step(step):
     if step is None or step == "" or step == "raw":
         return None
     if step not in STEPS:
-        raise ValidationError("step", "step must be one of 15m, 1h, 1d, 1mo")
+        raise ValidationError("step", "step must be one of 15m, 1h, 1d, 1mo", "choice",
+                              {"choices": "15m, 1h, 1d, 1mo"})
     return step
 
 
@@ -44,11 +45,11 @@ def check_range(t_from, t_to, max_span=None):
     try:
         a = int(t_from)
     except (TypeError, ValueError):
-        raise ValidationError("from", "from must be an epoch time in seconds")
+        raise ValidationError("from", "from must be an epoch time in seconds", "integer")
     try:
         b = int(t_to)
     except (TypeError, ValueError):
-        raise ValidationError("to", "to must be an epoch time in seconds")
+        raise ValidationError("to", "to must be an epoch time in seconds", "integer")
     if b <= a:
         raise ValidationError("to", "to must be after from", "after", {"other": "from"})
     if max_span is not None and b - a > max_span:
@@ -195,9 +196,11 @@ def csv_lines(
     """CSV text lines: header ("ts", "time" = local wall time, then quantities), then a line per
     row; ``sep`` ";" or ",", ``decimal`` "," or "." (French Excel: ";" and ",")."""
     if sep not in (";", ","):
-        raise ValidationError("csv_separator", 'csv_separator must be ";" or ","')
+        raise ValidationError("csv_separator", 'csv_separator must be ";" or ","', "choice",
+                              {"choices": "; ,"})
     if decimal not in (",", "."):
-        raise ValidationError("csv_decimal", 'csv_decimal must be "," or "."')
+        raise ValidationError("csv_decimal", 'csv_decimal must be "," or "."', "choice",
+                              {"choices": ", ."})
     step = check_step(step)
     z = _tz.get(zone)
     if quantities is None:

@@ -70,7 +70,7 @@ def validate_meter(data, existing, meter_id=None):
     their stored values. A meter not yet in ``existing`` is refused beyond ``MAX_METERS``.
     """
     if not isinstance(data, dict):
-        raise ValidationError(None, "a meter must be a JSON object")
+        raise ValidationError(None, "a meter must be a JSON object", "format")
     meter_id = next_id(existing) if meter_id is None else str(meter_id)
     current = None
     for m in existing:
@@ -105,9 +105,7 @@ def validate_meter(data, existing, meter_id=None):
 
     profile = data.get("profile")
     if not isinstance(profile, str) or not profiles.exists(profile.strip().lower()):
-        raise ValidationError(
-            "profile", "profile must be one of %s" % ", ".join(profiles.names())
-        )
+        raise ValidationError("profile", "no such device profile", "unknown")
     profile = profile.strip().lower()
     if profile != "generic":  # a SunSpec device has a register map of its own
         kinds = set(_map_kind(m["profile"], m["id"]) for m in others if m["profile"] != "generic")
@@ -118,11 +116,12 @@ def validate_meter(data, existing, meter_id=None):
 
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise ValidationError("enabled", "enabled must be true or false")
+        raise ValidationError("enabled", "enabled must be true or false", "boolean")
 
     role = data.get("role") or "sub"
     if role not in ROLES:
-        raise ValidationError("role", "role must be one of %s" % ", ".join(ROLES))
+        raise ValidationError("role", "role must be one of %s" % ", ".join(ROLES), "choice",
+                              {"choices": ", ".join(ROLES)})
 
     out = {"id": meter_id, "name": name, "address": address, "profile": profile,
            "enabled": enabled, "role": role}
@@ -136,14 +135,16 @@ def validate_meter(data, existing, meter_id=None):
         try:
             out["faults"] = check_faults(data["faults"])
         except ValueError as e:
-            raise ValidationError("faults", str(e))
+            raise ValidationError("faults", str(e), getattr(e, "code", None) or "format",
+                                  getattr(e, "params", None))
     if profile == "sunspec" and data.get("sunspec") is not None:
         from gateway.core.sunspec import check_layout  # the models discovery found
 
         try:
             out["sunspec"] = check_layout(data["sunspec"])
         except ValueError as e:
-            raise ValidationError("sunspec", str(e))
+            raise ValidationError("sunspec", str(e), getattr(e, "code", None) or "format",
+                                  getattr(e, "params", None))
     if profile == "generic":
         out["registers"] = validate_registers(data.get("registers"))
         used = 0
@@ -169,7 +170,7 @@ def validate_registers(regs):
     for i, r in enumerate(regs):
         f = "registers[%d]." % i
         if not isinstance(r, dict):
-            raise ValidationError(f[:-1], "each register must be a JSON object")
+            raise ValidationError(f[:-1], "each register must be a JSON object", "format")
         q = r.get("quantity")
         if q is None or q == "":
             raise ValidationError(f + "quantity", "quantity is required", "required")
@@ -185,13 +186,15 @@ def validate_registers(regs):
         register = check.integer(f + "register", r["register"], 0, 0xFFFF, text=True, signed=False, hex_ok=True)
         type_ = r.get("type", "u16")
         if type_ not in TYPES:
-            raise ValidationError(f + "type", "type must be one of %s" % ", ".join(sorted(TYPES)))
+            raise ValidationError(f + "type", "type must be one of %s" % ", ".join(sorted(TYPES)), "choice",
+                                  {"choices": ", ".join(sorted(TYPES))})
         if register + TYPES[type_] > 0x10000:
             raise ValidationError(f + "register", "the value runs past register 0xFFFF", "max",
                                   {"max": 0x10000 - TYPES[type_]})
         order = r.get("word_order", "big")
         if order not in WORD_ORDERS:
-            raise ValidationError(f + "word_order", "word_order must be big or little")
+            raise ValidationError(f + "word_order", "word_order must be big or little", "choice",
+                                  {"choices": "big, little"})
         scale = r.get("scale", 1)
         if (
             not isinstance(scale, (int, float))
@@ -223,7 +226,7 @@ def validate_bus(data, current=None):
     retries, max_gap, interval_ms. Unknown keys are ignored.
     """
     if not isinstance(data, dict):
-        raise ValidationError(None, "bus settings must be a JSON object")
+        raise ValidationError(None, "bus settings must be a JSON object", "format")
     out = dict(BUS_DEFAULTS)
     if current:
         out.update(current)
@@ -234,7 +237,7 @@ def validate_bus(data, current=None):
         if key == "parity":
             p = v.strip().upper() if isinstance(v, str) else None
             if p not in ("N", "E", "O", "NONE", "EVEN", "ODD"):
-                raise ValidationError("parity", "parity must be N, E or O")
+                raise ValidationError("parity", "parity must be N, E or O", "choice", {"choices": "N, E, O"})
             out[key] = p[0]
         else:
             lo, hi = _BUS_RANGES[key]

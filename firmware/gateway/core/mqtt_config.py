@@ -154,7 +154,7 @@ def validate(update, stored=None, serial=""):
     :func:`public_view` which are ignored so a client can send back what it got.
     """
     if not isinstance(update, dict):
-        raise ValidationError("", "expected a JSON object")
+        raise ValidationError("", "expected a JSON object", "format")
     base = defaults(serial)
     if stored:
         for k in KEYS:
@@ -163,7 +163,7 @@ def validate(update, stored=None, serial=""):
     cfg = dict(base)
     for k in update:
         if k not in KEYS and k not in READ_ONLY:
-            raise ValidationError(k, "unknown setting")
+            raise ValidationError(k, "unknown setting", "unknown")
     u = update
     if "enabled" in u:
         cfg["enabled"] = check.boolean("enabled", u["enabled"])

@@ -50,10 +50,10 @@ def _ms(field, v):
 def validate_output(cfg, current=None):
     """Check a (partial) output config against ``current`` (or the defaults); full config back."""
     if not isinstance(cfg, dict):
-        raise ValidationError(None, "output config must be an object")
+        raise ValidationError(None, "output config must be an object", "format")
     for k in cfg:
         if k not in OUTPUT_DEFAULTS:
-            raise ValidationError(k, "unknown key")
+            raise ValidationError(k, "unknown key", "unknown")
     m = dict(OUTPUT_DEFAULTS)
     if isinstance(current, dict):
         m.update(current)
@@ -86,9 +86,10 @@ def plain_ids(relays):
 def check_id(oid, relays):
     """``oid`` names a plain output of this board, else ValidationError on "id"."""
     if oid in RESERVED:
-        raise ValidationError("id", "relay %s is reserved for the generator control" % oid)
+        raise ValidationError("id", "relay %s is reserved for the generator control" % oid,
+                              "reserved")
     if oid not in plain_ids(relays):
-        raise ValidationError("id", "the board has no relay %s" % oid)
+        raise ValidationError("id", "the board has no relay %s" % oid, "unknown")
     return oid
 
 
@@ -97,7 +98,7 @@ def validate_plain_output(oid, cfg, current=None):
     check.obj(None, cfg)
     for k in cfg:
         if k not in PLAIN_KEYS and k not in OUTPUT_DEFAULTS:
-            raise ValidationError(k, "unknown key")
+            raise ValidationError(k, "unknown key", "unknown")
     cur = current if isinstance(current, dict) else {}
     out = validate_output(dict((k, cfg[k]) for k in cfg if k in OUTPUT_DEFAULTS),
                           dict((k, cur[k]) for k in cur if k in OUTPUT_DEFAULTS))

@@ -26,7 +26,7 @@ LANGUAGES = ("en", "fr", "nl")
 def _ntp_server(v):
     """"" (off), "host" or "host:port": a DNS name or an IPv4 address (the ESP32 has no IPv6)."""
     if not isinstance(v, str):
-        raise ValidationError("ntp_server", "ntp_server must be text")
+        raise ValidationError("ntp_server", "ntp_server must be text", "format")
     v = v.strip()
     if not v:
         return v
@@ -63,7 +63,7 @@ def validate_settings(d, base=None):
     refused: the document holds only what the device knows, so it stays small.
     Raises ValidationError(field, message)."""
     if not isinstance(d, dict):
-        raise ValidationError("settings", "settings must be an object")
+        raise ValidationError("settings", "settings must be an object", "format")
     for k in d:
         if k not in SETTINGS_DEFAULTS:
             raise ValidationError(str(k)[:40], "unknown setting", "unknown")
@@ -79,15 +79,17 @@ def validate_settings(d, base=None):
     out["sample_interval_s"] = check.integer("sample_interval_s", out["sample_interval_s"], 5, 86400)
     out["flush_interval_s"] = check.integer("flush_interval_s", out["flush_interval_s"], 1, 86400)
     if out["csv_separator"] not in (";", ","):
-        raise ValidationError("csv_separator", 'csv_separator must be ";" or ","')
+        raise ValidationError("csv_separator", 'csv_separator must be ";" or ","', "choice",
+                              {"choices": "; ,"})
     if out["csv_decimal"] not in (",", "."):
-        raise ValidationError("csv_decimal", 'csv_decimal must be "," or "."')
+        raise ValidationError("csv_decimal", 'csv_decimal must be "," or "."', "choice",
+                              {"choices": ", ."})
     z = out["timezone"]
     if not isinstance(z, str) or not tz.known(z):
         raise ValidationError("timezone", "unknown time zone", "unknown")
     loc = out["location"]
     if not isinstance(loc, str):
-        raise ValidationError("location", "location must be text")
+        raise ValidationError("location", "location must be text", "format")
     if len(loc) > 31:
         raise ValidationError("location", "location must be at most 31 characters",
                               "maxlen", {"max": 31})
@@ -96,5 +98,6 @@ def validate_settings(d, base=None):
             raise ValidationError("location", "location contains a forbidden character", "format")
     out["ntp_server"] = _ntp_server(out["ntp_server"])
     if out["language"] not in LANGUAGES:
-        raise ValidationError("language", "language must be one of %s" % ", ".join(LANGUAGES))
+        raise ValidationError("language", "language must be one of %s" % ", ".join(LANGUAGES),
+                              "choice", {"choices": ", ".join(LANGUAGES)})
     return out

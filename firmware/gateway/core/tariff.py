@@ -78,10 +78,11 @@ def check_currency(v):
 
 def check_tariff(t, f):
     if not isinstance(t, dict):
-        raise ValidationError(f, "object expected")
+        raise ValidationError(f, "object expected", "format")
     kind = t.get("kind", "electricity")
     if kind not in KINDS:
-        raise ValidationError(f + ".kind", "kind must be electricity, gas or water")
+        raise ValidationError(f + ".kind", "kind must be electricity, gas or water", "choice",
+                              {"choices": "electricity, gas, water"})
     out = {"kind": kind, "price": _num(t.get("price", 0), f + ".price"),
            "base_name": _text(t.get("base_name") or "base", f + ".base_name", 15),
            "export_price": _num(t.get("export_price", 0), f + ".export_price"),
@@ -95,7 +96,7 @@ def check_tariff(t, f):
     for i, p in enumerate(ps):
         pf = "%s.periods.%d" % (f, i)
         if not isinstance(p, dict):
-            raise ValidationError(pf, "object expected")
+            raise ValidationError(pf, "object expected", "format")
         name = _text(p.get("name"), pf + ".name", 15, False)
         if name in names:
             raise ValidationError(pf + ".name", "period names must differ", "unique")
@@ -118,7 +119,7 @@ def check_config(data, meter_ids=None):
     {"currency", "tariffs": [tariff], "meters": {id: {"tenant", "group", "exclude_from_totals",
     "common", "common_share_pct", "tariff": name | ""}}}; ``meter_ids``: the known meters."""
     if not isinstance(data, dict):
-        raise ValidationError(None, "a JSON object is expected")
+        raise ValidationError(None, "a JSON object is expected", "format")
     out = {"currency": check_currency(data.get("currency")), "tariffs": [], "meters": {}}
     ts = data.get("tariffs") or []
     if not isinstance(ts, list) or len(ts) > MAX_TARIFFS:
@@ -135,7 +136,7 @@ def check_config(data, meter_ids=None):
         out["tariffs"].append(tf)
     ms = data.get("meters") or {}
     if not isinstance(ms, dict) or len(ms) > MAX_METERS:
-        raise ValidationError(_FIELD, "an object of meter id -> billing settings")
+        raise ValidationError(_FIELD, "an object of meter id -> billing settings", "format")
     groups = []
     share = 0
     for mid in ms:
@@ -144,7 +145,7 @@ def check_config(data, meter_ids=None):
             raise ValidationError(f, "unknown meter", "unknown")
         m = ms[mid]
         if not isinstance(m, dict):
-            raise ValidationError(f, "object expected")
+            raise ValidationError(f, "object expected", "format")
         e = {"tenant": _text(m.get("tenant"), f + ".tenant", 63),
              "group": _text(m.get("group"), f + ".group", 31),
              "exclude_from_totals": m.get("exclude_from_totals") is True,

@@ -56,7 +56,7 @@ def _table(name):
 
 
 def _bad(msg):
-    raise ValidationError("timezone", msg)
+    raise ValidationError("timezone", msg, "format")
 
 
 class _P:

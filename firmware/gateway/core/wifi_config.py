@@ -46,7 +46,7 @@ def validate_ip_config(data):
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ValidationError("ip", "object expected")
+        raise ValidationError("ip", "object expected", "format")
 
     def get(k):
         v = data.get(k)
@@ -97,7 +97,7 @@ def validate_wifi(data):
     optional static IP fields as ``validate_ip_config`` (absent = DHCP).
     """
     if not isinstance(data, dict):
-        raise ValidationError("ssid", "object expected")
+        raise ValidationError("ssid", "object expected", "format")
     ssid = data.get("ssid")
     if not isinstance(ssid, str) or not ssid:
         raise ValidationError("ssid", "network name required", "required")
@@ -110,7 +110,7 @@ def validate_wifi(data):
     if pw is None:
         pw = ""
     if not isinstance(pw, str):
-        raise ValidationError("password", "password must be a string")
+        raise ValidationError("password", "password must be a string", "format")
     if pw:
         if not (PSK_MIN <= len(pw) <= PSK_MAX):
             raise ValidationError("password", "Wi-Fi key must be 8-63 characters",

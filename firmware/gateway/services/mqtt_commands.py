@@ -37,7 +37,7 @@ def _switch(value):
 def _output(dev, oid, value):
     svc = dev.outputs
     if svc is None or not svc.configured(oid):
-        raise ValidationError("output", "no configured output %s" % oid)
+        raise ValidationError("output", "no configured output %s" % oid, "unknown")
     return svc.switch(oid, _switch(value), "MQTT")
 
 
@@ -73,7 +73,7 @@ def run(dev, name, value):
     if len(parts) == 3 and parts[0] == "meter" and parts[2] == "enabled":
         meter = dev.meters.get(parts[1])
         if meter is None:
-            raise ValidationError("meter", "no meter %s" % parts[1])
+            raise ValidationError("meter", "no meter %s" % parts[1], "unknown")
         v = _bool(value, "enabled")
         if meter.get("enabled", True) != v:
             dev.meters.update(parts[1], {"enabled": v})

@@ -110,7 +110,7 @@ def _address(body, key, default):
 def start_scan(ctx, req):
     body = json_body(req)
     if not isinstance(body, dict):
-        raise ValidationError(None, "a scan request must be a JSON object")
+        raise ValidationError(None, "a scan request must be a JSON object", "format")
     lo, hi = _address(body, "from", 1), _address(body, "to", 247)
     if lo > hi:
         raise ValidationError("to", "to must not be below from", "min_of", {"other": "from"})
@@ -121,7 +121,7 @@ def start_scan(ctx, req):
                               "range", {"min": 20, "max": 2000})
     line = body.get("line", False)
     if not isinstance(line, bool):
-        raise ValidationError("line", "line must be true or false")
+        raise ValidationError("line", "line must be true or false", "boolean")
     ctx.event("config", "bus", "bus.scan", {"lo": lo, "hi": hi, "by": req.g.session["user"]})
     return ctx.meters.start_scan(lo, hi, timeout, line), 202
 

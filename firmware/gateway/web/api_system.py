@@ -42,7 +42,8 @@ def reboot(ctx, req):
 def factory_reset(ctx, req):
     data = json_body(req)
     if data.get("confirm") is not True:
-        raise ValidationError("confirm", "a factory reset cannot be undone: send confirm true")
+        raise ValidationError("confirm", "a factory reset cannot be undone: send confirm true",
+                              "required")
     ctx.event("config", "device", "reset.asked", {"by": req.g.session["user"]})
     ctx.factory_reset(keep_data=data.get("keep_data", True) is not False)
     return {"ok": True}
@@ -57,7 +58,8 @@ def set_time(ctx, req):
     fraction as a single-precision float, good to about 2 minutes."""
     t = json_body(req).get("time")
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not TIME_MIN <= t <= TIME_MAX:
-        raise ValidationError("time", "time must be Unix seconds between 2020 and 2100")
+        raise ValidationError("time", "time must be Unix seconds between 2020 and 2100", "range",
+                              {"min": 1577836800, "max": 4102444800})
     secs = int(t)
     ctx.clock.set(secs, int((t - secs) * 1000000), "manual", req.g.session["user"])
     return {"time": ctx.now(), "clock": ctx.clock.public()}
@@ -77,7 +79,7 @@ def events(ctx, req):
     try:
         limit = min(max(int(req.args.get("limit", 50)), 1), 200)
     except ValueError:
-        raise ValidationError("limit", "limit must be a number")
+        raise ValidationError("limit", "limit must be a number", "integer")
     from gateway.core.event_codes import text  # released with this module, kept by the stream
 
     a = req.args

@@ -34,7 +34,7 @@ def list_users(ctx, req):
 def _known_meters(ctx, data):
     for mid in data.get("meters") or ():
         if ctx.meters.get(str(mid)) is None:
-            raise ValidationError("meters", "unknown meter %s" % mid)
+            raise ValidationError("meters", "unknown meter %s" % mid, "unknown")
     return data
 
 

@@ -73,22 +73,22 @@ class JsonDepth:
 def json_body(req):
     """The request's JSON object; ValidationError (-> 400) when it is not one."""
     if req.content_length > MAX_JSON:
-        raise ValidationError(None, "body too large")
+        raise ValidationError(None, "body too large", "too_large")
     body = req.body or b"null"
     try:
         text = body.decode()  # checks the UTF-8
     except ValueError:  # UnicodeError
-        raise ValidationError(None, "the body is not UTF-8 text")
+        raise ValidationError(None, "the body is not UTF-8 text", "json")
     if JsonDepth().feed(body):
         raise ValidationError(None, "the JSON nests deeper than %d levels" % MAX_DEPTH, "too_deep")
     if _surrogate_escape(body):
-        raise ValidationError(None, "text with a UTF-16 surrogate (\\ud800-\\udfff) is refused")
+        raise ValidationError(None, "text with a UTF-16 surrogate (\\ud800-\\udfff) is refused", "json")
     try:
         data = json.loads(text)
     except ValueError:
-        raise ValidationError(None, "malformed JSON")
+        raise ValidationError(None, "malformed JSON", "json")
     if not isinstance(data, dict):
-        raise ValidationError(None, "a JSON object is expected")
+        raise ValidationError(None, "a JSON object is expected", "format")
     return data
 
 

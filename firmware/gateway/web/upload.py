@@ -31,7 +31,8 @@ async def read_body(req, n, sink, got):
     while got[0] < n:
         chunk = await req.stream.read(min(CHUNK, n - got[0]))
         if not chunk:
-            raise ValidationError(None, "the upload was cut short (%d of %d bytes)" % (got[0], n))
+            raise ValidationError(None, "the upload was cut short (%d of %d bytes)" % (got[0], n),
+                                  "upload_cut")
         got[0] += len(chunk)
         sink(chunk)
 
