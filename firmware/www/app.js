@@ -1863,6 +1863,7 @@
     [/^answers, not recognised$/, 'sc.none', ''],
     [/^(.+) \(also fits: (.+)\)$/, 'sc.also', 'd o', { d: devText }],
     [/^SunSpec at (\d+)(.*)$/, 'sc.sunspec', 'n r'],
+    [/^(.+) (product code|model id) (\d+)$/, 'sc.', 'b x n', { x: (x) => x.replace(' ', '_') }],
     // the MQTT link's last error (lib/mqtt.py, core/mqtt_packets.py): the usual causes
     [/ECONNREFUSED/, 'mq.refused', ''],
     [/EHOSTUNREACH|ENETUNREACH/, 'mq.unreach', ''],

@@ -94,6 +94,7 @@ def test_a_configured_address_is_named_and_a_wrong_model_shown(gateway):
             assert pg.locator(row + " [data-action=scan-add]").count() == 0
             said = pg.inner_text(row + " .err")
             assert said == "= Cuisine · configuré en Eastron SDM630 (triphasé)", said
+            assert pg.inner_text(row + " .muted") == "Eastron, code produit 32"  # device's words
             assert pg.locator("#scan-result li[data-address='1'] [data-action=scan-add]").count() == 1
     finally:
         gateway.login()
