@@ -3,7 +3,6 @@ from gateway.core import ondemand
 from gateway.core.ticks import ticks_ms
 from gateway.services import rtu
 from gateway.services.poller import Poller
-from gateway.services.rtu import RtuMaster
 
 
 def _validate(fn, *args):
@@ -16,7 +15,7 @@ class MeterService:
         self.events = events
         self.meters = store.load("meters") or []
         self.bus = _validate("validate_bus", store.load("bus") or {})
-        self.master = RtuMaster(port_factory(self.bus), self.bus)
+        self.master = rtu.RtuMaster(port_factory(self.bus), self.bus)
         self.poller = Poller(self.master, self.meters, self.bus, load_plan=self._load_plan,
                              on_learn=self._keep_plan)
         self.last_ok_ms = None
