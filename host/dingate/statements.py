@@ -99,6 +99,13 @@ def _natural(x):
 LANGS = ("en", "fr", "nl")  # the page's catalogues (firmware/www/lang-<lang>.json)
 # digit grouping and decimal mark, as the page shows numbers in each
 NUMBERS = {"en": (",", "."), "fr": ("\u202f", ","), "nl": (".", ",")}
+# month names as the page's title gives them (the browser's Intl there; Python has no
+# locale-free names)
+MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "nl": "januari februari maart april mei juni juli augustus september oktober november december",
+}
 
 
 class Words:
@@ -125,6 +132,11 @@ class Words:
 
     def money(self, x, currency):
         return "%s %s" % (self.num(x, 2), currency)
+
+    def month(self, ym):
+        """"2026-11" -> "November 2026" / "novembre 2026" / "november 2026"."""
+        y, m = ym.split("-")
+        return "%s %s" % (MONTHS[self.lang].split()[int(m) - 1], y)
 
     def when(self, zone, ts):
         """Date and time of ``ts`` in ``zone``: 2026-11-30 23:59, 30/11/2026 23:59, 30-11-2026 23:59."""
@@ -177,7 +189,7 @@ def render_html(sts, lang="en", timezone=None):
                     + w.num(p.get("kwh", p.get("m3", 0)), 3) for p in st["periods"])))]
         if st.get("export_kwh"):
             rows.append((w("stm.export"), "%s kWh" % w.num(st["export_kwh"], 3)))
-        title = w("stm.title", m=e(st["month"]))
+        title = w("stm.title", m=w.month(st["month"]))
         if st["part"] > 1:
             title += " (%s)" % w("stm.part", n=st["part"])
         cur = e(c.get("currency") or "")

@@ -191,6 +191,9 @@ def test_host_renders_statements_from_a_backup_and_from_the_device(site, tmp_pat
     page = (tmp_path / "d" / ("Les_Pins_statements_%s.html" % month)).read_text(encoding="utf-8")
     fr = json.loads((WWW / "lang-fr.json").read_text(encoding="utf-8"))
     assert page.count("<section>") == 3 and "<html lang=fr>" in page
+    names = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
+    y, m = month.split("-")
+    assert page.count("<h1>Décompte %s %s</h1>" % (names.split()[int(m) - 1], y)) == 3
     for key in ("stm.tenant", "stm.idx_start", "stm.consumption", "stm.subtotal", "stm.total"):
         assert fr[key] in page, key
     total = "{:,.2f} EUR".format(st["cost"]["total"]).replace(",", "\u202f").replace(".", ",")
