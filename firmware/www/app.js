@@ -1306,6 +1306,13 @@
               onclick: () => meterEditor(ed, null, { address: f.address, profile: f.profile || 'generic' }),
             }));
       });
+      // a finished scan: the configured meters in its range that did not answer (wiring, address)
+      const got = new Set((st.found || []).map((f) => f.address));
+      if (!st.running && st.progress) {
+        for (const [a, k] of known) {
+          if (a >= st.from && a <= st.to && !got.has(a)) rows.push(h('li', { class: 'row', 'data-address': String(a) }, h('span', { class: 'err' }, '#' + a + ' · ' + k.name + ' · ' + t('scan.silent'))));
+        }
+      }
       put(out, st.running ? h('p', null, h('progress', { max: '1', value: String(st.progress || 0) }), ' ', t('scan.running', { p: num(100 * (st.progress || 0), 0) })) : '',
         rows.length ? h('ul', { class: 'plain' }, rows) : (!st.running && st.progress ? h('p', { class: 'muted' }, t('scan.none')) : ''),
         (st.line || []).map((l) => h('p', { class: 'line-found' }, t('scan.line_found', { s: l.baud + ' 8' + l.parity + l.stop, a: l.addresses.join(', ') }))));

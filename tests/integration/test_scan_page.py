@@ -41,7 +41,7 @@ def meters_page(gateway, locale):
 
 
 def scan(pg, lo, hi, found):
-    """Scan addresses lo..hi from the page, until it lists ``found`` devices and is done."""
+    """Scan addresses lo..hi from the page, until it lists ``found`` rows and is done."""
     pg.fill("#scan input[name=from]", str(lo))
     pg.fill("#scan input[name=to]", str(hi))
     pg.click("[data-action=scan-bus]")
@@ -82,14 +82,19 @@ def test_what_the_scan_says_of_an_unknown_device_is_in_french(gateway):
 
 def test_a_configured_address_is_named_and_a_wrong_model_shown(gateway):
     """An address already configured gets no "add": the scan names its meter, in red with the
-    model it is configured as when the device found is another (an SDM120 set up as an SDM630)."""
+    model it is configured as when the device found is another (an SDM120 set up as an SDM630);
+    a configured meter in the range that did not answer is listed in red too."""
     gateway.login()
-    r = gateway.api("POST", "/api/meters", {"name": "Cuisine", "address": 3, "profile": "sdm630"})
-    assert r.status_code in (200, 201), r.text
-    mid = r.json()["id"]
+    ids = []
+    for name, address in (("Cuisine", 3), ("Atelier", 5)):  # nothing answers at 5
+        r = gateway.api("POST", "/api/meters", {"name": name, "address": address, "profile": "sdm630"})
+        assert r.status_code in (200, 201), r.text
+        ids.append(r.json()["id"])
     try:
         with meters_page(gateway, "fr-FR") as pg:
-            scan(pg, 1, 3, found=3)
+            scan(pg, 1, 5, found=4)
+            assert pg.inner_text("#scan-result li[data-address='5'] .err") == \
+                "#5 · Atelier · n’a pas répondu"
             row = "#scan-result li[data-address='3']"
             assert pg.locator(row + " [data-action=scan-add]").count() == 0
             said = pg.inner_text(row + " .err")
@@ -98,4 +103,5 @@ def test_a_configured_address_is_named_and_a_wrong_model_shown(gateway):
             assert pg.locator("#scan-result li[data-address='1'] [data-action=scan-add]").count() == 1
     finally:
         gateway.login()
-        assert gateway.api("DELETE", "/api/meters/" + mid).status_code == 200
+        for mid in ids:
+            assert gateway.api("DELETE", "/api/meters/" + mid).status_code == 200

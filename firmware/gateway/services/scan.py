@@ -188,7 +188,7 @@ class BusScan:
         done = self.next - self.lo + extra - len(self._line_todo)
         progress = 1.0 if not self.running else (done / total if total > 0 else 1.0)
         out = {"running": self.running, "progress": round(progress, 3), "found": self.found,
-               "counters": as_dict(self.tally)}
+               "from": self.lo, "to": self.hi, "counters": as_dict(self.tally)}
         if self.line is not None:
             out["line"] = self.line
         if self.error:
