@@ -97,6 +97,7 @@
   const btn = (action, label, a = {}) => h('button', { type: 'button', 'data-action': action, class: 'btn', ...a }, label);
   const card = (title, ...kids) => h('section', { class: 'card' }, title && h('h2', null, title), kids);
   const kv = (rows) => h('dl', { class: 'kv' }, rows.filter(Boolean).map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+  const profName = (p) => (has('prof.' + p) ? t('prof.' + p) : p); // a device profile's name, else its key
   const badge = (st) => h('span', { class: 'badge b-' + (st || 'none') }, t('st.' + st) === 'st.' + st ? String(st) : t('st.' + st));
 
   let toastTimer;
@@ -1152,7 +1153,7 @@
     };
     return h('article', { class: 'card meter', 'data-id': mt.id },
       h('div', { class: 'mhead' }, h('h3', null, mt.name)),
-      h('p', { class: 'muted' }, [t('f.address') + ' ' + mt.address, t('prof.' + mt.profile) === 'prof.' + mt.profile ? mt.profile : t('prof.' + mt.profile), mt.role && t('role.' + mt.role)].filter(Boolean).join(' · ')),
+      h('p', { class: 'muted' }, [t('f.address') + ' ' + mt.address, profName(mt.profile), mt.role && t('role.' + mt.role)].filter(Boolean).join(' · ')),
       h('div', { class: 'live' }, meterStatus(mt, r)),
       h('div', { class: 'row' }, tb, eb, db), res);
   }
@@ -1294,14 +1295,13 @@
     const go = $('[data-action=scan-bus]', f);
     const show = (st) => {
       const known = new Map(S.meters.map((x) => [x.address, x]));
-      const prof = (p) => (t('prof.' + p) === 'prof.' + p ? p : t('prof.' + p));
       // a configured address: which meter it is, in red when the device found is another model
       const rows = (st.found || []).map((f) => {
         const k = known.get(f.address), other = k && f.profile && f.profile !== k.profile;
         return h('li', { class: 'row', 'data-address': String(f.address) },
-          h('span', null, '#' + f.address + ' · ' + (f.profile ? prof(f.profile) : t('scan.unknown'))),
+          h('span', null, '#' + f.address + ' · ' + (f.profile ? profName(f.profile) : t('scan.unknown'))),
           h('span', { class: 'muted small' }, devText(f.detail)),
-          k ? h('span', { class: other ? 'err' : 'small' }, '= ' + k.name + (other ? ' · ' + t('scan.as', { p: prof(k.profile) }) : ''))
+          k ? h('span', { class: other ? 'err' : 'small' }, '= ' + k.name + (other ? ' · ' + t('scan.as', { p: profName(k.profile) }) : ''))
             : Object.assign(btn('scan-add', t('scan.add'), { class: 'btn small', 'data-address': String(f.address) }), {
               onclick: () => meterEditor(ed, null, { address: f.address, profile: f.profile || 'generic' }),
             }));

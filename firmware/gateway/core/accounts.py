@@ -105,9 +105,7 @@ def validate_user(data, existing_users, username=None):
     role = data.get("role")
     if role is None:
         role = old.get("role", "user") if old is not None else "user"
-    if role not in ROLES:
-        raise ValidationError("role", "role must be one of admin, installer, user, tenant", "choice",
-                              {"choices": "admin, installer, user, tenant"})
+    role = check.choice("role", role, ROLES)
     meters = _meters(data, role, old)
     disabled = _flag(data, "disabled", old)
     must_change = _flag(data, "must_change", old)

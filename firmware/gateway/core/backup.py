@@ -42,7 +42,7 @@ A document of a feature the board file leaves out (``DOC_FEATURE``; "features_le
 board. Everything is checked before anything is saved: the first error is raised as ValidationError
 with the field in the file ("meters[2].address", "genset.start_soc", ...).
 """
-from gateway.core import ondemand
+from gateway.core import check, ondemand
 from gateway.core.configstore import BACKUP_DOCS
 from gateway.core.errors import ValidationError
 
@@ -86,12 +86,6 @@ def _prefixed(name, exc):
     return ValidationError(name + "." + f, exc.message, code, params)
 
 
-def _obj(name, v):
-    if not isinstance(v, dict):
-        raise ValidationError(name, "%s must be a JSON object" % name, "format")
-    return v
-
-
 def check_header(doc):
     if not isinstance(doc, dict):
         raise ValidationError("restore", "a backup is a JSON object", "not_backup")
@@ -115,7 +109,7 @@ def _meters(lst):
     ids = set()
     for i, m in enumerate(lst):
         name = "meters[%d]" % i
-        _obj(name, m)
+        check.obj(name, m)
         mid = m.get("id")
         if isinstance(mid, int) and not isinstance(mid, bool):
             mid = str(mid)
@@ -145,7 +139,7 @@ def _one(name, fn, *args):
 def _mqtt(d, stored, serial):
     from gateway.core.mqtt_config import validate
 
-    d = dict(_obj("mqtt", d))
+    d = dict(check.obj("mqtt", d))
     d.pop("password", None)  # secret: the device's own is kept
     d.pop("state", None)  # GET /api/mqtt adds the link state
     return _one("mqtt", validate, d, stored, serial)
@@ -157,7 +151,7 @@ def _wifi(d, stored):
 
     if d is None:
         return None, "the backup has no Wi-Fi station: the device's is kept"
-    _obj("wifi", d)
+    check.obj("wifi", d)
     cur = stored or {}
     if not cur.get("ssid") or d.get("ssid") != cur.get("ssid"):
         return None, "the backup names another Wi-Fi network (its key is not in backups): the device's is kept"
@@ -178,7 +172,7 @@ def _users(lst, records, me):
     seen = set()
     for i, u in enumerate(lst):
         name = "users[%d]" % i
-        _obj(name, u)
+        check.obj(name, u)
         user = u.get("user")
         low = user.lower() if isinstance(user, str) else None
         if low in seen:
@@ -251,17 +245,17 @@ def _restore_doc(name, d, current, plan):
         from gateway.core.settings import validate_settings
 
         # as a base: keys an older firmware kept are dropped, not refused
-        docs[name] = _one(name, lambda x: validate_settings({}, x), _obj(name, d))
+        docs[name] = _one(name, lambda x: validate_settings({}, x), check.obj(name, d))
     elif name == "bus":
         from gateway.core.meters import validate_bus
 
-        docs[name] = _one(name, validate_bus, _obj(name, d))
+        docs[name] = _one(name, validate_bus, check.obj(name, d))
     elif name == "meters":
         docs[name] = _meters(d)
     elif name == "genset":
         from gateway.core.genset_config import validate_genset
 
-        docs[name] = _one(name, validate_genset, _obj(name, d))
+        docs[name] = _one(name, validate_genset, check.obj(name, d))
     elif name == "mqtt":
         stored = current.get("mqtt") or {}
         docs[name] = _mqtt(d, stored, current.get("serial", ""))
@@ -271,7 +265,7 @@ def _restore_doc(name, d, current, plan):
     elif name == "modbus_tcp":
         from gateway.core.modbus_tcp_config import validate
 
-        docs[name] = _one(name, validate, _obj(name, d), None, current.get("taken_ports") or ())
+        docs[name] = _one(name, validate, check.obj(name, d), None, current.get("taken_ports") or ())
     elif name == "wifi":
         w, why = _wifi(d, current.get("wifi"))
         if w is None:
@@ -281,7 +275,7 @@ def _restore_doc(name, d, current, plan):
     elif name == "outputs":  # the relays of this device's board
         from gateway.core.outputs import validate_outputs
 
-        docs[name] = _one(name, validate_outputs, _obj(name, d), current.get("relays") or ())
+        docs[name] = _one(name, validate_outputs, check.obj(name, d), current.get("relays") or ())
     elif name == "users":
         docs[name], plan["revoke"], notes = _users(d, current.get("users") or {}, current.get("me"))
         plan["notes"].extend(notes)

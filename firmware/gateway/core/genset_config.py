@@ -146,9 +146,7 @@ def _hhmm(field, v):
 
 
 def _only(field, d, allowed):
-    for k in d:
-        if k not in allowed:
-            raise ValidationError("%s.%s" % (field, k), "unknown key", "unknown")
+    check.known_keys(d, allowed, field + ".")
 
 
 def _merge_sub(key, base, new):
@@ -179,11 +177,7 @@ def validate_genset(cfg, current=None):
     Returns the normalized full config; raises ValidationError(field, message) on any bad key,
     field names like "start_soc" or "quiet_hours.start". Status keys are ignored.
     """
-    if not isinstance(cfg, dict):
-        raise ValidationError(None, "genset config must be an object", "format")
-    for k in cfg:
-        if k not in DEFAULTS and k not in STATUS_KEYS:
-            raise ValidationError(k, "unknown key", "unknown")
+    check.known_keys(check.obj(None, cfg), tuple(DEFAULTS) + STATUS_KEYS)
     cur = current if isinstance(current, dict) else {}
     m = {}
     for k in DEFAULTS:

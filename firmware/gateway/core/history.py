@@ -22,6 +22,7 @@ has data, ``ts`` = bucket start:
 Everything is computed on fixed-point integers and rendered exactly (records.text).
 """
 
+from gateway.core import check
 from gateway.core import records as R
 from gateway.core import tz as _tz
 from gateway.core.errors import ValidationError
@@ -34,10 +35,7 @@ def check_step(step):
     """None/"" -> None; a known step -> itself; else ValidationError("step")."""
     if step is None or step == "" or step == "raw":
         return None
-    if step not in STEPS:
-        raise ValidationError("step", "step must be one of 15m, 1h, 1d, 1mo", "choice",
-                              {"choices": "15m, 1h, 1d, 1mo"})
-    return step
+    return check.choice("step", step, STEPS)
 
 
 def check_range(t_from, t_to, max_span=None):

@@ -114,14 +114,8 @@ def validate_meter(data, existing, meter_id=None):
                                   "(each one's register map stays in memory)" % MAX_PROFILES,
                                   "max_profiles", {"max": MAX_PROFILES})
 
-    enabled = data.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ValidationError("enabled", "enabled must be true or false", "boolean")
-
-    role = data.get("role") or "sub"
-    if role not in ROLES:
-        raise ValidationError("role", "role must be one of %s" % ", ".join(ROLES), "choice",
-                              {"choices": ", ".join(ROLES)})
+    enabled = check.boolean("enabled", data.get("enabled", True))
+    role = check.choice("role", data.get("role") or "sub", ROLES)
 
     out = {"id": meter_id, "name": name, "address": address, "profile": profile,
            "enabled": enabled, "role": role}
@@ -184,17 +178,11 @@ def validate_registers(regs):
         if r.get("register") is None:
             raise ValidationError(f + "register", "register is required", "required")
         register = check.integer(f + "register", r["register"], 0, 0xFFFF, text=True, signed=False, hex_ok=True)
-        type_ = r.get("type", "u16")
-        if type_ not in TYPES:
-            raise ValidationError(f + "type", "type must be one of %s" % ", ".join(sorted(TYPES)), "choice",
-                                  {"choices": ", ".join(sorted(TYPES))})
+        type_ = check.choice(f + "type", r.get("type", "u16"), TYPES)
         if register + TYPES[type_] > 0x10000:
             raise ValidationError(f + "register", "the value runs past register 0xFFFF", "max",
                                   {"max": 0x10000 - TYPES[type_]})
-        order = r.get("word_order", "big")
-        if order not in WORD_ORDERS:
-            raise ValidationError(f + "word_order", "word_order must be big or little", "choice",
-                                  {"choices": "big, little"})
+        order = check.choice(f + "word_order", r.get("word_order", "big"), WORD_ORDERS)
         scale = r.get("scale", 1)
         if (
             not isinstance(scale, (int, float))

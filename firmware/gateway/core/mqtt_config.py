@@ -153,17 +153,14 @@ def validate(update, stored=None, serial=""):
     Unknown keys are refused (a typo must not pass silently), except the read-only keys of
     :func:`public_view` which are ignored so a client can send back what it got.
     """
-    if not isinstance(update, dict):
-        raise ValidationError("", "expected a JSON object", "format")
+    check.obj("", update)
     base = defaults(serial)
     if stored:
         for k in KEYS:
             if k in stored:
                 base[k] = stored[k]
     cfg = dict(base)
-    for k in update:
-        if k not in KEYS and k not in READ_ONLY:
-            raise ValidationError(k, "unknown setting", "unknown")
+    check.known_keys(update, KEYS + READ_ONLY)
     u = update
     if "enabled" in u:
         cfg["enabled"] = check.boolean("enabled", u["enabled"])

@@ -49,11 +49,7 @@ def _ms(field, v):
 
 def validate_output(cfg, current=None):
     """Check a (partial) output config against ``current`` (or the defaults); full config back."""
-    if not isinstance(cfg, dict):
-        raise ValidationError(None, "output config must be an object", "format")
-    for k in cfg:
-        if k not in OUTPUT_DEFAULTS:
-            raise ValidationError(k, "unknown key", "unknown")
+    check.known_keys(check.obj(None, cfg), OUTPUT_DEFAULTS)
     m = dict(OUTPUT_DEFAULTS)
     if isinstance(current, dict):
         m.update(current)
@@ -95,10 +91,7 @@ def check_id(oid, relays):
 
 def validate_plain_output(oid, cfg, current=None):
     """One plain output's (partial) config over ``current``; the full config back."""
-    check.obj(None, cfg)
-    for k in cfg:
-        if k not in PLAIN_KEYS and k not in OUTPUT_DEFAULTS:
-            raise ValidationError(k, "unknown key", "unknown")
+    check.known_keys(check.obj(None, cfg), PLAIN_KEYS + tuple(OUTPUT_DEFAULTS))
     cur = current if isinstance(current, dict) else {}
     out = validate_output(dict((k, cfg[k]) for k in cfg if k in OUTPUT_DEFAULTS),
                           dict((k, cur[k]) for k in cur if k in OUTPUT_DEFAULTS))

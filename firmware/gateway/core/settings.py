@@ -97,7 +97,5 @@ def validate_settings(d, base=None):
         if ord(c) < 0x20 or c in "\x7f/\\":
             raise ValidationError("location", "location contains a forbidden character", "format")
     out["ntp_server"] = _ntp_server(out["ntp_server"])
-    if out["language"] not in LANGUAGES:
-        raise ValidationError("language", "language must be one of %s" % ", ".join(LANGUAGES),
-                              "choice", {"choices": ", ".join(LANGUAGES)})
+    out["language"] = check.choice("language", out["language"], LANGUAGES)
     return out

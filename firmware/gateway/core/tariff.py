@@ -79,10 +79,7 @@ def check_currency(v):
 def check_tariff(t, f):
     if not isinstance(t, dict):
         raise ValidationError(f, "object expected", "format")
-    kind = t.get("kind", "electricity")
-    if kind not in KINDS:
-        raise ValidationError(f + ".kind", "kind must be electricity, gas or water", "choice",
-                              {"choices": "electricity, gas, water"})
+    kind = check.choice(f + ".kind", t.get("kind", "electricity"), KINDS)
     out = {"kind": kind, "price": _num(t.get("price", 0), f + ".price"),
            "base_name": _text(t.get("base_name") or "base", f + ".base_name", 15),
            "export_price": _num(t.get("export_price", 0), f + ".export_price"),

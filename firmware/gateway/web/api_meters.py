@@ -1,4 +1,5 @@
 """/api/meters and /api/bus (on demand): the RS485 devices, their test read, the line settings."""
+from gateway.core import check
 from gateway.core.errors import ValidationError
 from gateway.web.http import error, forbidden_meter, json_body, meter_scope, stream
 
@@ -119,9 +120,7 @@ def start_scan(ctx, req):
                                 or not 20 <= timeout <= 2000):
         raise ValidationError("timeout_ms", "timeout_ms must be 20..2000",
                               "range", {"min": 20, "max": 2000})
-    line = body.get("line", False)
-    if not isinstance(line, bool):
-        raise ValidationError("line", "line must be true or false", "boolean")
+    line = check.boolean("line", body.get("line", False))
     ctx.event("config", "bus", "bus.scan", {"lo": lo, "hi": hi, "by": req.g.session["user"]})
     return ctx.meters.start_scan(lo, hi, timeout, line), 202
 

@@ -1,4 +1,5 @@
 """/api/system, /api/settings, /api/events (on demand)."""
+from gateway.core import check
 from gateway.core.errors import ValidationError
 from gateway.web.http import json_body, stream
 
@@ -57,9 +58,7 @@ def set_time(ctx, req):
     """"Set from this phone": {"time": Unix seconds}. An integer is best: an ESP32 reads a JSON
     fraction as a single-precision float, good to about 2 minutes."""
     t = json_body(req).get("time")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not TIME_MIN <= t <= TIME_MAX:
-        raise ValidationError("time", "time must be Unix seconds between 2020 and 2100", "range",
-                              {"min": 1577836800, "max": 4102444800})
+    t = check.number("time", t, TIME_MIN, TIME_MAX)  # Unix seconds, 2020..2100
     secs = int(t)
     ctx.clock.set(secs, int((t - secs) * 1000000), "manual", req.g.session["user"])
     return {"time": ctx.now(), "clock": ctx.clock.public()}

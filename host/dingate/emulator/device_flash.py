@@ -38,6 +38,7 @@ class DeviceFlash:
         """New state dir: a flashed, provisioned device. Existing one: the current build deployed.
         Returns True for a new device."""
         os.makedirs(self.state_dir, exist_ok=True)
+        self.admin_chose = False  # set below for a device seen before
         overrides = {"http": {"host": "127.0.0.1", "port": self.http_port}}
         files = build.render(self.board, overrides)
         files["/manifest.json"] = json.dumps(build.manifest(files)).encode()

@@ -275,7 +275,7 @@ class Emulator(DeviceFlash, PowerAndReset, ReplPort):
                 lab["ap_ssid"], lab["ap_password"] or "(not provisioned: printed on the console)"),
             "  admin login      : user %s  password %s" % (lab["admin_user"], (
                 "the one chosen at first login (the label's was %s)" % lab["admin_password"]
-                if getattr(self, "admin_chose", False) else
+                if self.admin_chose else
                 (lab["admin_password"] or "(not provisioned: printed on the console)") + (
                     "  (generated; change it at first login)" if lab["generated_admin_password"] else ""))),
             "  state (flash)    : %s" % self.state_dir,
