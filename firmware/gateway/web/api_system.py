@@ -1,5 +1,4 @@
 """/api/system, /api/settings, /api/events (on demand)."""
-from gateway.core import check
 from gateway.core.errors import ValidationError
 from gateway.web.http import json_body, stream
 
@@ -57,8 +56,10 @@ TIME_MAX = 4133980799  # 2100-12-31 23:59:59 UTC
 def set_time(ctx, req):
     """"Set from this phone": {"time": Unix seconds}. An integer is best: an ESP32 reads a JSON
     fraction as a single-precision float, good to about 2 minutes."""
-    t = json_body(req).get("time")
-    t = check.number("time", t, TIME_MIN, TIME_MAX)  # Unix seconds, 2020..2100
+    from gateway.core import check  # here, not at the top: GET /api/system/modules (this
+    # module) must load nothing but itself
+
+    t = check.number("time", json_body(req).get("time"), TIME_MIN, TIME_MAX)  # Unix seconds
     secs = int(t)
     ctx.clock.set(secs, int((t - secs) * 1000000), "manual", req.g.session["user"])
     return {"time": ctx.now(), "clock": ctx.clock.public()}
