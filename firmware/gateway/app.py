@@ -27,7 +27,7 @@ GC_EVERY_BYTES = 8192
 RESIDENT = ("gateway.drivers.rs485", "gateway.services.meters", "gateway.web.captive",
             "gateway.web.pages", "gateway.services.storage", "gateway.services.alarms",
             "gateway.services.optional", "gateway.services.mqtt_setup", "gateway.services.clock",
-            "gateway.web.server")
+            "gateway.web.server", "gateway.web.second_port")
 
 
 class Device:
@@ -46,6 +46,7 @@ class Device:
         self.clock = None  # services/clock.py: NTP and "set from this phone"
         self.alarms = None  # services/alarms.py: inverter alarms into the event log
         self.web = None  # the HTTP app once it listens (its reaper's beats: web/guard.py)
+        self.second_port = None  # web/second_port.py: the page on settings "http_port" too
         self.before_reboot = []  # callables run before a requested reset (flush the storage)
         self.upload_busy = False  # a backup restore or firmware upload is being received
         self.live_streams = []  # open live-event streams (web/api_live.py)
@@ -118,23 +119,31 @@ class Device:
 
     def own_hosts(self, req):
         http = self.board.get("http", {})
-        port = http.get("port", 80)
         hosts = [AP_IP, "dingate.local", "dingate-%s.local" % self.identity["serial"].lower(),
                  self.radio.sta_ip(), http.get("host", "")]
         if http.get("host") == "127.0.0.1":
             hosts.append("localhost")
+        ports = self.http_ports()
         out = []
         for h in hosts:
             if h and h != "0.0.0.0":
-                out.append(h if port == 80 else "%s:%d" % (h, port))
                 out.append(h)
+                for port in ports:
+                    if port != 80:
+                        out.append("%s:%d" % (h, port))
         return out
 
     def system_info(self):
         return {"serial": self.identity["serial"], "mac": self.radio.mac(), "firmware": VERSION,
                 "board": self.board.get("name"), "ap_ssid": self.ap_ssid(), "time": self.now(),
                 "timezone": self.settings["timezone"], "uptime_s": self.uptime_s(),
-                "reset_cause": self.reset_cause, "clock": self.clock.public()}
+                "reset_cause": self.reset_cause, "clock": self.clock.public(),
+                "http_ports": self.http_ports()}
+
+    def http_ports(self):
+        """The ports the page is served on: the board's, then settings "http_port" once open."""
+        extra = self.second_port.port if self.second_port is not None else 0
+        return [self.board.get("http", {}).get("port", 80)] + ([extra] if extra else [])
 
     def save_settings(self, data):
         new = ondemand.call("gateway.core.settings", "validate_settings", data, self.settings)
@@ -142,6 +151,8 @@ class Device:
         self.settings = new
         if self.storage is not None:
             self.storage.set_zone(self.settings["timezone"])
+        if self.second_port is not None:
+            self.second_port.kick()
         return self.settings
 
     def request_reboot(self, reason):
@@ -186,6 +197,7 @@ async def _serve_http(dev):
     http = dev.board.get("http", {})
     app = build_app(dev)
     dev.web = app  # its reaper's rounds are the web service's heartbeat (gateway.web.guard)
+    dev.second_port.serve(app, http.get("host", "0.0.0.0"))
     gc.collect()
     print("http: listening on %s:%d" % (http.get("host", "0.0.0.0"), http.get("port", 80)))
     await app.start_server(host=http.get("host", "0.0.0.0"), port=http.get("port", 80))
@@ -296,6 +308,10 @@ async def run():
 
     dev.clock = Clock(dev)
     tasks.spawn("clock", dev.clock.run)
+    from gateway.web.second_port import SecondPort
+
+    dev.second_port = SecondPort(dev.event)
+    tasks.spawn("http_port", lambda: dev.second_port.run(lambda: dev.settings["http_port"]))
     tasks.spawn("web", lambda: _serve_http(dev), progress=lambda: dev.web and dev.web.beats)
     tasks.spawn("panel", dev.panel.run)
     if board.get("dns_port") and not left_out(board, "captive_dns"):  # else: 192.168.4.1 by hand

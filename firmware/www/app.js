@@ -1645,7 +1645,7 @@
     const setT = btn('set-time', t('clk.set'));
     const drawAbout = (c = sy.clock || {}) => put(about, h('h2', null, t('sys.about')), sy._err ? failBox(sy._err) : [kv([[t('sys.serial'), sy.serial], [t('sys.mac'), sy.mac], [t('sys.firmware'), sy.firmware], [t('sys.board'), sy.board],
       [t('sys.ap'), sy.ap_ssid], [t('sys.time'), when(sy.time)], [t('clk.src'), c.source && t('clk.' + c.source) + (c.last_sync ? ' · ' + when(c.last_sync) : '')], c.ntp_error && [t('clk.err'), c.ntp_error],
-      [t('f.timezone'), sy.timezone || st.timezone], [t('sys.uptime'), duration(sy.uptime_s)]].filter(Boolean).map(([k, v]) => [k, v ?? '—'])), h('div', { class: 'row' }, setT)]);
+      [t('f.timezone'), sy.timezone || st.timezone], [t('sys.uptime'), duration(sy.uptime_s)], sy.http_ports && [t('sys.ports'), sy.http_ports.join(', ')]].filter(Boolean).map(([k, v]) => [k, v ?? '—'])), h('div', { class: 'row' }, setT)]);
     setT.onclick = async () => {
       try { Object.assign(sy, await api('PUT', '/api/system/time', { time: Math.round(Date.now() / 1000) })); drawAbout(); toast(t('clk.done')); } catch (e) { if (!e.gone) toast(e.message, true); }
     };
@@ -1658,7 +1658,8 @@
         fld('set', 'csv_decimal', t('f.csv_decimal'), { opts: [[',', ', ' + t('sep.comma')], ['.', '. ' + t('sep.dot')]], value: st.csv_decimal }),
         fld('set', 'timezone', t('f.timezone'), { opts: tzs, value: st.timezone || 'UTC' }),
         fld('set', 'location', t('f.location'), { value: st.location || '', hint: t('set.loc_h'), a: { maxlength: '31' } }),
-        fld('set', 'ntp_server', t('f.ntp_server'), { value: st.ntp_server ?? '', hint: t('set.ntp_h'), a: { maxlength: '253', autocapitalize: 'off', spellcheck: 'false' } })),
+        fld('set', 'ntp_server', t('f.ntp_server'), { value: st.ntp_server ?? '', hint: t('set.ntp_h'), a: { maxlength: '253', autocapitalize: 'off', spellcheck: 'false' } }),
+        fld('set', 'http_port', t('f.http_port'), { type: 'number', value: st.http_port ?? 0, hint: t('set.http_port_h'), a: { min: '0', max: '65535', step: '1' } })),
       h('div', { class: 'row' }, submit('save-settings', t('b.save'))));
     onSubmit(f, async (d) => {
       await api('PUT', '/api/settings', d);

@@ -181,6 +181,10 @@ def test_settings_validation():
         ({"location": "x" * 32}, "location"),
         ({"location": 5}, "location"),
         ({"location": "a\nb"}, "location"),
+        ({"http_port": -1}, "http_port"),
+        ({"http_port": 65536}, "http_port"),
+        ({"http_port": "8088"}, "http_port"),
+        ({"http_port": 80.5}, "http_port"),
     )
     for d, field in bad:
         e = raises(ValidationError, validate_settings, d)
@@ -190,6 +194,19 @@ def test_settings_validation():
     cur = validate_settings({"location": "Site A", "csv_separator": ","})
     s = validate_settings({"sample_interval_s": 60}, base=cur)
     assert s["location"] == "Site A" and s["csv_separator"] == "," and s["sample_interval_s"] == 60
+
+
+def test_settings_second_http_port():
+    """0 (none) by default; a port the gateway already listens on is refused by name."""
+    from gateway.core.settings import check_port_free
+
+    assert validate_settings({})["http_port"] == 0
+    assert validate_settings({"http_port": 8088})["http_port"] == 8088
+    check_port_free(8088, (80, 502))
+    check_port_free(0, (80, 0))
+    for port in (80, 502):
+        e = raises(ValidationError, check_port_free, port, (80, 502))
+        assert e.field == "http_port" and e.code == "unique" and str(port) in e.message
 
 
 def test_settings_ntp_server():

@@ -244,4 +244,8 @@ def test_config_refusals_name_the_field():
         assert e.field == field, (body, e.field)
     e = raises(ValidationError, mtc.validate, {"port": 8080}, None, (8080,))
     assert e.field == "port" and "already used" in e.message
+    # enabling the server on a stored port the page took meanwhile (settings "http_port")
+    e = raises(ValidationError, mtc.validate, {"enabled": True}, {"port": 8088}, (80, 8088))
+    assert e.field == "port" and e.code == "unique"
+    assert mtc.validate({"enabled": False}, {"port": 8088}, (80, 8088))["port"] == 8088
     assert raises(ValidationError, mtc.validate, [1]).field is None

@@ -1,11 +1,12 @@
 """The foundation end to end: the real firmware under MicroPython, its API, login, the flash image."""
 import json
 import os
+import socket
 
 import requests
 
 from dingate import boards, fsimage
-from dingate.testing.emuproc import EmulatorProcess
+from dingate.testing.emuproc import EmulatorProcess, free_port
 
 
 def _children_cmdlines(pid):
@@ -91,6 +92,73 @@ def test_cross_origin_write_is_refused(emulator):
     r = requests.post(emulator.url + "/api/login", headers={"Origin": emulator.url},
                       json={"user": "admin", "password": emulator.admin_password})
     assert r.status_code == 200
+    # reached through a router's NAT by an address the device cannot know: same origin, allowed;
+    # a name is not (a foreign page can rebind its name to the device, not an address)
+    for host, status in (("203.0.113.5:8088", 200), ("evil.example:8088", 403)):
+        r = requests.post(emulator.url + "/api/login", json={"user": "admin", "password": emulator.admin_password},
+                          headers={"Origin": "http://" + host, "Host": host}, timeout=10)
+        assert r.status_code == status, (host, r.text)
+
+
+def _connects(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _second_port_events(emu, port):
+    return [e for e in emu.api("GET", "/api/events?type=system&limit=20").json()
+            if e.get("code") == "http.port" and e["params"]["port"] == port]
+
+
+def test_second_http_port_for_port_forwarding(emulator):
+    """Settings "http_port": the page on a second port too, opened and closed as the setting
+    changes; a port the gateway listens on already is refused by name, one another program holds
+    is logged and the page stays on its own port."""
+    emu = emulator
+    emu.login()
+    main = int(emu.url.rsplit(":", 1)[1])
+    port = free_port()
+    r = emu.api("PUT", "/api/settings", {"http_port": port})
+    assert r.status_code == 200 and r.json()["http_port"] == port, r.text
+    emu.wait_for(lambda: emu.api("GET", "/api/system").json()["http_ports"] == [main, port],
+                 what="the second port open")
+    # a whole session through it, as a browser on the forwarded port does
+    second = "http://127.0.0.1:%d" % port
+    s = requests.Session()
+    s.headers["Origin"] = second
+    r = s.post(second + "/api/login", json={"user": "admin", "password": emu.admin_password}, timeout=10)
+    assert r.status_code == 200, r.text
+    s.headers["X-CSRF-Token"] = r.json()["csrf"]
+    assert s.put(second + "/api/settings", json={"location": "Forwarded"}, timeout=10).status_code == 200
+    assert emu.api("GET", "/api/settings").json()["location"] == "Forwarded"
+    assert "<html" in s.get(second + "/", timeout=10).text.lower()
+    # ports the gateway already listens on: the page's own, the Modbus TCP server's
+    mb = emu.modbus_tcp_on()
+    for taken in (main, mb):
+        r = emu.api("PUT", "/api/settings", {"http_port": taken})
+        assert r.status_code == 400 and r.json()["field"] == "http_port" and r.json()["code"] == "unique"
+    r = emu.api("PUT", "/api/modbus-tcp", {"port": port})
+    assert r.status_code == 400 and r.json()["field"] == "port", r.text
+    assert emu.api("GET", "/api/settings").json()["http_port"] == port  # unchanged
+    assert emu.api("PUT", "/api/modbus-tcp", {"enabled": False}).status_code == 200
+    # a port another program holds: saved, logged, the page stays where it was
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        busy = other.getsockname()[1]
+        assert emu.api("PUT", "/api/settings", {"http_port": busy}).status_code == 200
+        emu.wait_for(lambda: _second_port_events(emu, busy), what="the http.port event")
+        assert emu.api("GET", "/api/system").json()["http_ports"] == [main]
+        assert not _connects(port)  # the old second port was closed first
+    # 0: the page on its own port only
+    assert emu.api("PUT", "/api/settings", {"http_port": port}).status_code == 200
+    emu.wait_for(lambda: _connects(port), what="the second port open again")
+    assert emu.api("PUT", "/api/settings", {"http_port": 0}).status_code == 200
+    emu.wait_for(lambda: not _connects(port), what="the second port closed")
+    assert emu.api("GET", "/api/system").json()["http_ports"] == [main]
 
 
 def test_hardware_panel_answers(emulator):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from dingate.testing.emuproc import SCENARIOS, EmulatorProcess
+from dingate.testing.emuproc import SCENARIOS, EmulatorProcess, free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -125,6 +125,7 @@ def test_home_names_every_quantity_of_a_three_phase_meter_with_its_unit(page, ga
 def test_system_page_sets_the_clock_from_the_phone(page, gateway, artifacts):
     pg = page
     _login(pg, gateway)
+    gateway.login()  # the test's own API session (it also runs alone)
     pg.goto(gateway.url + "/#/system")
     pg.wait_for_selector("[data-action=set-time]")
     assert pg.locator("#settings input[name=ntp_server]").input_value() == ""  # emulator: no internet
@@ -143,4 +144,18 @@ def test_system_page_sets_the_clock_from_the_phone(page, gateway, artifacts):
     pg.click("[data-action=save-settings]")
     gateway.wait_for(lambda: gateway.api("GET", "/api/settings").json()["ntp_server"] == "127.0.0.1:9",
                      timeout=10, what="ntp_server saved")
+    # the second HTTP port (a router's port forwarding): the page's own port is refused beside the
+    # field; another is opened, and About lists the ports the page is on
+    main = gateway.url.rsplit(":", 1)[1]
+    pg.fill("#settings input[name=http_port]", main)
+    pg.click("[data-action=save-settings]")
+    pg.wait_for_selector("#settings .err[data-field=http_port]")
+    port = free_port()
+    pg.fill("#settings input[name=http_port]", str(port))
+    pg.click("[data-action=save-settings]")
+    gateway.wait_for(lambda: port in gateway.api("GET", "/api/system").json()["http_ports"],
+                     timeout=10, what="the second port open")
+    pg.reload()
+    pg.wait_for_selector("dl.kv dd >> text='%s, %d'" % (main, port))
+    assert gateway.api("PUT", "/api/settings", {"http_port": 0}).status_code == 200
     assert not pg.dialogs

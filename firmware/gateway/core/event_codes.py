@@ -23,6 +23,7 @@ TEXTS = {
     "clock.ntp": "clock set by NTP from %(server)s (%(jump)+d s)",
     "wifi.state": "Wi-Fi %(from)s -> %(to)s",
     "wifi.set": "station set to %(ssid)s by %(by)s",
+    "http.port": "the page cannot also listen on port %(port)d: %(error)s",
     "login": "%(user)s logged in from %(ip)s",
     "login.blocked": "failed logins for %(user)s from %(ip)s: blocked %(s)d s (%(n)d failed since boot)",
     # firmware

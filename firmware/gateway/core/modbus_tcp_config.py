@@ -29,8 +29,8 @@ def validate(update, stored=None, taken=()):
     if "enabled" in update:
         cfg["enabled"] = check.boolean("enabled", update["enabled"])
     if "port" in update:
-        v = check.integer("port", update["port"], 1, 65535)
-        if v in taken:
-            raise ValidationError("port", "port %d is already used by the gateway" % v, "unique")
-        cfg["port"] = v
+        cfg["port"] = check.integer("port", update["port"], 1, 65535)
+    if ("port" in update or cfg["enabled"]) and cfg["port"] in taken:
+        raise ValidationError("port", "port %d is already used by the gateway" % cfg["port"],
+                              "unique")
     return cfg

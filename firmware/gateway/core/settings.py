@@ -17,6 +17,7 @@ SETTINGS_DEFAULTS = {
     "location": "",
     "ntp_server": "pool.ntp.org",  # "" = no NTP; "host" or "host:port" (IPv4 or a name)
     "language": "en",  # of the texts the device writes itself (inverter alarms in the event log)
+    "http_port": 0,  # the page on this TCP port too (a router's port forwarding); 0 = none
 }
 LANGUAGES = ("en", "fr", "nl")
 
@@ -98,4 +99,12 @@ def validate_settings(d, base=None):
             raise ValidationError("location", "location contains a forbidden character", "format")
     out["ntp_server"] = _ntp_server(out["ntp_server"])
     out["language"] = check.choice("language", out["language"], LANGUAGES)
+    out["http_port"] = check.integer("http_port", out["http_port"], 0, 65535)
     return out
+
+
+def check_port_free(port, taken):
+    """Settings "http_port" against the TCP ports the gateway already listens on."""
+    if port and port in taken:
+        raise ValidationError("http_port", "port %d is already used by the gateway" % port,
+                              "unique")

@@ -22,8 +22,8 @@ def get(ctx, req):
 
 
 def put(ctx, req):
-    http_port = ctx.board.get("http", {}).get("port", 80)
-    cfg = mtc.validate(json_body(req), ctx.store.load(mtc.STORE_KEY), (http_port,))
+    taken = (ctx.board.get("http", {}).get("port", 80), ctx.settings["http_port"])  # the page's
+    cfg = mtc.validate(json_body(req), ctx.store.load(mtc.STORE_KEY), taken)
     ctx.store.save(mtc.STORE_KEY, cfg)
     ctx.event("config", "modbus-tcp", "mbtcp.on" if cfg["enabled"] else "mbtcp.off",
               {"port": cfg["port"], "by": req.g.session["user"]})

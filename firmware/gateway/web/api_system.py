@@ -70,7 +70,13 @@ def get_settings(ctx, req):
 
 
 def put_settings(ctx, req):
-    s = ctx.save_settings(json_body(req))
+    from gateway.core.settings import check_port_free  # the module is loaded by the save anyway
+
+    body = json_body(req)
+    if isinstance(body, dict) and "http_port" in body:
+        mb = ctx.modbus_tcp
+        check_port_free(body["http_port"], (ctx.http_ports()[0], mb.port if mb else 0))
+    s = ctx.save_settings(body)
     ctx.event("config", "settings", "settings", {"by": req.g.session["user"]})
     return s
 

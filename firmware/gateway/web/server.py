@@ -40,6 +40,13 @@ def _origin_host(origin):
     return origin[i + 3:] if i >= 0 else origin
 
 
+def _same_address(host, req):
+    """The page was opened by IPv4 address, the one this request is sent to (a router's
+    NAT or port forwarding: an address the device cannot know). A name needs to be one of
+    ours: a name can be rebound to the device by a foreign page, an address cannot."""
+    return host == req.headers.get("Host") and host.split(":")[0].replace(".", "").isdigit()
+
+
 def session_cookie(res, token, max_age):
     res.headers["Set-Cookie"] = "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d" % (
         SESSION_COOKIE, token, max_age)
@@ -70,7 +77,8 @@ def build_app(ctx):
         req.g.session = ctx.sessions.check(token, ctx.now()) if token else None
         if req.method in WRITE_METHODS:
             origin = req.headers.get("Origin")
-            if origin and _origin_host(origin) not in ctx.own_hosts(req):
+            host = origin and _origin_host(origin)
+            if host and host not in ctx.own_hosts(req) and not _same_address(host, req):
                 return error(403, "cross-origin request refused")
         return access.check(ctx, req)
 
