@@ -868,9 +868,9 @@
     if (!elec) return withReset(volCard(b, q, u, months, stBtn0(b)), b);
     // electricity: counter 1 = import (Wh+), counter 2 = export (Wh-)
     const stBtn = stBtn0(b);
-    const head = h('tr', null, [t('bill.month'), t('bill.imp_idx'), t('bill.diff_imp'), t('bill.exp_idx'), t('bill.diff_exp'), ''].map((x) => h('th', { scope: 'col' }, x)));
+    const head = h('tr', null, [t('bill.month'), t('bill.imp_idx'), t('bill.diff_imp'), t('bill.peak_col'), t('bill.exp_idx'), t('bill.diff_exp'), ''].map((x) => h('th', { scope: 'col' }, x)));
     const rows = months.map((r) => h('tr', { 'data-month': r.month }, h('th', { scope: 'row' }, monthName(r.month)),
-      h('td', null, num(r.import_kwh, 2)), h('td', { class: 'diff' }, num(r.import_kwh_delta, 2)),
+      h('td', null, num(r.import_kwh, 2)), h('td', { class: 'diff' }, num(r.import_kwh_delta, 2)), h('td', { class: 'peak', title: r.peak_ts && when(r.peak_ts) }, num(r.peak_kw, 2)),
       h('td', null, num(r.export_kwh, 2)), h('td', { class: 'diff' }, num(r.export_kwh_delta, 2)),
       h('td', null, stBtn(r.month))));
     const el = card(null,
@@ -881,6 +881,7 @@
         b.current && [t('bill.last_read'), when(c.ts)],
         b.current && [t('bill.month_imp') + ' (' + monthName(cm.month) + ')', withUnit(cm.import_kwh_delta, 'kWh', 2)],
         b.current && [t('bill.month_exp'), withUnit(cm.export_kwh_delta, 'kWh', 2)],
+        cm.peak_kw != null && [t('bill.peak'), h('span', { 'data-role': 'peak' }, withUnit(cm.peak_kw, 'kW', 2) + ' · ' + when(cm.peak_ts))],
         cm.cost && [t('bill.month_cost'), money(cm.cost.total, cm.cost.currency)]]),
       b.current && h('div', { class: 'row' }, stBtn(cm.month)),
       months.length ? h('div', { class: 'tbl' }, h('table', null, h('caption', null, t('bill.caption')), h('thead', null, head), h('tbody', null, rows))) : h('p', { class: 'muted' }, t('bill.nomonths')));

@@ -10,7 +10,7 @@ import zoneinfo
 
 import pytest
 
-from dingate.testing.billing_seed import TENANT_PASSWORD, billing_site
+from dingate.testing.billing_seed import SPIKE, SPIKE_FACTOR, TENANT_PASSWORD, billing_site
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -69,6 +69,24 @@ def test_billing_page_in_french(site, browser, artifacts):
     assert idx in text.replace("\u00a0", "\u202f"), (idx, text)  # French digits: 1 234,56
     rows = card.locator("tbody tr")
     assert rows.count() == len(bl["months"]) >= 1
+    # each month's highest quarter hour: the seeded spike (the 15th, 19:00 Paris) where the
+    # month's history has it, else the evening's 900 W
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    spiked = 0
+    for m in bl["months"] + [bl["current_month"]]:
+        y, mo = map(int, m["month"].split("-"))
+        spike = int(datetime.datetime(y, mo, SPIKE[0], SPIKE[1], tzinfo=paris).timestamp())
+        if m["peak_ts"] == spike:
+            assert m["peak_kw"] == pytest.approx(0.9 * SPIKE_FACTOR), m
+            spiked += 1
+            row = card.locator("tr[data-month='%s'] td.peak" % m["month"])
+            if m is not bl["current_month"]:
+                assert row.inner_text() == "2,7", row.inner_text()
+        else:
+            assert m["peak_kw"] == 0.9, m  # the spike is outside the seeded days
+    assert spiked >= 1
+    assert "Pointe (kW)" in pg.locator("thead").first.inner_text()
+    assert "Pointe quart-horaire" in text and re.search(r"(0,9|2,7)\s?kW · ", text.replace("\u202f", " ")), text
     gas = pg.locator(".card[data-meter='%s']" % ids[2]).inner_text()
     assert "Gaz commun · Gaz" in gas and "m³" in gas and "Consommé (m³)" in gas and "kWh" not in gas
     assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

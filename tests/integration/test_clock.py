@@ -147,3 +147,4 @@ def test_ntp_sync_through_the_station(emulator):
         assert emu.api("GET", "/api/wifi").json()["sta"]["status"] == "connected"
         ev = emu.api("GET", "/api/events?type=system&limit=20").json()
         assert any(e["source"] == "clock" and "NTP from %s" % server in e["text"] for e in ev), ev
+

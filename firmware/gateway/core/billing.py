@@ -84,6 +84,7 @@ class Billing:
         self._dirty = False
         self.queue = []  # spans ("h", ch, t0, t1, wh) and closings ("c", ...) for statement.py
         self.config = lambda: {}
+        self.qh = None  # quarter-hour demand (gateway.core.demand), made there on first use
         mkdirs(self.root)
         self._load()
 
@@ -315,4 +316,7 @@ class Billing:
         st["base"] = st["cur"]
         self._save_channel(ch, [])
         self.flush()
+        from gateway.core import ondemand
+
+        ondemand.call("gateway.core.demand", "forget", self, ch)  # the new tenant's peaks
         return self.get(ch)

@@ -21,6 +21,7 @@ import asyncio
 from gateway.core import records as R
 from gateway.core.billing import next_billing_read
 
+QUARTER = 900  # the quarter-hour demand reads (gateway.core.demand)
 MAX_PENDING = 512  # samples in RAM between writes (a board file's recorder_pending)
 CLOCK_VALID = 1577836800  # 2020-01-01: earlier means the RTC was not set yet
 BILLED = ("import_kwh", "gas_m3", "water_m3")  # the counter a meter is billed on, first found
@@ -69,6 +70,7 @@ class Recorder:
         self.last_tick = None  # ts of the newest recorded tick
         self.last_flush = None  # clock time of the last flush attempt
         self.next_billing = None
+        self.last_quarter = None
         self.last_id = None
         self.dropped = 0  # samples lost because the flash kept failing and RAM was full
         self.loops = 0  # turns of run(): the supervisor's heartbeat (gateway.services.tasks)
@@ -190,6 +192,23 @@ class Recorder:
                 self._event("system", "bill.failed", {"error": repr(e)})
             self.flush(now)
 
+    def quarter_read(self, q, now):
+        """The read of quarter boundary ``q``: every fresh import index, with its reading's
+        time, to the quarter-hour demand (monthly peaks, gateway.core.demand)."""
+        rd = self.readings() or {}
+        cur = {}
+        for mid in rd:
+            vals = self._fresh(rd[mid], now, 60)
+            wh = R.fixed("import_kwh", vals.get("import_kwh")) if vals is not None else None
+            if wh is not None:
+                cur[str(mid)] = (rd[mid]["ts"], wh)
+        try:
+            from gateway.core import ondemand
+
+            ondemand.call("gateway.core.demand", "read", self.billing, q, cur)
+        except Exception as e:  # the peaks must never stop the recording
+            self._event("system", "bill.failed", {"error": repr(e)})
+
     def step(self, now):
         """Do whatever is due at ``now``; returns the clock time of the next thing to do."""
         if now < CLOCK_VALID:
@@ -203,6 +222,10 @@ class Recorder:
             self._event("system", "rec.clock_back", {})
         self._clock_back = back
         self.sample(now)
+        q = int(now) - int(now) % QUARTER
+        if self.billing is not None and q != self.last_quarter and now - q < 60:
+            self.last_quarter = q
+            self.quarter_read(q, now)
         if now >= self.next_billing:
             self.billing_read(self.next_billing, now)
             self.next_billing = next_billing_read(now, zone)
@@ -212,7 +235,7 @@ class Recorder:
         nxt = (int(now) // interval + 1) * interval
         if self.pending:
             nxt = min(nxt, (self.last_flush or now) + fi)
-        return min(nxt, self.next_billing)
+        return min(nxt, self.next_billing, q + QUARTER)
 
     async def run(self):
         """The service loop (never returns unless stop() is called)."""
@@ -249,4 +272,5 @@ class Recorder:
             "flush_errors": self.flush_errors,
             "dropped": self.dropped,
             "next_billing": self.next_billing,
+            "last_quarter": self.last_quarter,
         }

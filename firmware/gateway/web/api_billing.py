@@ -29,10 +29,23 @@ def _month_cost(ctx, st_mod, cfg, mid):
     return {"currency": cost["currency"], "total": cost["total"]}
 
 
+def _peaks(bl, mid):
+    """{month: (kW, quarter start)} of an electricity meter's measured months
+    (gateway.core.demand: the highest quarter-hour average import)."""
+    from gateway.core import demand
+
+    cur, past = demand.view(bl, mid)
+    out = {}
+    for p in ([cur] if cur else []) + past:
+        out.setdefault(p["month"], (p["w"] / 1000, p["ts"]))
+    return out
+
+
 def _view(ctx, m, next_read, cost):
     """A meter's billing: ``quantity`` names its counter ("import_kwh", or "gas_m3"/"water_m3"
     for a volume meter, ``unit`` "kWh"/"m3"); indexes under that name, consumption under
-    "<name>_delta" (electricity: export_kwh/export_kwh_delta too)."""
+    "<name>_delta" (electricity: export_kwh/export_kwh_delta too, and the month's highest
+    quarter-hour average import as peak_kw at peak_ts, the quarter's start)."""
     bl = ctx.storage.billing
     b = bl.get(m["id"])
     q = bl.quantity(m["id"])
@@ -44,10 +57,14 @@ def _view(ctx, m, next_read, cost):
         return out
     out["first_init"] = b["first_init"]
 
+    peaks = _peaks(bl, m["id"]) if elec else {}
+
     def pair(x, imp, exp, delta=""):
         x[q + delta] = _kwh(imp)
         if elec:
             x["export_kwh" + delta] = _kwh(exp)
+            if delta:
+                x["peak_kw"], x["peak_ts"] = peaks.get(x["month"], (None, None))
         return x
 
     c = b["current"]

@@ -1,0 +1,122 @@
+"""Quarter-hour demand (core/demand.py): monthly peaks of the quarter-hour average import power,
+and the recorder's quarter reads that feed them."""
+
+import sys
+
+from _assert import tempdir
+
+if sys.implementation.name == "micropython" and ".frozen" not in sys.path:
+    sys.path.append(".frozen")  # asyncio is frozen in the unix port; MICROPYPATH hides it
+
+from gateway.core import demand, tz
+from gateway.core.billing import Billing
+from gateway.core.ring import Ring
+from gateway.services.recorder import Recorder
+
+ZONE = "Europe/Brussels"
+Q0 = tz.epoch(2026, 1, 31, 21, 0)  # 22:00 in Brussels
+
+
+def test_the_peak_is_the_highest_quarter_seen_whole():
+    with tempdir("dgt_dm_") as d:
+        b = Billing(d, ZONE)
+        # reads a few seconds before each boundary (the last poll): their own times count
+        assert demand.read(b, Q0, {"1": (Q0 - 2, 1000000)}) == {}
+        assert demand.read(b, Q0 + 900, {"1": (Q0 + 898, 1000250)}) == {"1": 1000}  # 250 Wh / 15 min
+        assert demand.read(b, Q0 + 1800, {"1": (Q0 + 1799, 1001000)}) == {"1": 2996}  # 750 Wh / 901 s
+        assert demand.read(b, Q0 + 2700, {"1": (Q0 + 2698, 1001100)}) == {"1": 400}
+        assert demand.view(b, "1") == ({"month": "2026-01", "w": 2996, "ts": Q0 + 900}, [])
+        # a quarter not seen whole is left out: a missed read, then a first read again
+        assert demand.read(b, Q0 + 4500, {"1": (Q0 + 4498, 1009000)}) == {}
+        # an index gone backwards (a meter swapped) is no power, and starts a new chain
+        assert demand.read(b, Q0 + 5400, {"1": (Q0 + 5398, 5)}) == {}
+        assert demand.read(b, Q0 + 6300, {"1": (Q0 + 6298, 255)}) == {"1": 1000}
+        # the same reading at both ends (the meter was not polled meanwhile): nothing
+        assert demand.read(b, Q0 + 7200, {"1": (Q0 + 6298, 255)}) == {}
+        assert demand.view(b, "1")[0]["w"] == 2996
+
+
+def test_a_month_closes_with_its_peak_in_the_site_time_zone():
+    with tempdir("dgt_dm_") as d:
+        b = Billing(d, ZONE)
+        q = tz.epoch(2026, 1, 31, 22, 30)  # 23:30 in Brussels
+        wh = 0
+        for k in range(4):  # 23:30-23:45 (1 kW) and 23:45-00:00 (2 kW) are January's
+            wh += (0, 250, 500, 100)[k]
+            demand.read(b, q + k * 900, {"7": (q + k * 900, wh)})
+        # 00:00-00:15 Brussels is February's (400 W): January closes with its 2 kW at 23:45
+        cur, past = demand.view(b, "7")
+        assert cur == {"month": "2026-02", "w": 400, "ts": tz.epoch(2026, 1, 31, 23, 0)}
+        assert past == [{"month": "2026-01", "w": 2000, "ts": tz.epoch(2026, 1, 31, 22, 45)}]
+        # on flash: a restart finds the open month and the past; the quarter under way is lost
+        b2 = Billing(d, ZONE)
+        assert demand.view(b2, "7") == (cur, past)
+        assert demand.read(b2, q + 4 * 900, {"7": (q + 4 * 900, wh + 1000)}) == {}
+        # a year and more of months: the last KEEP stay
+        for m in range(14):
+            start = tz.epoch(2026, 3 + m, 1, 0, 0) if m < 10 else tz.epoch(2027, m - 9, 1, 0, 0)
+            start -= 3600  # local midnight in Brussels (winter or summer: the next quarter counts)
+            demand.read(b2, start, {"7": (start, 0)})
+            demand.read(b2, start + 7200, {"7": (start + 7200, 10)})
+            demand.read(b2, start + 8100, {"7": (start + 8100, 10 + m)})
+        past = demand.view(b2, "7")[1]
+        assert len(past) == demand.KEEP and past[0]["month"] == "2027-03"
+
+
+def test_a_new_tenant_starts_without_peaks():
+    with tempdir("dgt_dm_") as d:
+        b = Billing(d, ZONE)
+        b.read("2", Q0, 1000, 0)
+        demand.read(b, Q0, {"2": (Q0, 1000), "3": (Q0, 0)})
+        demand.read(b, Q0 + 900, {"2": (Q0 + 900, 1500), "3": (Q0 + 900, 100)})
+        b.reset("2", Q0 + 1000, confirm=True)
+        assert demand.view(b, "2") == (None, [])
+        assert demand.view(b, "3")[0]["w"] == 400  # the other meters keep theirs
+        assert demand.view(Billing(d, ZONE), "2") == (None, [])
+
+
+class _Meter:
+    def __init__(self):
+        self.now = 0
+        self.kwh = 100.0
+        self.kw = 1.0
+
+    def readings(self):
+        return {"1": {"status": "ok", "ts": self.now - 1, "values": {"import_kwh": self.kwh}},
+                "9": {"status": "ok", "ts": self.now - 1, "values": {"gas_m3": 3.5}}}
+
+
+def test_the_recorder_reads_every_quarter_hour():
+    with tempdir("dgt_dm_") as d:
+        b = Billing(d + "/bill", ZONE)
+        m = _Meter()
+        settings = {"sample_interval_s": 600, "flush_interval_s": 3600, "timezone": ZONE}
+        rec = Recorder(Ring(d + "/ring"), m.readings, settings, billing=b, clock=lambda: m.now)
+        t = Q0 + 7
+        wakes = []
+        while t < Q0 + 6400:  # until 23:46 in Brussels
+            dt = max(t - m.now, 0) if m.now else 0
+            m.kwh += m.kw * dt / 3600
+            m.now = t
+            m.kw = 5.0 if Q0 + 4500 <= t < Q0 + 5400 else 1.0  # one quarter at 5 kW
+            t = rec.step(t)
+            wakes.append(t)
+        assert [Q0 + k * 900 for k in range(1, 8)] == [w for w in wakes if w % 900 == 0]
+        cur, past = demand.view(b, "1")
+        assert cur["month"] == "2026-01" and cur["ts"] == Q0 + 4500 and 4900 <= cur["w"] <= 5100, cur
+        assert demand.view(b, "9") == (None, [])  # a gas meter has no electric demand
+
+
+def test_a_damaged_peaks_file_is_dropped_not_fatal():
+    with tempdir("dgt_dm_") as d:
+        b = Billing(d, ZONE)
+        for bad in (b"{", b'{"v":1,"open":{"1":["2026",5,0],"2":"x","3":["2026-01",1000,%d]}}' % Q0):
+            with open(d + "/peaks.json", "wb") as f:
+                f.write(bad)
+            b.qh = None  # as after a restart
+            assert demand.view(b, "1") == (None, [])
+        assert demand.view(b, "3")[0] == {"month": "2026-01", "w": 1000, "ts": Q0}
+        # readings' times may be floats (the poller's clock)
+        demand.read(b, Q0 + 900, {"3": (Q0 + 899.6, 10)})
+        assert demand.read(b, Q0 + 1800, {"3": (Q0 + 1799.6, 1010)}) == {"3": 4000}
+        assert demand.view(b, "3")[0]["w"] == 4000
