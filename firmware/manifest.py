@@ -15,7 +15,7 @@ FEATURES = {
     "base": (
         "gateway", "gateway.app", "gateway.core", "gateway.core.accounts", "gateway.core.alarms",
         "gateway.core.auth", "gateway.core.billing", "gateway.core.check",
-        "gateway.core.configstore", "gateway.core.errors", "gateway.core.event_codes",
+        "gateway.core.configstore", "gateway.core.demand", "gateway.core.errors", "gateway.core.event_codes",
         "gateway.core.eventlog", "gateway.core.fwswitch", "gateway.core.history",
         "gateway.core.meters", "gateway.core.modbus", "gateway.core.ntp", "gateway.core.ondemand",
         "gateway.core.outbox", "gateway.core.outputs", "gateway.core.panel",
@@ -39,7 +39,7 @@ FEATURES = {
         "gateway.web.api_meters", "gateway.web.api_outputs", "gateway.web.api_system",
         "gateway.web.api_users", "gateway.web.api_wifi", "gateway.web.captive",
         "gateway.web.dispatch", "gateway.web.guard", "gateway.web.http", "gateway.web.pages",
-        "gateway.web.server", "gateway.web.upload",
+        "gateway.web.second_port", "gateway.web.server", "gateway.web.upload",
     ),
     "genset": (
         "gateway.core.genset", "gateway.core.genset_config", "gateway.drivers.digital_input",

@@ -27,7 +27,7 @@ GC_EVERY_BYTES = 8192
 RESIDENT = ("gateway.drivers.rs485", "gateway.services.meters", "gateway.web.captive",
             "gateway.web.pages", "gateway.services.storage", "gateway.services.alarms",
             "gateway.services.optional", "gateway.services.mqtt_setup", "gateway.services.clock",
-            "gateway.web.server", "gateway.web.second_port")
+            "gateway.web.server")
 
 
 class Device:
@@ -46,7 +46,7 @@ class Device:
         self.clock = None  # services/clock.py: NTP and "set from this phone"
         self.alarms = None  # services/alarms.py: inverter alarms into the event log
         self.web = None  # the HTTP app once it listens (its reaper's beats: web/guard.py)
-        self.second_port = None  # web/second_port.py: the page on settings "http_port" too
+        self.second_port = None  # web/second_port.py once settings "http_port" was set
         self.before_reboot = []  # callables run before a requested reset (flush the storage)
         self.upload_busy = False  # a backup restore or firmware upload is being received
         self.live_streams = []  # open live-event streams (web/api_live.py)
@@ -151,9 +151,16 @@ class Device:
         self.settings = new
         if self.storage is not None:
             self.storage.set_zone(self.settings["timezone"])
+        self.follow_http_port()
+        return self.settings
+
+    def follow_http_port(self):
+        """The page on settings "http_port" too (web/second_port.py): its code is loaded only
+        once a port is set, by the task that runs it (outside any request)."""
         if self.second_port is not None:
             self.second_port.kick()
-        return self.settings
+        elif self.settings["http_port"] and "http_port" not in self.tasks.tasks:
+            self.tasks.spawn("http_port", lambda: _second_port(self))
 
     def request_reboot(self, reason):
         self.reboot_reason = reason
@@ -197,10 +204,21 @@ async def _serve_http(dev):
     http = dev.board.get("http", {})
     app = build_app(dev)
     dev.web = app  # its reaper's rounds are the web service's heartbeat (gateway.web.guard)
-    dev.second_port.serve(app, http.get("host", "0.0.0.0"))
+    if dev.second_port is not None:
+        dev.second_port.serve(app, http.get("host", "0.0.0.0"))
     gc.collect()
     print("http: listening on %s:%d" % (http.get("host", "0.0.0.0"), http.get("port", 80)))
     await app.start_server(host=http.get("host", "0.0.0.0"), port=http.get("port", 80))
+
+
+async def _second_port(dev):
+    from gateway.web.second_port import SecondPort
+
+    if dev.second_port is None:
+        dev.second_port = SecondPort(dev.event)
+        if dev.web is not None:
+            dev.second_port.serve(dev.web, dev.board.get("http", {}).get("host", "0.0.0.0"))
+    await dev.second_port.run(lambda: dev.settings["http_port"])
 
 
 async def _watchdog(dev):
@@ -308,11 +326,8 @@ async def run():
 
     dev.clock = Clock(dev)
     tasks.spawn("clock", dev.clock.run)
-    from gateway.web.second_port import SecondPort
-
-    dev.second_port = SecondPort(dev.event)
-    tasks.spawn("http_port", lambda: dev.second_port.run(lambda: dev.settings["http_port"]))
     tasks.spawn("web", lambda: _serve_http(dev), progress=lambda: dev.web and dev.web.beats)
+    dev.follow_http_port()
     tasks.spawn("panel", dev.panel.run)
     if board.get("dns_port") and not left_out(board, "captive_dns"):  # else: 192.168.4.1 by hand
         tasks.spawn("dns", lambda: _captive_dns(dev))

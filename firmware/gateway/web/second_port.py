@@ -1,10 +1,10 @@
 """The page on a second TCP port (settings "http_port"), for a router's port forwarding (MEGA's
 "HTTP port"). The board's own port (80) always stays: the access point's captive portal needs it.
 
-    sp = SecondPort(dev.event)
-    tasks.spawn("http_port", lambda: sp.run(lambda: dev.settings["http_port"]))
-    sp.serve(app, host)   # the web task, once its app exists (again after a restart)
-    sp.kick()             # the setting changed: listen on the new port, or stop
+    sp = SecondPort(dev.event)   # by task "http_port" once a port is set (app.py)
+    sp.serve(app, host)          # the web task's app (again after a restart of that task)
+    await sp.run(lambda: dev.settings["http_port"])
+    sp.kick()                    # the setting changed: listen on the new port, or stop
 
 Both ports feed the same app, so the web server's connection slots bound them together. A port
 that cannot be opened (another listener has it) is logged ("http.port") and tried again at the
