@@ -868,6 +868,8 @@
     if (!elec) return withReset(volCard(b, q, u, months, stBtn0(b)), b);
     // electricity: counter 1 = import (Wh+), counter 2 = export (Wh-)
     const stBtn = stBtn0(b);
+    // the last 12 months' peaks (a capacity tariff bills their average; its floor is its own)
+    const pk = [cm, ...months].map((r) => r.peak_kw).filter((x) => typeof x === 'number').slice(0, 12);
     const head = h('tr', null, [t('bill.month'), t('bill.imp_idx'), t('bill.diff_imp'), t('bill.peak_col'), t('bill.exp_idx'), t('bill.diff_exp'), ''].map((x) => h('th', { scope: 'col' }, x)));
     const rows = months.map((r) => h('tr', { 'data-month': r.month }, h('th', { scope: 'row' }, monthName(r.month)),
       h('td', null, num(r.import_kwh, 2)), h('td', { class: 'diff' }, num(r.import_kwh_delta, 2)), h('td', { class: 'peak', title: r.peak_ts && when(r.peak_ts) }, num(r.peak_kw, 2)),
@@ -882,6 +884,7 @@
         b.current && [t('bill.month_imp') + ' (' + monthName(cm.month) + ')', withUnit(cm.import_kwh_delta, 'kWh', 2)],
         b.current && [t('bill.month_exp'), withUnit(cm.export_kwh_delta, 'kWh', 2)],
         cm.peak_kw != null && [t('bill.peak'), h('span', { 'data-role': 'peak' }, withUnit(cm.peak_kw, 'kW', 2) + ' · ' + when(cm.peak_ts))],
+        pk.length > 1 && [t('bill.peak_avg', { n: pk.length }), h('span', { 'data-role': 'peak-avg' }, withUnit(pk.reduce((a, x) => a + x, 0) / pk.length, 'kW', 2))],
         cm.cost && [t('bill.month_cost'), money(cm.cost.total, cm.cost.currency)]]),
       b.current && h('div', { class: 'row' }, stBtn(cm.month)),
       months.length ? h('div', { class: 'tbl' }, h('table', null, h('caption', null, t('bill.caption')), h('thead', null, head), h('tbody', null, rows))) : h('p', { class: 'muted' }, t('bill.nomonths')));

@@ -87,6 +87,10 @@ def test_billing_page_in_french(site, browser, artifacts):
     assert spiked >= 1
     assert "Pointe (kW)" in pg.locator("thead").first.inner_text()
     assert "Pointe quart-horaire" in text and re.search(r"(0,9|2,7)\s?kW · ", text.replace("\u202f", " ")), text
+    peaks = [m["peak_kw"] for m in [bl["current_month"]] + bl["months"] if m["peak_kw"] is not None]
+    avg = "{:.2f}".format(sum(peaks) / len(peaks)).rstrip("0").rstrip(".").replace(".", ",")
+    assert "Moyenne des pointes mensuelles (%d mois)" % len(peaks) in text
+    assert card.locator("[data-role=peak-avg]").inner_text().replace("\u202f", " ") == avg + " kW"
     gas = pg.locator(".card[data-meter='%s']" % ids[2]).inner_text()
     assert "Gaz commun · Gaz" in gas and "m³" in gas and "Consommé (m³)" in gas and "kWh" not in gas
     assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
