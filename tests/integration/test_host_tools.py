@@ -396,3 +396,36 @@ def test_provision_gives_fresh_secrets_the_device_takes(device, tmp_path):
 
 def test_wifi_qr_text_escapes_special_characters():
     assert provision.wifi_qr_text('a;b', 'p:w\\"') == 'WIFI:T:WPA;S:a\\;b;P:p\\:w\\\\\\";;'
+
+
+def test_scenario_setup_reports_a_device_that_drops_the_connection():
+    """dingate emulate's scenario setup (emulator/setup_api.py) against a device that answers its
+    status but closes every other connection without a word (a WROOM out of heap does): the
+    problem is reported, the tool does not crash."""
+    import http.server
+    import threading
+
+    from dingate.emulator import setup_api
+
+    class Dropping(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def do_POST(self):
+            self.close_connection = True  # nothing sent
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Dropping)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        problems = setup_api.apply("http://127.0.0.1:%d" % srv.server_port, "admin", "pw",
+                                   {"meters": [{"name": "M", "address": 1, "profile": "sdm120"}]})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert problems == ["login refused: no answer (RemoteDisconnected)"], problems

@@ -29,16 +29,18 @@ class ApiClient:
                     self.csrf = out.get("csrf") or ""
                 return r.status, out
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+            try:
+                return e.code, json.loads(e.read() or b"null")
+            except ValueError:
+                return e.code, "(not JSON)"
+        except OSError as e:  # closed without an answer (a device out of heap does that)
+            return 0, "no answer (%s)" % (e.__class__.__name__,)
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                if self.call("GET", "/api/status", timeout=2)[0] == 200:
-                    return True
-            except OSError:
-                pass
+            if self.call("GET", "/api/status", timeout=2)[0] == 200:
+                return True
             time.sleep(0.2)
         return False
 
