@@ -18,7 +18,7 @@ COMMON_KEYS = {"name", "unique_id", "availability", "availability_mode", "device
                "state_topic", "value_template", "entity_category"}
 ALLOWED = {
     "sensor": COMMON_KEYS | {"device_class", "state_class", "unit_of_measurement", "options",
-                             "suggested_display_precision"},
+                             "suggested_display_precision", "json_attributes_topic"},
     "select": COMMON_KEYS | {"command_topic", "options"},
     "binary_sensor": COMMON_KEYS | {"payload_on", "payload_off", "device_class"},
 }
@@ -73,6 +73,9 @@ def test_display_precision_is_the_catalogued_decimals():
     for _topic, cfg in _all():
         if cfg.get("device_class") == "enum":
             assert "suggested_display_precision" not in cfg  # a text state
+            continue
+        if cfg["unique_id"].endswith("_" + H.PEAK):
+            assert cfg["suggested_display_precision"] == 2  # kW, like the billing card
             continue
         if "state_class" in cfg:
             q = cfg["value_template"].split("value_json.")[1].split()[0]
@@ -178,8 +181,22 @@ def test_generator_is_lazy_and_topics_match():
     assert hasattr(g, "__next__") and not isinstance(g, (list, tuple))
     topics = [t for t, _ in H.configs(BASE, DEV, "1.2.3", METERS)]
     assert topics == list(H.topics("dingate_GW1", METERS))
-    assert len(topics) == 3 + (7 + 1) + (2 + 1)
+    assert len(topics) == 3 + (7 + 1 + 1) + (2 + 1)  # the main meter's monthly peak too
     assert [t for t, _ in H.configs(BASE, DEV, "1", METERS, genset=False)] == topics[3:]
+
+
+def test_a_meter_with_an_import_index_has_its_monthly_peak():
+    """The month's quarter-hour peak (core/demand.py) of a meter with import_kwh: a power sensor
+    in kW on <base>/meter/<id>/peak, available while the gateway is, even when the meter is
+    silent (a month's figure); announced, indexed and removed with the meter."""
+    peaks = [(t, json.loads(p)) for t, p in H.configs(BASE, DEV, "1", METERS) if "_month_peak/" in t]
+    assert [t for t, _ in peaks] == ["homeassistant/sensor/dingate_GW1/m3_month_peak/config"]
+    cfg = peaks[0][1]
+    assert cfg["state_topic"] == cfg["json_attributes_topic"] == BASE + "/meter/3/peak"
+    assert (cfg["device_class"], cfg["state_class"], cfg["unit_of_measurement"]) == \
+        ("power", "measurement", "kW")
+    assert cfg["value_template"] == "{{ value_json.kw }}" and len(cfg["availability"]) == 1
+    assert peaks[0][0] in [t for t, _ in H.removals("dingate_GW1", METERS[0])]
 
 
 def test_removals_and_wanted():

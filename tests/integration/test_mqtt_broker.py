@@ -446,16 +446,22 @@ def test_commands_live_values_and_genset_state(broker):
                                                                    "import_kwh": 1.5}},
                 "4": {"status": "offline", "ts": None, "values": {}}}
 
+    peaks = {"3": (202611, 2700, 1794765600)}  # Billing.peak: (YYYYMM, W, quarter start)
+
     async def main():
         cfg = uplink_cfg(broker.port, discovery=False)
         up = Uplink(cfg, "T1", FakeOutbox(), meters=lambda: [{"id": "3"}, {"id": "4"}, {"id": "9"}],
-                    reading=readings.get,
+                    reading=readings.get, peaks=peaks.get,
                     genset=lambda: dict(state), on_command=on_command,
                     client_kw={"backoff_min_ms": 100})
         up.start()
         assert await up.client.wait_connected(5000)
         await until(lambda: sub.on("dg/T1/genset/state"), 5, "genset state")
         await until(lambda: sub.on("dg/T1/meter/3/state"), 5, "live values")
+        await until(lambda: sub.on("dg/T1/meter/3/peak"), 5, "the month's peak")
+        peaks["3"] = (202612, 1500, 1796144400)  # a new month's first quarter: said at once
+        up.notify()
+        await until(lambda: len(sub.on("dg/T1/meter/3/peak")) >= 2, 5, "the new peak")
         loop = asyncio.get_running_loop()
         pub = lambda t, p, r=False: loop.run_in_executor(None, sub.publish, t, p, r)  # noqa
         await pub("dg/T1/cmd/genset/mode", b"on")
@@ -500,6 +506,14 @@ def test_commands_live_values_and_genset_state(broker):
     assert sub.payloads("dg/T1/meter/3/status")[0] == b"ok"
     assert sub.payloads("dg/T1/meter/4/status")[0] == b"offline"
     assert not sub.on("dg/T1/meter/4/state")
+    pk = [json.loads(p) for p in sub.payloads("dg/T1/meter/3/peak")]
+    assert pk == [{"meter": "3", "month": "2026-11", "kw": 2.7, "ts": 1794765600},
+                  {"meter": "3", "month": "2026-12", "kw": 1.5, "ts": 1796144400}]
+    assert not sub.on("dg/T1/meter/4/peak")
+    late = Sub(broker.port, ["dg/T1/meter/+/peak"], client_id="late-sub")  # retained: the last
+    got = poll.wait_until(lambda: late.on("dg/T1/meter/3/peak"), 5, "the retained peak")
+    assert [(json.loads(p)["month"], r) for _t, p, r in got] == [("2026-12", True)]
+    late.close()
     assert not sub.on("dg/T1/meter/9/status")  # configured, not (yet) polled: nothing
     assert sub.payloads("dg/T1/status")[0] == b"online"
     assert sub.payloads("dg/T1/status")[-1] == b"offline"  # stop() says goodbye
@@ -543,6 +557,7 @@ def test_discovery_published_and_deleted_meters_cleared(broker):
     first, second, third = run(main())
     p = "homeassistant/sensor/dingate_T1/"
     assert set(first) == {p + "m3_import_kwh/config", p + "m3_power_w/config",
+                          p + "m3_month_peak/config",  # an import index: its monthly peak
                           p + "m3_meter_status/config", p + "m7_soc_pct/config",
                           p + "m7_meter_status/config",
                           "homeassistant/select/dingate_T1/genset_mode/config",

@@ -35,6 +35,16 @@ from gateway.core import tz as _tz
 from gateway.core.configstore import atomic_write, dumps, mkdirs, read_file
 from gateway.core.errors import ValidationError
 
+# billing.qh[ch] (gateway.core.demand): the last quarter-hour read and the latest measured
+# month's quarter-hour peak (month as YYYYMM, 0 = none yet)
+QH_Q, QH_T, QH_WH, QH_MONTH, QH_W, QH_PEAK = range(6)
+
+
+def month_text(yyyymm):
+    """202611 -> "2026-11" (the month of a quarter-hour peak)."""
+    return "%04d-%02d" % divmod(yyyymm, 100)
+
+
 KEEP_MONTHS = 12  # stored month-ends: the 11 shown plus the one before (for their consumption)
 MAX_QUEUE = 1024  # spans/closings waiting for a flash write that keeps failing
 SHOW_MONTHS = 11
@@ -252,6 +262,12 @@ class Billing:
 
     def channels(self):
         return sorted(self._ch)
+
+    def peak(self, ch):
+        """(month YYYYMM, W, quarter start) of channel ch's latest measured quarter-hour peak,
+        or None (before the first quarter read since boot too): read without loading anything."""
+        s = self.qh.get(str(ch)) if self.qh else None
+        return (s[QH_MONTH], s[QH_W], s[QH_PEAK]) if s is not None and s[QH_MONTH] else None
 
     def get(self, ch):
         """Billing view of channel ch (None if unknown):

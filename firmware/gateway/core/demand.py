@@ -28,10 +28,11 @@ import json
 import os
 from array import array
 
+from gateway.core.billing import QH_MONTH, QH_PEAK, QH_Q, QH_T, QH_W, QH_WH
+from gateway.core.billing import month_text as _key
 from gateway.core.configstore import atomic_write, dumps, read_file
 
 QUARTER = 900
-Q, T, WH, MONTH, W, PEAK_Q = range(6)  # billing.qh[ch] fields
 KEEP = 12  # past months' peaks kept per meter (a capacity tariff averages the last 12)
 
 
@@ -65,10 +66,6 @@ def _state(b):
     return b.qh
 
 
-def _key(month):
-    return "%04d-%02d" % divmod(month, 100)
-
-
 def _past(b, ch):
     p = _json(_path(b, ch), [])
     return p if isinstance(p, list) else []
@@ -77,8 +74,8 @@ def _past(b, ch):
 def _save(b):
     opened = {}
     for ch, s in b.qh.items():
-        if s[MONTH]:
-            opened[ch] = [_key(s[MONTH]), s[W], s[PEAK_Q]]
+        if s[QH_MONTH]:
+            opened[ch] = [_key(s[QH_MONTH]), s[QH_W], s[QH_PEAK]]
     b.bytes_written += atomic_write(_path(b), dumps({"v": 1, "open": opened}))
 
 
@@ -96,22 +93,22 @@ def read(b, q, readings):
         s = st.get(ch)
         if s is None:
             s = st[ch] = array("q", [0] * 6)
-        if s[Q] and s[Q] == q - QUARTER and t > s[T] and wh >= s[WH]:
+        if s[QH_Q] and s[QH_Q] == q - QUARTER and t > s[QH_T] and wh >= s[QH_WH]:
             start = q - QUARTER
-            w = (wh - s[WH]) * 3600 // (t - s[T])
+            w = (wh - s[QH_WH]) * 3600 // (t - s[QH_T])
             y, m, _ = zone.date(start)
             month = y * 100 + m
-            if month != s[MONTH]:
-                if s[MONTH]:  # the month before closes with its peak
-                    past = ([[_key(s[MONTH]), s[W], s[PEAK_Q]]] + _past(b, ch))[:KEEP]
+            if month != s[QH_MONTH]:
+                if s[QH_MONTH]:  # the month before closes with its peak
+                    past = ([[_key(s[QH_MONTH]), s[QH_W], s[QH_PEAK]]] + _past(b, ch))[:KEEP]
                     b.bytes_written += atomic_write(_path(b, ch), dumps(past))
-                s[MONTH], s[W], s[PEAK_Q] = month, w, start
+                s[QH_MONTH], s[QH_W], s[QH_PEAK] = month, w, start
                 rose = True
-            elif w > s[W]:
-                s[W], s[PEAK_Q] = w, start
+            elif w > s[QH_W]:
+                s[QH_W], s[QH_PEAK] = w, start
                 rose = True
             powers[ch] = w
-        s[Q], s[T], s[WH] = q, t, wh
+        s[QH_Q], s[QH_T], s[QH_WH] = q, t, wh
     if rose:
         _save(b)
     return powers
@@ -123,8 +120,8 @@ def view(b, ch):
     ch = str(ch)
     s = _state(b).get(ch)
     cur = None
-    if s is not None and s[MONTH]:
-        cur = {"month": _key(s[MONTH]), "w": s[W], "ts": s[PEAK_Q]}
+    if s is not None and s[QH_MONTH]:
+        cur = {"month": _key(s[QH_MONTH]), "w": s[QH_W], "ts": s[QH_PEAK]}
     return cur, [{"month": e[0], "w": e[1], "ts": e[2]} for e in _past(b, ch)]
 
 

@@ -12,6 +12,8 @@ name (no abbreviations).
   Classes, unit and ``suggested_display_precision`` (the catalogued ``decimals``) come from
   core/quantities.py; tests/integration/test_ha_schemas.py validates every config with HA's
   own MQTT discovery schemas and sensor unit/state-class tables.
+  A meter with ``import_kwh`` also has its month's quarter-hour peak (``<base>/meter/<id>/peak``,
+  retained: core/demand.py), a ``power`` sensor in kW.
   Plus one diagnostic ``enum`` sensor per meter for its link status
   (``<base>/meter/<id>/status``: ok|offline|error|disabled). A meter reporting ``alarms``
   (an inverter with fault registers) has a ``binary_sensor`` (``device_class: problem``) instead.
@@ -52,6 +54,7 @@ METER_STATUSES = ("ok", "partial", "offline", "error", "disabled")
 GENSET_MODES = ("auto", "on", "off")
 PROBLEM = "alarms"  # the quantity announced as a binary_sensor (device_class problem)
 ENERGY_UNITS = ("Wh", "kWh", "MWh")
+PEAK = "month_peak"  # the object id's suffix of a meter's quarter-hour peak sensor
 
 
 def spec(quantity):
@@ -114,7 +117,16 @@ def _meter_objects(meter):
     for q in meter.get("quantities") or ():
         name, _ = _quantity(q)
         yield ("binary_sensor" if name == PROBLEM else "sensor"), mid + "_" + _safe(name), name
+    if _has_peak(meter):
+        yield "sensor", mid + "_" + PEAK, None
     yield "sensor", mid + "_meter_status", None
+
+
+def _has_peak(meter):
+    for q in meter.get("quantities") or ():
+        if _quantity(q)[0] == "import_kwh":
+            return True
+    return False
 
 
 def _topic(prefix, component, node, obj):
@@ -184,6 +196,22 @@ def meter_status_config(base, dev, sw_version, node, meter):
     return cfg
 
 
+def peak_config(base, dev, sw_version, node, meter):
+    """Config dict of a meter's month's quarter-hour peak (highest 15-minute average import):
+    kept while the meter is silent (it is a month's figure), so only the gateway's availability."""
+    mid = str(meter["id"])
+    cfg = _common(base, dev, sw_version, "%s_m%s_%s" % (node, _safe(mid), PEAK),
+                  "%s monthly peak (15 min)" % (meter.get("name") or ("meter " + mid)))
+    cfg["state_topic"] = meter_topic(base, mid, "peak")
+    cfg["value_template"] = "{{ value_json.kw }}"
+    cfg["json_attributes_topic"] = cfg["state_topic"]  # its month and quarter (ts)
+    cfg["device_class"] = "power"
+    cfg["state_class"] = "measurement"
+    cfg["unit_of_measurement"] = "kW"
+    cfg["suggested_display_precision"] = 2
+    return cfg
+
+
 def _dump(cfg):
     return json.dumps(cfg).encode()
 
@@ -199,6 +227,9 @@ def meter_configs(base, dev, sw_version, meter, prefix=DEFAULT_PREFIX):
             continue
         yield (_topic(prefix, "sensor", node, "m%s_%s" % (_safe(meter["id"]), _safe(name))),
                _dump(sensor_config(base, dev, sw_version, node, meter, name, unit)))
+    if _has_peak(meter):
+        yield (_topic(prefix, "sensor", node, "m%s_%s" % (_safe(meter["id"]), PEAK)),
+               _dump(peak_config(base, dev, sw_version, node, meter)))
     yield (_topic(prefix, "sensor", node, "m%s_meter_status" % _safe(meter["id"])),
            _dump(meter_status_config(base, dev, sw_version, node, meter)))
 

@@ -8,6 +8,8 @@ id as one topic level):
     <base>/meter/<id>/sample      recorded sample (JSON)           QoS 1, from the outbox, in order
     <base>/meter/<id>/state       live values (JSON)               QoS 0, every live_interval_s
     <base>/meter/<id>/status      ok|offline|error|disabled        retained, on change and connect
+    <base>/meter/<id>/peak        {"meter","month","kw","ts"}: the month's highest quarter-hour
+                                  average import (core/demand.py), retained, on change
     <base>/genset/state           {"mode","relay","running_since","reason"}  retained, on change
     <base>/output/<id>/state      {"name","on","closed","mode"} of a configured plain relay
                                   output, retained, on change
@@ -32,6 +34,7 @@ Injected callables (all optional): ``meters()`` -> list of meter configs (as GET
 ``reading(id)`` -> one meter's ``{"status", "ts", "values"}`` as in GET /api/readings, or None
 (asked one meter at a time: no snapshot of every meter held across the publishes),
 ``genset()`` -> dict as GET /api/genset, ``outputs()`` -> list as GET /api/outputs,
+``peaks(id)`` -> (month YYYYMM, W, quarter start) or None (``Billing.peak``),
 ``on_command(name, value)`` -> result or awaitable; raises ValidationError/ValueError to refuse
 (the same checks as the HTTP API). Commands only act when they arrive while connected: the
 command subscription is QoS 0 (nothing queued for an offline gateway) and retained command
@@ -43,6 +46,7 @@ import sys
 
 from gateway.core import mqtt_config, ondemand
 from gateway.core import mqtt_topics as T
+from gateway.core.billing import month_text
 from gateway.core.ticks import ticks_diff, ticks_ms
 from gateway.lib.mqtt import MQTTClient, MQTTError, make_ssl_context, spawn_task
 
@@ -115,9 +119,12 @@ def build_client(cfg, on_message=None, on_connect=None, **kw):
 class Uplink:
     def __init__(self, cfg, serial, outbox, sw_version="0", model=None,
                  meters=None, reading=None, genset=None, on_command=None, client=None,
-                 device_name=None, window=8, has_genset=True, client_kw=None, outputs=None):
+                 device_name=None, window=8, has_genset=True, client_kw=None, outputs=None,
+                 peaks=None):
         """``cfg``: validated mqtt_config dict. ``client``: an MQTTClient to use (tests); by
-        default one is built from cfg (extra MQTTClient arguments in ``client_kw``)."""
+        default one is built from cfg (extra MQTTClient arguments in ``client_kw``).
+        ``peaks(meter id)``: (month YYYYMM, W, quarter start) of its latest quarter-hour peak,
+        or None (core/billing.py ``Billing.peak``)."""
         self.cfg = cfg
         self.base = cfg["base_topic"]
         self.serial = serial
@@ -131,6 +138,7 @@ class Uplink:
         self.on_command = on_command
         self.has_genset = has_genset
         self.outputs = outputs
+        self.peaks = peaks
         self.prefix = cfg.get("discovery_prefix") or T.DEFAULT_PREFIX
         self.node = T.node_id(serial)
         self.cmd_filter = self.base + "/cmd/#"  # our own /cmd/result is skipped
@@ -163,6 +171,7 @@ class Uplink:
         self._status_sent = {}
         self._genset_sent = None
         self._outputs_sent = {}
+        self._peaks_sent = {}  # meter id -> the quarter of the peak last published
         self._tasks = []
         self._stopping = False
 
@@ -338,6 +347,7 @@ class Uplink:
                     self._status_sent = {}
                     self._genset_sent = None
                     self._outputs_sent = {}
+                    self._peaks_sent = {}
                 try:
                     interval = self.cfg.get("live_interval_s", 10) * 1000
                     due = interval and (last_live is None
@@ -345,6 +355,7 @@ class Uplink:
                     if due:
                         last_live = ticks_ms()
                     await self._publish_readings(due)
+                    await self._publish_peaks()
                     await self._publish_genset()
                     await self._publish_outputs()
                     await self._publish_events()
@@ -378,6 +389,20 @@ class Uplink:
                 await self.client.publish(T.meter_topic(self.base, mid, "state"), _json(d), 0,
                                           False)
                 self.stats["live"] += 1
+
+    async def _publish_peaks(self):
+        """Each meter's month's quarter-hour peak, retained, when it changes (a new peak has a
+        new quarter): <base>/meter/<id>/peak {"month", "kw", "ts"}."""
+        if self.peaks is None:
+            return
+        for m in self._meter_list():
+            mid = m.get("id")
+            p = self.peaks(mid)
+            if p is None or self._peaks_sent.get(mid) == p[2]:
+                continue
+            d = {"meter": str(mid), "month": month_text(p[0]), "kw": p[1] / 1000, "ts": p[2]}
+            await self.client.publish(T.meter_topic(self.base, mid, "peak"), _json(d), 0, True)
+            self._peaks_sent[mid] = p[2]
 
     async def _publish_genset(self):
         if self.genset is None:
