@@ -23,9 +23,14 @@ def test_the_peak_is_the_highest_quarter_seen_whole():
         # reads a few seconds before each boundary (the last poll): their own times count
         assert demand.read(b, Q0, {"1": (Q0 - 2, 1000000)}) == {}
         assert demand.read(b, Q0 + 900, {"1": (Q0 + 898, 1000250)}) == {"1": 1000}  # 250 Wh / 15 min
+        rev = b.peaks_rev
         assert demand.read(b, Q0 + 1800, {"1": (Q0 + 1799, 1001000)}) == {"1": 2996}  # 750 Wh / 901 s
+        assert b.peaks_rev == rev + 1
+        rev = b.peaks_rev
         assert demand.read(b, Q0 + 2700, {"1": (Q0 + 2698, 1001100)}) == {"1": 400}
+        assert b.peaks_rev == rev  # no new peak: nothing for the MQTT uplink to look at
         assert demand.view(b, "1") == ({"month": "2026-01", "w": 2996, "ts": Q0 + 900}, [])
+        assert b.peak("1") == (202601, 2996, Q0 + 900) and b.peak("2") is None
         # a quarter not seen whole is left out: a missed read, then a first read again
         assert demand.read(b, Q0 + 4500, {"1": (Q0 + 4498, 1009000)}) == {}
         # an index gone backwards (a meter swapped) is no power, and starts a new chain

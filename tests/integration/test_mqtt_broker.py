@@ -446,12 +446,19 @@ def test_commands_live_values_and_genset_state(broker):
                                                                    "import_kwh": 1.5}},
                 "4": {"status": "offline", "ts": None, "values": {}}}
 
-    peaks = {"3": (202611, 2700, 1794765600)}  # Billing.peak: (YYYYMM, W, quarter start)
+    class Peaks:  # as core/billing.py's Billing: (YYYYMM, W, quarter start) per meter
+        peaks_rev = 1
+        of = {"3": (202611, 2700, 1794765600)}
+
+        def peak(self, mid):
+            return self.of.get(mid)
+
+    peaks = Peaks()
 
     async def main():
         cfg = uplink_cfg(broker.port, discovery=False)
         up = Uplink(cfg, "T1", FakeOutbox(), meters=lambda: [{"id": "3"}, {"id": "4"}, {"id": "9"}],
-                    reading=readings.get, peaks=peaks.get,
+                    reading=readings.get, peaks=peaks,
                     genset=lambda: dict(state), on_command=on_command,
                     client_kw={"backoff_min_ms": 100})
         up.start()
@@ -459,7 +466,14 @@ def test_commands_live_values_and_genset_state(broker):
         await until(lambda: sub.on("dg/T1/genset/state"), 5, "genset state")
         await until(lambda: sub.on("dg/T1/meter/3/state"), 5, "live values")
         await until(lambda: sub.on("dg/T1/meter/3/peak"), 5, "the month's peak")
-        peaks["3"] = (202612, 1500, 1796144400)  # a new month's first quarter: said at once
+        peaks.of["3"] = (202612, 1500, 1796144400)  # a new month's first quarter
+        state["reason"] = "a round"  # a publishing round (peaks first, then the genset) ...
+        up.notify()
+        await until(lambda: any(json.loads(p)["reason"] == "a round"
+                                for p in sub.payloads("dg/T1/genset/state")), 5, "a round")
+        assert len(sub.on("dg/T1/meter/3/peak")) == 1  # ... sends no peak: peaks_rev is the same
+        state["reason"] = "soc ok"
+        peaks.peaks_rev += 1
         up.notify()
         await until(lambda: len(sub.on("dg/T1/meter/3/peak")) >= 2, 5, "the new peak")
         loop = asyncio.get_running_loop()

@@ -95,6 +95,7 @@ class Billing:
         self.queue = []  # spans ("h", ch, t0, t1, wh) and closings ("c", ...) for statement.py
         self.config = lambda: {}
         self.qh = None  # quarter-hour demand (gateway.core.demand), made there on first use
+        self.peaks_rev = 0  # counts the changes of the peaks in qh (the MQTT uplink follows it)
         mkdirs(self.root)
         self._load()
 
@@ -264,9 +265,10 @@ class Billing:
         return sorted(self._ch)
 
     def peak(self, ch):
-        """(month YYYYMM, W, quarter start) of channel ch's latest measured quarter-hour peak,
-        or None (before the first quarter read since boot too): read without loading anything."""
-        s = self.qh.get(str(ch)) if self.qh else None
+        """(month YYYYMM, W, quarter start) of channel ch's (a meter id: str) latest measured
+        quarter-hour peak, or None (before the first quarter read since boot too): read without
+        loading anything."""
+        s = self.qh.get(ch) if self.qh else None
         return (s[QH_MONTH], s[QH_W], s[QH_PEAK]) if s is not None and s[QH_MONTH] else None
 
     def get(self, ch):

@@ -55,6 +55,7 @@ def _state(b):
     """billing.qh, made from peaks.json on first use after a boot."""
     if b.qh is None:
         b.qh = {}
+        b.peaks_rev += 1
         d = _json(_path(b), {})
         opened = d.get("open") if isinstance(d, dict) else None
         for ch in opened or {}:
@@ -110,6 +111,7 @@ def read(b, q, readings):
             powers[ch] = w
         s[QH_Q], s[QH_T], s[QH_WH] = q, t, wh
     if rose:
+        b.peaks_rev += 1
         _save(b)
     return powers
 
@@ -129,6 +131,7 @@ def forget(b, ch):
     """A new tenant on channel ch (billing reset): its peaks start afresh."""
     ch = str(ch)
     if _state(b).pop(ch, None) is not None:
+        b.peaks_rev += 1
         _save(b)
     try:
         os.remove(_path(b, ch))

@@ -85,7 +85,7 @@ class MqttRunner(OptionalService):
         up = Uplink(cfg, dev.identity["serial"], self._outbox, sw_version=VERSION,
                     meters=lambda: dev.meters.meters, reading=dev.meters.poller.reading,
                     genset=g.status if g else None, has_genset=g is not None,
-                    on_command=self.command, outputs=self._outputs, peaks=dev.storage.billing.peak)
+                    on_command=self.command, outputs=self._outputs, peaks=dev.storage.billing)
         up.start(dev.tasks.spawn)
         return up
 

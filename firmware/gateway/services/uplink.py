@@ -34,7 +34,7 @@ Injected callables (all optional): ``meters()`` -> list of meter configs (as GET
 ``reading(id)`` -> one meter's ``{"status", "ts", "values"}`` as in GET /api/readings, or None
 (asked one meter at a time: no snapshot of every meter held across the publishes),
 ``genset()`` -> dict as GET /api/genset, ``outputs()`` -> list as GET /api/outputs,
-``peaks(id)`` -> (month YYYYMM, W, quarter start) or None (``Billing.peak``),
+``peaks``: core/billing.py's ``Billing`` (``peaks_rev``, ``peak(id)``: the quarter-hour peaks),
 ``on_command(name, value)`` -> result or awaitable; raises ValidationError/ValueError to refuse
 (the same checks as the HTTP API). Commands only act when they arrive while connected: the
 command subscription is QoS 0 (nothing queued for an offline gateway) and retained command
@@ -123,8 +123,8 @@ class Uplink:
                  peaks=None):
         """``cfg``: validated mqtt_config dict. ``client``: an MQTTClient to use (tests); by
         default one is built from cfg (extra MQTTClient arguments in ``client_kw``).
-        ``peaks(meter id)``: (month YYYYMM, W, quarter start) of its latest quarter-hour peak,
-        or None (core/billing.py ``Billing.peak``)."""
+        ``peaks``: the quarter-hour peaks (core/billing.py ``Billing``: ``peaks_rev`` changes
+        with them, ``peak(meter id)`` -> (month YYYYMM, W, quarter start) or None)."""
         self.cfg = cfg
         self.base = cfg["base_topic"]
         self.serial = serial
@@ -172,6 +172,7 @@ class Uplink:
         self._genset_sent = None
         self._outputs_sent = {}
         self._peaks_sent = {}  # meter id -> the quarter of the peak last published
+        self._peaks_rev = None  # peaks.peaks_rev when they were last looked at
         self._tasks = []
         self._stopping = False
 
@@ -348,6 +349,7 @@ class Uplink:
                     self._genset_sent = None
                     self._outputs_sent = {}
                     self._peaks_sent = {}
+                    self._peaks_rev = None
                 try:
                     interval = self.cfg.get("live_interval_s", 10) * 1000
                     due = interval and (last_live is None
@@ -392,17 +394,20 @@ class Uplink:
 
     async def _publish_peaks(self):
         """Each meter's month's quarter-hour peak, retained, when it changes (a new peak has a
-        new quarter): <base>/meter/<id>/peak {"month", "kw", "ts"}."""
-        if self.peaks is None:
+        new quarter): <base>/meter/<id>/peak {"month", "kw", "ts"}. Looked at only when
+        ``peaks_rev`` moved (a quarter read where a peak rose), not every second."""
+        if self.peaks is None or self.peaks.peaks_rev == self._peaks_rev:
             return
+        rev = self.peaks.peaks_rev
         for m in self._meter_list():
             mid = m.get("id")
-            p = self.peaks(mid)
+            p = self.peaks.peak(mid)
             if p is None or self._peaks_sent.get(mid) == p[2]:
                 continue
             d = {"meter": str(mid), "month": month_text(p[0]), "kw": p[1] / 1000, "ts": p[2]}
             await self.client.publish(T.meter_topic(self.base, mid, "peak"), _json(d), 0, True)
             self._peaks_sent[mid] = p[2]
+        self._peaks_rev = rev
 
     async def _publish_genset(self):
         if self.genset is None:
