@@ -189,6 +189,9 @@ def render_html(sts, lang="en", timezone=None):
                     + w.num(p.get("kwh", p.get("m3", 0)), 3) for p in st["periods"])))]
         if st.get("export_kwh"):
             rows.append((w("stm.export"), "%s kWh" % w.num(st["export_kwh"], 3)))
+        if st.get("peak_kw") is not None:  # the month's highest quarter-hour average import
+            rows.append((w("bill.peak"), "%s kW · %s" % (w.num(st["peak_kw"], 2),
+                                                          w.when(zone, st["peak_ts"]))))
         title = w("stm.title", m=w.month(st["month"]))
         if st["part"] > 1:
             title += " (%s)" % w("stm.part", n=st["part"])

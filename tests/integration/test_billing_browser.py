@@ -110,6 +110,10 @@ def test_billing_page_in_french(site, browser, artifacts):
     api = emu.api("GET", "/api/statements?meter=%s&month=%s" % (ids[0], month)).json()
     total = "{:,.2f}".format(api["cost"]["total"]).replace(",", "\u202f").replace(".", ",")
     assert total in s.replace("\u00a0", "\u202f"), (total, s)
+    # the month's quarter-hour peak, frozen with the statement when the month closed
+    assert api["peak_kw"] == bl["months"][0]["peak_kw"] and api["peak_ts"] == bl["months"][0]["peak_ts"]
+    peak = "{:.2f}".format(api["peak_kw"]).rstrip("0").rstrip(".").replace(".", ",")
+    assert re.search(r"Pointe quart-horaire\s+%s\s?kW · " % peak, s.replace("\u202f", " ")), s
     st.screenshot(path=os.path.join(artifacts, "statement-fr.png"))
     pg.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
     pg.emulate_media(media="print")

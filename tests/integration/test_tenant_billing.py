@@ -200,6 +200,7 @@ def test_host_renders_statements_from_a_backup_and_from_the_device(site, tmp_pat
     assert total in page and "%.2f EUR" % st["cost"]["total"] not in page, total
     gas = [s for s in page.split("<section>") if "Gaz commun" in s]
     assert len(gas) == 1 and " m³" in gas[0] and " kWh" not in gas[0], gas
+    assert page.count(fr["bill.peak"]) == 2 and fr["bill.peak"] not in gas[0]  # electricity only
     # a month without any billing reading: said, with when readings come
     run = CliRunner().invoke(main, ["statement", "--from-backup", str(backup), "--month", "2019-01",
                                     "--out", str(tmp_path / "c")])
@@ -228,6 +229,10 @@ def test_the_months_table_for_the_accounts(site, tmp_path):
         q = st["quantity"]
         assert float(x["consumption"].replace(",", ".")) == round(st[q], 3), (x, st[q])
         assert float(x["total"].replace(",", ".")) == st["cost"]["total"] and x["currency"] == "EUR"
+        # the month's quarter-hour peak: an electricity meter's, none for the gas meter
+        assert x["peak_kw"] == ("" if st.get("peak_kw") is None else
+                                "%.3f" % st["peak_kw"]).replace(".", ","), (x, st.get("peak_kw"))
+        assert (st.get("peak_kw") is None) == (q == "gas_m3")
     tenant = _tenant(emu).get(emu.url + "/api/statements.csv?month=" + month, timeout=10)
     assert tenant.status_code == 200
     assert [x["meter"] for x in csv.DictReader(io.StringIO(tenant.text), delimiter=";")] == [ids[0]]

@@ -14,6 +14,7 @@ statement the API returns.
 """
 import json
 
+from gateway.core.billing import month_text
 from gateway.core.configstore import atomic_write, dumps, read_file
 
 KEEP = 13  # closed statements kept per meter: a year and the month before
@@ -166,6 +167,9 @@ def snapshot(billing, cfg, ch, month, start, end, cells, part=1):
     q = billing.quantity(ch)
     if q != "import_kwh":
         snap["q"] = q
+    pk = billing.peak(ch)  # the month's quarter-hour peak (core/demand.py), if measured
+    if pk is not None and month_text(pk[0]) == month:
+        snap["pk"] = [pk[1], pk[2]]
     cm = _common(billing, cfg, ch, month)
     if cm:
         snap["cm"] = cm
@@ -202,6 +206,9 @@ def render(snap, closed):
         out[q] = _kwh(imp)
         out["index_start"] = {q: _kwh(snap["s"][0])}
         out["index_end"] = {q: _kwh(snap["e"][0])}
+    if elec:  # the month's highest quarter-hour average import (kW) and its quarter's start
+        pk = snap.get("pk")
+        out["peak_kw"], out["peak_ts"] = (pk[0] / 1000, pk[1]) if pk else (None, None)
     if "reset" in snap:
         out["reset"] = snap["reset"]
     return out
@@ -303,6 +310,8 @@ def csv_lines(st, sep=";", dec=",", location=""):
     yield row(q + "_delta", _num(st[q], dec))
     if q == "import_kwh":
         yield row("export_kwh_delta", _num(st["export_kwh"], dec))
+        yield row("peak_kw", _num(st.get("peak_kw"), dec))
+        yield row("peak_ts", st.get("peak_ts") or "")
     yield row("currency", c["currency"])
     yield row("kind", "label", "quantity", "unit", "price", "amount")
     for ln in c["lines"]:
@@ -314,8 +323,8 @@ def csv_lines(st, sep=";", dec=",", location=""):
 
 
 SUMMARY = ("month", "part", "meter", "name", "tenant", "closed", "unit", "index_start",
-           "index_end", "consumption", "export_kwh", "subtotal", "vat_pct", "vat", "total",
-           "currency")
+           "index_end", "consumption", "export_kwh", "peak_kw", "subtotal", "vat_pct", "vat",
+           "total", "currency")
 
 
 def summary_lines(sts, sep=";", dec=","):
@@ -329,7 +338,7 @@ def summary_lines(sts, sep=";", dec=","):
         yield row(st["month"], st["part"], st["meter"], st.get("name") or "", st["tenant"] or "",
                   "yes" if st["closed"] else "no", st["unit"], _num(st["index_start"][q], dec),
                   _num(st["index_end"][q], dec), _num(st[q], dec), _num(st.get("export_kwh"), dec),
-                  _num(c["subtotal"], dec, 2), _num(c["vat_pct"], dec, 2), _num(c["vat"], dec, 2),
+                  _num(st.get("peak_kw"), dec), _num(c["subtotal"], dec, 2), _num(c["vat_pct"], dec, 2), _num(c["vat"], dec, 2),
                   _num(c["total"], dec, 2), c["currency"])
 
 

@@ -41,11 +41,14 @@ def billing_history(end_kwh, zone="Europe/Paris", days=50, config=None, end=None
         for mid, kwh in end_kwh.items():
             imp = int(kwh * 1000) - sum(steps[:-1])
             q = (quantities or {}).get(mid)
+            quarters = None if q else _quarter_reads(b, z, mid, reads[0], rate)
             for t, s in zip(reads, steps):
-                b.read(mid, t, imp, None if q else imp // 10, q)
+                if quarters:
+                    quarters(t)
+                if b.read(mid, t, imp, None if q else imp // 10, q):
+                    b.flush()  # a month closed: its statement is made now, as on the device
                 imp += s
         b.flush()
-        _quarter_reads(b, z, [m for m in end_kwh if not (quantities or {}).get(m)], reads, rate)
         out = {}
         for n in os.listdir(d):
             with open(os.path.join(d, n), "rb") as f:
@@ -58,16 +61,19 @@ def billing_history(end_kwh, zone="Europe/Paris", days=50, config=None, end=None
 SPIKE, SPIKE_FACTOR = (15, 19), 3  # the 15th, 19:00-19:15 local: three times the hour's rate
 
 
-def _quarter_reads(b, z, meters, reads, rate):
-    q = reads[0] - reads[0] % 900 + 900
-    wh = 0
-    while q <= reads[-1]:
-        for mid in meters:
-            demand.read(b, q, {mid: (q, wh)})
-        p = z.parts(q)
-        w = rate(p[3]) * (SPIKE_FACTOR if (p[2], p[3], p[4]) == SPIKE + (0,) else 1)
-        wh += w // 4
-        q += 900
+def _quarter_reads(b, z, mid, start, rate):
+    """until(t): meter ``mid``'s quarter-hour reads (gateway.core.demand) from ``start`` up to t."""
+    at = [start - start % 900 + 900, 0]  # the next quarter, its import index (Wh)
+
+    def until(t):
+        while at[0] <= t:
+            q = at[0]
+            demand.read(b, q, {mid: (q, at[1])})
+            p = z.parts(q)
+            at[1] += rate(p[3]) * (SPIKE_FACTOR if (p[2], p[3], p[4]) == SPIKE + (0,) else 1) // 4
+            at[0] += 900
+
+    return until
 
 
 def write_to_flash(state_dir, files, board="emulator"):
