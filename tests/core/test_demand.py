@@ -125,3 +125,21 @@ def test_a_damaged_peaks_file_is_dropped_not_fatal():
         demand.read(b, Q0 + 900, {"3": (Q0 + 899.6, 10)})
         assert demand.read(b, Q0 + 1800, {"3": (Q0 + 1799.6, 1010)}) == {"3": 4000}
         assert demand.view(b, "3")[0]["w"] == 4000
+
+
+def test_a_closing_statement_keeps_its_month_s_peak():
+    """The month's last quarter is read at 00:00, its statement closes at the 00:02 billing read:
+    the statement freezes that month's peak (core/statement.py snapshot)."""
+    from gateway.core import statement
+
+    with tempdir("dgt_dm_") as d:
+        b = Billing(d, ZONE)
+        q = tz.epoch(2026, 1, 31, 22, 30)  # 23:30 in Brussels
+        b.read("5", q - 1680, 1000, 0)  # 23:02
+        for k, wh in enumerate((1000, 1500, 1750)):  # 2 kW, then 1 kW: the 00:00 read is January's
+            demand.read(b, q + k * 900, {"5": (q + k * 900, wh)})
+        b.read("5", q + 1920, 1760, 0)  # 00:02 February: January closes
+        b.flush()
+        jan = statement.find(b, "5", "2026-01")
+        assert jan["closed"] is True
+        assert (jan["peak_kw"], jan["peak_ts"]) == (2.0, q)
