@@ -28,7 +28,7 @@ import json
 import os
 from array import array
 
-from gateway.core.billing import QH_MONTH, QH_PEAK, QH_Q, QH_T, QH_W, QH_WH
+from gateway.core.billing import QH_MONTH, QH_PEAK, QH_Q, QH_T, QH_W, QH_WH, _safe
 from gateway.core.billing import month_text as _key
 from gateway.core.configstore import atomic_write, dumps, read_file
 
@@ -39,8 +39,6 @@ KEEP = 12  # past months' peaks kept per meter (a capacity tariff averages the l
 def _path(b, ch=None):
     if ch is None:
         return b.root + "/peaks.json"
-    from gateway.core.billing import _safe
-
     return "%s/pk_%s.json" % (b.root, _safe(ch))
 
 
