@@ -44,11 +44,15 @@ def test_create_normalises_and_assigns_id():
     )
 
 
-def test_ids_are_small_ints_reused_after_delete():
+def test_ids_are_small_ints_reused_after_delete_unless_data_is_left_under_them():
     ms = store(3)
     assert [m["id"] for m in ms] == ["1", "2", "3"]
     assert next_id([ms[0], ms[2]]) == "2"
     assert next_id([]) == "1"
+    # the billing channels of deleted meters ("2", "4"): a new meter gets none of their history
+    assert next_id([ms[0], ms[2]], ("1", "2", "4")) == "5"
+    m = validate_meter({"address": 9, "profile": "sdm120"}, [ms[0], ms[2]], None, ("2",))
+    assert m["id"] == "4"
 
 
 def test_default_name_when_empty():

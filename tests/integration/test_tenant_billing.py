@@ -285,3 +285,18 @@ def test_a_new_tenant_sees_nothing_of_the_tenant_before(site):
                  timeout=10).json()
     first = s.get(emu.url + "/api/billing", timeout=10).json()[0]["first_init"]
     assert all(r["ts"] >= first for r in rows)
+
+
+def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site):
+    """A broken meter deleted and a new one added (the installer's replacement): the new meter
+    gets an id of its own, so none of the old meter's month-ends, statements or peaks; the old
+    meter's billing stays on the device under its id."""
+    emu, ids = site
+    old = ids[1]
+    assert emu.api("GET", "/api/statements?meter=" + old).json()  # its history, seeded
+    assert emu.api("DELETE", "/api/meters/" + old).status_code == 200
+    new, = emu.add_meters({"name": "Apt 2 new meter", "address": 2, "profile": "sdm120"})
+    assert new not in ids, (new, ids)  # the smallest free id would have been the old one's
+    bl = [b for b in emu.api("GET", "/api/billing").json() if b["meter"] == new][0]
+    assert bl["months"] == [] and bl["current"] is None and bl["first_init"] is None
+    assert emu.api("GET", "/api/statements?meter=" + new).json() == []

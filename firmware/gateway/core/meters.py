@@ -53,16 +53,19 @@ def _map_kind(profile, meter_id):
     return "sunspec " + meter_id if profile == "sunspec" else profile
 
 
-def next_id(existing):
-    """Smallest positive integer, as a string, not used as an id in ``existing``."""
+def next_id(existing, taken=()):
+    """Smallest positive integer, as a string, not used as an id in ``existing`` nor in
+    ``taken`` (ids a deleted meter left data under: its billing history must not pass on to a
+    new meter)."""
     used = set(m["id"] for m in existing)
+    used.update(taken)
     i = 1
     while str(i) in used:
         i += 1
     return str(i)
 
 
-def validate_meter(data, existing, meter_id=None):
+def validate_meter(data, existing, meter_id=None, taken=()):
     """Validated, normalised meter from ``data`` (a dict from the API).
 
     ``existing``: the list of stored (normalised) meters. ``meter_id`` None creates a meter
@@ -71,7 +74,7 @@ def validate_meter(data, existing, meter_id=None):
     """
     if not isinstance(data, dict):
         raise ValidationError(None, "a meter must be a JSON object", "format")
-    meter_id = next_id(existing) if meter_id is None else str(meter_id)
+    meter_id = next_id(existing, taken) if meter_id is None else str(meter_id)
     current = None
     for m in existing:
         if m["id"] == meter_id:

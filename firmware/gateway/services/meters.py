@@ -51,8 +51,9 @@ class MeterService:
         for fn in self.on_change:
             fn()
 
-    def create(self, data):
-        m = _validate("validate_meter", data, self.meters)
+    def create(self, data, taken=()):
+        """A new meter; its id is none of ``taken`` (the billing channels a deleted meter left)."""
+        m = _validate("validate_meter", data, self.meters, None, taken)
         self._apply(self.meters + [m])
         return m
 

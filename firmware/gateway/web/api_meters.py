@@ -43,7 +43,7 @@ async def _sunspec_layout(ctx, body, current=None):
 async def create(ctx, req):
     body = json_body(req)
     await _sunspec_layout(ctx, body)
-    m = ctx.meters.create(body)
+    m = ctx.meters.create(body, ctx.storage.billing.channels())  # a new meter, a new history
     ctx.event("config", "meter " + m["id"], "meter.added", {
         "name": m["name"], "address": m["address"], "profile": m["profile"], "by": req.g.session["user"]})
     return m, 201
