@@ -68,7 +68,7 @@ class Device:
         # a new device takes the board's NTP server (the emulator's has none: no internet there)
         self.settings = self.store.load("settings", check) or check(
             {"ntp_server": board.get("ntp_server", "pool.ntp.org")})
-        self.radio = Radio()
+        self.radio = Radio(self.host_name())
         self.wifi = WifiService(self.radio, self.store, self.ap_ssid(), self.identity["ap_password"],
                                 events=self.event)
         self.tasks = Tasks(log=lambda src, code, params: self.event("system", src, code, params))
@@ -117,10 +117,14 @@ class Device:
     def ap_ssid(self):
         return "dingate-" + self.identity["serial"]
 
+    def host_name(self):
+        """The device's name on the network (DHCP, mDNS): "dingate-<serial>", lower case."""
+        return "dingate-" + self.identity["serial"].lower()
+
     def own_hosts(self, req):
         http = self.board.get("http", {})
-        hosts = [AP_IP, "dingate.local", "dingate-%s.local" % self.identity["serial"].lower(),
-                 self.radio.sta_ip(), http.get("host", "")]
+        name = self.host_name()
+        hosts = [AP_IP, name, name + ".local", self.radio.sta_ip(), http.get("host", "")]
         if http.get("host") == "127.0.0.1":
             hosts.append("localhost")
         ports = self.http_ports()

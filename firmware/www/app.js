@@ -1552,6 +1552,7 @@
         [t('wifi.ap'), [ap.ssid || '—', ' · ', ap.on === false ? t('wifi.off') : t('wifi.on')]],
         [t('wifi.sta'), sta.ssid ? [sta.ssid, ' · ', wsText(sta.status)] : t('wifi.nosta')],
         sta.ip && sta.ip !== '0.0.0.0' && [t('f.ip'), sta.ip],
+        w.hostname && [t('wifi.host'), h('span', { id: 'hostname' }, w.hostname + ' · ' + w.hostname + '.local')],
         typeof sta.rssi === 'number' && [t('wifi.rssi'), h('span', null, bars(sta.rssi), ` ${sta.rssi} dBm`)]]));
       if (sta.ssid) {
         const fg = btn('forget-wifi', t('wifi.forget'), { class: 'btn ghost small' });

@@ -94,7 +94,14 @@ def test_cross_origin_write_is_refused(emulator):
     assert r.status_code == 200
     # reached through a router's NAT by an address the device cannot know: same origin, allowed;
     # a name is not (a foreign page can rebind its name to the device, not an address)
-    for host, status in (("203.0.113.5:8088", 200), ("evil.example:8088", 403)):
+    # by its network name (set before the radio starts: DHCP and mDNS give it), under any domain
+    # a router adds; another device's name is refused
+    emulator.login()
+    name = emulator.api("GET", "/api/wifi").json()["hostname"]
+    assert name == "dingate-" + emulator.label()["serial"].lower(), name
+    for host, status in (("203.0.113.5:8088", 200), ("evil.example:8088", 403),
+                         (name + ".fritz.box", 200), (name.upper() + ".home:8080", 200),
+                         (name + ".local", 200), ("dingate-dg000000.fritz.box", 403)):
         r = requests.post(emulator.url + "/api/login", json={"user": "admin", "password": emulator.admin_password},
                           headers={"Origin": "http://" + host, "Host": host}, timeout=10)
         assert r.status_code == status, (host, r.text)

@@ -83,6 +83,8 @@ def test_login_add_meter_join_wifi_switch_language(page, gateway, artifacts):
 
     pg.goto(gateway.url + "/#/network")
     pg.wait_for_selector("[data-action=select-network][data-ssid='Home-Box']")
+    name = "dingate-" + gateway.label()["serial"].lower()  # how to find it on the router's network
+    assert pg.inner_text("#hostname") == "%s · %s.local" % (name, name)
     for s in HOSTILE:  # shown as text, never as markup
         assert pg.locator("#wifi-list").get_by_text(s, exact=True).count() == 1
     assert pg.evaluate("window.__xss") is None

@@ -6,7 +6,9 @@ MAX_NETWORKS = 24  # scan results kept (strongest first): a crowded place cannot
 
 
 class Radio:
-    def __init__(self):
+    def __init__(self, hostname=None):
+        if hostname:  # before the interfaces start: the name DHCP gives the router and mDNS answers
+            network.hostname(hostname)
         self.ap = network.WLAN(network.AP_IF)
         self.sta = network.WLAN(network.STA_IF)
 
@@ -16,6 +18,9 @@ class Radio:
 
     def stop_ap(self):
         self.ap.active(False)
+
+    def hostname(self):
+        return network.hostname()
 
     def ap_active(self):
         return self.ap.active()

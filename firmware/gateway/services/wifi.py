@@ -95,6 +95,7 @@ class WifiService:
         until = self.sup._setup_until  # the PRG button's setup window (AP forced on), if open
         left = max(0, int(until - self.clock())) if until is not None else None
         return {"mode": self.mode(), "state": self.sup.state, "setup_left_s": left,
+                "hostname": self.radio.hostname(),
                 "ap": {"ssid": self.ap_ssid, "on": self.radio.ap_active()}, "sta": sta}
 
     def mode(self):

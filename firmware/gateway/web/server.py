@@ -40,11 +40,16 @@ def _origin_host(origin):
     return origin[i + 3:] if i >= 0 else origin
 
 
-def _same_address(host, req):
-    """The page was opened by IPv4 address, the one this request is sent to (a router's
-    NAT or port forwarding: an address the device cannot know). A name needs to be one of
-    ours: a name can be rebound to the device by a foreign page, an address cannot."""
-    return host == req.headers.get("Host") and host.split(":")[0].replace(".", "").isdigit()
+def _trusted_origin(host, req, ctx):
+    """Beyond the device's own names and addresses (ctx.own_hosts): the page opened by IPv4
+    address, the one this request is sent to (a router's NAT or port forwarding: an address the
+    device cannot know), or by the device's network name under any domain a router gives it
+    ("dingate-dg12ab34.fritz.box"). Any other name is refused: a foreign page can rebind its
+    own name to the device, not an address, and it does not know the device's serial."""
+    bare = host.split(":")[0]
+    if host == req.headers.get("Host") and bare.replace(".", "").isdigit():
+        return True
+    return bare.split(".")[0].lower() == ctx.host_name()
 
 
 def session_cookie(res, token, max_age):
@@ -78,7 +83,7 @@ def build_app(ctx):
         if req.method in WRITE_METHODS:
             origin = req.headers.get("Origin")
             host = origin and _origin_host(origin)
-            if host and host not in ctx.own_hosts(req) and not _same_address(host, req):
+            if host and host not in ctx.own_hosts(req) and not _trusted_origin(host, req, ctx):
                 return error(403, "cross-origin request refused")
         return access.check(ctx, req)
 

@@ -11,7 +11,7 @@ STAT_BEACON_TIMEOUT, STAT_NO_AP_FOUND, STAT_WRONG_PASSWORD = 200, 201, 202
 STAT_ASSOC_FAIL, STAT_HANDSHAKE_TIMEOUT = 203, 204
 AUTH_OPEN, AUTH_WEP, AUTH_WPA_PSK, AUTH_WPA2_PSK, AUTH_WPA_WPA2_PSK = 0, 1, 2, 3, 4
 
-_hostname = "dingate"
+_hostname = "mpy-esp32"  # the stock ESP32 image's until the firmware names itself
 
 
 def hostname(name=None):
