@@ -1665,7 +1665,8 @@
         fld('set', 'timezone', t('f.timezone'), { opts: tzs, value: st.timezone || 'UTC' }),
         fld('set', 'location', t('f.location'), { value: st.location || '', hint: t('set.loc_h'), a: { maxlength: '31' } }),
         fld('set', 'ntp_server', t('f.ntp_server'), { value: st.ntp_server ?? '', hint: t('set.ntp_h'), a: { maxlength: '253', autocapitalize: 'off', spellcheck: 'false' } }),
-        fld('set', 'http_port', t('f.http_port'), { type: 'number', value: st.http_port ?? 0, hint: t('set.http_port_h'), a: { min: '0', max: '65535', step: '1' } })),
+        fld('set', 'http_port', t('f.http_port'), { type: 'number', value: st.http_port ?? 0, hint: t('set.http_port_h'), a: { min: '0', max: '65535', step: '1' } }),
+        fld('set', 'host_name', t('f.host_name'), { value: st.host_name ?? '', hint: t('set.host_name_h'), a: { maxlength: '253', autocapitalize: 'off', spellcheck: 'false' } })),
       h('div', { class: 'row' }, submit('save-settings', t('b.save'))));
     onSubmit(f, async (d) => {
       await api('PUT', '/api/settings', d);

@@ -185,6 +185,9 @@ def test_settings_validation():
         ({"http_port": 65536}, "http_port"),
         ({"http_port": "8088"}, "http_port"),
         ({"http_port": 80.5}, "http_port"),
+        ({"host_name": "home.example.net:8443"}, "host_name"),
+        ({"host_name": "-home.example"}, "host_name"),
+        ({"host_name": 5}, "host_name"),
     )
     for d, field in bad:
         e = raises(ValidationError, validate_settings, d)
@@ -201,6 +204,8 @@ def test_settings_second_http_port():
     from gateway.core.settings import check_port_free
 
     assert validate_settings({})["http_port"] == 0
+    assert validate_settings({})["host_name"] == ""
+    assert validate_settings({"host_name": " Home.Example.NET "})["host_name"] == "home.example.net"
     assert validate_settings({"http_port": 8088})["http_port"] == 8088
     check_port_free(8088, (80, 502))
     check_port_free(0, (80, 0))

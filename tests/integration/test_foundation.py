@@ -105,6 +105,21 @@ def test_cross_origin_write_is_refused(emulator):
         r = requests.post(emulator.url + "/api/login", json={"user": "admin", "password": emulator.admin_password},
                           headers={"Origin": "http://" + host, "Host": host}, timeout=10)
         assert r.status_code == status, (host, r.text)
+    # a dynamic-DNS name for a router's port forwarding: trusted once set, whatever its port
+    fwd = "home.example.net:8443"
+    login = lambda: requests.post(emulator.url + "/api/login", timeout=10,  # noqa: E731
+                                  json={"user": "admin", "password": emulator.admin_password},
+                                  headers={"Origin": "http://" + fwd, "Host": fwd})
+    assert login().status_code == 403
+    emulator.login()  # again: the logins above took the oldest sessions' places
+    r = emulator.api("PUT", "/api/settings", {"host_name": "Home.Example.net"})
+    assert r.status_code == 200 and r.json()["host_name"] == "home.example.net", r.text
+    assert login().status_code == 200
+    emulator.login()
+    r = emulator.api("PUT", "/api/settings", {"host_name": "home.example.net:8443"})
+    assert r.status_code == 400 and r.json()["field"] == "host_name"
+    assert emulator.api("PUT", "/api/settings", {"host_name": ""}).status_code == 200
+    assert login().status_code == 403
 
 
 def _connects(port):

@@ -18,6 +18,7 @@ SETTINGS_DEFAULTS = {
     "ntp_server": "pool.ntp.org",  # "" = no NTP; "host" or "host:port" (IPv4 or a name)
     "language": "en",  # of the texts the device writes itself (inverter alarms in the event log)
     "http_port": 0,  # the page on this TCP port too (a router's port forwarding); 0 = none
+    "host_name": "",  # a DNS name the page is also reached by (dynamic DNS), trusted as an Origin
 }
 LANGUAGES = ("en", "fr", "nl")
 
@@ -100,7 +101,23 @@ def validate_settings(d, base=None):
     out["ntp_server"] = _ntp_server(out["ntp_server"])
     out["language"] = check.choice("language", out["language"], LANGUAGES)
     out["http_port"] = check.integer("http_port", out["http_port"], 0, 65535)
+    out["host_name"] = _host_name(out["host_name"])
     return out
+
+
+def _host_name(v):
+    """"" or a DNS name (lower case): the page's address from outside (a router's port
+    forwarding to a dynamic-DNS name), whatever port it uses there."""
+    if not isinstance(v, str):
+        raise ValidationError("host_name", "host_name must be text", "format")
+    v = v.strip().lower()
+    if len(v) > 253:
+        raise ValidationError("host_name", "host_name must be at most 253 characters",
+                              "maxlen", {"max": 253})
+    for label in v.split(".") if v else ():
+        if not _label_ok(label):
+            raise ValidationError("host_name", "not a host name", "host")
+    return v
 
 
 def check_port_free(port, taken):

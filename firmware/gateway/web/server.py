@@ -43,13 +43,15 @@ def _origin_host(origin):
 def _trusted_origin(host, req, ctx):
     """Beyond the device's own names and addresses (ctx.own_hosts): the page opened by IPv4
     address, the one this request is sent to (a router's NAT or port forwarding: an address the
-    device cannot know), or by the device's network name under any domain a router gives it
-    ("dingate-dg12ab34.fritz.box"). Any other name is refused: a foreign page can rebind its
-    own name to the device, not an address, and it does not know the device's serial."""
-    bare = host.split(":")[0]
+    device cannot know), by the device's network name under any domain a router gives it
+    ("dingate-dg12ab34.fritz.box"), or by the DNS name the installer set (settings host_name,
+    a dynamic-DNS name; any port: a router may forward another one). Any other name is
+    refused: a foreign page can rebind its own name to the device, not an address, and it does
+    not know the device's serial."""
+    bare = host.split(":")[0].lower()
     if host == req.headers.get("Host") and bare.replace(".", "").isdigit():
         return True
-    return bare.split(".")[0].lower() == ctx.host_name()
+    return bare.split(".")[0] == ctx.host_name() or bare == ctx.settings["host_name"]
 
 
 def session_cookie(res, token, max_age):
