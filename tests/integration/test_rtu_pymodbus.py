@@ -460,9 +460,12 @@ def test_de_timing_silence_and_drain():
         de_off = next(e for e in log[w:] if e[0] == "de")
         assert de_off[2] is False
         assert de_off[1] >= wire_end + ch * 0.9  # after the last bit + one character time
-        assert de_off[1] < wire_end + 0.05  # ...and not long after (generous: shared CI cores)
         polls = [e for e in log[w:] if e[0] == "txdone" and e[1] <= de_off[1]]
-        assert polls and polls[-1][2] is True  # released only once txdone() said so
+        assert polls and polls[-1][2] is True  # released only once txdone() said so ...
+        assert [p[2] for p in polls].count(True) == 1  # ... at the first time it said so
+        # a gross bound only: how late the loop runs the release depends on the host's load
+        # (a 2-core CI box running emulators measured 0.15 s once); the check above is exact
+        assert de_off[1] < wire_end + 0.5
         assert next(e for e in log[w:] if e[0] == "read")[1] > de_off[1]
 
 
