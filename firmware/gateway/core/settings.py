@@ -40,11 +40,18 @@ def _ntp_server(v):
         if not port.isdigit() or len(port) > 5 or not 0 < int(port) < 65536:
             raise ValidationError("ntp_server", "the port must be a number from 1 to 65535",
                                   "range", {"min": 1, "max": 65535})
+    if not _host_ok(host):
+        raise ValidationError("ntp_server",
+                              "not a host name or IPv4 address (host or host:port)", "host")
+    return v
+
+
+def _host_ok(host):
+    """A DNS name or IPv4 address: dot-separated labels each _label_ok."""
     for label in host.split("."):
         if not _label_ok(label):
-            raise ValidationError("ntp_server",
-                                  "not a host name or IPv4 address (host or host:port)", "host")
-    return v
+            return False
+    return True
 
 
 def _label_ok(label):
@@ -114,9 +121,8 @@ def _host_name(v):
     if len(v) > 253:
         raise ValidationError("host_name", "host_name must be at most 253 characters",
                               "maxlen", {"max": 253})
-    for label in v.split(".") if v else ():
-        if not _label_ok(label):
-            raise ValidationError("host_name", "not a host name", "host")
+    if v and not _host_ok(v):
+        raise ValidationError("host_name", "not a host name", "host")
     return v
 
 
