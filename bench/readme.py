@@ -67,8 +67,8 @@ def render(f):
         % f.get("heap_load_s", "-"),
         "",
         "- true heap peak, 64-bit emulator (`heap_peak_bytes`): **%s** (%s after the warm-up, "
-        "+%s after it), run with a %s heap; the emulator board's heap is %s (+%s for the "
-        "emulated machine/network modules; boards/emulator.json)%s." % (
+        "+%s after it), run with a %s heap; the emulator board's heap is %s (+%s for what the "
+        "emulation itself holds: emulated machine/network, block device; boards/emulator.json)%s." % (
             _kb(f.get("heap_peak_bytes")), _kb(f.get("heap_peak_warm_bytes")),
             _kb(f.get("heap_peak_growth_after_warmup_bytes")), _kb(f.get("heap_cap_bytes")),
             _kb(emu.get("bytes")), _kb(emu.get("emulated_hardware_bytes", 0)),
@@ -125,6 +125,11 @@ def update(figures, path=README):
     return True
 
 
+def _own_figures(block):
+    k = block.find(FIGURES)
+    return None if k < 0 else json.loads(block[k + len(FIGURES):block.index(" -->", k)])
+
+
 def check(path=README):
     """'' when README's block is what its own figures render with today's board files, else
     what differs."""
@@ -134,16 +139,16 @@ def check(path=README):
     if i is None:
         return "README has no memory block"
     block = text[i:j + len(END)]
-    k = block.find(FIGURES)
-    if k < 0:
+    figs = _own_figures(block)
+    if figs is None:
         return "the memory block carries no figures: run the bench's heap section"
-    figs = json.loads(block[k + len(FIGURES):block.index(" -->", k)])
     want = render(figs)
     if want == block:
         return ""
     old, new = block.splitlines(), want.splitlines()
     diff = [("- " + a, "+ " + b) for a, b in zip(old, new) if a != b]
-    return "README's memory block is stale (board files changed?): python -m bench.readme\n" + \
+    return "README's memory block is stale (board files changed?): python -m bench.readme " \
+        "--rerender\n" + \
         "\n".join("%s\n%s" % d for d in diff[:5])
 
 
@@ -152,6 +157,14 @@ if __name__ == "__main__":
         problem = check()
         print(problem or "README memory block: up to date")
         sys.exit(1 if problem else 0)
-    with open(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "bench.json")) as f:
-        data = json.load(f)
+    if sys.argv[1:2] == ["--rerender"]:  # the same figures, today's board files and wording
+        with open(README) as f:
+            text = f.read()
+        i, j = _block(text)
+        data = _own_figures(text[i:j + len(END)]) if i is not None else None
+        if data is None:
+            sys.exit("README's memory block carries no figures: run the bench's heap section")
+    else:
+        with open(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "bench.json")) as f:
+            data = json.load(f)
     print("README updated" if update(data.get("figures", data)) else "README unchanged")

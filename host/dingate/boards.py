@@ -11,7 +11,6 @@ from .paths import BOARDS
 # in place from ROMFS leaves mostly pointers in the heap (1.77); code loaded from the filesystem
 # brings its bytecode and strings, which keep their size (1.40).
 HEAP_RATIO_64BIT = {"romfs": 1.77, "filesystem": 1.40}
-EMULATED_HARDWARE_BYTES = 16384  # the emulated machine/network modules (C modules on the chip)
 
 
 class BoardError(Exception):
@@ -75,6 +74,14 @@ def heapsize_arg(board):
     converted with the measured ratio for where its code runs from (HEAP_RATIO_64BIT)."""
     heap = board["heap"]
     if not is_chip(board):
-        return "%dk" % ((int(heap["bytes"]) + int(heap.get("emulated_hardware_bytes", 0))) // 1024)
+        return "%dk" % ((int(heap["bytes"]) + emulated_hardware_bytes()) // 1024)
     emulated = int(heap["bytes"]) * HEAP_RATIO_64BIT[code_location(board)]
-    return "%dk" % ((int(emulated) + EMULATED_HARDWARE_BYTES) // 1024)
+    return "%dk" % ((int(emulated) + emulated_hardware_bytes()) // 1024)
+
+
+def emulated_hardware_bytes():
+    """What the emulation holds in the heap beyond the chip's MicroPython: the emulated
+    machine/network modules (C modules on the chip), the block device, the host link, the boot
+    script (the emulator board file's ``emulated_hardware_bytes``, measured: the emulator prints
+    its heap before boot.py and tests/integration/test_boards_flash.py holds the two together)."""
+    return int(load("emulator")["heap"]["emulated_hardware_bytes"])

@@ -56,6 +56,19 @@ class DownloadMode:
 
 
 @pytest.fixture(scope="module")
+def bare_heap():
+    """The heap a bare interpreter holds with asyncio (frozen on the chip: its objects are heap
+    there too), by the emulator's launcher: what a board has before its boot.py."""
+    from dingate.emulator.runner import LAUNCHER
+
+    script = ("import gc, asyncio\nasyncio.StreamReader\ngc.collect()\n"
+              "print('bare', gc.mem_alloc())\n")
+    out = run(sys.executable, LAUNCHER, "-X", "heapsize=1M", "-c", script,
+              env=dict(os.environ, DINGATE_EMU="{}")).stdout
+    return int(re.search(r"bare (\d+)", out).group(1))
+
+
+@pytest.fixture(scope="module")
 def built():
     """`dingate build --board all`: every board, each bundle's path printed."""
     out = dingate("build", "--board", "all").stdout
@@ -103,7 +116,7 @@ def _firmware(tmp_path, board, chip=None):
 
 
 @pytest.mark.parametrize("name", CHIPS)
-def test_flash_a_board_through_the_rom_loader_then_boot_it(name, built, tmp_path):
+def test_flash_a_board_through_the_rom_loader_then_boot_it(name, built, bare_heap, tmp_path):
     """Every stock-image board (tier 1, 1b), and the tier 2 board with the lean image's table
     and its ROMFS partition."""
     board = boards.load(name)
@@ -137,6 +150,10 @@ def test_flash_a_board_through_the_rom_loader_then_boot_it(name, built, tmp_path
             "romfs" if board["tier"] == "2" else "filesystem"), status
         log = emu.log()
         assert "admin password (not provisioned)" in log  # a flashed board, not yet provisioned
+    # the heap the emulation itself takes is what its allowance gives back, not more
+    emulation = int(re.search(r"\[emuboot\] heap before boot.py: (\d+) bytes", log).group(1)) \
+        - bare_heap
+    assert emulation <= boards.emulated_hardware_bytes() <= emulation + 3072, emulation
 
 
 def _read(state, offset, size):

@@ -88,6 +88,12 @@ if _conf.get("repl"):  # --repl-port: boot.py, main.py, then the REPL on the USB
     import replboot
 
     replboot.boot(_conf["repl"])  # does not return: the REPL ends in a reset
+# what the emulation holds before boot.py (these modules, the block device, the host link; the
+# chip has them in C or not at all): the board's `emulated_hardware_bytes` covers it
+# (tests/integration/test_boards_flash.py measures the two against each other)
+# (no new global: one more would grow this module's dictionary for the rest of the run)
+__import__("gc").collect()
+print("[emuboot] heap before boot.py: %d bytes" % __import__("gc").mem_alloc())
 for _script in ("/boot.py", "/main.py"):
     try:
         with open(_script) as _f:
