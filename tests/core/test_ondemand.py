@@ -58,6 +58,59 @@ def test_overlapping_awaited_calls_keep_each_others_modules():
     _with_path(body)
 
 
+def test_a_call_that_cannot_open_leaves_none_open():
+    """Out of heap at mark() (the set of loaded modules), as an emulated WROOM was: the request
+    fails, but no call stays open, so later calls still drop what they load."""
+    class Full:
+        def __iter__(self):
+            raise MemoryError
+
+    def body(d):
+        _modules(d, od_after="Z = 3\n")
+        real = ondemand.sys
+        ondemand.sys = type("S", (), {"modules": Full()})
+        try:
+            ondemand.mark()
+            raise AssertionError("mark() did not fail")
+        except MemoryError:
+            pass
+        finally:
+            ondemand.sys = real
+        assert ondemand.open_calls[0] == 0
+        before = ondemand.mark()
+        import od_after  # noqa: F401
+        ondemand.release(before)
+        assert "od_after" not in sys.modules
+
+    _with_path(body)
+
+
+def test_an_api_group_whose_module_runs_out_of_heap_leaves_no_call_open():
+    """gateway.web.dispatch: the group's module fails half way through its import (what it
+    imported first stays in sys.modules): the request fails, the call closes, that goes."""
+    try:
+        import asyncio
+    except ImportError:  # MicroPython with MICROPYPATH set: asyncio is frozen into the binary
+        sys.path.append(".frozen")
+        import asyncio
+    from gateway.web import dispatch
+
+    def body(d):
+        _modules(d, od_dep="D = 1\n", od_group="import od_dep\nraise MemoryError\n")
+        dispatch.GROUPS["odgroup"] = "od_group"
+        try:
+            asyncio.run(dispatch.dispatch(None, None, "odgroup", ""))
+            raise AssertionError("the import did not fail")
+        except MemoryError:
+            pass
+        finally:
+            del dispatch.GROUPS["odgroup"]
+        assert ondemand.open_calls[0] == 0
+        assert "od_dep" not in sys.modules and "od_group" not in sys.modules
+
+    _with_path(body)
+
+
 def test_a_resident_module_loaded_again_is_a_duplicate():
     def body(d):
         _modules(d, od_dup="Z = 1\n")

@@ -75,8 +75,9 @@ def _unload_since(before):
 
 def mark():
     """Open an awaited on-demand call: what is loaded now (give it to release())."""
-    open_calls[0] += 1
-    return set(sys.modules)
+    before = set(sys.modules)  # a MemoryError here opens no call (one left open for good
+    open_calls[0] += 1  # would keep every later call's modules loaded: the heap ran out)
+    return before
 
 
 def release(before):

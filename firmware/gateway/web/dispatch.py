@@ -75,8 +75,8 @@ async def dispatch(ctx, req, group, rest):
     if feature is not None and left_out(ctx.board, feature):
         return left_out_error(feature)
     before = ondemand.mark()
-    mod = __import__(name, None, None, ("ROUTES",))
-    try:
+    try:  # the import too: one that runs out of heap half way must not leave the call open
+        mod = __import__(name, None, None, ("ROUTES",))
         parts = [p for p in rest.split("/") if p] if rest else []
         allowed = False
         for method, pattern, role, handler in mod.ROUTES:
