@@ -111,9 +111,24 @@ def _compile(src, fs_path, cache_dir):
         return f.read()
 
 
+# what the board file holds for people and the host tools (notes, the image to flash, the
+# flash layout, the heap budget), not for the firmware: it stays on the host
+# (boards/<name>.json); on the device it would be parsed at every boot and kept in RAM for
+# good (the WROOM's took 7.5 KB of its 64-bit heap)
+BOARD_HOST_ONLY = ("description", "features_left_out_why", "micropython", "flash", "heap")
+
+
+def device_board(board):
+    """The board file as the device gets it: what the firmware reads (its "note" keys gone)."""
+    def slim(d):
+        return {k: slim(v) if isinstance(v, dict) else v for k, v in d.items()
+                if not k.startswith("_") and k not in BOARD_HOST_ONLY and not k.endswith("note")}
+
+    return slim(board)
+
+
 def _board_file(board):
-    clean = {k: v for k, v in board.items() if not k.startswith("_")}
-    return json.dumps(clean, separators=(",", ":")).encode()
+    return json.dumps(device_board(board), separators=(",", ":")).encode()
 
 
 def compact_json(data):

@@ -90,6 +90,12 @@ def test_every_board_builds_with_the_contract_keys(built):
         for key in ("chip", "micropython", "code", "flash", "heap", "rs485", "relays", "inputs",
                     "leds", "buttons"):
             assert key in board, (name, key)
+        # the device's copy: what the firmware reads, none of what is for people or host tools
+        with open(os.path.join(BUILD, name, "fs", "board.json")) as f:
+            shipped = json.load(f)
+        assert shipped == build.device_board(board) and shipped["rs485"] == board["rs485"]
+        assert not set(shipped) & set(build.BOARD_HOST_ONLY), name
+        assert "note" not in json.dumps(shipped) and "description" in board, name
         if boards.is_chip(board):
             mp = board["micropython"]
             assert mp["image"] and "variant" in mp and mp["min_version"], name
