@@ -36,6 +36,11 @@ HEAD_MS = 5000  # request line + headers (+ a body up to Request.max_body_length
 IO_MS = 10000  # one read or write making no progress
 MAX_HEADER_LINES = 40
 MAX_HANDLERS = 8  # requests handled at once (a board file's http_handlers; the WROOM's: 1)
+# the answer to a request the heap could not take before its response began (reading it,
+# building the answer): made once, so that sending it allocates nothing but the write
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 28\r\nRetry-After: 2\r\nConnection: close\r\n\r\n"
+        b'{"error": "busy, try again"}')
 
 # slot fields: the connection's task, its phase, when it started, since when it waits on I/O
 TASK, PHASE, START, WAIT = 0, 1, 2, 3
@@ -202,6 +207,7 @@ class GuardedMicrodot(Microdot):
             return
         conn = _Timed(slot, reader, writer)
         res = None
+        sending = False  # the response has begun: a fault can only cut it
         try:
             req = None
             try:
@@ -223,6 +229,7 @@ class GuardedMicrodot(Microdot):
                     turn = False
                     self.turns.give()
                 if res != Response.already_handled:
+                    sending = True
                     await res.write(conn)
             finally:
                 if turn:
@@ -231,8 +238,14 @@ class GuardedMicrodot(Microdot):
             pass
         except OSError:  # the client went away
             pass
-        except MemoryError:  # this connection is lost; the server and the other ones go on
+        except MemoryError:  # the server and the other connections go on
             self.faults += 1
+            if not sending:  # the client gets "busy" rather than a connection closed unanswered
+                try:
+                    writer.write(BUSY)
+                    await writer.drain()
+                except Exception:
+                    pass
         finally:
             if slot[TASK] is me:
                 slot[TASK], slot[PHASE], slot[WAIT] = None, FREE, None
