@@ -68,7 +68,7 @@ def render(f):
         "",
         "- true heap peak, 64-bit emulator (`heap_peak_bytes`): **%s** (%s after the warm-up, "
         "+%s after it), run with a %s heap; the emulator board's heap is %s (+%s for what the "
-        "emulation itself holds: emulated machine/network, block device; boards/emulator.json)%s." % (
+        "emulation itself takes: emulated machine/network, block device; boards/emulator.json)%s." % (
             _kb(f.get("heap_peak_bytes")), _kb(f.get("heap_peak_warm_bytes")),
             _kb(f.get("heap_peak_growth_after_warmup_bytes")), _kb(f.get("heap_cap_bytes")),
             _kb(emu.get("bytes")), _kb(emu.get("emulated_hardware_bytes", 0)),
