@@ -159,7 +159,7 @@ def test_flash_a_board_through_the_rom_loader_then_boot_it(name, built, bare_hea
     # the heap the emulation itself takes is what its allowance gives back, not more
     emulation = int(re.search(r"\[emuboot\] heap before boot.py: (\d+) bytes", log).group(1)) \
         - bare_heap
-    assert emulation <= boards.emulated_hardware_bytes() <= emulation + 3072, emulation
+    assert emulation <= boards.emulated_hardware_bytes() <= emulation + 4096, emulation
 
 
 def _read(state, offset, size):
