@@ -9,8 +9,8 @@ its bytecode too). The gateway therefore keeps two kinds of modules:
   module exists twice (a controller holding one copy while a request loads another).
 * **On demand**: configuration-time code (validation, password hashing, discovery payloads,
   exports, most of the API) sits in modules nothing imports at module level. ``call`` /
-  ``acall`` / ``scope`` load them for the call and drop them after it, with whatever they
-  imported themselves, and never a resident one.
+  ``acall`` (``mark``/``release`` around a longer awaited step) load them for the call and drop
+  them after it, with whatever they imported themselves, and never a resident one.
 
 A synchronous ``call`` drops what it loaded at once (nothing else ran meanwhile). Awaited calls
 (an API request, a discovery announcement) overlap: while one waits, another task makes its
@@ -26,12 +26,19 @@ _pending = []  # modules loaded by calls that ended while another call was open
 open_calls = [0]  # awaited calls open now (GET /api/system/modules)
 
 
+def _snapshot():
+    """The loaded modules that are not resident (usually none; what an open call loaded): what
+    a call must leave in place. Not a set of every module: it is made for every request, where
+    the heap may be at its edge (a set of ~130 names was ~2 KB at 64-bit)."""
+    return [n for n in sys.modules if n not in resident]
+
+
 def keep(*names):
     """Import ``names`` as resident (with every module their import loads); returns the last.
     Synchronous, so nothing another task loads is counted as theirs."""
     if all(n in resident for n in names):  # the usual case after the first: no set built
         return resident[names[-1]]
-    before = set(sys.modules)
+    before = _snapshot()
     mod = None
     for name in names:
         mod = __import__(name, None, None, ("__name__",))
@@ -75,7 +82,7 @@ def _unload_since(before):
 
 def mark():
     """Open an awaited on-demand call: what is loaded now (give it to release())."""
-    before = set(sys.modules)  # a MemoryError here opens no call (one left open for good
+    before = _snapshot()  # a MemoryError here opens no call (one left open for good
     open_calls[0] += 1  # would keep every later call's modules loaded: the heap ran out)
     return before
 
@@ -98,7 +105,7 @@ def release(before):
 def call(name, fn, *args, **kwargs):
     """``name.fn(*args, **kwargs)`` with ``name`` (and what it imports) loaded for the call only.
     Synchronous: nothing else runs meanwhile, so what it loads is its own and goes at once."""
-    before = set(sys.modules)
+    before = _snapshot()
     try:
         return getattr(__import__(name, None, None, (fn,)), fn)(*args, **kwargs)
     finally:
