@@ -85,11 +85,7 @@ class Device:
         ``code`` is a text of its own (no code)."""
         self.events.log(type, source, code, params=params)
         if self.mqtt is not None:
-            e = {"ts": self.now(), "type": type, "source": source, "text": code}
-            if params is not None:
-                e["code"], e["params"] = code, params
-                e["text"] = ondemand.call("gateway.core.event_codes", "text", code, params)
-            self.mqtt.post_event(e)
+            self.mqtt.post_event(self.now(), type, source, code, params)
 
     @property
     def modbus_tcp(self):

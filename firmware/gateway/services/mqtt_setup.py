@@ -37,9 +37,16 @@ class MqttRunner(OptionalService):
     def status(self):
         return self.uplink.status() if self.uplink else {"connected": False, "last_error": ""}
 
-    def post_event(self, event):
-        if self.uplink is not None:
-            self.uplink.post_event(event)
+    def post_event(self, ts, type, source, code, params=None):
+        """An event for <base>/events, made only while the uplink runs: its text loads the
+        event words (gateway.core.event_codes), which a device without MQTT never needs."""
+        if self.uplink is None:
+            return
+        e = {"ts": ts, "type": type, "source": source, "text": code}
+        if params is not None:
+            e["code"], e["params"] = code, params
+            e["text"] = ondemand.call("gateway.core.event_codes", "text", code, params)
+        self.uplink.post_event(e)
 
     def meters_changed(self):
         if self.uplink is not None:
