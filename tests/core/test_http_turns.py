@@ -241,3 +241,31 @@ def test_a_turn_holder_stuck_on_io_is_dropped_sooner_while_others_wait():
         asyncio.run(main())
     finally:
         Request.max_body_length, Request.max_content_length = limits
+
+
+def test_a_connection_the_heap_cannot_take_is_answered_busy_and_closed():
+    """Not even the request's coroutine could be made (the emulated WROOM): the server's own
+    503, the connection closed, the server still listening."""
+    from gateway.web.guard import BUSY, GuardedMicrodot
+
+    async def main():
+        app = GuardedMicrodot()
+        real = app.handle_request
+
+        @app.get("/ok")
+        def ok(req):
+            return "fine"
+
+        def no_heap(reader, writer):
+            raise MemoryError
+
+        async def body(port):
+            app.handle_request = no_heap
+            assert await _request(port, "/ok") == BUSY  # then closed: the read ended
+            assert app.faults == 1
+            app.handle_request = real
+            assert (await _request(port, "/ok")).endswith(b"\r\n\r\nfine")
+
+        await _serving(app, body)
+
+    asyncio.run(main())

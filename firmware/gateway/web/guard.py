@@ -89,11 +89,49 @@ class _Timed:
 
     async def awrite(self, data):
         self.slot[WAIT] = ticks_ms()
-        await self.w.awrite(data)
+        self.w.write(data)  # write + drain: MicroPython's awrite, and CPython's streams (tests)
+        await self.w.drain()
         self.slot[WAIT] = None
 
     def get_extra_info(self, name):
         return self.s.get_extra_info(name)
+
+
+_SINK = bytearray(256)  # a refused request's bytes are read into this and dropped
+
+
+def _refuse(reader, writer):
+    """Answer "busy" and close at once, with nothing allocated (not even a coroutine: the heap
+    is out), on MicroPython's streams: the request bytes already received are read and dropped
+    first, so that the close is not a reset that can lose the answer. False on CPython's
+    streams (the core tests), which have no socket to read without awaiting: use ``_busy``."""
+    sock = getattr(reader, "s", None)
+    if sock is None or not hasattr(sock, "readinto"):
+        return False
+    n = 0
+    try:
+        while n < 16 and sock.readinto(_SINK):
+            n += 1
+        writer.write(BUSY)
+    except Exception:
+        pass
+    try:
+        sock.close()  # (MicroPython's Stream.close() leaves that to wait_closed(), a coroutine)
+    except Exception:
+        pass
+    return True
+
+
+async def _busy(stream, unread=None):
+    """Answer "busy"; ``unread``: the request's stream, not read yet: what the client sent is
+    read (up to 1 KiB, 1 s) so that the close is not a reset, which can lose the answer."""
+    try:
+        stream.write(BUSY)
+        await stream.drain()
+        if unread is not None:
+            await asyncio.wait_for(unread.read(1024), 1)
+    except Exception:  # gone, or still no heap: closed all the same
+        pass
 
 
 async def _close(stream):
@@ -192,11 +230,24 @@ class GuardedMicrodot(Microdot):
             await sleep_ms(1000)
 
     async def start_server(self, host="0.0.0.0", port=5000, debug=False, ssl=None):
+        """Listen until the server is shut down, with the reaper running; each connection is
+        ``_serve``'s (not microdot's own callback, which a MemoryError left unanswered and open)."""
+        self.ssl, self.debug = ssl, debug
         reaper = asyncio.create_task(self._reap())
         try:
-            await super().start_server(host=host, port=port, debug=debug, ssl=ssl)
+            self.server = await asyncio.start_server(self._serve, host, port)
+            await self.server.wait_closed()
         finally:
             reaper.cancel()
+
+    async def _serve(self, reader, writer):
+        try:
+            await self.handle_request(reader, writer)
+        except MemoryError:  # not even its coroutine could be made: "busy", and closed
+            self.faults += 1
+            if not _refuse(reader, writer):
+                await _busy(writer, reader)
+                await _close(writer)
 
     async def handle_request(self, reader, writer):
         me = asyncio.current_task()
@@ -240,12 +291,8 @@ class GuardedMicrodot(Microdot):
             pass
         except MemoryError:  # the server and the other connections go on
             self.faults += 1
-            if not sending:  # the client gets "busy" rather than a connection closed unanswered
-                try:
-                    writer.write(BUSY)
-                    await writer.drain()
-                except Exception:
-                    pass
+            if not sending and not _refuse(reader, writer):  # "busy", not closed unanswered
+                await _busy(writer, reader)
         finally:
             if slot[TASK] is me:
                 slot[TASK], slot[PHASE], slot[WAIT] = None, FREE, None

@@ -96,7 +96,9 @@ def build_app(ctx):
     @app.errorhandler(MemoryError)
     def out_of_memory(req, exc):
         gc.collect()
-        return error(503, "busy, try again")
+        res = error(503, "busy, try again")
+        res.headers["Retry-After"] = "2"  # as the server's own answer (web/guard.py BUSY)
+        return res
 
     for code, text in ((404, "not found"), (405, "method not allowed"),
                        (413, "request body too large"), (500, "internal error")):

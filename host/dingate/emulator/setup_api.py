@@ -1,4 +1,5 @@
 """Configure a new emulated device through its HTTP API, as an installer would (scenario "setup")."""
+import http.client
 import http.cookiejar
 import json
 import time
@@ -33,8 +34,10 @@ class ApiClient:
                 return e.code, json.loads(e.read() or b"null")
             except ValueError:
                 return e.code, "(not JSON)"
-        except OSError as e:  # closed without an answer (a device out of heap does that)
-            return 0, "no answer (%s)" % (e.__class__.__name__,)
+            except http.client.HTTPException:  # the body cut short
+                return e.code, "(cut short)"
+        except (OSError, http.client.HTTPException) as e:  # closed without an answer, or cut
+            return 0, "no answer (%s)" % (e.__class__.__name__,)  # (a device out of heap)
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
