@@ -125,21 +125,24 @@ def update(figures, path=README):
     return True
 
 
-def _own_figures(block):
+def _stored(path=README):
+    """(README's memory block, the figures it carries) or (None, None) where it has none."""
+    with open(path) as f:
+        text = f.read()
+    i, j = _block(text)
+    if i is None:
+        return None, None
+    block = text[i:j + len(END)]
     k = block.find(FIGURES)
-    return None if k < 0 else json.loads(block[k + len(FIGURES):block.index(" -->", k)])
+    return block, (None if k < 0 else json.loads(block[k + len(FIGURES):block.index(" -->", k)]))
 
 
 def check(path=README):
     """'' when README's block is what its own figures render with today's board files, else
     what differs."""
-    with open(path) as f:
-        text = f.read()
-    i, j = _block(text)
-    if i is None:
+    block, figs = _stored(path)
+    if block is None:
         return "README has no memory block"
-    block = text[i:j + len(END)]
-    figs = _own_figures(block)
     if figs is None:
         return "the memory block carries no figures: run the bench's heap section"
     want = render(figs)
@@ -158,10 +161,7 @@ if __name__ == "__main__":
         print(problem or "README memory block: up to date")
         sys.exit(1 if problem else 0)
     if sys.argv[1:2] == ["--rerender"]:  # the same figures, today's board files and wording
-        with open(README) as f:
-            text = f.read()
-        i, j = _block(text)
-        data = _own_figures(text[i:j + len(END)]) if i is not None else None
+        data = _stored()[1]
         if data is None:
             sys.exit("README's memory block carries no figures: run the bench's heap section")
     else:

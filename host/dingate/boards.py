@@ -72,11 +72,10 @@ def heapsize_arg(board):
 
     The emulator board's budget is in 64-bit bytes already; a chip's is in ESP32 bytes and is
     converted with the measured ratio for where its code runs from (HEAP_RATIO_64BIT)."""
-    heap = board["heap"]
-    if not is_chip(board):
-        return "%dk" % ((int(heap["bytes"]) + emulated_hardware_bytes()) // 1024)
-    emulated = int(heap["bytes"]) * HEAP_RATIO_64BIT[code_location(board)]
-    return "%dk" % ((int(emulated) + emulated_hardware_bytes()) // 1024)
+    heap = int(board["heap"]["bytes"])
+    if is_chip(board):
+        heap = int(heap * HEAP_RATIO_64BIT[code_location(board)])
+    return "%dk" % ((heap + emulated_hardware_bytes()) // 1024)
 
 
 def emulated_hardware_bytes():

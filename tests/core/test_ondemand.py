@@ -59,8 +59,8 @@ def test_overlapping_awaited_calls_keep_each_others_modules():
 
 
 def test_a_call_that_cannot_open_leaves_none_open():
-    """Out of heap at mark() (the set of loaded modules), as an emulated WROOM was: the request
-    fails, but no call stays open, so later calls still drop what they load."""
+    """Out of heap at mark() (its snapshot of the loaded modules), as an emulated WROOM was: the
+    request fails, but no call stays open, so later calls still drop what they load."""
     class Full:
         def __iter__(self):
             raise MemoryError

@@ -36,7 +36,7 @@ def _snapshot():
 def keep(*names):
     """Import ``names`` as resident (with every module their import loads); returns the last.
     Synchronous, so nothing another task loads is counted as theirs."""
-    if all(n in resident for n in names):  # the usual case after the first: no set built
+    if all(n in resident for n in names):  # the usual case after the first: no snapshot
         return resident[names[-1]]
     before = _snapshot()
     mod = None

@@ -106,7 +106,7 @@ def _refuse(reader, writer):
     first, so that the close is not a reset that can lose the answer. False on CPython's
     streams (the core tests), which have no socket to read without awaiting: use ``_busy``."""
     sock = getattr(reader, "s", None)
-    if sock is None or not hasattr(sock, "readinto"):
+    if sock is None:
         return False
     n = 0
     try:
@@ -122,14 +122,13 @@ def _refuse(reader, writer):
     return True
 
 
-async def _busy(stream, unread=None):
-    """Answer "busy"; ``unread``: the request's stream, not read yet: what the client sent is
-    read (up to 1 KiB, 1 s) so that the close is not a reset, which can lose the answer."""
+async def _busy(reader, writer):
+    """``_refuse`` on CPython's streams: answer "busy", then read what the client sent (up to
+    1 KiB, 1 s) so that the close is not a reset, which can lose the answer."""
     try:
-        stream.write(BUSY)
-        await stream.drain()
-        if unread is not None:
-            await asyncio.wait_for(unread.read(1024), 1)
+        writer.write(BUSY)
+        await writer.drain()
+        await asyncio.wait_for(reader.read(1024), 1)
     except Exception:  # gone, or still no heap: closed all the same
         pass
 
@@ -246,7 +245,7 @@ class GuardedMicrodot(Microdot):
         except MemoryError:  # not even its coroutine could be made: "busy", and closed
             self.faults += 1
             if not _refuse(reader, writer):
-                await _busy(writer, reader)
+                await _busy(reader, writer)
                 await _close(writer)
 
     async def handle_request(self, reader, writer):
@@ -292,7 +291,7 @@ class GuardedMicrodot(Microdot):
         except MemoryError:  # the server and the other connections go on
             self.faults += 1
             if not sending and not _refuse(reader, writer):  # "busy", not closed unanswered
-                await _busy(writer, reader)
+                await _busy(reader, writer)
         finally:
             if slot[TASK] is me:
                 slot[TASK], slot[PHASE], slot[WAIT] = None, FREE, None
