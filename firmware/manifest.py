@@ -28,7 +28,7 @@ FEATURES = {
         "gateway.drivers", "gateway.drivers.board", "gateway.drivers.panel_io",
         "gateway.drivers.relay", "gateway.drivers.rs485", "gateway.drivers.system",
         "gateway.drivers.uart_port", "gateway.drivers.watchdog", "gateway.drivers.wifi",
-        "gateway.services", "gateway.services.alarms", "gateway.services.clock",
+        "gateway.lib", "gateway.lib.listener", "gateway.services", "gateway.services.alarms", "gateway.services.clock",
         "gateway.services.clock_set", "gateway.services.heapmark", "gateway.services.identity",
         "gateway.services.meters", "gateway.services.mqtt_setup", "gateway.services.optional",
         "gateway.services.outputs", "gateway.services.panel", "gateway.services.poller",
@@ -47,7 +47,7 @@ FEATURES = {
     ),
     "mqtt": (
         "gateway.core.ha_discovery", "gateway.core.mqtt_config", "gateway.core.mqtt_packets",
-        "gateway.core.mqtt_topics", "gateway.lib", "gateway.lib.mqtt",
+        "gateway.core.mqtt_topics", "gateway.lib.mqtt",
         "gateway.services.mqtt_commands", "gateway.services.uplink", "gateway.web.api_mqtt",
     ),
     "modbus_tcp": (

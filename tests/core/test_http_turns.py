@@ -85,6 +85,19 @@ def test_a_cancelled_waiter_leaves_the_turn_to_the_next():
     asyncio.run(main())
 
 
+def _failing_once(real):
+    """``real`` (a coroutine function), whose first call fails for want of heap."""
+    calls = [0]
+
+    async def fake(*args):
+        calls[0] += 1
+        if calls[0] == 1:
+            raise MemoryError
+        return await real(*args)
+
+    return fake
+
+
 def _free_port():
     for port in range(47300, 47400):
         s = socket.socket()
@@ -265,6 +278,35 @@ def test_a_connection_the_heap_cannot_take_is_answered_busy_and_closed():
             assert app.faults == 1
             app.handle_request = real
             assert (await _request(port, "/ok")).endswith(b"\r\n\r\nfine")
+
+        await _serving(app, body)
+
+    asyncio.run(main())
+
+
+def test_a_connection_the_heap_cannot_give_a_stream_is_answered_busy_and_the_server_listens_on():
+    """The heap is out before the connection has a stream or a task (the listener's accept
+    loop, gateway/lib/listener.py): the same 503, counted as a fault, and the next served."""
+    from gateway.lib import listener
+    from gateway.web.guard import BUSY, GuardedMicrodot
+
+    async def main():
+        app = GuardedMicrodot()
+
+        @app.get("/ok")
+        def ok(req):
+            return "fine"
+
+        real = listener._streams
+
+        async def body(port):
+            listener._streams = _failing_once(real)
+            try:
+                assert await _request(port, "/ok") == BUSY
+                assert app.faults == 1 and app.server.refused == 1
+                assert (await _request(port, "/ok")).endswith(b"\r\n\r\nfine")
+            finally:
+                listener._streams = real
 
         await _serving(app, body)
 

@@ -2,7 +2,7 @@
 
 Loaded only while the server is enabled (services/optional.py ModbusTcpService keeps it). The map and
 the protocol are in ``gateway.core.modbus_map``; here only the asyncio streams
-(``asyncio.start_server``: MicroPython and CPython alike):
+(``gateway.lib.listener``: MicroPython and CPython alike):
 
 - at most ``max_clients`` connections at once; one more takes the place of the connection idle
   the longest (idle sockets cannot lock a SCADA out: its own keep polling, the oldest idle goes);
@@ -17,6 +17,7 @@ import asyncio
 from gateway.core import modbus_map
 from gateway.core.modbus_map import MBAP_LEN
 from gateway.core.ticks import ticks_diff, ticks_ms
+from gateway.lib.listener import listen
 
 MAX_CLIENTS = 4
 IDLE_S = 60
@@ -51,7 +52,7 @@ class ModbusTcpServer:
     async def start(self):
         """Listen; False (and ``error`` set) when the port cannot be bound."""
         try:
-            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+            self._server = await listen(self._serve, self.host, self.port)
         except OSError as e:
             self.error = "cannot listen on %s:%d (%s)" % (self.host, self.port, e)
             return False

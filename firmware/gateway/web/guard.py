@@ -30,6 +30,7 @@ from microdot import Microdot, Request, Response
 
 from gateway.core.errors import ValidationError
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms
+from gateway.lib.listener import listen
 
 MAX_CONN = 8  # a browser opens up to 6 at once; each costs a task, a request and its buffers
 HEAD_MS = 5000  # request line + headers (+ a body up to Request.max_body_length)
@@ -100,21 +101,31 @@ class _Timed:
 _SINK = bytearray(256)  # a refused request's bytes are read into this and dropped
 
 
+def refuse(sock):
+    """Answer "busy" on a connection's socket with nothing allocated (the heap is out): the
+    request bytes already received are read and dropped first, so that the close that follows
+    is not a reset, which can lose the answer. The caller closes it."""
+    drain = getattr(sock, "readinto", None) or sock.recv_into  # MicroPython / CPython
+    n = 0
+    try:
+        while n < 16 and drain(_SINK):
+            n += 1
+    except Exception:  # nothing more to read (EAGAIN), or gone
+        pass
+    try:
+        sock.send(BUSY)
+    except Exception:
+        pass
+
+
 def _refuse(reader, writer):
-    """Answer "busy" and close at once, with nothing allocated (not even a coroutine: the heap
-    is out), on MicroPython's streams: the request bytes already received are read and dropped
-    first, so that the close is not a reset that can lose the answer. False on CPython's
-    streams (the core tests), which have no socket to read without awaiting: use ``_busy``."""
+    """``refuse`` on MicroPython's streams, then closed at once: not even a coroutine could be
+    made. False on CPython's streams (the core tests), which have no socket to read without
+    awaiting: use ``_busy``."""
     sock = getattr(reader, "s", None)
     if sock is None:
         return False
-    n = 0
-    try:
-        while n < 16 and sock.readinto(_SINK):
-            n += 1
-        writer.write(BUSY)
-    except Exception:
-        pass
+    refuse(sock)
     try:
         sock.close()  # (MicroPython's Stream.close() leaves that to wait_closed(), a coroutine)
     except Exception:
@@ -229,15 +240,24 @@ class GuardedMicrodot(Microdot):
             await sleep_ms(1000)
 
     async def start_server(self, host="0.0.0.0", port=5000, debug=False, ssl=None):
-        """Listen until the server is shut down, with the reaper running; each connection is
-        ``_serve``'s (not microdot's own callback, which a MemoryError left unanswered and open)."""
+        """Listen until the server is shut down, with the reaper running."""
         self.ssl, self.debug = ssl, debug
         reaper = asyncio.create_task(self._reap())
         try:
-            self.server = await asyncio.start_server(self._serve, host, port)
+            self.server = await self.listen(host, port)
             await self.server.wait_closed()
         finally:
             reaper.cancel()
+
+    def listen(self, host, port):
+        """A listener on ``host:port`` feeding this server (a coroutine: the Server): each
+        connection is ``_serve``'s, not microdot's callback, which a MemoryError left unanswered
+        and open; one the heap cannot take at all is answered "busy" by the listener."""
+        return listen(self._serve, host, port, self._refused)
+
+    def _refused(self, sock):
+        self.faults += 1
+        refuse(sock)
 
     async def _serve(self, reader, writer):
         try:

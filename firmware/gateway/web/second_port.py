@@ -43,7 +43,7 @@ class SecondPort:
             if not p:
                 continue
             try:
-                self._server = await asyncio.start_server(self.app.handle_request, self.host, p)
+                self._server = await self.app.listen(self.host, p)
             except OSError as e:
                 self.event("system", "http", "http.port", {"port": p, "error": str(e)})
                 continue
