@@ -129,3 +129,25 @@ def test_a_slot_whose_feature_the_board_leaves_out_never_starts():
         assert not [n for n in sys.modules if n not in before and n.startswith("gateway")]
 
     asyncio.run(main())
+
+
+def test_mqtt_discovery_takes_a_turn_only_of_a_one_request_server():
+    """services/mqtt_setup.py: the uplink's announcement shares the web server's turns where
+    the board answers one request at a time (the WROOM tier), and only there."""
+    from gateway.services.mqtt_setup import MqttRunner
+    from gateway.web.guard import Turns
+
+    class Dev:
+        web = None
+
+    class Web:
+        def __init__(self, n):
+            self.turns = Turns(n)
+
+    dev = Dev()
+    runner = MqttRunner(dev)
+    assert runner._one_turn() is None  # no web server (yet, or restarting)
+    dev.web = Web(8)
+    assert runner._one_turn() is None
+    dev.web = Web(1)
+    assert runner._one_turn() is dev.web.turns

@@ -587,6 +587,32 @@ def test_discovery_published_and_deleted_meters_cleared(broker):
     assert third == {}
 
 
+def test_discovery_waits_for_a_turn_of_a_one_request_server(broker):
+    """The WROOM tier answers one HTTP request at a time (web/guard.py ``Turns``): an
+    announcement, MQTT's largest transient heap, takes that turn too, never beside a request."""
+    from gateway.web.guard import Turns
+
+    meters = [{"id": "3", "name": "Main", "profile": "sdm120", "enabled": True,
+               "quantities": ["import_kwh", "power_w"]}]
+    turns = Turns(1)
+
+    async def main():
+        await turns.take()  # a request being handled
+        up = Uplink(uplink_cfg(broker.port, discovery=True), "T1", FakeOutbox(),
+                    meters=lambda: meters, turns=lambda: turns)
+        up.start()
+        assert await up.client.wait_connected(5000)
+        await until(lambda: turns.waiting() == 1, 10, "the announcement waiting for its turn")
+        assert not up.announced and up.stats["discovery"] == 0
+        turns.give()  # the request is answered
+        await until(lambda: up.announced, 10, "announced in its turn")
+        assert up.stats["discovery"] > 0
+        assert turns.free == 1 and turns.waiting() == 0  # and given back
+        await up.stop()
+
+    run(main())
+
+
 # ------------------------------------------------------------------ MicroPython client
 
 MP_SCRIPT = r"""

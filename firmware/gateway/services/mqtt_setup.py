@@ -92,9 +92,17 @@ class MqttRunner(OptionalService):
         up = Uplink(cfg, dev.identity["serial"], self._outbox, sw_version=VERSION,
                     meters=lambda: dev.meters.meters, reading=dev.meters.poller.reading,
                     genset=g.status if g else None, has_genset=g is not None,
-                    on_command=self.command, outputs=self._outputs, peaks=dev.storage.billing)
+                    on_command=self.command, outputs=self._outputs, peaks=dev.storage.billing,
+                    turns=self._one_turn)
         up.start(dev.tasks.spawn)
         return up
+
+    def _one_turn(self):
+        """The web server's turns where it handles one request at a time (the WROOM tier): a
+        discovery announcement takes one, so that its transient heap never adds to a request's
+        (the page waits the few seconds it takes, at each connection to the broker)."""
+        web = self.dev.web
+        return web.turns if web is not None and web.turns.size == 1 else None
 
     def _outputs(self):
         o = self.dev.outputs

@@ -120,11 +120,13 @@ class Uplink:
     def __init__(self, cfg, serial, outbox, sw_version="0", model=None,
                  meters=None, reading=None, genset=None, on_command=None, client=None,
                  device_name=None, window=8, has_genset=True, client_kw=None, outputs=None,
-                 peaks=None):
+                 peaks=None, turns=None):
         """``cfg``: validated mqtt_config dict. ``client``: an MQTTClient to use (tests); by
         default one is built from cfg (extra MQTTClient arguments in ``client_kw``).
         ``peaks``: the quarter-hour peaks (core/billing.py ``Billing``: ``peaks_rev`` changes
-        with them, ``peak(meter id)`` -> (month YYYYMM, W, quarter start) or None)."""
+        with them, ``peak(meter id)`` -> (month YYYYMM, W, quarter start) or None).
+        ``turns()``: turns (web/guard.py ``Turns``) a discovery announcement, the largest
+        transient heap MQTT makes, takes one of while it runs, or None."""
         self.cfg = cfg
         self.base = cfg["base_topic"]
         self.serial = serial
@@ -139,6 +141,7 @@ class Uplink:
         self.has_genset = has_genset
         self.outputs = outputs
         self.peaks = peaks
+        self.turns = turns
         self.prefix = cfg.get("discovery_prefix") or T.DEFAULT_PREFIX
         self.node = T.node_id(serial)
         self.cmd_filter = self.base + "/cmd/#"  # our own /cmd/result is skipped
@@ -508,10 +511,16 @@ class Uplink:
             self._disc_ev.clear()
             if not self.client.connected:
                 continue
+            turns = self.turns() if self.turns else None
+            if turns is not None:
+                await turns.take()
             try:
                 await self._announce()
             except MQTTError:
                 pass
+            finally:
+                if turns is not None:
+                    turns.give()
 
     async def _announce(self):
         """Publish the discovery configs, delete the ones announced before and not wanted now
