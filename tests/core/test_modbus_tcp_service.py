@@ -121,3 +121,45 @@ def test_port_in_use_is_reported_not_raised():
         await srv.stop()
 
     run(main())
+
+
+def test_a_connection_whose_fault_cannot_even_be_reported_is_closed_and_forgotten():
+    """A request the heap fails (MemoryError), and the report of it failing too: the client
+    is still disconnected and its slot freed."""
+    from gateway.core import modbus_map
+
+    def no_heap(*args):
+        raise MemoryError
+
+    class Unreportable(ModbusTcpServer):
+        @property
+        def error(self):
+            return ""
+
+        @error.setter
+        def error(self, v):
+            if v:
+                raise MemoryError
+
+    async def main():
+        first = await started()  # a free port, its server stopped for ours
+        port = first.port
+        await first.stop()
+        srv = Unreportable(lambda: METERS, READINGS.get, lambda: NOW, "127.0.0.1", port)
+        assert await srv.start()
+        real, modbus_map.respond = modbus_map.respond, no_heap
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(struct.pack(">HHHBBHH", 1, 0, 6, 1, 4, 0, 2))
+            await w.drain()
+            assert await closed_by_peer(r)
+            t0 = time.time()
+            while srv.status()["clients"] and time.time() - t0 < 5:
+                await asyncio.sleep(0.01)
+            assert srv.status()["clients"] == 0
+            w.close()
+        finally:
+            modbus_map.respond = real
+            await srv.stop()
+
+    run(main())

@@ -107,10 +107,14 @@ class ModbusTcpServer:
         except asyncio.CancelledError:
             pass  # stop(): end quietly (CPython logs a connection task that ends cancelled)
         except Exception as e:  # a bug must not leave the connection open, nor go unseen
-            self.error = "connection closed: %r" % (e,)
-        if me in self._clients:
-            self._clients.remove(me)
-        await _close(writer)
+            try:
+                self.error = "connection closed: %r" % (e,)
+            except MemoryError:  # the heap too short for the report: closed all the same
+                pass
+        finally:
+            if me in self._clients:
+                self._clients.remove(me)
+            await _close(writer)
 
 
 async def _close(writer):
