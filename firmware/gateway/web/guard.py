@@ -1,6 +1,7 @@
 """The HTTP server's door: a bounded number of connections, each with read/write deadlines.
 
-microdot (from its package) serves one request per connection; this subclass replaces only its
+microdot (from its package) serves one request per connection; this subclass replaces its
+listener (``gateway.lib.listener``, whose accept loop a MemoryError cannot end) and its
 per-connection entry point (``handle_request``):
 
 - at most ``max_conn`` connections hold a slot; a new connection takes the slot of the oldest
@@ -16,7 +17,10 @@ per-connection entry point (``handle_request``):
   this bounds the HTTP server's share of it; a long-lived answer (``Response.long_lived``: the
   live event stream) gives its turn back before it starts; while requests wait for a turn, a
   read or write making no progress ends its connection after ``io_ms // 4`` (a client that
-  does not read its answer cannot hold the others up for long);
+  does not read its answer cannot hold the others up for long); where it is 1 (the WROOM
+  tier), MQTT's discovery announcement takes a turn too (services/mqtt_setup.py);
+- a connection the heap cannot take (not even its coroutine or its stream) is answered with the
+  prepared 503 ``BUSY`` and closed, allocating nothing;
 - a reaper task checks the slots every second and counts its rounds (``beats``): the task
   supervisor's heartbeat for the web service.
 
