@@ -5,8 +5,9 @@ ends on the first exception after an accept: a MemoryError making the connection
 handler's coroutine or its task. The connection then stays open and unanswered, the listening
 socket stays bound (a restarted server cannot bind it: EADDRINUSE) and the server object still
 looks alive. This one hands such a connection to ``refuse(sock)`` (a last word that allocates
-nothing, such as a prepared "busy" answer), closes it, counts it and accepts the next; its
-socket is closed whenever its loop ends. CPython (the core tests) runs the same loop.
+nothing and raises nothing, such as a prepared "busy" answer), closes it, counts it and accepts
+the next; its socket is closed whenever its loop ends. CPython (the core tests) runs the same
+loop.
 
     srv = await listen(handler, host, port, refuse)   # handler(reader, writer), a coroutine
     srv.refused                                       # connections the heap could not take
