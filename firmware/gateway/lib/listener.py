@@ -7,7 +7,7 @@ socket stays bound (a restarted server cannot bind it: EADDRINUSE) and the serve
 looks alive. This one hands such a connection to ``refuse(sock)`` (a last word that allocates
 nothing and raises nothing, such as a prepared "busy" answer), closes it, counts it and accepts
 the next; its socket is closed whenever its loop ends. CPython (the core tests) runs the same
-loop.
+loop. Why its own loop, on asyncio's internal I/O queue: docs/decisions/0016.
 
     srv = await listen(handler, host, port, refuse)   # handler(reader, writer), a coroutine
     srv.refused                                       # connections the heap could not take
