@@ -25,8 +25,13 @@ if sys.implementation.name == "micropython":
         yield core._io_queue.queue_read(s)
 
     async def _accept(s):
+        """(socket, address) of the next connection; None when its accept failed (the client
+        gave up). An error of the wait itself is raised: it would fail again at once."""
         await _readable(s)
-        return s.accept()
+        try:
+            return s.accept()
+        except OSError:
+            return None
 
     async def _streams(c, addr):
         st = Stream(c, {"peername": addr})
@@ -36,7 +41,10 @@ if sys.implementation.name == "micropython":
         core._io_queue.remove(core.cur_task)
 else:  # CPython
     async def _accept(s):
-        return await asyncio.get_running_loop().sock_accept(s)
+        try:
+            return await asyncio.get_running_loop().sock_accept(s)
+        except OSError:
+            return None
 
     async def _streams(c, addr):
         return await asyncio.open_connection(sock=c)
@@ -68,14 +76,15 @@ class Server:
         try:
             while True:
                 try:
-                    c, addr = await _accept(s)
-                except OSError:  # a failed accept (the client gave up): the next one
-                    continue
+                    got = await _accept(s)
                 except MemoryError:  # not even the wait or the socket: wait again, shortly
                     self.refused += 1
                     _unwait()
                     await asyncio.sleep(0.05)
                     continue
+                if got is None:  # a failed accept: the next one
+                    continue
+                c, addr = got
                 try:
                     c.setblocking(False)
                     r, w = await _streams(c, addr)
