@@ -57,7 +57,7 @@ class Server:
     """``close()`` then ``await wait_closed()``, as asyncio's server."""
 
     def __init__(self, sock, handler, refuse):
-        self.refused = 0  # connections closed at once for want of heap
+        self.refused = 0  # connections closed at once (and waits cut) for want of heap
         self._closed = False
         self.task = asyncio.create_task(self._loop(sock, handler, refuse))
 
