@@ -256,18 +256,27 @@ def test_a_turn_holder_stuck_on_io_is_dropped_sooner_while_others_wait():
         Request.max_body_length, Request.max_content_length = limits
 
 
+def _ok_app():
+    """A guarded server answering GET /ok with "fine"."""
+    from gateway.web.guard import GuardedMicrodot
+
+    app = GuardedMicrodot()
+
+    @app.get("/ok")
+    def ok(req):
+        return "fine"
+
+    return app
+
+
 def test_a_connection_the_heap_cannot_take_is_answered_busy_and_closed():
     """Not even the request's coroutine could be made (the emulated WROOM): the server's own
     503, the connection closed, the server still listening."""
-    from gateway.web.guard import BUSY, GuardedMicrodot
+    from gateway.web.guard import BUSY
 
     async def main():
-        app = GuardedMicrodot()
+        app = _ok_app()
         real = app.handle_request
-
-        @app.get("/ok")
-        def ok(req):
-            return "fine"
 
         def no_heap(reader, writer):
             raise MemoryError
@@ -288,15 +297,10 @@ def test_a_connection_the_heap_cannot_give_a_stream_is_answered_busy_and_the_ser
     """The heap is out before the connection has a stream or a task (the listener's accept
     loop, gateway/lib/listener.py): the same 503, counted as a fault, and the next served."""
     from gateway.lib import listener
-    from gateway.web.guard import BUSY, GuardedMicrodot
+    from gateway.web.guard import BUSY
 
     async def main():
-        app = GuardedMicrodot()
-
-        @app.get("/ok")
-        def ok(req):
-            return "fine"
-
+        app = _ok_app()
         real = listener._streams
 
         async def body(port):

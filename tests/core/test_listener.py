@@ -43,6 +43,11 @@ async def _ask(port, line=b"hi\n"):
     return data
 
 
+async def _stop(srv):
+    srv.close()
+    await srv.wait_closed()
+
+
 def test_a_connection_the_heap_cannot_take_gets_the_last_word_and_the_loop_goes_on():
     said = []
 
@@ -61,8 +66,7 @@ def test_a_connection_the_heap_cannot_take_gets_the_last_word_and_the_loop_goes_
             assert srv.refused == 1
         finally:
             listener._streams = real
-            srv.close()
-            await srv.wait_closed()
+            await _stop(srv)
 
     asyncio.run(main())
 
@@ -96,7 +100,6 @@ def test_a_wait_the_heap_cuts_is_waited_again():
     (what it left there would fail the next wait); on CPython in the wait as a whole."""
     async def main():
         port = _free_port()
-        srv = None
         if sys.implementation.name == "micropython":
             from asyncio import core
 
@@ -117,8 +120,7 @@ def test_a_wait_the_heap_cuts_is_waited_again():
                 core._io_queue.poller = real
             else:
                 listener._accept = real
-            srv.close()
-            await srv.wait_closed()
+            await _stop(srv)
 
     asyncio.run(main())
 
@@ -128,8 +130,7 @@ def test_the_port_is_free_again_once_the_loop_ends():
         port = _free_port()
         srv = await listener.listen(_echo, HOST, port)
         assert await _ask(port) == b"echo hi\n"
-        srv.close()
-        await srv.wait_closed()
+        await _stop(srv)
         s = socket.socket()
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT, not a listener
@@ -138,8 +139,7 @@ def test_the_port_is_free_again_once_the_loop_ends():
             s.close()
         again = await listener.listen(_echo, HOST, port)  # as a restarted web task would
         assert await _ask(port) == b"echo hi\n"
-        again.close()
-        await again.wait_closed()
+        await _stop(again)
 
     asyncio.run(main())
 
@@ -155,7 +155,6 @@ def test_a_port_in_use_is_an_oserror():
         else:
             raise AssertionError("bound twice")
         assert await _ask(port) == b"echo hi\n"  # the first one still serves
-        srv.close()
-        await srv.wait_closed()
+        await _stop(srv)
 
     asyncio.run(main())

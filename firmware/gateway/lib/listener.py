@@ -93,14 +93,15 @@ class Server:
                     self.refused += 1
                     if refuse is not None:
                         refuse(c)
-                    _close(c)
+                    close_socket(c)
                 except OSError:  # reset before it was served
-                    _close(c)
+                    close_socket(c)
         finally:
             s.close()
 
 
-def _close(c):
+def close_socket(c):
+    """Close a socket that may be gone already."""
     try:
         c.close()
     except Exception:  # already gone

@@ -34,7 +34,7 @@ from microdot import Microdot, Request, Response
 
 from gateway.core.errors import ValidationError
 from gateway.core.ticks import sleep_ms, ticks_diff, ticks_ms
-from gateway.lib.listener import listen
+from gateway.lib.listener import close_socket, listen
 
 MAX_CONN = 8  # a browser opens up to 6 at once; each costs a task, a request and its buffers
 HEAD_MS = 5000  # request line + headers (+ a body up to Request.max_body_length)
@@ -130,10 +130,7 @@ def _refuse(reader, writer):
     if sock is None:
         return False
     refuse(sock)
-    try:
-        sock.close()  # (MicroPython's Stream.close() leaves that to wait_closed(), a coroutine)
-    except Exception:
-        pass
+    close_socket(sock)  # (MicroPython's Stream.close() leaves that to wait_closed(), a coroutine)
     return True
 
 
