@@ -44,15 +44,16 @@ def test_create_normalises_and_assigns_id():
     )
 
 
-def test_ids_are_small_ints_reused_after_delete_unless_data_is_left_under_them():
+def test_a_new_id_is_one_more_than_any_id_given_before():
     ms = store(3)
     assert [m["id"] for m in ms] == ["1", "2", "3"]
-    assert next_id([ms[0], ms[2]]) == "2"
     assert next_id([]) == "1"
-    # the billing channels of deleted meters ("2", "4"): a new meter gets none of their history
-    assert next_id([ms[0], ms[2]], ("1", "2", "4")) == "5"
-    m = validate_meter({"address": 9, "profile": "sdm120"}, [ms[0], ms[2]], None, ("2",))
-    assert m["id"] == "4"
+    assert next_id([ms[0], ms[2]]) == "4"  # "2" was deleted: not given again
+    # the last id given ("6") and billing channels a deleted meter left ("7")
+    assert next_id([ms[0], ms[2]], ("1", 6, "2")) == "7"
+    assert next_id([ms[0]], ("7", "x")) == "8"  # a channel that is no meter id is ignored
+    m = validate_meter({"address": 9, "profile": "sdm120"}, [ms[0], ms[2]], None, ("5",))
+    assert m["id"] == "6"
 
 
 def test_default_name_when_empty():

@@ -202,6 +202,27 @@ def test_meters_unchanged_when_the_save_fails():
     assert list(svc.poller.readings()) == ["1"]
 
 
+def test_a_meter_id_is_never_given_twice_not_even_after_a_reboot():
+    """What is kept under a meter id (a tenant's binding, ring samples, the generator's SOC
+    source) never passes to another meter."""
+    from gateway.services.meters import MeterService
+
+    store = FailingStore({})
+    svc = MeterService(store, lambda bus: None)
+    for a in (1, 2, 3):
+        svc.create({"address": a, "profile": "sdm120"})
+    svc.delete("3")
+    svc.delete("2")
+    assert svc.create({"address": 4, "profile": "sdm120"})["id"] == "4"
+    svc.delete("4")
+    svc = MeterService(store, lambda bus: None)  # a reboot: the last id given is on flash
+    assert svc.create({"address": 5, "profile": "sdm120"})["id"] == "5"
+    assert svc.create({"address": 6, "profile": "sdm120"}, ["9"])["id"] == "10"
+    store.fail = True
+    raises(OSError, svc.create, {"address": 7, "profile": "sdm120"})
+    assert [m["id"] for m in svc.meters] == ["1", "5", "10"] and store.docs["meter-ids"]["last"] == 10
+
+
 # --- readings of a stopped poller turn "stale" ------------------------------------------------
 
 

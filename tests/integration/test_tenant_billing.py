@@ -300,3 +300,22 @@ def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site):
     bl = [b for b in emu.api("GET", "/api/billing").json() if b["meter"] == new][0]
     assert bl["months"] == [] and bl["current"] is None and bl["first_init"] is None
     assert emu.api("GET", "/api/statements?meter=" + new).json() == []
+
+
+def test_a_tenant_bound_to_a_deleted_meter_sees_nothing_of_the_next_one(site):
+    """A meter deleted before its first billing read leaves no billing channel, but its id
+    still names it for the tenant bound to it: the next meter added gets another id, so that
+    tenant cannot read the new meter's readings."""
+    emu, ids = site
+    gone, = emu.add_meters({"name": "Apt 9 (wrong address)", "address": 9, "profile": "sdm120"})
+    r = emu.api("POST", "/api/users", {"user": "martin", "password": PW, "role": "tenant",
+                                       "meters": [gone]})
+    assert r.status_code == 201, r.text
+    assert emu.api("DELETE", "/api/meters/" + gone).status_code == 200
+    assert gone not in [b["meter"] for b in emu.api("GET", "/api/billing").json()]
+    new, = emu.add_meters({"name": "Apt 9", "address": 4, "profile": "sdm120"})
+    assert new != gone
+    s = emu.session_as("martin", PW)
+    assert s.get(emu.url + "/api/me", timeout=10).json()["meters"] == [gone]
+    assert s.get(emu.url + "/api/readings", timeout=10).json() == {}
+    assert s.get(emu.url + "/api/meters/" + new, timeout=10).status_code == 403

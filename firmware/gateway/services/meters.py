@@ -14,6 +14,7 @@ class MeterService:
         self.store = store
         self.events = events
         self.meters = store.load("meters") or []
+        self._last_id = (store.load("meter-ids") or {}).get("last", 0)  # never given again
         self.bus = _validate("validate_bus", store.load("bus") or {})
         self.master = rtu.RtuMaster(port_factory(self.bus), self.bus)
         self.poller = Poller(self.master, self.meters, self.bus, load_plan=self._load_plan,
@@ -52,8 +53,12 @@ class MeterService:
             fn()
 
     def create(self, data, taken=()):
-        """A new meter; its id is none of ``taken`` (the billing channels a deleted meter left)."""
-        m = _validate("validate_meter", data, self.meters, None, taken)
+        """A new meter. Its id was never given before on this device (kept in "meter-ids"),
+        nor is it one of ``taken`` (the billing channels a deleted meter left, for a device
+        whose deletions predate "meter-ids")."""
+        m = _validate("validate_meter", data, self.meters, None, list(taken) + [self._last_id])
+        self.store.save("meter-ids", {"last": int(m["id"])})  # first: a cut leaves a gap, no reuse
+        self._last_id = int(m["id"])
         self._apply(self.meters + [m])
         return m
 
