@@ -277,8 +277,8 @@
     let d = null;
     try { d = txt ? JSON.parse(txt) : null; } catch { d = null; }
     if (r.ok) return d;
-    if (r.status === 503 && method === 'GET' && tries < 2) {
-      await new Promise((ok) => setTimeout(ok, 700));
+    if (r.status === 503 && method === 'GET' && tries < 3) { // busy: again when the gateway says
+      await new Promise((ok) => setTimeout(ok, Math.min(+r.headers.get('Retry-After') || 1, 5) * 1000));
       return call(method, path, body, ctype, tries + 1);
     }
     const e = new Error(t('e.http', { s: r.status }));

@@ -12,6 +12,7 @@ except ImportError:  # MicroPython with MICROPYPATH set: asyncio is frozen into 
     sys.path.append(".frozen")
     import asyncio
 
+import json
 import socket
 
 from gateway.core.ticks import ticks_diff, ticks_ms
@@ -267,6 +268,19 @@ def _ok_app():
         return "fine"
 
     return app
+
+
+def test_the_prepared_busy_answer_is_whole_http_with_its_code():
+    """BUSY is written by hand (it must allocate nothing when sent): its length is right and
+    its body is an error like every other, with the code the page translates."""
+    from gateway.web.guard import BUSY
+
+    head, body = BUSY.split(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.0 503 Service Unavailable"
+    fields = dict(x.split(b": ", 1) for x in lines[1:])
+    assert int(fields[b"Content-Length"]) == len(body) and fields[b"Retry-After"] == b"2"
+    assert json.loads(body) == {"error": "busy, try again", "code": "busy"}
 
 
 def test_a_connection_the_heap_cannot_take_is_answered_busy_and_closed():

@@ -377,6 +377,34 @@ def test_event_log_and_generator_reason_in_dutch(demo, browser, artifacts):
         ctx.close()
 
 
+def test_a_busy_answer_is_asked_again_when_the_gateway_says(demo, browser):
+    """The gateway's 503 "busy" (web/guard.py BUSY, the heap short for a moment) says when to
+    come back (Retry-After): the page reads again then, and the reader sees the log, no error."""
+    from gateway.web.guard import BUSY
+
+    head, body = BUSY.split(b"\r\n\r\n")
+    after = [x.split(b": ")[1].decode() for x in head.split(b"\r\n") if x.startswith(b"Retry-After")][0]
+    asked = []
+
+    def busy_once(route):
+        asked.append(time.monotonic())
+        if len(asked) == 1:
+            route.fulfill(status=503, body=body, headers={"Retry-After": after,
+                                                        "Content-Type": "application/json"})
+        else:
+            route.continue_()
+
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    try:
+        pg.route("**/api/events*", busy_once)
+        pg.goto(demo.url + "/#/events")
+        pg.wait_for_selector("#event-list li p")
+        assert len(asked) == 2 and asked[1] - asked[0] >= int(after) - 0.1, asked
+        assert pg.locator("#events .err, #event-list .err").count() == 0
+    finally:
+        ctx.close()
+
+
 def test_prg_button_setup_window_shows_on_the_page(demo, browser, artifacts):
     ctx, pg = _open(browser, demo, "en", (390, 844))
     try:

@@ -49,7 +49,7 @@ def test_every_request_is_answered_when_the_heap_cannot_take_it():
                 assert r.status_code in (200, 400, 401, 503), (path, r.status_code)
                 if r.status_code == 503:  # the handler's or, before it, the server's own
                     assert r.headers.get("Retry-After") == "2", r.headers
-                    assert r.cut or r.json() == {"error": "busy, try again"}, r.text
+                    assert r.cut or r.json() == {"error": "busy, try again", "code": "busy"}, r.text
         assert answers.get(503), answers  # over budget: the test exercises the refusal
         r = _ask(requests.Session(), emu, "GET", "/api/status")  # another client, after the load
         assert r.status_code in (200, 503), r.text

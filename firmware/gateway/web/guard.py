@@ -44,8 +44,8 @@ MAX_HANDLERS = 8  # requests handled at once (a board file's http_handlers; the 
 # the answer to a request the heap could not take before its response began (reading it,
 # building the answer): made once, so that sending it allocates nothing but the write
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 28\r\nRetry-After: 2\r\nConnection: close\r\n\r\n"
-        b'{"error": "busy, try again"}')
+        b"Content-Length: 44\r\nRetry-After: 2\r\nConnection: close\r\n\r\n"
+        b'{"error": "busy, try again", "code": "busy"}')
 
 # slot fields: the connection's task, its phase, when it started, since when it waits on I/O
 TASK, PHASE, START, WAIT = 0, 1, 2, 3

@@ -96,7 +96,7 @@ def build_app(ctx):
     @app.errorhandler(MemoryError)
     def out_of_memory(req, exc):
         gc.collect()
-        res = error(503, "busy, try again")
+        res = error(503, "busy, try again", None, "busy")
         res.headers["Retry-After"] = "2"  # as the server's own answer (web/guard.py BUSY)
         return res
 
