@@ -175,12 +175,13 @@ def test_restore_brings_back_the_backup_and_keeps_the_device_secrets(emu):
     backup = json.loads(emu.backup)
     want = _config(emu)
     # change everything, secrets included
+    # the generator first: its SOC source (meter 2) cannot be deleted from under it
+    _ok(emu.api("PUT", "/api/genset", {"mode": "off", "soc_source": None, "start_soc": 10}))
     _ok(emu.api("DELETE", "/api/meters/2"))
     _ok(emu.api("POST", "/api/meters", {"name": "pv-roof", "address": 7, "profile": "sdm120"}), 201)
     _ok(emu.api("PUT", "/api/meters/1", {"name": "grid-main", "enabled": False}))
     _ok(emu.api("PUT", "/api/bus", {"baud": 19200, "parity": "N"}))
     _ok(emu.api("PUT", "/api/settings", {"location": "Changed", "csv_separator": ";"}))
-    _ok(emu.api("PUT", "/api/genset", {"mode": "off", "soc_source": None, "start_soc": 10}))
     _ok(emu.api("PUT", "/api/mqtt", {"host": "10.9.9.9", "password": MQTT_PW2,
                                      "base_topic": "other"}))
     _ok(emu.api("PUT", "/api/modbus-tcp", {"port": 1503}))

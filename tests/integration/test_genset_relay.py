@@ -87,3 +87,16 @@ def test_manual_on_off_from_the_api(site):
     emu.wait_for(lambda: relay(emu), timeout=30, what="manual on closes the relay")
     emu.api("PUT", "/api/genset", {"mode": "off"})
     emu.wait_for(lambda: not relay(emu), timeout=30, what="manual off opens it")
+
+
+def test_the_soc_source_is_not_deleted_from_under_the_generator(site):
+    """A meter id is never given again, so a deleted SOC source would stay lost: the delete is
+    refused until the generator has another source (or none)."""
+    emu, peer = site
+    mid, = [m["id"] for m in emu.api("GET", "/api/meters").json()]
+    r = emu.api("DELETE", "/api/meters/" + mid)
+    assert r.status_code == 409 and r.json()["code"] == "in_use_genset", r.text
+    assert [m["id"] for m in emu.api("GET", "/api/meters").json()] == [mid]
+    assert emu.api("PUT", "/api/genset", {"mode": "off", "soc_source": None}).status_code == 200
+    assert emu.api("DELETE", "/api/meters/" + mid).status_code == 200
+    assert emu.api("GET", "/api/meters").json() == []

@@ -405,6 +405,23 @@ def test_a_busy_answer_is_asked_again_when_the_gateway_says(demo, browser):
         ctx.close()
 
 
+def test_the_generator_s_soc_meter_is_not_deleted_and_the_page_says_why_in_french(demo, browser):
+    demo.login()  # before the browser's login: a new session may push older ones out
+    soc = demo.api("GET", "/api/genset").json()["soc_source"]["meter"]
+    ctx, pg = _open(browser, demo, "fr", (390, 844))
+    try:
+        pg.goto(demo.url + "/#/meters")
+        pg.click(".meter[data-id='%s'] [data-action=delete-meter]" % soc)
+        pg.click("dialog [data-action=confirm]")
+        pg.wait_for_selector("#toast.bad")
+        assert pg.inner_text("#toast") == \
+            "Le groupe électrogène démarre d’après ce compteur : choisissez d’abord une autre source"
+        assert soc in [m["id"] for m in demo.api("GET", "/api/meters").json()]
+        assert pg.locator(".meter[data-id='%s']" % soc).count() == 1
+    finally:
+        ctx.close()
+
+
 def test_prg_button_setup_window_shows_on_the_page(demo, browser, artifacts):
     ctx, pg = _open(browser, demo, "en", (390, 844))
     try:

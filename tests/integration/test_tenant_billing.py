@@ -302,20 +302,20 @@ def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site):
     assert emu.api("GET", "/api/statements?meter=" + new).json() == []
 
 
-def test_a_tenant_bound_to_a_deleted_meter_sees_nothing_of_the_next_one(site):
-    """A meter deleted before its first billing read leaves no billing channel, but its id
-    still names it for the tenant bound to it: the next meter added gets another id, so that
-    tenant cannot read the new meter's readings."""
+def test_a_tenant_s_meter_is_not_deleted_and_a_deleted_meter_s_id_is_not_given_again(site):
+    """A meter deleted before its first billing read leaves no billing channel; its id is still
+    not given to the next meter (its ring samples stay under it). While a tenant is bound to a
+    meter, the meter cannot be deleted: the tenant would be left bound to nothing."""
     emu, ids = site
     gone, = emu.add_meters({"name": "Apt 9 (wrong address)", "address": 9, "profile": "sdm120"})
     r = emu.api("POST", "/api/users", {"user": "martin", "password": PW, "role": "tenant",
                                        "meters": [gone]})
     assert r.status_code == 201, r.text
+    r = emu.api("DELETE", "/api/meters/" + gone)
+    assert r.status_code == 409 and r.json()["code"] == "in_use_tenant", r.text
+    assert emu.session_as("martin", PW).get(emu.url + "/api/me", timeout=10).json()["meters"] == [gone]
+    assert emu.api("DELETE", "/api/users/martin").status_code == 200
     assert emu.api("DELETE", "/api/meters/" + gone).status_code == 200
     assert gone not in [b["meter"] for b in emu.api("GET", "/api/billing").json()]
     new, = emu.add_meters({"name": "Apt 9", "address": 4, "profile": "sdm120"})
-    assert new != gone
-    s = emu.session_as("martin", PW)
-    assert s.get(emu.url + "/api/me", timeout=10).json()["meters"] == [gone]
-    assert s.get(emu.url + "/api/readings", timeout=10).json() == {}
-    assert s.get(emu.url + "/api/meters/" + new, timeout=10).status_code == 403
+    assert new != gone and int(new) > int(gone)

@@ -70,10 +70,28 @@ async def update(ctx, req, mid):
     return m
 
 
+def _in_use(ctx, mid):
+    """409 if something would lose its meter (an id is never given again, so it would stay
+    lost): the running generator's SOC or voltage source, a tenant's account."""
+    g = ctx.genset.controller.config if ctx.genset is not None else {}
+    src, volt = g.get("soc_source") or {}, g.get("voltage") or {}
+    if src.get("meter") == mid or (volt.get("enabled") and volt.get("meter") == mid):
+        return error(409, "the generator starts from this meter: choose another source first",
+                     None, "in_use_genset")
+    for rec in ctx.users.records().values():
+        if mid in (rec.get("meters") or ()):
+            return error(409, "a tenant account is bound to this meter: change it first",
+                         None, "in_use_tenant")
+    return None
+
+
 def delete(ctx, req, mid):
     m = ctx.meters.get(mid)
     if m is None:
         return error(404, "no such meter", "id")
+    refused = _in_use(ctx, mid)
+    if refused is not None:
+        return refused
     ctx.meters.delete(mid)
     ctx.event("config", "meter " + mid, "meter.deleted", {"name": m["name"], "by": req.g.session["user"]})
     return {"ok": True}
