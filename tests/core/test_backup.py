@@ -87,6 +87,49 @@ def test_wifi_kept_cases():
         assert "wifi" not in plan["docs"] and plan["kept"][0].startswith("wifi")
 
 
+def test_tenants_keep_their_meters_through_a_restore():
+    """A tenant's binding is what it may read: a restore onto the same device keeps it, one onto
+    a new device (the tenant only in the file) brings it, disabled like every new account."""
+    cur = _current()
+    cur["users"]["dupont"] = {"role": "tenant", "hash": HASH + "d", "disabled": False,
+                              "must_change": False, "meters": ["3"]}
+    f = _file(meters=METERS, users=[
+        {"user": "dupont", "role": "tenant", "disabled": False, "meters": ["3", "7"]},
+        {"user": "durand", "role": "tenant", "disabled": False, "meters": ["7"]}])
+    plan = backup.check_restore(f, cur)
+    u = plan["docs"]["users"]
+    assert u["dupont"]["meters"] == ["3", "7"] and u["dupont"]["hash"] == HASH + "d"
+    assert u["durand"]["meters"] == ["7"] and u["durand"]["disabled"] is True
+    assert u["durand"]["hash"] == backup.LOCKED_HASH
+    assert not [n for n in plan["notes"] if "not among the meters" in n]
+    # the file's tenant without its meters keeps the device's binding
+    plan = backup.check_restore(_file(users=[{"user": "dupont", "role": "tenant"}]), cur)
+    assert plan["docs"]["users"]["dupont"]["meters"] == ["3"]
+
+
+def test_references_to_meters_the_device_will_not_have_are_said():
+    """A backup made while a reference dangled (older firmware let a meter in use be deleted):
+    restored as it is, and said, rather than refused."""
+    cur = _current()
+    cur["meters"] = ["3", "7", "9"]
+    cur["users"]["martin"] = {"role": "tenant", "hash": HASH, "meters": ["9"]}
+    f = _file(meters=METERS[:1], genset={"mode": "auto", "soc_source": {"meter": "7"},
+                                          "start_soc": 25, "stop_soc": 90},
+              users=[{"user": "dupont", "role": "tenant", "meters": ["3", "5"]}])
+    plan = backup.check_restore(f, cur)
+    assert plan["docs"]["genset"]["soc_source"]["meter"] == "7"
+    notes = [n for n in plan["notes"] if "not among the meters" in n]
+    assert notes == [
+        "genset: its soc_source is meter 7, which is not among the meters: the generator "
+        "reports its source lost until another is chosen",
+        "account dupont is bound to meter 5, not among the meters: it reads nothing of it",
+        "account martin is bound to meter 9, not among the meters: it reads nothing of it"], notes
+    # the meters not in the file: the device's are checked
+    plan = backup.check_restore(_file(users=[{"user": "dupont", "role": "tenant",
+                                              "meters": ["9"]}]), cur)
+    assert not [n for n in plan["notes"] if "not among the meters" in n]
+
+
 def test_user_doing_the_restore_is_not_locked_out():
     plan = backup.check_restore(_file(users=[{"user": "admin", "role": "user", "disabled": True}]),
                                 _current())

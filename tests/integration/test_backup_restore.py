@@ -116,6 +116,8 @@ def _configure(emu):
     _ok(emu.api("POST", "/api/wifi/connect", {"ssid": "Home-Box", "password": WIFI_KEY}), 202)
     _ok(emu.api("POST", "/api/users", {"user": "bob", "password": "bob-password-1",
                                        "role": "installer"}), 201)
+    _ok(emu.api("POST", "/api/users", {"user": "dupont", "password": "dupont-password-1",
+                                       "role": "tenant", "meters": ["1"]}), 201)
 
 
 def test_backup_is_a_file_without_secrets(emu):
@@ -135,7 +137,8 @@ def test_backup_is_a_file_without_secrets(emu):
     assert b["format"] == "dingate-backup" and b["serial"] == serial
     assert [m["name"] for m in b["meters"]] == ["grid", "battery"]
     assert b["mqtt"]["password_set"] is True and b["wifi"]["ssid"] == "Home-Box"
-    assert {u["user"]: u["role"] for u in b["users"]} == {"admin": "admin", "bob": "installer"}
+    assert {u["user"]: u["role"] for u in b["users"]} == {"admin": "admin", "bob": "installer",
+                                                           "dupont": "tenant"}
     assert b["modbus_tcp"] == {"enabled": False, "port": 1502}
     # the page's role: an installer cannot download it
     s = requests.Session()
@@ -189,6 +192,7 @@ def test_restore_brings_back_the_backup_and_keeps_the_device_secrets(emu):
                                               "ip": "192.168.1.50", "netmask": "255.255.255.0",
                                               "gateway": "192.168.1.1"}), 202)
     _ok(emu.api("PUT", "/api/users/bob", {"role": "user"}))
+    _ok(emu.api("PUT", "/api/users/dupont", {"meters": ["3"]}))  # the restore binds it to 1 again
     _ok(emu.api("POST", "/api/users", {"user": "carol", "password": "carol-password-1"}), 201)
     _ok(emu.api("PUT", "/api/me/password", {"old_password": ADMIN_PW, "password": ADMIN_PW2}))
     assert _config(emu) != want
@@ -210,6 +214,7 @@ def test_restore_brings_back_the_backup_and_keeps_the_device_secrets(emu):
     want_users = {u["user"]: u for u in want.pop("users")}
     assert users["bob"]["role"] == "installer" and users["admin"] == want_users["admin"]
     assert "carol" in users  # accounts only on the device are kept
+    assert users["dupont"] == want_users["dupont"] and users["dupont"]["meters"] == ["1"]
     assert want["mqtt"].pop("password_set") is True and got["mqtt"].pop("password_set") is False
     assert got == want
     assert [m["id"] for m in got["meters"]] == [m["id"] for m in backup["meters"]]
@@ -219,7 +224,11 @@ def test_restore_brings_back_the_backup_and_keeps_the_device_secrets(emu):
     assert any(n.startswith("mqtt: the broker password was dropped") for n in res["notes"]), res
     wifi = _stored(emu, "wifi")
     assert wifi["password"] == WIFI_KEY2 and wifi["ip"] == "0.0.0.0"  # DHCP as in the backup
-    assert "restored" in json.dumps(_ok(emu.api("GET", "/api/events?limit=20")))
+    events = _ok(emu.api("GET", "/api/events?limit=30"))
+    assert "restored" in json.dumps(events)
+    # what the restore said is in the log too: the page that asked is gone with the reboot
+    said = [e["params"]["note"] for e in events if e.get("code") == "restore.note"]
+    assert sorted(said) == sorted(res["kept"] + res["notes"]) and said, (said, res)
 
 
 def _bundle(version, board="emulator", patch=None, key=True):

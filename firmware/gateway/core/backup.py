@@ -32,15 +32,17 @@ Restore rules, per document (a document absent from the file is left as it is):
                           is (reported in "kept"): the device must stay reachable.
   outputs                 the plain relay outputs, validated like PUT /api/outputs/<id> against
                           this device's board (a relay it lacks is refused).
-  users                   accounts here get their role and disabled flag from the file (their
-                          password stays); accounts only in the file are created disabled, with
-                          no usable password and must_change set (an admin gives them one);
-                          accounts only here are kept. The account doing the restore is never
-                          demoted or disabled, and the last enabled admin rule holds.
+  users                   accounts here get their role, disabled flag and a tenant's meters from
+                          the file (their password stays); accounts only in the file are created
+                          disabled, with no usable password and must_change set (an admin gives
+                          them one); accounts only here are kept. The account doing the restore
+                          is never demoted or disabled, and the last enabled admin rule holds.
 A document of a feature the board file leaves out (``DOC_FEATURE``; "features_left_out" in
 ``current["left_out"]``) is not restored, and "notes" says so: its validators are not on the
 board. Everything is checked before anything is saved: the first error is raised as ValidationError
-with the field in the file ("meters[2].address", "genset.start_soc", ...).
+with the field in the file ("meters[2].address", "genset.start_soc", ...). A reference to a meter
+the device will not have (the generator's source, a tenant's binding) is restored as it is and
+said in "notes".
 """
 from gateway.core import check, ondemand
 from gateway.core.configstore import BACKUP_DOCS
@@ -180,6 +182,8 @@ def _users(lst, records, me):
         seen.add(low)
         want = {"role": u.get("role"), "disabled": u.get("disabled"),
                 "must_change": u.get("must_change")}
+        if u.get("meters") is not None:  # a tenant's: what it may read
+            want["meters"] = u["meters"]
         here = None
         for n in users:
             if low is not None and n.lower() == low:
@@ -193,16 +197,21 @@ def _users(lst, records, me):
             old = users[here]
             rec = {"role": valid["role"], "hash": old["hash"], "disabled": valid["disabled"],
                    "must_change": valid["must_change"]}
+            if valid.get("meters"):
+                rec["meters"] = valid["meters"]
             if rec["role"] != old.get("role") or (rec["disabled"] and not old.get("disabled")):
                 changed.append(here)
             users[here] = rec
         else:
             # a new account: validated with a placeholder password, stored with none usable
             req = {"user": user, "role": want["role"], "disabled": True, "must_change": True,
-                   "password": "placeholder-8"}
+                   "password": "placeholder-8", "meters": want.get("meters")}
             valid = _one(name, validate_user, req, users)
-            users[valid["user"]] = {"role": valid["role"], "hash": LOCKED_HASH, "disabled": True,
-                                    "must_change": True}
+            rec = {"role": valid["role"], "hash": LOCKED_HASH, "disabled": True,
+                   "must_change": True}
+            if valid.get("meters"):
+                rec["meters"] = valid["meters"]
+            users[valid["user"]] = rec
             notes.append("account %s created disabled: an admin sets its password" % valid["user"])
     return users, changed, notes
 
@@ -213,9 +222,10 @@ def check_restore(doc, current):
 
     ``current``: {"serial", "mqtt" (stored or None), "wifi" (stored or None), "users" (records),
     "me" (the user doing the restore), "taken_ports" (the web server's), "relays" (the board's),
-    "left_out" (the board's features_left_out), "board" (its name)}. Nothing is saved
-    here; ValidationError on the first problem, its field named as in the file. ``doc`` is
-    consumed: each document leaves it once checked, so the heap holds one copy at a time.
+    "left_out" (the board's features_left_out), "board" (its name), "meters" (its meter ids)}.
+    Nothing is saved here; ValidationError on the first problem, its field named as in the file.
+    ``doc`` is consumed: each document leaves it once checked, so the heap holds one copy at a
+    time.
     """
     check_header(doc)
     if not any(k in doc for k in DOCS):
@@ -236,7 +246,31 @@ def check_restore(doc, current):
                 _restore_doc(name, doc.pop(name), current, plan)  # the file's copy freed as we go
             finally:
                 ondemand.release(before)
+    _unknown_meters(plan, current)
     return plan
+
+
+def _unknown_meters(plan, current):
+    """A note for each reference to a meter the device will not have after the restore (a
+    backup made while one dangled): the generator's source, a tenant's binding. Kept as in
+    the file: the generator reports its source lost, the tenant reads nothing of it."""
+    docs = plan["docs"]
+    ids = [m["id"] for m in docs["meters"]] if "meters" in docs else current.get("meters")
+    if ids is None:
+        return
+    g = docs.get("genset") or {}
+    for key in ("soc_source", "voltage"):
+        mid = (g.get(key) or {}).get("meter")
+        if mid is not None and mid not in ids:
+            plan["notes"].append("genset: its %s is meter %s, which is not among the meters: the "
+                                 "generator reports its source lost until another is chosen"
+                                 % (key, mid))
+    users = docs["users"] if "users" in docs else current.get("users") or {}
+    for name in sorted(users):
+        gone = [m for m in users[name].get("meters") or () if m not in ids]
+        if gone:
+            plan["notes"].append("account %s is bound to meter %s, not among the meters: it "
+                                 "reads nothing of it" % (name, ", ".join(gone)))
 
 
 def _restore_doc(name, d, current, plan):

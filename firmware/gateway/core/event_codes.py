@@ -35,6 +35,7 @@ TEXTS = {
     "settings": "settings changed by %(by)s",
     "interval": "sample interval %(s)d s by %(by)s",
     "restore": "configuration restored by %(by)s (%(docs)s); rebooting",
+    "restore.note": "restore: %(note)s",
     "user.password": "%(user)s changed their password",
     "user.created": "user %(user)s created by %(by)s",
     "user.changed": "user %(user)s changed by %(by)s",

@@ -23,7 +23,7 @@ from gateway.core.records import crc32
 TYPES = ("state", "threshold", "config", "comm", "genset", "system", "alarm")
 MAX_TEXT = 160
 MAX_SOURCE = 40
-MAX_PARAM = 96  # characters of a text param of a coded event (an alarm's name: up to ~85)
+MAX_PARAM = 160  # characters of a text param of a coded event (a restore's note: up to ~130)
 
 
 def _clean(s, n):

@@ -154,7 +154,8 @@ async def restore(ctx, req):
                    "wifi": ctx.wifi.cfg, "users": ctx.users.records(), "me": who,
                    "taken_ports": (ctx.board.get("http", {}).get("port", 80),),
                    "relays": ctx.board.get("relays", []), "board": ctx.board.get("name"),
-                   "left_out": ctx.board.get("features_left_out") or ()}
+                   "left_out": ctx.board.get("features_left_out") or (),
+                   "meters": [m["id"] for m in ctx.meters.meters]}
         plan = backup.check_restore(doc, current)
         doc = None
         _save(ctx, plan["docs"])
@@ -167,6 +168,8 @@ async def restore(ctx, req):
     for name in plan["revoke"]:
         ctx.revoke_user(name)
     ctx.event("config", "restore", "restore", {"by": who, "docs": ", ".join(sorted(plan["docs"]))})
+    for note in plan["kept"] + plan["notes"]:  # kept in the log: the page is gone with the reboot
+        ctx.event("config", "restore", "restore.note", {"note": note})
     ctx.request_reboot("configuration restored by %s" % who)
     return {"ok": True, "reboot": True, "restored": sorted(plan["docs"]), "kept": plan["kept"],
             "notes": plan["notes"]}
