@@ -2,7 +2,9 @@
 (GET /api/backup carries the billing files) or from a running device. The statements are made
 by the firmware's own core (gateway.core.statement) from the device's billing files, or taken
 as the device's API returns them; CSV by the same core code as the device's download."""
+import csv
 import html
+import io
 import json
 import os
 import shutil
@@ -39,6 +41,9 @@ def from_backup(path, month, meters=None, part=None, every_part=False):
         for it in items:
             if "config" in it:
                 cfg = it["config"] or {}
+            elif "names" in it:  # deleted meters' (their billing stays)
+                for k, v in (it["names"] or {}).items():
+                    names.setdefault(k, v)
             elif "file" in it and "/" not in it["file"]:
                 with open(os.path.join(d, it["file"]), "w", encoding="utf-8") as f:
                     f.write(it["text"])
@@ -50,7 +55,7 @@ def from_backup(path, month, meters=None, part=None, every_part=False):
             for st in found:
                 if st is None:
                     continue
-                st["name"] = names.get(mid, mid)
+                st["name"] = names.get(mid) or "meter " + mid  # as the device names it
                 st["location"] = settings.get("location", "")
                 out.append(st)
         return out, settings
@@ -70,8 +75,12 @@ def from_url(url, user, password, month, meters=None, part=None, every_part=Fals
     rs = s.get(url + "/api/settings", timeout=20)
     if rs.status_code == 200:
         settings = rs.json()
-    if not meters:
-        meters = [m["id"] for m in s.get(url + "/api/meters", timeout=20).json()]
+    if not meters:  # the month's table names them, a deleted meter's billing included
+        r = s.get(url + "/api/statements.csv", params={"month": month}, timeout=60)
+        if r.status_code != 200:
+            raise StatementError("the month's table: %s" % r.text[:200])
+        rows = csv.DictReader(io.StringIO(r.text), delimiter=settings.get("csv_separator", ";"))
+        meters = list(dict.fromkeys(x["meter"] for x in rows))
     out = []
     for mid in meters:
         parts = [part]

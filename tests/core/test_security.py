@@ -223,6 +223,21 @@ def test_a_meter_id_is_never_given_twice_not_even_after_a_reboot():
     assert [m["id"] for m in svc.meters] == ["1", "5", "10"] and store.docs["meter-ids"]["last"] == 10
 
 
+def test_a_deleted_meter_keeps_its_name_for_its_billing_and_the_names_are_bounded():
+    from gateway.services.meters import GONE, MAX_GONE, MeterService
+
+    store = FailingStore({})
+    svc = MeterService(store, lambda bus: None)
+    svc.create({"name": "Apt 2", "address": 2, "profile": "sdm120"})
+    svc.delete("1")
+    assert svc.name_of("1") == "Apt 2" and svc.get("1") is None and svc.name_of("2") is None
+    for _ in range(MAX_GONE + 1):
+        svc.delete(svc.create({"address": 3, "profile": "sdm120"})["id"])
+    gone = store.docs[GONE]
+    assert len(gone) == MAX_GONE and "1" not in gone and "2" not in gone  # the oldest go first
+    assert svc.name_of(str(MAX_GONE + 2)) == "meter-3"
+
+
 # --- readings of a stopped poller turn "stale" ------------------------------------------------
 
 

@@ -212,10 +212,6 @@ def test_the_months_table_for_the_accounts(site, tmp_path):
     """GET /api/statements.csv without a meter: a line per statement of the month with each
     statement's own figures (admin: every meter; a tenant: its own); `dingate statement
     --format summary` writes the same table from a backup or from the device."""
-    from click.testing import CliRunner
-
-    from dingate.cli import main
-
     emu, ids = site
     month = emu.api("GET", "/api/billing").json()[0]["months"][0]["month"]
     r = emu.api("GET", "/api/statements.csv?month=" + month)
@@ -238,6 +234,15 @@ def test_the_months_table_for_the_accounts(site, tmp_path):
     assert [x["meter"] for x in csv.DictReader(io.StringIO(tenant.text), delimiter=";")] == [ids[0]]
     assert emu.api("GET", "/api/statements.csv?month=2025-13").json()["field"] == "month"
     # the host tool: the same table from a backup, and from the device
+    _host_tells_the_same_table(emu, tmp_path, month, r.text)
+
+
+def _host_tells_the_same_table(emu, tmp_path, month, table):
+    """`dingate statement --format summary` from a backup and from the device: ``table``."""
+    from click.testing import CliRunner
+
+    from dingate.cli import main
+
     backup = tmp_path / "backup.json"
     backup.write_bytes(emu.api("GET", "/api/backup").content)
     name = "Les_Pins_statements_%s.csv" % month
@@ -246,7 +251,7 @@ def test_the_months_table_for_the_accounts(site, tmp_path):
         run = CliRunner().invoke(main, ["statement", *args, "--month", month, "--format", "summary",
                                         "--out", str(tmp_path / out)])
         assert run.exit_code == 0, run.output
-        assert (tmp_path / out / name).read_bytes().decode() == r.text, out
+        assert (tmp_path / out / name).read_bytes().decode() == table, out
 
 
 def test_reset_closes_the_tenant_statement(site):
@@ -287,19 +292,34 @@ def test_a_new_tenant_sees_nothing_of_the_tenant_before(site):
     assert all(r["ts"] >= first for r in rows)
 
 
-def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site):
+def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site, tmp_path):
     """A broken meter deleted and a new one added (the installer's replacement): the new meter
     gets an id of its own, so none of the old meter's month-ends, statements or peaks; the old
     meter's billing stays on the device under its id."""
     emu, ids = site
     old = ids[1]
-    assert emu.api("GET", "/api/statements?meter=" + old).json()  # its history, seeded
+    history = emu.api("GET", "/api/statements?meter=" + old).json()
+    assert history  # its history, seeded
     assert emu.api("DELETE", "/api/meters/" + old).status_code == 200
     new, = emu.add_meters({"name": "Apt 2 new meter", "address": 2, "profile": "sdm120"})
     assert new not in ids, (new, ids)  # the smallest free id would have been the old one's
     bl = [b for b in emu.api("GET", "/api/billing").json() if b["meter"] == new][0]
     assert bl["months"] == [] and bl["current"] is None and bl["first_init"] is None
     assert emu.api("GET", "/api/statements?meter=" + new).json() == []
+    # the old meter's part is still the accountant's: its statements under its name, its line
+    # in the month's table and in the totals; a tenant reaches none of it
+    assert emu.api("GET", "/api/statements?meter=" + old).json() == history
+    month = history[0]["month"]
+    st = emu.api("GET", "/api/statements?meter=%s&month=%s" % (old, month)).json()
+    assert st["name"] == "Apt 2" and st["meter"] == old
+    table = emu.api("GET", "/api/statements.csv?month=" + month).text
+    rows = [x for x in csv.DictReader(io.StringIO(table), delimiter=";") if x["meter"] == old]
+    assert rows and {x["name"] for x in rows} == {"Apt 2"}, table
+    tot = emu.api("GET", "/api/billing/totals?month=" + month).json()
+    assert [m["name"] for g in tot["groups"] for m in g["meters"] if m["meter"] == old] == ["Apt 2"]
+    r = _tenant(emu).get(emu.url + "/api/statements?meter=" + old, timeout=10)
+    assert r.status_code == 403, r.text
+    _host_tells_the_same_table(emu, tmp_path, month, table)  # from a backup, from the device
 
 
 def test_a_tenant_s_meter_is_not_deleted_and_a_deleted_meter_s_id_is_not_given_again(site):

@@ -9,6 +9,10 @@ def _validate(fn, *args):
     return ondemand.call("gateway.core.meters", fn, *args)
 
 
+GONE = "meters-gone"  # {id: name} of deleted meters, for their billing's statements
+MAX_GONE = 64
+
+
 class MeterService:
     def __init__(self, store, port_factory, events=None):
         self.store = store
@@ -68,7 +72,19 @@ class MeterService:
         return m
 
     def delete(self, meter_id):
+        m = self.get(meter_id)
         self._apply([x for x in self.meters if x["id"] != meter_id])
+        if m is not None:  # its billing stays under its id: its statements keep its name
+            gone = self.store.load(GONE) or {}
+            gone[meter_id] = m["name"]
+            while len(gone) > MAX_GONE:
+                gone.pop(min(gone, key=int))
+            self.store.save(GONE, gone)
+
+    def name_of(self, meter_id):
+        """A meter's name, a deleted one's too (None if the id never named one here)."""
+        m = self.get(meter_id)
+        return m["name"] if m is not None else (self.store.load(GONE) or {}).get(meter_id)
 
     def set_bus(self, data):
         bus = _validate("validate_bus", data, self.bus)

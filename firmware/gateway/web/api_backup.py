@@ -15,6 +15,7 @@ import os
 from gateway import VERSION
 from gateway.core import backup
 from gateway.core.errors import ValidationError
+from gateway.services.meters import GONE
 from gateway.web.http import JsonDepth, error
 from gateway.web.upload import busy, drain, length, read_body
 
@@ -59,15 +60,18 @@ def _backup_docs(ctx):
         docs.append(("outputs", outputs))
     # billing (tariffs, month-ends, statements): not restored, read by `dingate statement`
     docs.append(("billing", lambda: _billing_items(ctx.store.load("billing"),
-                                                   ctx.storage.billing.root)))
+                                                   ctx.storage.billing.root,
+                                                   ctx.store.load(GONE))))
     return docs
 
 
-def _billing_items(cfg, root):
-    """{"config"} then {"file", "text"} per billing file, read one at a time."""
+def _billing_items(cfg, root, gone):
+    """{"config"}, {"names"} (deleted meters' names) then {"file", "text"} per billing file,
+    read one at a time."""
     from gateway.core.configstore import read_file
 
     yield {"config": cfg or {}}
+    yield {"names": gone or {}}
     for n in sorted(os.listdir(root)):
         if n.endswith(".json"):
             yield {"file": n, "text": read_file(root + "/" + n).decode()}

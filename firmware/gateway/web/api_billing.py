@@ -138,7 +138,7 @@ def _statement(ctx, req):
     mid = a.get("meter")
     if not meter_allowed(ctx, req, mid):
         return forbidden_meter()
-    if not mid or ctx.meters.get(mid) is None:
+    if not mid or not _billed(ctx, req, mid):
         raise ValidationError("meter", "unknown meter", "unknown")
     from gateway.core import statement
 
@@ -154,9 +154,29 @@ def _statement(ctx, req):
         return error(404, "no statement for that month", "month")
     if meter_scope(ctx, req) is not None and not _own(ctx, mid, st):
         return error(404, "no statement for that month", "month")
-    st["name"] = ctx.meters.get(mid)["name"]
+    st["name"] = _name(ctx, mid)
     st["location"] = ctx.settings["location"]
     return mid, st
+
+
+def _billed(ctx, req, mid):
+    """A meter, or (not for a tenant) a deleted meter whose billing is still on the device."""
+    return ctx.meters.get(mid) is not None or (
+        meter_scope(ctx, req) is None and mid in ctx.storage.billing.channels())
+
+
+def _name(ctx, mid):
+    return ctx.meters.name_of(mid) or "meter " + mid
+
+
+def _billed_ids(ctx, req):
+    """The meters' ids and (not for a tenant) the deleted meters' whose billing is kept, in
+    id order (as `dingate statement` lists a backup's)."""
+    ids = [m["id"] for m in ctx.meters.meters]
+    if meter_scope(ctx, req) is None:
+        ids += [ch for ch in ctx.storage.billing.channels() if ch not in ids]
+    ids.sort(key=lambda x: (0, int(x)) if x.isdigit() else (1, 0))
+    return ids
 
 
 def _own(ctx, mid, st):
@@ -194,12 +214,12 @@ def _summary_csv(ctx, req, month):
     b = ctx.storage.billing
 
     def each_statement():
-        for m in ctx.meters.meters:
-            if sc is not None and m["id"] not in sc:
+        for mid in _billed_ids(ctx, req):
+            if sc is not None and mid not in sc:
                 continue
-            for st in statement.month_parts(b, m["id"], month):
-                if sc is None or _own(ctx, m["id"], st):
-                    st["name"] = m["name"]
+            for st in statement.month_parts(b, mid, month):
+                if sc is None or _own(ctx, mid, st):
+                    st["name"] = _name(ctx, mid)
                     yield st
 
     lines = list(statement.summary_lines(each_statement(), s["csv_separator"], s["csv_decimal"]))
@@ -239,22 +259,24 @@ def totals(ctx, req):
         _month(month)
     groups = {}
     out = {"month": month, "groups": [], "total_kwh_delta": 0}
-    for m in ctx.meters.meters:
-        mc = cfg.get(m["id"]) or {}
+    for mid in _billed_ids(ctx, req):
+        mc = cfg.get(mid) or {}
         if not month:
-            om = b.open_month(m["id"])
+            om = b.open_month(mid)
             if om is not None:
                 out["month"] = month = om[0]
         if month is None:
             continue
-        wh = statement._month_wh(b, m["id"], month)
+        wh = statement._month_wh(b, mid, month)
+        if ctx.meters.get(mid) is None and not any(True for _ in statement._snapshots(b, mid, month)):
+            continue  # a deleted meter with no statement that month
         g = groups.get(mc.get("group") or "")
         if g is None:
             g = groups[mc.get("group") or ""] = {"group": mc.get("group") or "", "meters": [],
                                                  "kwh_delta": 0}
             out["groups"].append(g)
         excl = bool(mc.get("exclude_from_totals"))
-        g["meters"].append({"meter": m["id"], "name": m["name"], "kwh_delta": wh / 1000,
+        g["meters"].append({"meter": mid, "name": _name(ctx, mid), "kwh_delta": wh / 1000,
                             "excluded": excl, "common": bool(mc.get("common"))})
         if not excl:
             g["kwh_delta"] += wh / 1000
