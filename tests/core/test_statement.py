@@ -68,6 +68,8 @@ def test_hphc_month_across_dst_exact_cost():
              lambda h: 1000 if _hc(h) else 2000)
         st = S.find(b, "1", "2025-03")
         assert st["closed"] is True and st["part"] == 1
+        assert S.has_month(b, "1", "2025-03") and not S.has_month(b, "1", "2025-05")
+        assert not S.has_month(b, "2", "2025-03")
         assert st["from"] == z.from_local(2025, 3, 1, 0, 2)
         assert st["to"] == z.from_local(2025, 4, 1, 0, 2)
         # 31 days x 8 off-peak hours - the missing 02:00 = 247 h at 1 kWh; 31 x 16 h at 2 kWh

@@ -245,6 +245,11 @@ def _snapshots(billing, ch, month):
     return out
 
 
+def has_month(billing, ch, month):
+    """Has meter ``ch`` a statement for ``month`` (closed or running)?"""
+    return bool(_snapshots(billing, ch, month))
+
+
 def find(billing, ch, month, part=None):
     """The statement of meter ``ch`` for ``month``: the open month's, else a closed one (the
     last part unless ``part``); None if there is none."""

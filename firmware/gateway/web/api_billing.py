@@ -268,7 +268,7 @@ def totals(ctx, req):
         if month is None:
             continue
         wh = statement._month_wh(b, mid, month)
-        if ctx.meters.get(mid) is None and not any(True for _ in statement._snapshots(b, mid, month)):
+        if ctx.meters.get(mid) is None and not statement.has_month(b, mid, month):
             continue  # a deleted meter with no statement that month
         g = groups.get(mc.get("group") or "")
         if g is None:
