@@ -195,10 +195,7 @@ def _users(lst, records, me):
                 continue
             valid = _one(name, validate_user, want, users, here)
             old = users[here]
-            rec = {"role": valid["role"], "hash": old["hash"], "disabled": valid["disabled"],
-                   "must_change": valid["must_change"]}
-            if valid.get("meters"):
-                rec["meters"] = valid["meters"]
+            rec = _record(valid, old["hash"])
             if rec["role"] != old.get("role") or (rec["disabled"] and not old.get("disabled")):
                 changed.append(here)
             users[here] = rec
@@ -207,13 +204,18 @@ def _users(lst, records, me):
             req = {"user": user, "role": want["role"], "disabled": True, "must_change": True,
                    "password": "placeholder-8", "meters": want.get("meters")}
             valid = _one(name, validate_user, req, users)
-            rec = {"role": valid["role"], "hash": LOCKED_HASH, "disabled": True,
-                   "must_change": True}
-            if valid.get("meters"):
-                rec["meters"] = valid["meters"]
-            users[valid["user"]] = rec
+            users[valid["user"]] = _record(valid, LOCKED_HASH)
             notes.append("account %s created disabled: an admin sets its password" % valid["user"])
     return users, changed, notes
+
+
+def _record(valid, pw_hash):
+    """A stored account from ``validate_user``'s result and the hash it keeps."""
+    rec = {"role": valid["role"], "hash": pw_hash, "disabled": valid["disabled"],
+           "must_change": valid["must_change"]}
+    if valid.get("meters"):
+        rec["meters"] = valid["meters"]
+    return rec
 
 
 def check_restore(doc, current):
@@ -258,13 +260,14 @@ def _unknown_meters(plan, current):
     ids = [m["id"] for m in docs["meters"]] if "meters" in docs else current.get("meters")
     if ids is None:
         return
-    g = docs.get("genset") or {}
-    for key in ("soc_source", "voltage"):
-        mid = (g.get(key) or {}).get("meter")
-        if mid is not None and mid not in ids:
-            plan["notes"].append("genset: its %s is meter %s, which is not among the meters: the "
-                                 "generator reports its source lost until another is chosen"
-                                 % (key, mid))
+    if "genset" in docs:
+        from gateway.core.genset_config import source_meters
+
+        for key, mid in source_meters(docs["genset"]):
+            if mid not in ids:
+                plan["notes"].append("genset: its %s is meter %s, which is not among the meters: "
+                                     "the generator reports its source lost until another is "
+                                     "chosen" % (key, mid))
     users = docs["users"] if "users" in docs else current.get("users") or {}
     for name in sorted(users):
         gone = [m for m in users[name].get("meters") or () if m not in ids]

@@ -283,3 +283,14 @@ def validate_genset(cfg, current=None):
         raise ValidationError("quiet_hours.start_v", "quiet hours start_v must be below stop_v",
                               "below", {"other": other})
     return out
+
+
+def source_meters(cfg):
+    """[(key, meter id)] a (validated) generator configuration reads: its SOC source's
+    ("soc_source"), its voltage condition's when enabled ("voltage")."""
+    out = []
+    for key in ("soc_source", "voltage"):
+        d = cfg.get(key) or {}
+        if d.get("meter") is not None and (key == "soc_source" or d.get("enabled")):
+            out.append((key, d["meter"]))
+    return out

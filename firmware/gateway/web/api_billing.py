@@ -217,9 +217,10 @@ def _summary_csv(ctx, req, month):
         for mid in _billed_ids(ctx, req):
             if sc is not None and mid not in sc:
                 continue
+            name = _name(ctx, mid)  # a deleted meter's is read from flash: once
             for st in statement.month_parts(b, mid, month):
                 if sc is None or _own(ctx, mid, st):
-                    st["name"] = _name(ctx, mid)
+                    st["name"] = name
                     yield st
 
     lines = list(statement.summary_lines(each_statement(), s["csv_separator"], s["csv_decimal"]))
@@ -267,9 +268,9 @@ def totals(ctx, req):
                 out["month"] = month = om[0]
         if month is None:
             continue
-        wh = statement._month_wh(b, mid, month)
         if ctx.meters.get(mid) is None and not statement.has_month(b, mid, month):
             continue  # a deleted meter with no statement that month
+        wh = statement._month_wh(b, mid, month)
         g = groups.get(mc.get("group") or "")
         if g is None:
             g = groups[mc.get("group") or ""] = {"group": mc.get("group") or "", "meters": [],

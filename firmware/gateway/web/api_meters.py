@@ -73,9 +73,10 @@ async def update(ctx, req, mid):
 def _in_use(ctx, mid):
     """409 if something would lose its meter (an id is never given again, so it would stay
     lost): the running generator's SOC or voltage source, a tenant's account."""
-    g = ctx.genset.controller.config if ctx.genset is not None else {}
-    src, volt = g.get("soc_source") or {}, g.get("voltage") or {}
-    if src.get("meter") == mid or (volt.get("enabled") and volt.get("meter") == mid):
+    from gateway.core.genset_config import source_meters
+
+    read = source_meters(ctx.genset.controller.config) if ctx.genset is not None else ()
+    if mid in [m for _, m in read]:
         return error(409, "the generator starts from this meter: choose another source first",
                      None, "in_use_genset")
     for rec in ctx.users.records().values():
