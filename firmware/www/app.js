@@ -876,7 +876,7 @@
       h('td', null, num(r.export_kwh, 2)), h('td', { class: 'diff' }, num(r.export_kwh_delta, 2)),
       h('td', null, stBtn(r.month))));
     const el = card(null,
-      h('div', { class: 'mhead' }, h('h2', null, b.name || meterName(b.meter))),
+      h('div', { class: 'mhead' }, h('h2', null, billName(b))),
       !b.current && h('p', { class: 'note', 'data-role': 'first-read' }, t('bill.first_read', { t: when(b.next_read) })),
       kv([[t('bill.first'), when(b.first_init)],
         [t('bill.cur_imp'), withUnit(c.import_kwh, 'kWh', 2)], [t('bill.cur_exp'), withUnit(c.export_kwh, 'kWh', 2)],
@@ -892,8 +892,10 @@
     el.classList.add('bill');
     return withReset(el, b);
   }
+  // a deleted meter's billing stays readable (its statements), not reset: it reads no more
+  const billName = (b) => (b.name || meterName(b.meter)) + (b.deleted ? ' (' + t('bill.deleted') + ')' : '');
   function withReset(el, b) {
-    if (can('installer')) {
+    if (can('installer') && !b.deleted) {
       const r = btn('reset-billing', t('bill.reset'), { class: 'btn danger', 'data-id': b.meter });
       r.onclick = async () => {
         if (!await confirmBox(t('bill.reset'), t('bill.reset_q', { n: b.name || meterName(b.meter) }), t('bill.reset_ok'))) return;
@@ -997,7 +999,7 @@
     const rows = months.map((r) => h('tr', { 'data-month': r.month }, h('th', { scope: 'row' }, monthName(r.month)),
       h('td', null, num(r[q], 3)), h('td', { class: 'diff' }, num(r[q + '_delta'], 3)), h('td', null, stBtn(r.month))));
     const el = card(null,
-      h('div', { class: 'mhead' }, h('h2', null, (b.name || meterName(b.meter)) + ' · ' + t('bill.k.' + q.replace('_m3', '')))),
+      h('div', { class: 'mhead' }, h('h2', null, billName(b) + ' · ' + t('bill.k.' + q.replace('_m3', '')))),
       !b.current && h('p', { class: 'note', 'data-role': 'first-read' }, t('bill.first_read', { t: when(b.next_read) })),
       kv([[t('bill.first'), when(b.first_init)], [t('bill.vidx'), withUnit(c[q], u, 3)],
         b.current && [t('bill.last_read'), when(c.ts)],

@@ -300,6 +300,8 @@ def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site, tmp_path)
     old = ids[1]
     history = emu.api("GET", "/api/statements?meter=" + old).json()
     assert history  # its history, seeded
+    before = [b for b in emu.api("GET", "/api/billing").json() if b["meter"] == old]
+    assert [b["deleted"] for b in before] == [False]
     assert emu.api("DELETE", "/api/meters/" + old).status_code == 200
     new, = emu.add_meters({"name": "Apt 2 new meter", "address": 2, "profile": "sdm120"})
     assert new not in ids, (new, ids)  # the smallest free id would have been the old one's
@@ -317,8 +319,14 @@ def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site, tmp_path)
     assert rows and {x["name"] for x in rows} == {"Apt 2"}, table
     tot = emu.api("GET", "/api/billing/totals?month=" + month).json()
     assert [m["name"] for g in tot["groups"] for m in g["meters"] if m["meter"] == old] == ["Apt 2"]
-    r = _tenant(emu).get(emu.url + "/api/statements?meter=" + old, timeout=10)
+    # its billing is listed after the meters, as it was, marked deleted
+    bills = emu.api("GET", "/api/billing").json()
+    assert [b["meter"] for b in bills] == [ids[0], ids[2], new, old]
+    assert bills[-1] == dict(before[0], deleted=True, next_read=bills[-1]["next_read"])
+    tenant = _tenant(emu)
+    r = tenant.get(emu.url + "/api/statements?meter=" + old, timeout=10)
     assert r.status_code == 403, r.text
+    assert [b["meter"] for b in tenant.get(emu.url + "/api/billing", timeout=10).json()] == [ids[0]]
     _host_tells_the_same_table(emu, tmp_path, month, table)  # from a backup, from the device
 
 

@@ -41,23 +41,24 @@ def _peaks(bl, mid):
     return out
 
 
-def _view(ctx, m, next_read, cost):
+def _view(ctx, mid, name, deleted, next_read, cost):
     """A meter's billing: ``quantity`` names its counter ("import_kwh", or "gas_m3"/"water_m3"
     for a volume meter, ``unit`` "kWh"/"m3"); indexes under that name, consumption under
     "<name>_delta" (electricity: export_kwh/export_kwh_delta too, and the month's highest
-    quarter-hour average import as peak_kw at peak_ts, the quarter's start)."""
+    quarter-hour average import as peak_kw at peak_ts, the quarter's start). ``deleted``: the
+    meter is gone, its billing kept (read no more)."""
     bl = ctx.storage.billing
-    b = bl.get(m["id"])
-    q = bl.quantity(m["id"])
+    b = bl.get(mid)
+    q = bl.quantity(mid)
     elec = q == "import_kwh"
-    out = {"meter": m["id"], "name": m["name"], "quantity": q, "unit": "kWh" if elec else "m3",
-           "first_init": None, "current": None, "current_month": None, "months": [],
-           "next_read": next_read}
+    out = {"meter": mid, "name": name, "deleted": deleted, "quantity": q,
+           "unit": "kWh" if elec else "m3", "first_init": None, "current": None,
+           "current_month": None, "months": [], "next_read": next_read}
     if b is None:
         return out
     out["first_init"] = b["first_init"]
 
-    peaks = _peaks(bl, m["id"]) if elec else {}
+    peaks = _peaks(bl, mid) if elec else {}
 
     def pair(x, imp, exp, delta=""):
         x[q + delta] = _kwh(imp)
@@ -90,15 +91,20 @@ def _next_read(ctx):
 
 
 def billing(ctx, req):
+    """Every meter's billing (a tenant's: its own), then (not for a tenant) the deleted meters'
+    still on the device, in id order, under the names they had."""
     from gateway.core import statement
 
     sc = meter_scope(ctx, req)
     nr = _next_read(ctx)
     cfg = _config(ctx)
-    ms = [m for m in ctx.meters.meters if sc is None or m["id"] in sc]
+    ms = [(m["id"], m["name"], False) for m in ctx.meters.meters if sc is None or m["id"] in sc]
+    if sc is None:
+        ms += [(mid, _name(ctx, mid), True) for mid in _gone_ids(ctx)]
     # the costs now, while the statement code is loaded; the views go out one meter at a time
-    costs = {m["id"]: _month_cost(ctx, statement, cfg, m["id"]) for m in ms}
-    return stream(_view(ctx, m, nr, costs[m["id"]]) for m in ms)
+    costs = [_month_cost(ctx, statement, cfg, x[0]) for x in ms]
+    return stream(_view(ctx, mid, name, gone, nr, cost)
+                  for (mid, name, gone), cost in zip(ms, costs))
 
 
 def reset(ctx, req, mid):
@@ -110,7 +116,8 @@ def reset(ctx, req, mid):
     ctx.event("config", "meter " + mid, "bill.reset", {"name": m["name"], "by": req.g.session["user"]})
     from gateway.core import statement
 
-    return _view(ctx, m, _next_read(ctx), _month_cost(ctx, statement, _config(ctx), mid))
+    return _view(ctx, mid, m["name"], False, _next_read(ctx),
+                 _month_cost(ctx, statement, _config(ctx), mid))
 
 
 def get_config(ctx, req):
@@ -169,13 +176,24 @@ def _name(ctx, mid):
     return ctx.meters.name_of(mid) or "meter " + mid
 
 
+def _id_order(mid):
+    return (0, int(mid)) if mid.isdigit() else (1, 0)
+
+
+def _gone_ids(ctx):
+    """The deleted meters whose billing is kept on the device, in id order."""
+    ids = [ch for ch in ctx.storage.billing.channels() if ctx.meters.get(ch) is None]
+    ids.sort(key=_id_order)
+    return ids
+
+
 def _billed_ids(ctx, req):
     """The meters' ids and (not for a tenant) the deleted meters' whose billing is kept, in
     id order (as `dingate statement` lists a backup's)."""
     ids = [m["id"] for m in ctx.meters.meters]
     if meter_scope(ctx, req) is None:
-        ids += [ch for ch in ctx.storage.billing.channels() if ch not in ids]
-    ids.sort(key=lambda x: (0, int(x)) if x.isdigit() else (1, 0))
+        ids += _gone_ids(ctx)
+    ids.sort(key=_id_order)
     return ids
 
 
