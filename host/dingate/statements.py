@@ -50,7 +50,7 @@ def from_backup(path, month, meters=None, part=None, every_part=False):
         b = Billing(d, settings.get("timezone"))
         b.config = lambda: cfg
         out = []
-        for mid in meters or sorted(b.channels(), key=_natural):
+        for mid in meters or sorted(b.channels(), key=S.meter_order):
             found = S.month_parts(b, mid, month) if every_part else [S.find(b, mid, month, part)]
             for st in found:
                 if st is None:
@@ -99,10 +99,6 @@ def from_url(url, user, password, month, meters=None, part=None, every_part=Fals
                 raise StatementError("meter %s: %s" % (mid, r.text[:200]))
             out.append(r.json())
     return out, settings
-
-
-def _natural(x):
-    return (0, int(x)) if x.isdigit() else (1, x)
 
 
 LANGS = ("en", "fr", "nl")  # the page's catalogues (firmware/www/lang-<lang>.json)

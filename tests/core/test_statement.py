@@ -212,3 +212,8 @@ def test_a_months_summary_has_a_line_per_statement_with_their_figures():
         assert row["tenant"] == "New tenant" and row["closed"] == "no"
         assert row["consumption"] == ("%.3f" % sts[1]["import_kwh"]).replace(".", ",")
         assert row["total"] == ("%.2f" % c["total"]).replace(".", ",") and row["currency"] == "EUR"
+
+
+def test_meters_are_listed_in_id_order():
+    ids = ["10", "2", "x", "1", "33"]
+    assert sorted(ids, key=S.meter_order) == ["1", "2", "10", "33", "x"]

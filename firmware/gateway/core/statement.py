@@ -245,6 +245,11 @@ def _snapshots(billing, ch, month):
     return out
 
 
+def meter_order(ch):
+    """Sort key of billing channels (meter ids): by number ("2" before "10"), others after."""
+    return (0, int(ch)) if ch.isdigit() else (1, ch)
+
+
 def has_month(billing, ch, month):
     """Has meter ``ch`` a statement for ``month`` (closed or running)?"""
     return bool(_snapshots(billing, ch, month))

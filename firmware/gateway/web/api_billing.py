@@ -176,14 +176,12 @@ def _name(ctx, mid):
     return ctx.meters.name_of(mid) or "meter " + mid
 
 
-def _id_order(mid):
-    return (0, int(mid)) if mid.isdigit() else (1, 0)
-
-
 def _gone_ids(ctx):
     """The deleted meters whose billing is kept on the device, in id order."""
+    from gateway.core.statement import meter_order
+
     ids = [ch for ch in ctx.storage.billing.channels() if ctx.meters.get(ch) is None]
-    ids.sort(key=_id_order)
+    ids.sort(key=meter_order)
     return ids
 
 
@@ -193,7 +191,9 @@ def _billed_ids(ctx, req):
     ids = [m["id"] for m in ctx.meters.meters]
     if meter_scope(ctx, req) is None:
         ids += _gone_ids(ctx)
-    ids.sort(key=_id_order)
+    from gateway.core.statement import meter_order
+
+    ids.sort(key=meter_order)
     return ids
 
 
