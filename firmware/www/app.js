@@ -951,6 +951,7 @@
         fld('bc', p + 'periods.0.windows', t('bill.windows'), { value: (per.windows || []).join(', '), hint: t('bill.windows_h') }),
         fld('bc', p + 'export_price', t('bill.export_price'), { type: 'number', value: tf.export_price ?? '', a: { step: 'any', min: 0 } }),
         fld('bc', p + 'monthly_fee', t('bill.fee'), { type: 'number', value: tf.monthly_fee ?? '', a: { step: 'any', min: 0 } }),
+        fld('bc', p + 'capacity_price', t('bill.cap_price'), { type: 'number', value: tf.capacity_price ?? '', a: { step: 'any', min: 0 } }),
         fld('bc', p + 'vat_pct', t('bill.vat'), { type: 'number', value: tf.vat_pct ?? '', a: { step: 'any', min: 0, max: 100 } })));
     };
     const names = [['', t('bill.none_t')]].concat((cfg.tariffs || []).map((x) => [x.name, x.name]));

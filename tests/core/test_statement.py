@@ -217,3 +217,50 @@ def test_a_months_summary_has_a_line_per_statement_with_their_figures():
 def test_meters_are_listed_in_id_order():
     ids = ["10", "2", "x", "1", "33"]
     assert sorted(ids, key=S.meter_order) == ["1", "2", "10", "33", "x"]
+
+
+def _peak(b, ch, y, m, w, idx):
+    """A quarter of ``w`` watts on the 10th of month ``m`` (core/demand.py reads); returns the
+    index after it."""
+    from gateway.core import demand
+
+    t = tz.epoch(y, m, 10, 12, 0)
+    demand.read(b, t, {ch: (t, idx)})
+    idx += w // 4  # Wh in 15 minutes
+    demand.read(b, t + 900, {ch: (t + 900, idx)})
+    return idx
+
+
+def test_a_capacity_tariff_bills_the_twelve_months_average_peak():
+    """Flanders' capacity tariff: the average of the last 12 monthly quarter-hour peaks, each
+    at least 2.5 kW, a twelfth of the yearly price per kW each month; frozen when the month
+    closes."""
+    e = raises(ValidationError, T.check_config, {"tariffs": [
+        {"name": "gas", "kind": "gas", "price": 1, "capacity_price": 40}]})
+    assert e.field == "tariffs.0.capacity_price"
+    with tempdir("dgt_stm_") as d:
+        b = Billing(d, "UTC")
+        cfg = T.check_config({"currency": "EUR", "tariffs": [dict(HPHC, capacity_price=48.0)],
+                              "meters": {"1": {"tariff": "HPHC"}, "2": {"tariff": "HPHC"}}})
+        b.config = lambda: cfg
+        # with no peak measured, the floor is billed
+        _run(b, "2", tz.epoch(2025, 3, 1), tz.epoch(2025, 3, 2), 0, lambda h: 100, "UTC")
+        cap = [x for x in S.find(b, "2", "2025-03")["cost"]["lines"] if x["kind"] == "capacity"]
+        assert [x["quantity"] for x in cap] == [2.5]
+        idx = _peak(b, "1", 2025, 1, 20000, 0)  # out of January 2026's 12 months
+        for m in range(2, 13):
+            idx = _peak(b, "1", 2025, m, 1000 if m < 7 else 4000, idx)  # 1 kW billed as 2.5
+        idx = _peak(b, "1", 2026, 1, 6000, idx)
+        _run(b, "1", tz.epoch(2026, 1, 1), tz.epoch(2026, 2, 1, 0, 30), 0, lambda h: 100, "UTC")
+        st = S.find(b, "1", "2026-01")
+        assert st["closed"] is True
+        cap = [x for x in st["cost"]["lines"] if x["kind"] == "capacity"]
+        avg = (5 * 2500 + 6 * 4000 + 6000) // 12
+        assert [(x["quantity"], x["unit"], x["price"]) for x in cap] == [(avg / 1000, "kW", 48.0)]
+        assert cap[0]["amount"] == round(avg / 1000 * 48 / 12, 2) == 14.16
+        # frozen: a higher peak later changes nothing of the closed month
+        _peak(b, "1", 2026, 2, 40000, idx)
+        assert S.find(b, "1", "2026-01") == st
+        # a tariff without a capacity price has no such line
+        b.config = lambda: _cfg()
+        assert "capacity" not in [x["kind"] for x in S.find(b, "1", "2026-02")["cost"]["lines"]]

@@ -167,6 +167,8 @@ def snapshot(billing, cfg, ch, month, start, end, cells, part=1):
     q = billing.quantity(ch)
     if q != "import_kwh":
         snap["q"] = q
+    elif tf is not None and tf.get("capacity_price"):
+        snap["ca"] = capacity_w(billing, ch, month)
     pk = billing.peak(ch)  # the month's quarter-hour peak (core/demand.py), if measured
     if pk is not None and month_text(pk[0]) == month:
         snap["pk"] = [pk[1], pk[2]]
@@ -174,6 +176,20 @@ def snapshot(billing, cfg, ch, month, start, end, cells, part=1):
     if cm:
         snap["cm"] = cm
     return snap
+
+
+def capacity_w(billing, ch, month):
+    """The average of the quarter-hour peaks (W, core/demand.py) of the 12 months to ``month``,
+    each at least the capacity tariff's floor: the floor when none was measured."""
+    from gateway.core import demand
+    from gateway.core.tariff import CAPACITY_FLOOR_W
+
+    y, m = int(month[:4]), int(month[5:7])
+    first = "%04d-%02d" % ((y, 1) if m == 12 else (y - 1, m + 1))
+    cur, past = demand.view(billing, ch)
+    ws = [max(p["w"], CAPACITY_FLOOR_W) for p in ([cur] if cur else []) + past
+          if first <= p["month"] <= month]
+    return sum(ws) // len(ws) if ws else CAPACITY_FLOOR_W
 
 
 def _kwh(wh):
@@ -198,7 +214,7 @@ def render(snap, closed):
            "export_kwh": _kwh(snap.get("x")) if elec else None,
            "periods": [{"name": n, "kwh" if elec else "m3": wh / 1000} for n, wh in snap["w"]],
            "cost": T.cost(tf, snap["currency"], snap["w"], snap.get("x") if elec else None,
-                          snap["ff"], snap.get("cm"), "kWh" if elec else "m3")}
+                          snap["ff"], snap.get("cm"), "kWh" if elec else "m3", snap.get("ca"))}
     if elec:
         out["index_start"] = {"import_kwh": _kwh(snap["s"][0]), "export_kwh": _kwh(snap["s"][1])}
         out["index_end"] = {"import_kwh": _kwh(snap["e"][0]), "export_kwh": _kwh(snap["e"][1])}

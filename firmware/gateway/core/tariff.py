@@ -15,7 +15,9 @@ A window is "HH:MM-HH:MM" (every day), or "weekday HH:MM-HH:MM" / "weekend HH:MM
 wrap midnight. Tariffs are named and shared by meters (a building has one or two).
 
 Prices are in currency units per kWh (gas, water: per m3); ``vat_pct`` applies to the whole
-statement. Hours outside every window are the base period (``price``, named ``base_name``).
+statement. ``capacity_price`` (electricity, currency units per kW and year; 0: none) prices a
+capacity tariff as Flanders bills it: the average of the last 12 months' highest quarter-hour
+peaks, each at least CAPACITY_FLOOR_W, a twelfth a month (pro rata of the month covered). Hours outside every window are the base period (``price``, named ``base_name``).
 Hour-of-week cells: 0-23 = weekday hours (Mon-Fri), 24-47 = weekend hours (Sat, Sun), local
 time. A window's minutes split its first/last hour (a read is hourly: exact on whole hours).
 Money is computed in integer hundred-thousandths of the currency and rounded to cents per line.
@@ -31,6 +33,7 @@ MAX_TARIFFS = 8
 MAX_PERIODS = 4
 MAX_WINDOWS = 6
 MAX_GROUPS = 16
+CAPACITY_FLOOR_W = 2500  # Fluvius bills a monthly peak below 2.5 kW as 2.5 kW
 _FIELD = "meters"
 
 
@@ -84,7 +87,11 @@ def check_tariff(t, f):
            "base_name": _text(t.get("base_name") or "base", f + ".base_name", 15),
            "export_price": _num(t.get("export_price", 0), f + ".export_price"),
            "monthly_fee": _num(t.get("monthly_fee", 0), f + ".monthly_fee"),
+           "capacity_price": _num(t.get("capacity_price", 0), f + ".capacity_price"),
            "vat_pct": _num(t.get("vat_pct", 0), f + ".vat_pct", 0, 100), "periods": []}
+    if out["capacity_price"] and kind != "electricity":
+        raise ValidationError(f + ".capacity_price", "a capacity price is for electricity",
+                              "invalid")
     ps = t.get("periods") or []
     if not isinstance(ps, list) or len(ps) > MAX_PERIODS:
         raise ValidationError(f + ".periods", "at most %d periods" % MAX_PERIODS, "max",
@@ -251,11 +258,14 @@ def _money(c):
     return c / 100
 
 
-def cost(tariff, currency, periods, export_wh, fee_fraction, common=None, unit=None):
+def cost(tariff, currency, periods, export_wh, fee_fraction, common=None, unit=None,
+         capacity_w=None):
     """The statement's price lines, VAT and total.
     periods: [(name, Wh or litres)]; export_wh: Wh injected (None/0: no line); fee_fraction:
-    share of the month covered (monthly fee pro rata); common: (label, Wh) share of common areas
-    priced at the base price; unit: "kWh" or "m3" (default: from the tariff's kind). Returns {"currency", "lines", "subtotal", "vat_pct", "vat", "total"}."""
+    share of the month covered (monthly fee and capacity pro rata); common: (label, Wh) share of
+    common areas priced at the base price; unit: "kWh" or "m3" (default: from the tariff's
+    kind); capacity_w: the 12 months' average peak (W) a capacity price applies to. Returns
+    {"currency", "lines", "subtotal", "vat_pct", "vat", "total"}."""
     lines = []
     sub = 0
     if tariff is None:
@@ -279,12 +289,18 @@ def cost(tariff, currency, periods, export_wh, fee_fraction, common=None, unit=N
         sub += c
         lines.append({"kind": "export", "label": "export", "quantity": export_wh / 1000,
                       "unit": unit, "price": -tariff["export_price"], "amount": _money(c)})
+    frac = min(1.0, max(0.0, fee_fraction))
     if tariff["monthly_fee"]:
-        frac = min(1.0, max(0.0, fee_fraction))
         c = _cents(int(round(_units(tariff["monthly_fee"]) * frac * 1000)))
         sub += c
         lines.append({"kind": "fee", "label": "monthly fee", "quantity": round(frac, 4),
                       "unit": "month", "price": tariff["monthly_fee"], "amount": _money(c)})
+    cp = tariff.get("capacity_price")  # a statement frozen before it existed has none
+    if cp and capacity_w:
+        c = _cents(int(round(capacity_w * _units(cp) * frac / 12)))  # W x 1e-5/kW = 1e-8
+        sub += c
+        lines.append({"kind": "capacity", "label": "capacity", "quantity": capacity_w / 1000,
+                      "unit": "kW", "price": cp, "amount": _money(c)})
     vat = _cents(sub * int(round(tariff["vat_pct"] * 1000)) * 10)
     return {"currency": currency, "lines": lines, "subtotal": _money(sub),
             "vat_pct": tariff["vat_pct"], "vat": _money(vat), "total": _money(sub + vat),
