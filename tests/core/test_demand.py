@@ -85,10 +85,12 @@ class _Meter:
         self.now = 0
         self.kwh = 100.0
         self.kw = 1.0
+        self.deleted = ()
 
     def readings(self):
-        return {"1": {"status": "ok", "ts": self.now - 1, "values": {"import_kwh": self.kwh}},
-                "9": {"status": "ok", "ts": self.now - 1, "values": {"gas_m3": 3.5}}}
+        rd = {"1": {"status": "ok", "ts": self.now - 1, "values": {"import_kwh": self.kwh}},
+              "9": {"status": "ok", "ts": self.now - 1, "values": {"gas_m3": 3.5}}}
+        return {k: rd[k] for k in rd if k not in self.deleted}
 
 
 def test_the_recorder_reads_every_quarter_hour():
@@ -110,6 +112,38 @@ def test_the_recorder_reads_every_quarter_hour():
         cur, past = demand.view(b, "1")
         assert cur["month"] == "2026-01" and cur["ts"] == Q0 + 4500 and 4900 <= cur["w"] <= 5100, cur
         assert demand.view(b, "9") == (None, [])  # a gas meter has no electric demand
+
+
+def test_the_hourly_read_drops_a_deleted_meter_s_billing_after_its_keeping():
+    """A deleted meter's billing (core/billing.py ``end``) stays KEEP_ENDED_S for the accounts;
+    the recorder's hourly billing read then drops it, peaks included."""
+    from gateway.core.billing import KEEP_ENDED_S
+
+    with tempdir("dgt_dm_") as d:
+        b = Billing(d + "/bill", ZONE)
+        m = _Meter()
+        rec = Recorder(Ring(d + "/ring"), m.readings, {"timezone": ZONE}, billing=b,
+                       clock=lambda: m.now)
+        for k in range(3):  # three quarters read, two billing reads: "1" and "9" billed
+            m.now = Q0 + k * 900
+            m.kwh += 0.5
+            rec.quarter_read(m.now, m.now)
+        rec.billing_read(Q0 + 120, Q0 + 120)
+        rec.billing_read(Q0 + 3720, Q0 + 3720)
+        assert b.channels() == ["1", "9"] and demand.view(b, "1")[0] is not None
+        m.deleted = ("9",)  # as the device deletes a meter: no reading, its billing ended
+        b.end("9", Q0 + 3800)
+        m.now = Q0 + 3800 + KEEP_ENDED_S
+        rec.billing_read(m.now, m.now)
+        assert b.channels() == ["1", "9"]  # kept its time
+        m.now += 3600
+        rec.billing_read(m.now, m.now)
+        assert b.channels() == ["1"]
+        m.deleted = ("1", "9")
+        b.end("1", m.now)
+        m.now += KEEP_ENDED_S + 3600
+        rec.billing_read(m.now, m.now)
+        assert b.channels() == [] and demand.view(b, "1") == (None, [])
 
 
 def test_a_damaged_peaks_file_is_dropped_not_fatal():

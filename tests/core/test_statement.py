@@ -264,3 +264,43 @@ def test_a_capacity_tariff_bills_the_twelve_months_average_peak():
         # a tariff without a capacity price has no such line
         b.config = lambda: _cfg()
         assert "capacity" not in [x["kind"] for x in S.find(b, "1", "2026-02")["cost"]["lines"]]
+
+
+def test_a_deleted_meter_s_last_statement_is_final_and_its_billing_goes_after_13_months():
+    import os
+
+    from gateway.core.billing import KEEP_ENDED_S
+
+    with tempdir("dgt_stm_") as d:
+        b = Billing(d, "UTC")
+        cfg = _cfg()
+        b.config = lambda: cfg
+        for ch in ("1", "2"):
+            _run(b, ch, tz.epoch(2025, 1, 1), tz.epoch(2025, 2, 10, 12, 30), 0, lambda h: 100,
+                 "UTC")
+        end = tz.epoch(2025, 2, 10, 12, 40)
+        b.end("1", end)
+        last = S.find(b, "1", "2025-02")
+        assert last["closed"] is True and "reset" not in last
+        assert last["to"] == tz.epoch(2025, 2, 10, 12, 2)
+        assert round(last["import_kwh"] * 1000) == (9 * 24 + 12) * 100  # Feb 1 00:02 .. 10 12:02
+        assert [(x["month"], x["closed"]) for x in S.listing(b, "1")] == [
+            ("2025-02", True), ("2025-01", True)]
+        # final: a price changed afterwards changes nothing; a later read (none comes) is ignored
+        cfg = _cfg(tf=dict(HPHC, price=0.5))
+        assert S.find(b, "1", "2025-02") == last
+        assert b.read("1", end, 10 ** 6, 0) == [] and S.find(b, "1", "2025-02") == last
+        assert Billing(d, "UTC").open_month("1") is None  # ended on flash too
+        # kept for the accounts 13 months, then every file of it goes; the other meter stays
+        assert b.prune(end + KEEP_ENDED_S) == []
+        assert b.prune(end + KEEP_ENDED_S + 1) == ["1"]
+        assert b.channels() == ["2"] and S.find(b, "1", "2025-02") is None
+        assert [n for n in os.listdir(d) if n.endswith("_1.json")] == []
+        b.flush()
+        assert Billing(d, "UTC").channels() == ["2"]
+        # a meter brought back (a restore) after its end starts its billing afresh
+        b.end("2", end)
+        back = tz.epoch(2025, 3, 1, 8, 2)
+        assert b.read("2", back, 5000, 0) == []
+        assert b.get("2")["first_init"] == back and b.open_month("2")[0] == "2025-03"
+        assert S.find(b, "2", "2025-02")["closed"] is True

@@ -271,13 +271,12 @@ def test_the_months_table_downloads_from_the_billing_page(site, browser, artifac
 
 def test_a_deleted_meter_s_billing_stays_on_the_page(site, browser, artifacts):
     """An installer replacing a meter deletes the old one: its card stays after the meters',
-    marked deleted, without the reset, and its statements still open. (Last in this module: it
-    deletes a meter.)"""
+    marked deleted, without the reset, and its last statement, closed at the deletion, opens.
+    (Last in this module: it deletes a meter.)"""
     emu, ids = site
     old = ids[1]
     assert emu.api("DELETE", "/api/meters/" + old).status_code == 200
-    lst = emu.api("GET", "/api/statements?meter=" + old).json()
-    month = [x["month"] for x in lst if x["closed"]][0]  # (the page's login may end this session)
+    month = emu.api("GET", "/api/statements?meter=" + old).json()[0]["month"]  # its last
     pg = _french_page(browser, emu, "admin", emu.admin_password)
     pg.goto(emu.url + "/#/readings")
     card = pg.locator(".card[data-meter='%s']" % old)
@@ -287,9 +286,10 @@ def test_a_deleted_meter_s_billing_stays_on_the_page(site, browser, artifacts):
     assert card.locator("h2").inner_text() == "Apt 2 (compteur supprimé)"
     assert card.locator("[data-action=reset-billing]").count() == 0
     assert pg.locator(".card[data-meter='%s'] [data-action=reset-billing]" % ids[0]).count() == 1
-    card.locator("tr[data-month='%s'] [data-action=statement]" % month).click()
+    card.locator("[data-action=statement][data-month='%s']" % month).first.click()
     st = pg.locator("#statement")
     st.wait_for(timeout=10000)
     assert "Apt 2" in st.inner_text() and "Mme Martin" in st.inner_text()
+    assert st.get_attribute("data-closed") == "true"  # final: closed when the meter went
     pg.screenshot(path=os.path.join(artifacts, "billing-deleted-meter-fr.png"), full_page=True)
     assert not pg.errors, pg.errors

@@ -8,6 +8,8 @@ site's time zone (DST-correct, see tz.py).
     b.read_all(ts, {"3": (import_wh, export_wh), ...})  # the hourly read (at hh:02, see below)
     b.get("3")        # current reading, 11 previous month-ends, monthly consumption
     b.reset("3", now, confirm=True)                     # new tenant: cannot be undone
+    b.end("3", now)   # the meter is deleted: its last statement closes at its last read
+    b.prune(now)      # the billing of meters deleted over KEEP_ENDED_S ago is dropped
 
 Month-end reading of month M: of the read just before the local start of month M+1 and the
 first read after it, the one closer to the boundary (normally the 00:02 read); its real time is
@@ -21,6 +23,13 @@ current reading and its last month-end only (12 month-ends of 32 meters would be
 ESP32 after a year): the month-ends are read from the file to show them (``get``) and to close
 a month. The hourly current readings of all channels go into one
 ``current.json`` written atomically once per read cycle (one write for all channels).
+
+A deleted meter's channel ends (``end``): its running month closes at its last read, as a
+reset closes the outgoing tenant's, so its last statement is final and priced at the deletion;
+nothing more is read on it (a read after it, a restore bringing the meter back, starts its
+billing afresh, as a new tenant's). Its files stay for the accounts KEEP_ENDED_S, as long as
+a live meter keeps its oldest statement, then go (``prune``, at the hourly read): channels,
+kept in RAM, do not pile up over the device's life of replaced meters.
 
 Costs and statements (gateway.core.statement, loaded on demand by flush()): each read's import
 difference is queued as a span and added to the month's hour-of-week counters; each month close
@@ -46,6 +55,7 @@ def month_text(yyyymm):
 
 
 KEEP_MONTHS = 12  # stored month-ends: the 11 shown plus the one before (for their consumption)
+KEEP_ENDED_S = 13 * 31 * 86400  # a deleted meter's billing: 13 months (statement.KEEP)
 MAX_QUEUE = 1024  # spans/closings waiting for a flash write that keeps failing
 SHOW_MONTHS = 11
 BILLING_MINUTE = 2
@@ -116,8 +126,9 @@ class Billing:
                     raise ValueError("bad channel file")
                 st = {"init": d["init"], "base": d.get("base"), "cur": d.get("cur"),
                       "last": me[0] if me else None}
-                if d.get("q"):
-                    st["q"] = d["q"]
+                for k in ("q", "end"):
+                    if d.get(k):
+                        st[k] = d[k]
                 self._ch[ch] = st
             except (OSError, ValueError, KeyError, TypeError) as e:
                 self.problems.append((n, "unreadable billing file: %r" % (e,)))
@@ -147,8 +158,9 @@ class Billing:
         st["last"] = me[0] if me else None
         doc = {"v": 1, "ch": ch, "init": st["init"], "base": st["base"], "cur": st["cur"]}
         doc["me"] = me
-        if st.get("q"):
-            doc["q"] = st["q"]
+        for k in ("q", "end"):
+            if st.get(k):
+                doc[k] = st[k]
         self.bytes_written += atomic_write(self._path(ch), dumps(doc))
 
     def flush(self):
@@ -187,6 +199,10 @@ class Billing:
         ts = int(ts)
         r = [ts, import_wh, export_wh]
         st = self._ch.get(ch)
+        if st is not None and st.get("end"):
+            if ts <= st["end"]:
+                return []
+            st = None  # the meter is back (a restore): its billing starts afresh, as a reset
         if st is None:
             self._ch[ch] = {"init": ts, "base": r, "cur": r, "last": None}
             if quantity:
@@ -250,9 +266,10 @@ class Billing:
         return list(st["base"]) if st["base"] else None
 
     def open_month(self, ch):
-        """(month key, start reading, current reading) of the channel's open statement."""
+        """(month key, start reading, current reading) of the channel's open statement (None
+        after its end: the last one is closed)."""
         st = self._ch.get(str(ch))
-        if st is None or st["cur"] is None:
+        if st is None or st["cur"] is None or st.get("end"):
             return None
         return self.zone.month_key(st["cur"][0]), self._month_start(st), list(st["cur"])
 
@@ -316,6 +333,40 @@ class Billing:
             )
         out["months"] = months
         return out
+
+    def end(self, ch, now):
+        """Channel ch's meter is deleted: its running month's statement closes at its last read
+        (final), nothing more is read on it, and its files go KEEP_ENDED_S after ``now``."""
+        ch = str(ch)
+        st = self._ch.get(ch)
+        if st is None or st.get("end"):
+            return
+        if st["cur"] is not None:
+            self.queue.append(("c", ch, self.zone.month_key(st["cur"][0]), self._month_start(st),
+                               list(st["cur"])))
+        st["end"] = int(now)
+        self._save_channel(ch, self._months(ch))
+        self.flush()
+
+    def prune(self, now):
+        """Drop the billing (every file) of the channels ended over KEEP_ENDED_S before
+        ``now``; returns their ids."""
+        old = [ch for ch in self._ch if self._ch[ch].get("end")
+               and now - self._ch[ch]["end"] > KEEP_ENDED_S]
+        if not old:
+            return old
+        from gateway.core import ondemand
+
+        for ch in old:
+            del self._ch[ch]
+            try:
+                os.remove(self._path(ch))
+            except OSError:
+                pass
+            ondemand.call("gateway.core.statement", "forget", self, ch)
+            ondemand.call("gateway.core.demand", "forget", self, ch)
+        self._dirty = True  # current.json without them
+        return old
 
     def reset(self, ch, now, confirm=False):
         """New tenant on channel ch: forget its month-ends, record ``now`` as first init and the

@@ -13,6 +13,7 @@ time windows), so a later tariff change does not rewrite it; ``render`` turns it
 statement the API returns.
 """
 import json
+import os
 
 from gateway.core.billing import month_text
 from gateway.core.configstore import atomic_write, dumps, read_file
@@ -228,6 +229,16 @@ def render(snap, closed):
     if "reset" in snap:
         out["reset"] = snap["reset"]
     return out
+
+
+def forget(billing, ch):
+    """Remove channel ch's statements and hour-of-week counters (its meter's billing is
+    dropped: core/billing.py ``prune``)."""
+    for path in (_tou_path(billing, ch), _st_path(billing, ch)):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
 
 def closed_list(billing, ch):

@@ -188,6 +188,7 @@ class Recorder:
                 closed = self.billing.read_all(when, cur)
                 for mid in closed:
                     self._event("state", "bill.closed", {"meter": mid, "month": closed[mid][0]})
+                self.billing.prune(when)  # deleted meters' billing past its keeping
             except OSError as e:
                 self._event("system", "bill.failed", {"error": repr(e)})
             self.flush(now)

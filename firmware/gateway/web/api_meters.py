@@ -94,6 +94,7 @@ def delete(ctx, req, mid):
     if refused is not None:
         return refused
     ctx.meters.delete(mid)
+    ctx.storage.billing.end(mid, ctx.now())  # its last statement is final (core/billing.py)
     ctx.event("config", "meter " + mid, "meter.deleted", {"name": m["name"], "by": req.g.session["user"]})
     return {"ok": True}
 
