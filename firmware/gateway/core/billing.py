@@ -334,6 +334,14 @@ class Billing:
         out["months"] = months
         return out
 
+    def _close_running(self, ch, st, reset=None):
+        """Queue the closing of the channel's running month at its last read (a statement
+        part, marked with the time of a tenant ``reset``)."""
+        cur = st["cur"]
+        if cur is not None:
+            e = ("c", ch, self.zone.month_key(cur[0]), self._month_start(st), list(cur))
+            self.queue.append(e if reset is None else e + (int(reset),))
+
     def end(self, ch, now):
         """Channel ch's meter is deleted: its running month's statement closes at its last read
         (final), nothing more is read on it, and its files go KEEP_ENDED_S after ``now``."""
@@ -341,9 +349,7 @@ class Billing:
         st = self._ch.get(ch)
         if st is None or st.get("end"):
             return
-        if st["cur"] is not None:
-            self.queue.append(("c", ch, self.zone.month_key(st["cur"][0]), self._month_start(st),
-                               list(st["cur"])))
+        self._close_running(ch, st)
         st["end"] = int(now)
         self._save_channel(ch, self._months(ch))
         self.flush()
@@ -378,9 +384,7 @@ class Billing:
         if st is None:
             st = {"init": None, "base": None, "cur": None, "last": None}
             self._ch[ch] = st
-        if st["cur"] is not None:  # the outgoing tenant's statement closes now
-            self.queue.append(("c", ch, self.zone.month_key(st["cur"][0]), self._month_start(st),
-                               list(st["cur"]), int(now)))
+        self._close_running(ch, st, now)  # the outgoing tenant's statement
         st["init"] = int(now)
         st["base"] = st["cur"]
         self._save_channel(ch, [])

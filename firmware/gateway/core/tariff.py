@@ -15,9 +15,10 @@ A window is "HH:MM-HH:MM" (every day), or "weekday HH:MM-HH:MM" / "weekend HH:MM
 wrap midnight. Tariffs are named and shared by meters (a building has one or two).
 
 Prices are in currency units per kWh (gas, water: per m3); ``vat_pct`` applies to the whole
-statement. ``capacity_price`` (electricity, currency units per kW and year; 0: none) prices a
-capacity tariff as Flanders bills it: the average of the last 12 months' highest quarter-hour
-peaks, each at least CAPACITY_FLOOR_W, a twelfth a month (pro rata of the month covered). Hours outside every window are the base period (``price``, named ``base_name``).
+statement. Hours outside every window are the base period (``price``, named ``base_name``).
+``capacity_price`` (electricity, currency units per kW and year; 0: none) prices a capacity
+tariff as Flanders bills it: the average of the last 12 months' highest quarter-hour peaks,
+each at least CAPACITY_FLOOR_W, a twelfth a month (pro rata of the month covered).
 Hour-of-week cells: 0-23 = weekday hours (Mon-Fri), 24-47 = weekend hours (Sat, Sun), local
 time. A window's minutes split its first/last hour (a read is hourly: exact on whole hours).
 Money is computed in integer hundred-thousandths of the currency and rounded to cents per line.
