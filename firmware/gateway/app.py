@@ -292,6 +292,7 @@ async def run():
     dev.storage = Storage(dev.meters.poller.readings, lambda: dev.settings, events=dev.event,
                           max_pending=board.get("recorder_pending"))
     dev.storage.billing.config = lambda: dev.store.load("billing") or {}  # tariffs at a month close
+    dev.storage.billing.end_others([m["id"] for m in dev.meters.meters])
     dev.before_reboot.append(dev.storage.before_reboot)
     mem("storage")
     from gateway.services.mqtt_setup import MqttRunner

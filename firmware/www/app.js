@@ -895,7 +895,8 @@
   // a deleted meter's billing stays readable (its statements), not reset: it reads no more
   const billName = (b) => (b.name || meterName(b.meter)) + (b.deleted ? ' (' + t('bill.deleted') + ')' : '');
   function withReset(el, b) {
-    if (can('installer') && !b.deleted) {
+    if (b.deleted) addTo(el, h('p', { class: 'note', 'data-role': 'kept' }, t('bill.kept', { t: when(b.kept_until) })));
+    else if (can('installer')) {
       const r = btn('reset-billing', t('bill.reset'), { class: 'btn danger', 'data-id': b.meter });
       r.onclick = async () => {
         if (!await confirmBox(t('bill.reset'), t('bill.reset_q', { n: b.name || meterName(b.meter) }), t('bill.reset_ok'))) return;

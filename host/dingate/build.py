@@ -18,7 +18,6 @@ the ROMFS image and the littlefs files the build owns, each with its SHA-256, si
 update key (gateway/core/fwbundle.py, dingate/fwkey.py); firmware.tar.sha256 beside it holds the SHA-256 of the whole file, for the
 X-Firmware-SHA256 header.
 """
-import gzip
 import hashlib
 import io
 import json
@@ -154,11 +153,11 @@ def www_lean(src):
 
 
 def _gzip(data):
-    """``data`` gzipped, reproducibly (no time stamp)."""
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
-        gz.write(data)
-    return buf.getvalue()
+    """``data`` gzipped, reproducibly (no time stamp), by zopfli: a gzip stream every browser
+    reads, ~4 % smaller than zlib's best for the page (docs/decisions/0011)."""
+    import zopfli.gzip
+
+    return zopfli.gzip.compress(data)
 
 
 def www_gzip(src):

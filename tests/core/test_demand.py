@@ -122,8 +122,9 @@ def test_the_hourly_read_drops_a_deleted_meter_s_billing_after_its_keeping():
     with tempdir("dgt_dm_") as d:
         b = Billing(d + "/bill", ZONE)
         m = _Meter()
+        events = []
         rec = Recorder(Ring(d + "/ring"), m.readings, {"timezone": ZONE}, billing=b,
-                       clock=lambda: m.now)
+                       clock=lambda: m.now, log=lambda t, code, params: events.append((code, params)))
         for k in range(3):  # three quarters read, two billing reads: "1" and "9" billed
             m.now = Q0 + k * 900
             m.kwh += 0.5
@@ -138,7 +139,7 @@ def test_the_hourly_read_drops_a_deleted_meter_s_billing_after_its_keeping():
         assert b.channels() == ["1", "9"]  # kept its time
         m.now += 3600
         rec.billing_read(m.now, m.now)
-        assert b.channels() == ["1"]
+        assert b.channels() == ["1"] and ("bill.dropped", {"meter": "9"}) in events
         m.deleted = ("1", "9")
         b.end("1", m.now)
         m.now += KEEP_ENDED_S + 3600

@@ -304,3 +304,18 @@ def test_a_deleted_meter_s_last_statement_is_final_and_its_billing_goes_after_13
         assert b.read("2", back, 5000, 0) == []
         assert b.get("2")["first_init"] == back and b.open_month("2")[0] == "2025-03"
         assert S.find(b, "2", "2025-02")["closed"] is True
+
+
+def test_meters_deleted_by_older_firmware_end_at_their_last_read():
+    with tempdir("dgt_stm_") as d:
+        b = Billing(d, "UTC")
+        b.config = lambda: _cfg()
+        for ch in ("1", "2"):
+            _run(b, ch, tz.epoch(2025, 1, 1), tz.epoch(2025, 1, 5), 0, lambda h: 100, "UTC")
+        b.end_others(["1"])  # "2" is no meter any more
+        assert b.ended("1") is None
+        assert b.ended("2") == b.get("2")["current"]["ts"] == tz.epoch(2025, 1, 4, 23, 2)
+        assert S.find(b, "2", "2025-01")["closed"] is True
+        assert S.find(b, "1", "2025-01")["closed"] is False
+        b.end_others(["1"])  # at every boot: once only
+        assert len(S.listing(b, "2")) == 1

@@ -284,6 +284,10 @@ def test_a_deleted_meter_s_billing_stays_on_the_page(site, browser, artifacts):
     assert pg.locator(".card.bill").evaluate_all("cs => cs.map(c => c.dataset.meter)") == [
         ids[0], ids[2], old]
     assert card.locator("h2").inner_text() == "Apt 2 (compteur supprimé)"
+    kept = card.locator("[data-role=kept]").inner_text()
+    assert kept.startswith("Compteur supprimé : sa facturation est conservée jusqu’au "), kept
+    year = datetime.date.today().year + 1  # 13 months on
+    assert str(year) in kept or str(year + 1) in kept, kept
     assert card.locator("[data-action=reset-billing]").count() == 0
     assert pg.locator(".card[data-meter='%s'] [data-action=reset-billing]" % ids[0]).count() == 1
     card.locator("[data-action=statement][data-month='%s']" % month).first.click()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from dingate.testing.billing_seed import TENANT_PASSWORD as PW
-from dingate.testing.billing_seed import billing_site
+from dingate.testing.billing_seed import billing_site, read_from_flash, write_to_flash
 
 WWW = pathlib.Path(__file__).resolve().parents[2] / "firmware" / "www"
 
@@ -325,6 +325,7 @@ def test_a_meter_replaced_does_not_inherit_the_old_one_s_billing(site, tmp_path)
     bills = emu.api("GET", "/api/billing").json()
     assert [b["meter"] for b in bills] == [ids[0], ids[2], new, old]
     assert bills[-1]["deleted"] is True and bills[-1]["name"] == "Apt 2"
+    assert abs(bills[-1]["kept_until"] - (time.time() + 13 * 31 * 86400)) < 600  # from now
     for k in ("current", "months", "first_init"):
         assert bills[-1][k] == before[0][k], k
     tenant = _tenant(emu)
@@ -351,3 +352,30 @@ def test_a_tenant_s_meter_is_not_deleted_and_a_deleted_meter_s_id_is_not_given_a
     assert gone not in [b["meter"] for b in emu.api("GET", "/api/billing").json()]
     new, = emu.add_meters({"name": "Apt 9", "address": 4, "profile": "sdm120"})
     assert new != gone and int(new) > int(gone)
+
+
+def test_a_meter_deleted_by_older_firmware_has_its_billing_ended_at_boot(site):
+    """Firmware before the sixteenth session left a deleted meter's running month open for
+    ever, its billing never dropped. At boot, a billing channel of no meter is ended at its
+    last read: its statement closed once, kept 13 months from that read. (Last in this module:
+    it deletes a meter and restarts the device.)"""
+    emu, ids = site
+    gas = ids[2]
+    assert emu.api("DELETE", "/api/meters/" + gas).status_code == 200
+    emu.stop()
+    # the flash as older firmware left it: no end, no final statement
+    ch, st = "/data/billing/ch_%s.json" % gas, "/data/billing/st_%s.json" % gas
+    doc = json.loads(read_from_flash(emu.state_dir, ch))
+    del doc["end"]
+    closed = json.loads(read_from_flash(emu.state_dir, st))
+    write_to_flash(emu.state_dir, {ch: json.dumps(doc).encode(),
+                                   st: json.dumps(closed[:-1]).encode()})
+    emu.start()
+    emu.login()
+    bl, = [b for b in emu.api("GET", "/api/billing").json() if b["meter"] == gas]
+    assert bl["deleted"] is True
+    assert bl["kept_until"] == bl["current"]["ts"] + 13 * 31 * 86400
+    lst = emu.api("GET", "/api/statements?meter=" + gas).json()
+    assert lst[0]["closed"] is True and lst[0]["to"] == bl["current"]["ts"]
+    assert [x["month"] for x in lst].count(lst[0]["month"]) == 1
+

@@ -342,17 +342,30 @@ class Billing:
             e = ("c", ch, self.zone.month_key(cur[0]), self._month_start(st), list(cur))
             self.queue.append(e if reset is None else e + (int(reset),))
 
-    def end(self, ch, now):
+    def end(self, ch, now=None):
         """Channel ch's meter is deleted: its running month's statement closes at its last read
-        (final), nothing more is read on it, and its files go KEEP_ENDED_S after ``now``."""
+        (final), nothing more is read on it, and its files go KEEP_ENDED_S after ``now`` (by
+        default its last read)."""
         ch = str(ch)
         st = self._ch.get(ch)
         if st is None or st.get("end"):
             return
         self._close_running(ch, st)
-        st["end"] = int(now)
+        st["end"] = int(now if now is not None else (st["cur"] or [st["init"]])[0])
         self._save_channel(ch, self._months(ch))
         self.flush()
+
+    def ended(self, ch):
+        """When channel ch's meter was deleted (epoch s), None while it is billed."""
+        st = self._ch.get(str(ch))
+        return st.get("end") if st else None
+
+    def end_others(self, meter_ids):
+        """End the channels of no meter in ``meter_ids``, at their last read: meters deleted by
+        a firmware that left their billing open (once; an ended channel is skipped)."""
+        for ch in self.channels():
+            if ch not in meter_ids and not self._ch[ch].get("end"):
+                self.end(ch)
 
     def prune(self, now):
         """Drop the billing (every file) of the channels ended over KEEP_ENDED_S before

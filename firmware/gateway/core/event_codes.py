@@ -63,6 +63,7 @@ TEXTS = {
     "rec.clock_back": "recorder: clock went back, waiting for it to catch up",
     "bill.failed": "billing: flash write failed (%(error)s)",
     "bill.closed": "billing %(meter)s: month %(month)s closed",
+    "bill.dropped": "billing %(meter)s: dropped 13 months after the meter was deleted",
     "bill.reset": "billing reset for a new tenant on %(name)s by %(by)s",
     "bill.tariffs": "tariffs changed by %(by)s",
     # generator

@@ -188,7 +188,8 @@ class Recorder:
                 closed = self.billing.read_all(when, cur)
                 for mid in closed:
                     self._event("state", "bill.closed", {"meter": mid, "month": closed[mid][0]})
-                self.billing.prune(when)  # deleted meters' billing past its keeping
+                for mid in self.billing.prune(when):  # deleted meters' past its keeping
+                    self._event("state", "bill.dropped", {"meter": mid})
             except OSError as e:
                 self._event("system", "bill.failed", {"error": repr(e)})
             self.flush(now)

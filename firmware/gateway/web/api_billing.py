@@ -54,6 +54,11 @@ def _view(ctx, mid, name, deleted, next_read, cost):
     out = {"meter": mid, "name": name, "deleted": deleted, "quantity": q,
            "unit": "kWh" if elec else "m3", "first_init": None, "current": None,
            "current_month": None, "months": [], "next_read": next_read}
+    if deleted:  # its billing goes then (core/billing.py prune)
+        from gateway.core.billing import KEEP_ENDED_S
+
+        end = bl.ended(mid)
+        out["kept_until"] = end + KEEP_ENDED_S if end else None
     if b is None:
         return out
     out["first_init"] = b["first_init"]

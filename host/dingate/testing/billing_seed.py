@@ -76,12 +76,21 @@ def _quarter_reads(b, z, mid, start, rate):
     return until
 
 
+def _flash(state_dir, board):
+    _o, _s, block, count = boards.fs_geometry(boards.load(board))
+    with open(os.path.join(state_dir, "flash.img"), "rb") as f:
+        return fsimage.open_image(f.read(), block, count)
+
+
+def read_from_flash(state_dir, path, board="emulator"):
+    """A file of the stopped emulated device's filesystem (None if it has none)."""
+    return fsimage.read_file(_flash(state_dir, board), path)
+
+
 def write_to_flash(state_dir, files, board="emulator"):
     """Write ``files`` into the stopped emulated device's filesystem (state_dir/flash.img)."""
-    _o, _s, block, count = boards.fs_geometry(boards.load(board))
     path = os.path.join(state_dir, "flash.img")
-    with open(path, "rb") as f:
-        fs = fsimage.open_image(f.read(), block, count)
+    fs = _flash(state_dir, board)
     fsimage.write_files(fs, files)
     with open(path + ".tmp", "wb") as f:
         f.write(bytes(fs.context.buffer))
