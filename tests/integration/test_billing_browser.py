@@ -236,7 +236,7 @@ def test_a_capacity_tariff_set_on_the_page_is_on_the_running_month_s_statement(s
     row = pg.locator("#statement tr[data-kind=capacity]")
     row.wait_for(timeout=10000)
     text = row.inner_text().replace("\u202f", " ").replace("\u00a0", " ")
-    assert "Capacité (pointe moy. 12 mois)" in text, text
+    assert "Capacité (pointe moy. 12 mois, prix annuel ÷ 12)" in text, text
     assert "{:.2f}".format(cap["amount"]).replace(".", ",") + " €" in text, text
     pg.locator("#statement").screenshot(path=os.path.join(artifacts, "statement-capacity-fr.png"))
     assert not pg.errors, pg.errors
