@@ -865,7 +865,7 @@
     const c = b.current || {}, cm = b.current_month || {};
     const months = (b.months || []).slice(0, 11);
     const q = b.quantity || 'import_kwh', elec = q === 'import_kwh', u = elec ? 'kWh' : 'm³';
-    if (!elec) return withReset(volCard(b, q, u, months, stBtn0(b)), b);
+    if (!elec) return billFoot(volCard(b, q, u, months, stBtn0(b)), b);
     // electricity: counter 1 = import (Wh+), counter 2 = export (Wh-)
     const stBtn = stBtn0(b);
     // the last 12 months' peaks (a capacity tariff bills their average; its floor is its own)
@@ -890,11 +890,12 @@
       months.length ? h('div', { class: 'tbl' }, h('table', null, h('caption', null, t('bill.caption')), h('thead', null, head), h('tbody', null, rows))) : h('p', { class: 'muted' }, t('bill.nomonths')));
     el.dataset.meter = b.meter;
     el.classList.add('bill');
-    return withReset(el, b);
+    return billFoot(el, b);
   }
   // a deleted meter's billing stays readable (its statements), not reset: it reads no more
   const billName = (b) => (b.name || meterName(b.meter)) + (b.deleted ? ' (' + t('bill.deleted') + ')' : '');
-  function withReset(el, b) {
+  // the card's end: until when a deleted meter's billing is kept, else an installer's reset
+  function billFoot(el, b) {
     if (b.deleted) addTo(el, h('p', { class: 'note', 'data-role': 'kept' }, t('bill.kept', { t: when(b.kept_until) })));
     else if (can('installer')) {
       const r = btn('reset-billing', t('bill.reset'), { class: 'btn danger', 'data-id': b.meter });

@@ -55,7 +55,7 @@ def from_backup(path, month, meters=None, part=None, every_part=False):
             for st in found:
                 if st is None:
                     continue
-                st["name"] = names.get(mid) or "meter " + mid  # as the device names it
+                st["name"] = S.meter_name(names.get(mid), mid)  # as the device names it
                 st["location"] = settings.get("location", "")
                 out.append(st)
         return out, settings

@@ -360,6 +360,11 @@ class Billing:
         st = self._ch.get(str(ch))
         return st.get("end") if st else None
 
+    def kept_until(self, ch):
+        """When an ended channel's billing is dropped (epoch s), None while it is billed."""
+        end = self.ended(ch)
+        return end + KEEP_ENDED_S if end else None
+
     def end_others(self, meter_ids):
         """End the channels of no meter in ``meter_ids``, at their last read: meters deleted by
         a firmware that left their billing open (once; an ended channel is skipped)."""
@@ -370,8 +375,7 @@ class Billing:
     def prune(self, now):
         """Drop the billing (every file) of the channels ended over KEEP_ENDED_S before
         ``now``; returns their ids."""
-        old = [ch for ch in self._ch if self._ch[ch].get("end")
-               and now - self._ch[ch]["end"] > KEEP_ENDED_S]
+        old = [ch for ch in self._ch if (self.kept_until(ch) or now) < now]
         if not old:
             return old
         from gateway.core import ondemand

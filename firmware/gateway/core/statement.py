@@ -272,6 +272,11 @@ def _snapshots(billing, ch, month):
     return out
 
 
+def meter_name(name, ch):
+    """The name a statement carries: its meter's, "meter <id>" when none is known."""
+    return name or "meter " + ch
+
+
 def meter_order(ch):
     """Sort key of billing channels (meter ids): by number ("2" before "10"), others after."""
     return (0, int(ch)) if ch.isdigit() else (1, ch)

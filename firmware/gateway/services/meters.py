@@ -83,8 +83,22 @@ class MeterService:
 
     def name_of(self, meter_id):
         """A meter's name, a deleted one's too (None if the id never named one here)."""
-        m = self.get(meter_id)
-        return m["name"] if m is not None else (self.store.load(GONE) or {}).get(meter_id)
+        return self.names()(meter_id)
+
+    def names(self):
+        """``name_of`` for one caller asking for many: the deleted meters' names are read from
+        flash once, when first asked for, and dropped with it."""
+        gone = []
+
+        def name_of(meter_id):
+            m = self.get(meter_id)
+            if m is not None:
+                return m["name"]
+            if not gone:
+                gone.append(self.store.load(GONE) or {})
+            return gone[0].get(meter_id)
+
+        return name_of
 
     def set_bus(self, data):
         bus = _validate("validate_bus", data, self.bus)

@@ -54,11 +54,8 @@ def _view(ctx, mid, name, deleted, next_read, cost):
     out = {"meter": mid, "name": name, "deleted": deleted, "quantity": q,
            "unit": "kWh" if elec else "m3", "first_init": None, "current": None,
            "current_month": None, "months": [], "next_read": next_read}
-    if deleted:  # its billing goes then (core/billing.py prune)
-        from gateway.core.billing import KEEP_ENDED_S
-
-        end = bl.ended(mid)
-        out["kept_until"] = end + KEEP_ENDED_S if end else None
+    if deleted:
+        out["kept_until"] = bl.kept_until(mid)
     if b is None:
         return out
     out["first_init"] = b["first_init"]
@@ -105,7 +102,8 @@ def billing(ctx, req):
     cfg = _config(ctx)
     ms = [(m["id"], m["name"], False) for m in ctx.meters.meters if sc is None or m["id"] in sc]
     if sc is None:
-        ms += [(mid, _name(ctx, mid), True) for mid in _gone_ids(ctx)]
+        name = _namer(ctx)
+        ms += [(mid, name(mid), True) for mid in _gone_ids(ctx)]
     # the costs now, while the statement code is loaded; the views go out one meter at a time
     costs = [_month_cost(ctx, statement, cfg, x[0]) for x in ms]
     return stream(_view(ctx, mid, name, gone, nr, cost)
@@ -166,7 +164,7 @@ def _statement(ctx, req):
         return error(404, "no statement for that month", "month")
     if meter_scope(ctx, req) is not None and not _own(ctx, mid, st):
         return error(404, "no statement for that month", "month")
-    st["name"] = _name(ctx, mid)
+    st["name"] = _namer(ctx)(mid)
     st["location"] = ctx.settings["location"]
     return mid, st
 
@@ -177,8 +175,13 @@ def _billed(ctx, req, mid):
         meter_scope(ctx, req) is None and mid in ctx.storage.billing.channels())
 
 
-def _name(ctx, mid):
-    return ctx.meters.name_of(mid) or "meter " + mid
+def _namer(ctx):
+    """mid -> the name its statements carry (a deleted meter's too: "meters-gone" is read from
+    flash once per request, not once per meter)."""
+    from gateway.core.statement import meter_name
+
+    name_of = ctx.meters.names()
+    return lambda mid: meter_name(name_of(mid), mid)
 
 
 def _gone_ids(ctx):
@@ -193,11 +196,11 @@ def _gone_ids(ctx):
 def _billed_ids(ctx, req):
     """The meters' ids and (not for a tenant) the deleted meters' whose billing is kept, in
     id order (as `dingate statement` lists a backup's)."""
+    from gateway.core.statement import meter_order
+
     ids = [m["id"] for m in ctx.meters.meters]
     if meter_scope(ctx, req) is None:
         ids += _gone_ids(ctx)
-    from gateway.core.statement import meter_order
-
     ids.sort(key=meter_order)
     return ids
 
@@ -236,11 +239,13 @@ def _summary_csv(ctx, req, month):
     s = ctx.settings
     b = ctx.storage.billing
 
+    name_of = _namer(ctx)
+
     def each_statement():
         for mid in _billed_ids(ctx, req):
             if sc is not None and mid not in sc:
                 continue
-            name = _name(ctx, mid)  # a deleted meter's is read from flash: once
+            name = name_of(mid)  # once per meter, not per statement part
             for st in statement.month_parts(b, mid, month):
                 if sc is None or _own(ctx, mid, st):
                     st["name"] = name
@@ -283,6 +288,7 @@ def totals(ctx, req):
         _month(month)
     groups = {}
     out = {"month": month, "groups": [], "total_kwh_delta": 0}
+    name_of = _namer(ctx)
     for mid in _billed_ids(ctx, req):
         mc = cfg.get(mid) or {}
         if not month:
@@ -300,7 +306,7 @@ def totals(ctx, req):
                                                  "kwh_delta": 0}
             out["groups"].append(g)
         excl = bool(mc.get("exclude_from_totals"))
-        g["meters"].append({"meter": mid, "name": _name(ctx, mid), "kwh_delta": wh / 1000,
+        g["meters"].append({"meter": mid, "name": name_of(mid), "kwh_delta": wh / 1000,
                             "excluded": excl, "common": bool(mc.get("common"))})
         if not excl:
             g["kwh_delta"] += wh / 1000
