@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.core import statement, tariff
+from gateway.core import demand, statement, tariff
 from gateway.core.billing import KEEP_MONTHS, SHOW_MONTHS, Billing, next_billing_read
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -257,6 +257,78 @@ def test_the_billing_read_is_the_next_local_hh02(name, change, dt):
             break
         m += 60
     assert t == m, (datetime.fromtimestamp(t, zone), d)
+
+
+@st.composite
+def quarter_reads(draw):
+    """(zone name, [("read", q, reading_ts, import Wh) | ("restart",)]): the recorder's quarter
+    reads, some quarters missed (the device off), a meter swapped (its index back to zero)."""
+    name = draw(st.sampled_from(ZONES))
+    start = draw(st.sampled_from(STARTS)).replace(tzinfo=ZoneInfo(name))
+    q = int(start.timestamp()) // 900 * 900 - draw(st.integers(0, 200)) * 900
+    wh = draw(st.integers(0, 10 ** 8))
+    out = []
+    for _ in range(draw(st.integers(1, 120))):
+        how = draw(st.sampled_from(["next"] * 6 + ["skip"] * 2 + ["swap", "restart"]))
+        if how == "restart":
+            out.append(("restart",))
+            continue
+        q += 900 if how != "skip" else 900 * draw(st.integers(2, 75 * 96))
+        # equal quarters are common (a steady load): the first of a month's equal peaks is kept
+        wh = 0 if how == "swap" else wh + draw(st.one_of(st.sampled_from([0, 250, 250, 1000]),
+                                                        st.integers(0, 5000)))
+        out.append(("read", q, q + draw(st.sampled_from([0, 0, 2, 45])), wh))
+    return name, out
+
+
+def _peaks_oracle(name, steps):
+    """{month: (W, quarter start)} of the measured quarters, the first of equal peaks."""
+    zone = ZoneInfo(name)
+    peaks, prev = {}, None
+    for s in steps:
+        if s[0] == "restart":
+            prev = None  # the quarter under way is lost
+            continue
+        _, q, t, wh = s
+        if prev and prev[0] == q - 900 and t > prev[1] and wh >= prev[2]:
+            w = (wh - prev[2]) * 3600 // (t - prev[1])
+            k = _month_key(zone, q - 900)
+            if k not in peaks or w > peaks[k][0]:
+                peaks[k] = (w, q - 900)
+        prev = (q, t, wh)
+    return peaks
+
+
+@FAST
+@given(quarter_reads(), st.integers(-2, 14))
+def test_quarter_hour_peaks_and_the_capacity_average(case, back):
+    """Each month's peak is its highest whole quarter's average import, the latest month's kept
+    open, a year of months before it on flash, through restarts; the capacity tariff bills the
+    average of the 12 months to a statement's month, each at least 2.5 kW."""
+    name, steps = case
+    expected = _peaks_oracle(name, steps)
+    b = Billing(tempfile.mkdtemp(prefix="bill-props-"), zone=name)
+    try:
+        for s in steps:
+            if s[0] == "restart":
+                b.qh = None  # what a boot starts from: peaks.json
+            else:
+                demand.read(b, s[1], {"1": (s[2], s[3])})
+        cur, past = demand.view(b, "1")
+        months = sorted(expected, reverse=True)
+        got = ([cur] if cur else []) + past
+        assert [(p["month"], p["w"], p["ts"]) for p in got] == [
+            (k,) + expected[k] for k in months[:1 + demand.KEEP]]
+        if months:  # a statement's month: the latest measured, or some months before or after it
+            y, m = divmod(int(months[0][:4]) * 12 + int(months[0][5:]) - 1 - back, 12)
+            month = "%04d-%02d" % (y, m + 1)
+            window = [k for k in months[:1 + demand.KEEP]
+                      if "%04d-%02d" % (y - 1, m + 1) < k <= month]
+            ws = [max(expected[k][0], tariff.CAPACITY_FLOOR_W) for k in window]
+            assert statement.capacity_w(b, "1", month) == (
+                sum(ws) // len(ws) if ws else tariff.CAPACITY_FLOOR_W)
+    finally:
+        shutil.rmtree(b.root)
 
 
 def test_the_oracle_sees_a_month_boundary_in_local_time():
