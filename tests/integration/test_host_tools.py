@@ -429,3 +429,56 @@ def test_scenario_setup_reports_a_device_that_drops_the_connection():
         srv.shutdown()
         srv.server_close()
     assert problems == ["login refused: no answer (RemoteDisconnected)"], problems
+
+
+def test_scenario_setup_names_the_generator_meters_by_the_ids_the_device_gave():
+    """A scenario names the generator's SOC and voltage meter as the page shows it; the setup
+    sends the id the device gave that meter, whatever ids it gives (not the order of a list)."""
+    import http.server
+    import threading
+
+    from dingate.emulator import setup_api
+
+    seen = []
+
+    class Device(http.server.BaseHTTPRequestHandler):
+        def _answer(self, code, body):
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._answer(200, {})
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(("POST", self.path, body))
+            if self.path == "/api/login":
+                return self._answer(200, {"csrf": "t", "must_change": False})
+            self._answer(201, dict(body, id=str(40 + len(seen))))
+
+        def do_PUT(self):
+            seen.append(("PUT", self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self._answer(200, {})
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Device)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        problems = setup_api.apply("http://127.0.0.1:%d" % srv.server_port, "admin", "pw", {
+            "meters": [{"name": "Main", "address": 1}, {"name": "Battery", "address": 10}],
+            "genset": {"mode": "auto", "soc_source": {"meter": "Battery", "quantity": "soc_pct"},
+                       "voltage": {"enabled": True, "meter": "Main"}}})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert problems == []
+    ids = {b["name"]: str(40 + i) for i, (_, path, b) in enumerate(seen, 1) if path == "/api/meters"}
+    assert ids == {"Main": "42", "Battery": "43"}
+    genset = [b for m, path, b in seen if path == "/api/genset"]
+    assert genset == [{"mode": "auto", "soc_source": {"meter": "43", "quantity": "soc_pct"},
+                       "voltage": {"enabled": True, "meter": "42"}}]

@@ -13,8 +13,18 @@ A scenario is a JSON object::
       "wifi": {"networks": [{"ssid": "Home", "rssi": -55, "password": "pw"}]},
       "time_scale": 1.0,                             # simulated seconds per real second
       "seed": 1,                                     # random noise and fault draws
-      "start_time": 1767225600                       # optional: simulated epoch at start
+      "start_time": 1767225600,                      # optional: simulated epoch at start
+      "setup": {                                     # optional: a new device's configuration
+        "settings": {"location": "Demo site"},       #   PUT /api/settings
+        "meters": [{"name": "Battery", "address": 10, "profile": "generic", ...}],  # POSTed
+        "genset": {"mode": "auto", "soc_source": {"meter": "Battery"}},  # PUT /api/genset
+        "mqtt": {...}                                #   PUT /api/mqtt
+      }
     }
+
+The setup is applied through the HTTP API as an installer would, the first time a new device
+boots (emulator/setup_api.py). The generator's ``soc_source.meter`` and ``voltage.meter`` may
+name a meter of the setup: the device's id for it is sent.
 
 Every device takes the fault keys ``turnaround_ms``, ``slow``, ``silent``, ``flap``,
 ``crc_error_rate`` and ``noise_rate`` (see ``FAULT_KEYS``).  Unknown top-level sections

@@ -9,6 +9,18 @@ import urllib.request
 from gateway.core import passwords
 
 ORDER = ("settings", "meters", "genset", "mqtt")  # meters before what refers to them
+METER_REFS = {"genset": ("soc_source", "voltage")}  # {key: parts whose "meter" names a meter}
+
+
+def with_meter_ids(key, item, ids):
+    """``item`` with the meters its parts name (``METER_REFS``) given by the ids the device gave
+    them (``ids``: {name: id}, from the setup's POSTs): a scenario names a meter, as the page
+    shows it, not by an id that depends on the order meters were added."""
+    for part in METER_REFS.get(key, ()):
+        d = item.get(part)
+        if isinstance(d, dict) and d.get("meter") in ids:
+            item = dict(item, **{part: dict(d, meter=ids[d["meter"]])})
+    return item
 
 
 class ApiClient:
@@ -66,15 +78,18 @@ def apply(base, user, password, setup):
             "old_password": password, "password": passwords.generate_password(16)})
         if status != 200:
             return ["password change refused: %s" % body]
+    ids = {}  # the setup's meters by name: {name: id}
     for key in ORDER:
         if key not in setup:
             continue
         items = setup[key] if key == "meters" else [setup[key]]
         for item in items:
             method, path = ("POST", "/api/meters") if key == "meters" else ("PUT", "/api/" + key)
-            status, body = api.call(method, path, item)
+            status, body = api.call(method, path, with_meter_ids(key, item, ids))
             if status >= 300:
                 problems.append("%s %s: %s" % (method, path, body))
+            elif key == "meters" and isinstance(body, dict):
+                ids[item.get("name")] = body.get("id")
     if must_change:
         status, body = api.call("PUT", "/api/users/" + user,
                                 {"password": password, "must_change": True})
