@@ -257,6 +257,7 @@
     queue = r.catch(() => {});
     return r;
   }
+  const ONCE = ['/api/me/password', '/api/system/time']; // writes not sent twice: see call()
   async function call(method, path, body, ctype, tries = 0) {
     const o = { method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
     if (method !== 'GET') {
@@ -277,7 +278,10 @@
     let d = null;
     try { d = txt ? JSON.parse(txt) : null; } catch { d = null; }
     if (r.ok) return d;
-    if (r.status === 503 && method === 'GET' && tries < 3) { // busy: again when the gateway says
+    // busy (the heap short for a moment): again when the gateway says, for a read or a write
+    // that does the same when repeated (not a password change: the old password may be gone;
+    // not the clock: it would be set late)
+    if (r.status === 503 && (method === 'GET' || method === 'PUT' && !ONCE.includes(path)) && tries < 3) {
       await new Promise((ok) => setTimeout(ok, Math.min(+r.headers.get('Retry-After') || 1, 5) * 1000));
       return call(method, path, body, ctype, tries + 1);
     }

@@ -482,3 +482,72 @@ def test_scenario_setup_names_the_generator_meters_by_the_ids_the_device_gave():
     genset = [b for m, path, b in seen if path == "/api/genset"]
     assert genset == [{"mode": "auto", "soc_source": {"meter": "43", "quantity": "soc_pct"},
                        "voltage": {"enabled": True, "meter": "42"}}]
+
+
+def test_scenario_setup_sends_again_after_busy_what_did_not_take_effect():
+    """A device short of heap answers 503 "busy" with Retry-After, maybe after the write took
+    effect. The setup sends its login and its PUTs again (the same twice is one); a password
+    change or a new meter only once it has checked that it did not take effect (a login with the
+    new password, the meters listed), so there is no second meter and no refused old password."""
+    import http.server
+    import threading
+
+    from dingate.emulator import setup_api
+
+    sent = []
+    device = {"password": "pw", "meters": []}
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def _answer(self, code, body):
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(data)))
+            if code == 503:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _write(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            sent.append((self.command, self.path, time.monotonic()))
+            first = [(m, p) for m, p, _ in sent].count((self.command, self.path)) == 1
+            if self.path in ("/api/me/password", "/api/users/admin"):  # then the answer fails
+                device["password"] = body["password"]
+            if first:
+                return self._answer(503, {"error": "busy, try again", "code": "busy"})
+            if self.path == "/api/login":
+                ok = body["password"] == device["password"]
+                return self._answer(200 if ok else 401, {"must_change": True} if ok else {})
+            if self.path == "/api/meters":
+                device["meters"].append(dict(body, id=str(len(device["meters"]) + 1)))
+                return self._answer(201, device["meters"][-1])
+            self._answer(200, {})
+
+        do_POST = do_PUT = _write
+
+        def do_GET(self):
+            sent.append(("GET", self.path, time.monotonic()))
+            self._answer(200, device["meters"] if self.path == "/api/meters" else {})
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        problems = setup_api.apply("http://127.0.0.1:%d" % srv.server_port, "admin", "pw", {
+            "settings": {"location": "Site"}, "meters": [{"name": "M", "address": 1}]})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert problems == []
+    asked = [(m, p) for m, p, _ in sent if p != "/api/status"]
+    assert asked == [
+        ("POST", "/api/login"), ("POST", "/api/login"),  # busy, then again
+        ("PUT", "/api/me/password"), ("POST", "/api/login"),  # busy: it took effect, not again
+        ("PUT", "/api/settings"), ("PUT", "/api/settings"),
+        ("POST", "/api/meters"), ("GET", "/api/meters"), ("POST", "/api/meters"),  # not added yet
+        ("PUT", "/api/users/admin"), ("PUT", "/api/users/admin")]
+    logins = [t for _, p, t in sent if p == "/api/login"]
+    assert logins[1] - logins[0] >= 0.9  # after Retry-After
+    assert [m["name"] for m in device["meters"]] == ["M"] and device["password"] == "pw"

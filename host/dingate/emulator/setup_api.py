@@ -9,6 +9,25 @@ import urllib.request
 from gateway.core import passwords
 
 ORDER = ("settings", "meters", "genset", "mqtt")  # meters before what refers to them
+BUSY_TRIES = 3
+ONCE = ("/api/me/password",)  # a write not sent twice: its old password may be gone
+
+
+def again(method, path):
+    """May a request answered "busy" be sent again as it is? Reads, and writes that do the same
+    twice (PUT; a login, which only opens one more session); not a password change, nor a POST
+    that adds (a second meter): ``ApiClient.write_once`` checks those first."""
+    return method == "GET" or method == "PUT" and path not in ONCE or path == "/api/login"
+
+
+def _retry_after(value):
+    """Seconds to wait from a Retry-After header (in seconds), 1 to 5."""
+    try:
+        return max(1.0, min(float(value or 1), 5.0))
+    except ValueError:
+        return 1.0
+
+
 METER_REFS = {"genset": ("soc_source", "voltage")}  # {key: parts whose "meter" names a meter}
 
 
@@ -31,6 +50,31 @@ class ApiClient:
         self.csrf = ""  # the session's token, sent with every write (as the page does)
 
     def call(self, method, path, body=None, timeout=15):
+        """(status, JSON body); 0 and a text when the device gave no answer. A 503 "busy" (the
+        device short of heap) is asked again when it says (Retry-After), up to ``BUSY_TRIES``
+        times, where the same request twice is one (``again``), as the page does."""
+        for _ in range(BUSY_TRIES - 1):
+            status, out, wait = self._call(method, path, body, timeout)
+            if status != 503 or not again(method, path):
+                return status, out
+            time.sleep(wait)
+        return self._call(method, path, body, timeout)[:2]
+
+    def write_once(self, method, path, body, took_effect):
+        """A write not to be sent twice (``again``: a password change, a POST that adds): after
+        a "busy" answer, which may follow a write that took effect, ``took_effect()`` tells
+        ((status, body) of it, or None) before it is sent again."""
+        for _ in range(BUSY_TRIES):
+            status, out, wait = self._call(method, path, body, 15)
+            if status != 503:
+                break
+            time.sleep(wait)
+            done = took_effect()
+            if done:
+                return done
+        return status, out
+
+    def _call(self, method, path, body, timeout):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json",
@@ -40,16 +84,17 @@ class ApiClient:
                 out = json.loads(r.read() or b"null")
                 if path == "/api/login" and isinstance(out, dict):
                     self.csrf = out.get("csrf") or ""
-                return r.status, out
+                return r.status, out, 0
         except urllib.error.HTTPError as e:
+            wait = _retry_after(e.headers.get("Retry-After"))
             try:
-                return e.code, json.loads(e.read() or b"null")
+                return e.code, json.loads(e.read() or b"null"), wait
             except ValueError:
-                return e.code, "(not JSON)"
+                return e.code, "(not JSON)", wait
             except http.client.HTTPException:  # the body cut short
-                return e.code, "(cut short)"
+                return e.code, "(cut short)", wait
         except (OSError, http.client.HTTPException) as e:  # closed without an answer, or cut
-            return 0, "no answer (%s)" % (e.__class__.__name__,)  # (a device out of heap)
+            return 0, "no answer (%s)" % (e.__class__.__name__,), 0  # (a device out of heap)
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
@@ -58,6 +103,18 @@ class ApiClient:
                 return True
             time.sleep(0.2)
         return False
+
+
+def _answered(result, status):
+    """``result`` (status, body) when its status is ``status``, else None."""
+    return result if result[0] == status else None
+
+
+def _listed(api, meter):
+    """(201, the meter) when the device lists a meter of ``meter``'s name (added), else None."""
+    status, listed = api.call("GET", "/api/meters")
+    found = [m for m in listed if m.get("name") == meter.get("name")] if status == 200 else []
+    return (201, found[0]) if found else None
 
 
 def apply(base, user, password, setup):
@@ -74,8 +131,10 @@ def apply(base, user, password, setup):
     # password back with the change still required, as a new device has it.
     must_change = isinstance(body, dict) and body.get("must_change")
     if must_change:
-        status, body = api.call("PUT", "/api/me/password", {
-            "old_password": password, "password": passwords.generate_password(16)})
+        new = passwords.generate_password(16)
+        status, body = api.write_once(
+            "PUT", "/api/me/password", {"old_password": password, "password": new},
+            lambda: _answered(api.call("POST", "/api/login", {"user": user, "password": new}), 200))
         if status != 200:
             return ["password change refused: %s" % body]
     ids = {}  # the setup's meters by name: {name: id}
@@ -84,8 +143,12 @@ def apply(base, user, password, setup):
             continue
         items = setup[key] if key == "meters" else [setup[key]]
         for item in items:
-            method, path = ("POST", "/api/meters") if key == "meters" else ("PUT", "/api/" + key)
-            status, body = api.call(method, path, with_meter_ids(key, item, ids))
+            if key == "meters":
+                method, path = "POST", "/api/meters"
+                status, body = api.write_once(method, path, item, lambda m=item: _listed(api, m))
+            else:
+                method, path = "PUT", "/api/" + key
+                status, body = api.call(method, path, with_meter_ids(key, item, ids))
             if status >= 300:
                 problems.append("%s %s: %s" % (method, path, body))
             elif key == "meters" and isinstance(body, dict):
