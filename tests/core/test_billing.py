@@ -202,6 +202,26 @@ def test_persistence_and_reload():
         _rmtree(d)
 
 
+def test_a_reset_with_the_clock_set_back_is_not_before_what_is_recorded():
+    """The clock set back (from a phone, NTP) between a read and a tenant reset, or between two
+    resets: the reset is taken at the last read or reset, so a tenant's billing never starts
+    before the previous one's ends."""
+    d = _tmpdir()
+    try:
+        b = Billing(d, "UTC")
+        last = tz.epoch(2025, 3, 5, 12, 2)
+        b.read("1", last, 1000, 0)
+        assert b.reset("1", last - 3600, confirm=True)["first_init"] == last
+        assert b.reset("1", last - 10, confirm=True)["first_init"] == last
+        later = last + 600
+        assert b.reset("1", later, confirm=True)["first_init"] == later
+        assert b.reset("1", later - 1, confirm=True)["first_init"] == later
+        b.end("1", last)  # the meter deleted with the clock set back: ended at the reset
+        assert b.ended("1") == later
+    finally:
+        _rmtree(d)
+
+
 def test_reset_needs_confirmation_and_keeps_reading():
     d = _tmpdir()
     try:

@@ -232,7 +232,9 @@ def test_tenant_resets_and_a_deletion_keep_the_statements_chained(case, resets, 
             assert c["month"] > a["month"] or c["month"] == a["month"] and c["part"] == a["part"] + 1
         assert chain[-1]["e"] == [last[1], last[2]] and chain[-1]["to"] == last[0]
         resets_made = [s["reset"] for s in closed if "reset" in s]
+        # a reset's time never goes back, nor before the last read (the clock set back)
         assert resets_made == sorted(resets_made)
+        assert all(s["reset"] >= s["to"] for s in closed if "reset" in s)
         if len(closed) < statement.KEEP:
             assert len(resets_made) == len(at)
         again = Billing(b.root, zone=name)  # the end and the resets are on flash

@@ -334,6 +334,11 @@ class Billing:
         out["months"] = months
         return out
 
+    @staticmethod
+    def _recorded(st):
+        """The time of a channel's last read or reset: a reset or an end is never before it."""
+        return max(st["init"] or 0, st["cur"][0] if st["cur"] else 0)
+
     def _close_running(self, ch, st, reset=None):
         """Queue the closing of the channel's running month at its last read (a statement
         part, marked with the time of a tenant ``reset``)."""
@@ -345,13 +350,14 @@ class Billing:
     def end(self, ch, now=None):
         """Channel ch's meter is deleted: its running month's statement closes at its last read
         (final), nothing more is read on it, and its files go KEEP_ENDED_S after ``now`` (by
-        default its last read)."""
+        default, and at the earliest, its last read or reset)."""
         ch = str(ch)
         st = self._ch.get(ch)
         if st is None or st.get("end"):
             return
         self._close_running(ch, st)
-        st["end"] = int(now if now is not None else (st["cur"] or [st["init"]])[0])
+        last = self._recorded(st)
+        st["end"] = last if now is None else max(int(now), last)
         self._save_channel(ch, self._months(ch))
         self.flush()
 
@@ -401,8 +407,9 @@ class Billing:
         if st is None:
             st = {"init": None, "base": None, "cur": None, "last": None}
             self._ch[ch] = st
+        now = max(int(now), self._recorded(st))  # the clock may have been set back
         self._close_running(ch, st, now)  # the outgoing tenant's statement
-        st["init"] = int(now)
+        st["init"] = now
         st["base"] = st["cur"]
         self._save_channel(ch, [])
         self.flush()
