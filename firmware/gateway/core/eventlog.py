@@ -8,7 +8,8 @@ Two files ``ev0.log``/``ev1.log`` of ``budget // 2`` bytes each are used in turn
 active one is full the other is truncated and becomes active, so the log keeps between half
 and all of its budget of the newest events. One line per event (one write): a JSON array
 [seq, ts, type, source, text] followed by a tab and its CRC-32; torn or garbled lines are
-skipped when reading. Callers log transitions (state changes), not every poll.
+skipped when reading (a last line that lost only its newline to a power cut is whole: its CRC
+says so, and it is kept). Callers log transitions (state changes), not every poll.
 
 An event with a code (gateway.core.event_codes) is stored as [seq, ts, type, source, code,
 params]: its English text is built when read (smaller lines than text and code together:
@@ -47,6 +48,12 @@ def _crc_ok(line):
     except ValueError:
         return -1
     return j if c == crc32(memoryview(line)[:j]) else -1
+
+
+def _body(line):
+    """A line read from a file without its newline (the last one may have lost it: a power cut
+    right before it; its CRC tells whether the rest is whole)."""
+    return line[:-1] if line[-1:] == b"\n" else line
 
 
 def _parse(line):
@@ -98,13 +105,15 @@ class EventLog:
         self.size = 0
         self._torn = False  # the active file ends in a torn line: terminate it first
         best = -1
+        scans = (self._scan_last(0), self._scan_last(1))
         for k in (0, 1):
-            last, size, torn = self._scan_last(k)
+            last = scans[k][0]
             if last is not None and last > best:
                 best = last
                 self.active = k
-                self.size = size
-                self._torn = torn
+        # a file holding only a torn line (the first write cut) is the active one too: its
+        # fragment must be terminated before the next line, or that line is lost with it
+        self.size, self._torn = scans[self.active][1], scans[self.active][2]
         self.seq = best + 1 if best >= 0 else 0
 
     def _name(self, k):
@@ -122,9 +131,7 @@ class EventLog:
                 line = f.readline()
                 if not line:
                     return
-                if line[-1:] != b"\n":
-                    return  # torn last line
-                e = _parse(line[:-1])  # a torn fragment terminated later fails its CRC
+                e = _parse(_body(line))  # a torn fragment (terminated later or not) fails its CRC
                 if e is not None:
                     yield at, e
                 at += len(line)
@@ -148,11 +155,11 @@ class EventLog:
                     break
                 size += len(line)
                 torn = line[-1:] != b"\n"
-                if not torn and _crc_ok(line[:-1]) >= 0:
+                if _crc_ok(_body(line)) >= 0:
                     good = line
         finally:
             f.close()
-        e = _parse(good[:-1]) if good is not None else None
+        e = _parse(_body(good)) if good is not None else None
         if e is None or not isinstance(e[0], int):
             return None, size, torn
         return e[0], size, torn
@@ -219,7 +226,7 @@ class EventLog:
             try:
                 for i in range(len(offsets) - 1, -1, -1):
                     f.seek(offsets[i])
-                    e = _parse(f.readline()[:-1])
+                    e = _parse(_body(f.readline()))
                     if e is None or (last is not None and e[0] >= last):
                         continue  # rewritten meanwhile, or a stale line of an older generation
                     last = e[0]
