@@ -56,6 +56,12 @@ def test_tariff_validation():
     assert sum(m for c in range(24) for i, m in sh[c] if i == 1) == 8 * 60
     assert sh[22] == [(1, 30), (0, 30)] and sh[6] == [(1, 30), (0, 30)] and sh[12] == [(0, 60)]
     assert all(sh[c] == [(1, 60)] for c in range(24, 48))
+    # overlapping windows: a period's minutes count once, and the first period's win
+    tf = T.check_tariff({"price": 0.2, "periods": [
+        {"name": "HC", "price": 0.1, "windows": ["22:00-22:30", "22:15-22:45"]},
+        {"name": "X", "price": 0.3, "windows": ["22:40-23:10"]}]}, "t")
+    sh = T.period_shares(tf)
+    assert sh[22] == [(1, 45), (2, 15)] and sh[23] == [(2, 10), (0, 50)]  # was HC 60, X 0
 
 
 def test_hphc_month_across_dst_exact_cost():

@@ -333,6 +333,44 @@ def test_quarter_hour_peaks_and_the_capacity_average(case, back):
         shutil.rmtree(b.root)
 
 
+def _hhmm(text):
+    return int(text[:2]) * 60 + int(text[3:])
+
+
+times = st.integers(0, 96).map(lambda q: "%02d:%02d" % divmod(q * 15, 60)) | st.integers(
+    0, 1440).map(lambda m: "%02d:%02d" % divmod(m, 60))
+window = st.tuples(st.sampled_from(["", "weekday ", "weekend "]), times, times).filter(
+    lambda w: w[1] != w[2]).map(lambda w: "%s%s-%s" % w)
+
+
+@FAST
+@given(st.lists(st.lists(window, min_size=1, max_size=3), min_size=1, max_size=4))
+def test_time_windows_split_every_hour_minute_by_minute(periods):
+    """The minutes of each hour of the week go to the first period whose windows hold them
+    (windows may overlap, wrap midnight, cover weekdays or weekends only), the rest to the base
+    price: counted here minute by minute."""
+    tf = tariff.check_config({"currency": "EUR", "tariffs": [{
+        "name": "T", "price": 0.2, "periods": [
+            {"name": "P%d" % i, "price": 0.1, "windows": ws} for i, ws in enumerate(periods)]}]},
+        [])["tariffs"][0]
+    shares = tariff.period_shares(tf)
+    for cell in range(48):
+        weekend = cell >= 24
+        expected = {}
+        for m in range((cell % 24) * 60, (cell % 24) * 60 + 60):
+            owner = 0
+            for k, ws in enumerate(periods):
+                for w in ws:
+                    days, _, span = w.rpartition(" ")
+                    if days == "weekday" and weekend or days == "weekend" and not weekend:
+                        continue
+                    a, b = _hhmm(span[:5]), _hhmm(span[6:])
+                    if (a <= m < b) if a < b else (m >= a or m < b):
+                        owner = owner or k + 1
+            expected[owner] = expected.get(owner, 0) + 1
+        assert dict(shares[cell]) == expected, (cell, shares[cell], expected)
+
+
 def test_the_oracle_sees_a_month_boundary_in_local_time():
     """The oracle's own check: Paris' November starts at 23:00 UTC on 31 October."""
     paris = ZoneInfo("Europe/Paris")

@@ -12,7 +12,8 @@ Configuration-time and statement-time code, loaded on demand (gateway.core.ondem
     cost(tariff, currency, [("HP", wh), ("HC", wh)], export_wh, fee_fraction)
 
 A window is "HH:MM-HH:MM" (every day), or "weekday HH:MM-HH:MM" / "weekend HH:MM-HH:MM"; it may
-wrap midnight. Tariffs are named and shared by meters (a building has one or two).
+wrap midnight. Windows may overlap: a period's count once, and a minute in the windows of two
+periods is the first one's. Tariffs are named and shared by meters (a building has one or two).
 
 Prices are in currency units per kWh (gas, water: per m3); ``vat_pct`` applies to the whole
 statement. Hours outside every window are the base period (``price``, named ``base_name``).
@@ -187,34 +188,39 @@ def period_names(tariff):
     return [tariff["base_name"]] + [p["name"] for p in tariff["periods"]]
 
 
-def _overlap(a, b, lo, hi):
-    """Minutes of [lo, hi) inside the window [a, b) that may wrap midnight."""
-    if a < b:
-        return max(0, min(b, hi) - max(a, lo))
-    return _overlap(a, 1440, lo, hi) + _overlap(0, b, lo, hi)
+def _covers(win, weekend, m):
+    """Does window ``win`` (days, start, end minute) hold minute ``m`` of a (weekend) day?"""
+    days, a, b = win
+    if days != "all" and (days == "weekend") != weekend:
+        return False
+    return a <= m < b if a < b else m >= a or m < b
 
 
 def period_shares(tariff):
-    """For each of the 48 hour-of-week cells, [(period index, minutes of the hour)] (0 = base)."""
+    """For each of the 48 hour-of-week cells, [(period index, minutes of the hour)] (0 = base).
+    A minute in the windows of several periods is the first one's; a period's windows may
+    overlap (their minutes count once)."""
+    wins = [[window(w, "") for w in p["windows"]] for p in tariff["periods"]]
     out = []
     for cell in range(48):
         weekend = cell >= 24
         lo = (cell % 24) * 60
-        got = []
-        left = 60
-        for i, p in enumerate(tariff["periods"]):
-            mins = 0
-            for w in p["windows"]:
-                days, a, b = window(w, "")
-                if days == "all" or (days == "weekend") == weekend:
-                    mins += _overlap(a, b, lo, lo + 60)
-            mins = min(mins, left)
-            if mins:
-                got.append((i + 1, mins))
-                left -= mins
-        if left:
-            got.append((0, left))
-        out.append(got)
+        cuts = [lo, lo + 60]  # the hour cut where a window starts or ends: one owner per piece
+        for ws in wins:
+            for w in ws:
+                for x in w[1:]:
+                    if lo < x < lo + 60 and x not in cuts:
+                        cuts.append(x)
+        cuts.sort()
+        mins = [0] * (len(wins) + 1)
+        for i in range(len(cuts) - 1):
+            owner = 0
+            for k in range(len(wins)):
+                if any(_covers(w, weekend, cuts[i]) for w in wins[k]):
+                    owner = k + 1
+                    break
+            mins[owner] += cuts[i + 1] - cuts[i]
+        out.append([(k, mins[k]) for k in list(range(1, len(mins))) + [0] if mins[k]])
     return out
 
 
