@@ -113,7 +113,8 @@ def _answered(result, status):
 def _listed(api, meter):
     """(201, the meter) when the device lists a meter of ``meter``'s name (added), else None."""
     status, listed = api.call("GET", "/api/meters")
-    found = [m for m in listed if m.get("name") == meter.get("name")] if status == 200 else []
+    found = [m for m in listed if isinstance(m, dict) and m.get("name") == meter.get("name")] \
+        if status == 200 and isinstance(listed, list) else []
     return (201, found[0]) if found else None
 
 
