@@ -161,3 +161,37 @@ def test_wifi_join(doc):
         assert e.field is None or isinstance(e.field, str)
         return
     assert wifi_config.validate_wifi(json.loads(json.dumps(out, allow_nan=False))) == out
+
+
+def _valid(validate, doc):
+    try:
+        return validate(doc)
+    except ValidationError:
+        return None
+
+
+@MANY
+@given(documents(SETTINGS), documents(meters.BUS_DEFAULTS), documents(genset_config.DEFAULTS),
+       documents(modbus_tcp_config.validate({})), st.lists(documents(METER), max_size=4))
+def test_a_backup_restores_what_it_holds(settings_doc, bus_doc, genset_doc, tcp_doc, meter_docs):
+    """A backup of valid documents (as GET /api/backup writes them, through JSON) restores to
+    the same documents (core/backup.py check_restore, as POST /api/restore plans it)."""
+    from gateway.core import backup
+
+    docs = {"settings": _valid(lambda d: settings_mod.validate_settings(d, SETTINGS), settings_doc),
+            "bus": _valid(meters.validate_bus, bus_doc),
+            "genset": _valid(genset_config.validate_genset, genset_doc),
+            "modbus_tcp": _valid(lambda d: modbus_tcp_config.validate(d, None, (80,)), tcp_doc)}
+    stored = []
+    for m in meter_docs:  # added one after the other, as POST /api/meters does
+        v = _valid(lambda d: meters.validate_meter(d, stored, taken=[x["id"] for x in stored]), m)
+        if v is not None:
+            stored.append(v)
+    docs["meters"] = stored
+    docs = {k: v for k, v in docs.items() if v is not None}
+    file = dict(backup.header("DG000001", "0.1.0", "emulator", 1795000000), **docs)
+    plan = backup.check_restore(json.loads(json.dumps(file)), {
+        "serial": "DG000001", "users": {}, "me": "admin", "taken_ports": (80,), "relays": (),
+        "left_out": (), "board": "emulator", "meters": [m["id"] for m in stored]})
+    assert plan["docs"] == docs
+    assert plan["kept"] == [] and plan["revoke"] == []
