@@ -47,3 +47,17 @@ class tempdir:
 
     def __exit__(self, *exc):
         rmtree(self.path)
+
+
+def cut_last_line(path, keep):
+    """A power cut while the file's last line was written: ``keep`` of its bytes stay (at most
+    all but its newline; negative: all but that many, its newline counted). Returns how many
+    bytes the line had without its newline."""
+    with open(path, "rb") as f:
+        data = f.read()
+    start = data.rfind(b"\n", 0, len(data) - 1) + 1
+    whole = len(data) - start - 1
+    keep = min(keep, whole) if keep >= 0 else whole + 1 + keep
+    with open(path, "wb") as f:
+        f.write(data[:start + keep])
+    return whole

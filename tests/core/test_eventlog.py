@@ -2,7 +2,7 @@
 
 import os
 
-from _assert import raises, tmpdir
+from _assert import cut_last_line, raises, tmpdir
 from _assert import rmtree as _rmtree
 
 from gateway.core.eventlog import TYPES, EventLog
@@ -127,15 +127,6 @@ def test_torn_and_garbled_lines_skipped():
         _rmtree(d)
 
 
-def _cut(path, keep_of_last):
-    """A power cut while the file's last line was written: ``keep_of_last`` of its bytes stay."""
-    with open(path, "rb") as f:
-        data = f.read()
-    start = data.rfind(b"\n", 0, len(data) - 1) + 1
-    with open(path, "wb") as f:
-        f.write(data[:start + keep_of_last])
-
-
 def test_a_power_cut_in_the_first_write_does_not_take_the_next_event():
     """The first event of a new log cut in its write: the next boot's first event (the one
     that says why the device restarted) is not glued to the fragment and lost with it."""
@@ -143,7 +134,7 @@ def test_a_power_cut_in_the_first_write_does_not_take_the_next_event():
     try:
         log = EventLog(d)
         log.log("system", "boot", "first boot", ts=1)
-        _cut(d + "/ev0.log", 12)
+        cut_last_line(d + "/ev0.log", 12)
         log = EventLog(d)
         assert log.query() == []
         log.log("system", "boot", "power cut", ts=2)
@@ -158,11 +149,7 @@ def test_a_line_that_lost_only_its_newline_is_kept_and_its_number_not_given_agai
         log = EventLog(d)
         log.log("state", "meter 1", "online", ts=1)
         log.log("comm", "meter 1", "no answer", ts=2)
-        path = d + "/ev%d.log" % log.active
-        with open(path, "rb") as f:
-            data = f.read()
-        with open(path, "wb") as f:  # every byte of the second line but its newline
-            f.write(data[:-1])
+        cut_last_line(d + "/ev%d.log" % log.active, -1)  # the second line but its newline
         log = EventLog(d)
         assert [e["seq"] for e in log.query()] == [1, 0] and log.seq == 2
         log.log("state", "meter 1", "online again", ts=3)

@@ -1,11 +1,13 @@
 """Host tools against the emulated device: build images, the REPL port (real mpremote), deploy,
 provision, and flash's esptool command line."""
 import gzip
+import http.server
 import io
 import json
 import os
 import re
 import sys
+import threading
 import time
 
 import pytest
@@ -398,84 +400,79 @@ def test_wifi_qr_text_escapes_special_characters():
     assert provision.wifi_qr_text('a;b', 'p:w\\"') == 'WIFI:T:WPA;S:a\\;b;P:p\\:w\\\\\\";;'
 
 
+class _Device(http.server.BaseHTTPRequestHandler):
+    """A stand-in for the device's API in the scenario setup's tests: JSON in and out, quiet."""
+
+    def answer(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        if code == 503:
+            self.send_header("Retry-After", "1")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"null")
+
+    def log_message(self, *a):
+        pass
+
+
+def _setup_against(device, setup):
+    """dingate emulate's scenario setup (emulator/setup_api.py) applied to a ``device`` (a
+    _Device class) as user "admin", password "pw"; the problems it reports."""
+    from dingate.emulator import setup_api
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), device)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        return setup_api.apply("http://127.0.0.1:%d" % srv.server_port, "admin", "pw", setup)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_scenario_setup_reports_a_device_that_drops_the_connection():
     """dingate emulate's scenario setup (emulator/setup_api.py) against a device that answers its
     status but closes every other connection without a word (a WROOM out of heap does): the
     problem is reported, the tool does not crash."""
-    import http.server
-    import threading
 
-    from dingate.emulator import setup_api
-
-    class Dropping(http.server.BaseHTTPRequestHandler):
+    class Dropping(_Device):
         def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            self.answer(200, {})
 
         def do_POST(self):
             self.close_connection = True  # nothing sent
 
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Dropping)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        problems = setup_api.apply("http://127.0.0.1:%d" % srv.server_port, "admin", "pw",
-                                   {"meters": [{"name": "M", "address": 1, "profile": "sdm120"}]})
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    problems = _setup_against(Dropping, {"meters": [{"name": "M", "address": 1, "profile": "sdm120"}]})
     assert problems == ["login refused: no answer (RemoteDisconnected)"], problems
 
 
 def test_scenario_setup_names_the_generator_meters_by_the_ids_the_device_gave():
     """A scenario names the generator's SOC and voltage meter as the page shows it; the setup
     sends the id the device gave that meter, whatever ids it gives (not the order of a list)."""
-    import http.server
-    import threading
-
-    from dingate.emulator import setup_api
-
     seen = []
 
-    class Device(http.server.BaseHTTPRequestHandler):
-        def _answer(self, code, body):
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Device(_Device):
         def do_GET(self):
-            self._answer(200, {})
+            self.answer(200, {})
 
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.body()
             seen.append(("POST", self.path, body))
             if self.path == "/api/login":
-                return self._answer(200, {"csrf": "t", "must_change": False})
-            self._answer(201, dict(body, id=str(40 + len(seen))))
+                return self.answer(200, {"csrf": "t", "must_change": False})
+            self.answer(201, dict(body, id=str(40 + len(seen))))
 
         def do_PUT(self):
-            seen.append(("PUT", self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-            self._answer(200, {})
+            seen.append(("PUT", self.path, self.body()))
+            self.answer(200, {})
 
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Device)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        problems = setup_api.apply("http://127.0.0.1:%d" % srv.server_port, "admin", "pw", {
-            "meters": [{"name": "Main", "address": 1}, {"name": "Battery", "address": 10}],
-            "genset": {"mode": "auto", "soc_source": {"meter": "Battery", "quantity": "soc_pct"},
-                       "voltage": {"enabled": True, "meter": "Main"}}})
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    problems = _setup_against(Device, {
+        "meters": [{"name": "Main", "address": 1}, {"name": "Battery", "address": 10}],
+        "genset": {"mode": "auto", "soc_source": {"meter": "Battery", "quantity": "soc_pct"},
+                   "voltage": {"enabled": True, "meter": "Main"}}})
     assert problems == []
     ids = {b["name"]: str(40 + i) for i, (_, path, b) in enumerate(seen, 1) if path == "/api/meters"}
     assert ids == {"Main": "42", "Battery": "43"}
@@ -489,57 +486,34 @@ def test_scenario_setup_sends_again_after_busy_what_did_not_take_effect():
     effect. The setup sends its login and its PUTs again (the same twice is one); a password
     change or a new meter only once it has checked that it did not take effect (a login with the
     new password, the meters listed), so there is no second meter and no refused old password."""
-    import http.server
-    import threading
-
-    from dingate.emulator import setup_api
-
     sent = []
     device = {"password": "pw", "meters": []}
 
-    class Busy(http.server.BaseHTTPRequestHandler):
-        def _answer(self, code, body):
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(data)))
-            if code == 503:
-                self.send_header("Retry-After", "1")
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Busy(_Device):
         def _write(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.body()
             sent.append((self.command, self.path, time.monotonic()))
             first = [(m, p) for m, p, _ in sent].count((self.command, self.path)) == 1
             if self.path in ("/api/me/password", "/api/users/admin"):  # then the answer fails
                 device["password"] = body["password"]
             if first:
-                return self._answer(503, {"error": "busy, try again", "code": "busy"})
+                return self.answer(503, {"error": "busy, try again", "code": "busy"})
             if self.path == "/api/login":
                 ok = body["password"] == device["password"]
-                return self._answer(200 if ok else 401, {"must_change": True} if ok else {})
+                return self.answer(200 if ok else 401, {"must_change": True} if ok else {})
             if self.path == "/api/meters":
                 device["meters"].append(dict(body, id=str(len(device["meters"]) + 1)))
-                return self._answer(201, device["meters"][-1])
-            self._answer(200, {})
+                return self.answer(201, device["meters"][-1])
+            self.answer(200, {})
 
         do_POST = do_PUT = _write
 
         def do_GET(self):
             sent.append(("GET", self.path, time.monotonic()))
-            self._answer(200, device["meters"] if self.path == "/api/meters" else {})
+            self.answer(200, device["meters"] if self.path == "/api/meters" else {})
 
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Busy)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        problems = setup_api.apply("http://127.0.0.1:%d" % srv.server_port, "admin", "pw", {
-            "settings": {"location": "Site"}, "meters": [{"name": "M", "address": 1}]})
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    problems = _setup_against(Busy, {"settings": {"location": "Site"},
+                                     "meters": [{"name": "M", "address": 1}]})
     assert problems == []
     asked = [(m, p) for m, p, _ in sent if p != "/api/status"]
     assert asked == [

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 
+from _assert import cut_last_line
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,13 +40,7 @@ def test_the_newest_events_come_back_as_logged(steps):
                 log = EventLog(root, budget=BUDGET)
             else:  # the power cut while an event's line was being written: part of it on flash
                 seq = log.log(s[1], "meter 9", s[2], ts=1)
-                path = os.path.join(root, "ev%d.log" % log.active)
-                with open(path, "rb") as f:
-                    data = f.read()
-                start = data.rfind(b"\n", 0, len(data) - 1) + 1  # the line just written
-                whole = len(data) - start - 1  # its bytes but the newline
-                with open(path, "wb") as f:
-                    f.write(data[:start + min(s[3], whole)])
+                whole = cut_last_line(os.path.join(root, "ev%d.log" % log.active), s[3])
                 if s[3] >= whole:  # only the newline lost: the event is whole (its CRC says so)
                     logged.append((seq, s[1], "meter 9", _clean(s[2], MAX_TEXT)))
                 log = EventLog(root, budget=BUDGET)

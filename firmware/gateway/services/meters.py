@@ -88,15 +88,16 @@ class MeterService:
     def names(self):
         """``name_of`` for one caller asking for many: the deleted meters' names are read from
         flash once, when first asked for, and dropped with it."""
-        gone = []
+        gone = None
 
         def name_of(meter_id):
+            nonlocal gone
             m = self.get(meter_id)
             if m is not None:
                 return m["name"]
-            if not gone:
-                gone.append(self.store.load(GONE) or {})
-            return gone[0].get(meter_id)
+            if gone is None:
+                gone = self.store.load(GONE) or {}
+            return gone.get(meter_id)
 
         return name_of
 

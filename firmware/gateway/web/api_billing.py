@@ -102,8 +102,8 @@ def billing(ctx, req):
     cfg = _config(ctx)
     ms = [(m["id"], m["name"], False) for m in ctx.meters.meters if sc is None or m["id"] in sc]
     if sc is None:
-        name = _namer(ctx)
-        ms += [(mid, name(mid), True) for mid in _gone_ids(ctx)]
+        name_of = _namer(ctx)
+        ms += [(mid, name_of(mid), True) for mid in _gone_ids(ctx)]
     # the costs now, while the statement code is loaded; the views go out one meter at a time
     costs = [_month_cost(ctx, statement, cfg, x[0]) for x in ms]
     return stream(_view(ctx, mid, name, gone, nr, cost)

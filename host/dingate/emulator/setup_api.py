@@ -16,7 +16,7 @@ ONCE = ("/api/me/password",)  # a write not sent twice: its old password may be 
 def again(method, path):
     """May a request answered "busy" be sent again as it is? Reads, and writes that do the same
     twice (PUT; a login, which only opens one more session); not a password change, nor a POST
-    that adds (a second meter): ``ApiClient.write_once`` checks those first."""
+    that adds (a second meter): ``ApiClient.call``'s ``took_effect`` checks those first."""
     return method == "GET" or method == "PUT" and path not in ONCE or path == "/api/login"
 
 
@@ -49,27 +49,21 @@ class ApiClient:
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.csrf = ""  # the session's token, sent with every write (as the page does)
 
-    def call(self, method, path, body=None, timeout=15):
+    def call(self, method, path, body=None, timeout=15, took_effect=None):
         """(status, JSON body); 0 and a text when the device gave no answer. A 503 "busy" (the
-        device short of heap) is asked again when it says (Retry-After), up to ``BUSY_TRIES``
-        times, where the same request twice is one (``again``), as the page does."""
-        for _ in range(BUSY_TRIES - 1):
+        device short of heap, maybe after the write took effect) is waited out as it says
+        (Retry-After), up to ``BUSY_TRIES`` times: a request that does the same twice
+        (``again``) is sent again, as the page does; one that must not be sent twice (a
+        password change, a POST that adds) only when ``took_effect()`` ((status, body) of the
+        write, or None) says it did not."""
+        for i in range(BUSY_TRIES):
             status, out, wait = self._call(method, path, body, timeout)
-            if status != 503 or not again(method, path):
-                return status, out
-            time.sleep(wait)
-        return self._call(method, path, body, timeout)[:2]
-
-    def write_once(self, method, path, body, took_effect):
-        """A write not to be sent twice (``again``: a password change, a POST that adds): after
-        a "busy" answer, which may follow a write that took effect, ``took_effect()`` tells
-        ((status, body) of it, or None) before it is sent again."""
-        for _ in range(BUSY_TRIES):
-            status, out, wait = self._call(method, path, body, 15)
             if status != 503:
                 break
+            if took_effect is None and (i == BUSY_TRIES - 1 or not again(method, path)):
+                break
             time.sleep(wait)
-            done = took_effect()
+            done = took_effect and took_effect()
             if done:
                 return done
         return status, out
@@ -133,9 +127,10 @@ def apply(base, user, password, setup):
     must_change = isinstance(body, dict) and body.get("must_change")
     if must_change:
         new = passwords.generate_password(16)
-        status, body = api.write_once(
+        status, body = api.call(
             "PUT", "/api/me/password", {"old_password": password, "password": new},
-            lambda: _answered(api.call("POST", "/api/login", {"user": user, "password": new}), 200))
+            took_effect=lambda: _answered(
+                api.call("POST", "/api/login", {"user": user, "password": new}), 200))
         if status != 200:
             return ["password change refused: %s" % body]
     ids = {}  # the setup's meters by name: {name: id}
@@ -146,7 +141,7 @@ def apply(base, user, password, setup):
         for item in items:
             if key == "meters":
                 method, path = "POST", "/api/meters"
-                status, body = api.write_once(method, path, item, lambda m=item: _listed(api, m))
+                status, body = api.call(method, path, item, took_effect=lambda m=item: _listed(api, m))
             else:
                 method, path = "PUT", "/api/" + key
                 status, body = api.call(method, path, with_meter_ids(key, item, ids))
